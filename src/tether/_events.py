@@ -1,0 +1,278 @@
+"""Typed events: the run journal's vocabulary.
+
+Every run is an append-only list of these events. Streaming, the result's
+event list, and (in later layers) durable journals, traces and replays all read
+the same events. They are slotted dataclasses so that emitting them costs well
+under a microsecond; :func:`dump_event` and :func:`load_event` serialise them
+with one pydantic ``TypeAdapter``.
+
+Schema versions (bump :data:`EVENT_SCHEMA_VERSION` and add a line per change):
+
+* 1: first version.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, TypeAdapter
+
+from ._errors import JournalError
+from ._messages import ModelResponse, ToolCall
+from ._usage import Dimension, Usage
+
+__all__ = [
+    "EVENT_SCHEMA_VERSION",
+    "BudgetExhausted",
+    "BudgetWarning",
+    "Event",
+    "LoopDetected",
+    "LoopKind",
+    "ModelFailed",
+    "ModelRequested",
+    "ModelResponded",
+    "OutputInvalid",
+    "Reason",
+    "ReasonKind",
+    "RunFinished",
+    "RunStarted",
+    "RunStatus",
+    "StrategyChanged",
+    "StreamEvent",
+    "TextDelta",
+    "ToolCallFinished",
+    "ToolCallStarted",
+    "ToolOutcome",
+    "dump_event",
+    "load_event",
+]
+
+EVENT_SCHEMA_VERSION = 1
+
+RunStatus = Literal["completed", "gave_up", "failed", "interrupted"]
+LoopKind = Literal["repeated_call", "cycle", "stale_results", "replanning"]
+ToolOutcome = Literal[
+    "ok", "error", "unknown_tool", "invalid_arguments", "timeout", "retry_requested", "not_run"
+]
+ReasonKind = Literal[
+    "final_answer",
+    "budget_exhausted",
+    "loop_detected",
+    "output_invalid",
+    "model_error",
+    "cancelled",
+    "internal_error",
+]
+
+
+@dataclass(slots=True)
+class Reason:
+    """Why a run ended.
+
+    Args:
+        kind: machine-readable kind of the ending.
+        message: one sentence for a person.
+        detail: the specific cause within the kind: the budget dimension
+            (``"steps"``, ``"cost_usd"`` ...) or the loop kind (``"cycle"`` ...).
+    """
+
+    kind: ReasonKind
+    message: str
+    detail: str | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class _EventBase:
+    run_id: str
+    seq: int
+    at: float
+
+
+@dataclass(slots=True, kw_only=True)
+class RunStarted(_EventBase):
+    """A run began."""
+
+    agent: str
+    prompt: str
+    model: str
+    parent_run_id: str | None = None
+    type: Literal["run_started"] = "run_started"
+
+
+@dataclass(slots=True, kw_only=True)
+class ModelRequested(_EventBase):
+    """A model call is about to be made."""
+
+    step: int
+    tools: bool = True
+    type: Literal["model_requested"] = "model_requested"
+
+
+@dataclass(slots=True, kw_only=True)
+class ModelResponded(_EventBase):
+    """A model answered; the response is the cassette that replay serves back."""
+
+    step: int
+    response: ModelResponse
+    cost_usd: float
+    duration_s: float
+    type: Literal["model_responded"] = "model_responded"
+
+
+@dataclass(slots=True, kw_only=True)
+class ModelFailed(_EventBase):
+    """A model call raised."""
+
+    step: int
+    error: str
+    type: Literal["model_failed"] = "model_failed"
+
+
+@dataclass(slots=True, kw_only=True)
+class ToolCallStarted(_EventBase):
+    """A tool call is about to run (or to be answered with an error)."""
+
+    step: int
+    call: ToolCall
+    idempotency_key: str
+    type: Literal["tool_call_started"] = "tool_call_started"
+
+
+@dataclass(slots=True, kw_only=True)
+class ToolCallFinished(_EventBase):
+    """A tool call ended; ``content`` is exactly what the model is shown."""
+
+    step: int
+    call_id: str
+    name: str
+    outcome: ToolOutcome
+    content: str
+    truncated: bool = False
+    attempts: int = 1
+    duration_s: float = 0.0
+    type: Literal["tool_call_finished"] = "tool_call_finished"
+
+
+@dataclass(slots=True, kw_only=True)
+class BudgetWarning(_EventBase):
+    """A budget dimension crossed its warning fraction; the model was told to wrap up."""
+
+    dimension: Dimension
+    used: float
+    limit: float
+    type: Literal["budget_warning"] = "budget_warning"
+
+
+@dataclass(slots=True, kw_only=True)
+class BudgetExhausted(_EventBase):
+    """A budget dimension reached its limit; the run gives up."""
+
+    dimension: Dimension
+    used: float
+    limit: float
+    type: Literal["budget_exhausted"] = "budget_exhausted"
+
+
+@dataclass(slots=True, kw_only=True)
+class LoopDetected(_EventBase):
+    """The progress monitor saw the run going round in circles.
+
+    ``action`` is what the orchestrator did: ``"correct"`` (a message to the model
+    naming what repeats) or ``"give_up"`` (the fallback strategy runs).
+    """
+
+    loop: LoopKind
+    detail: str
+    action: Literal["correct", "give_up"]
+    type: Literal["loop_detected"] = "loop_detected"
+
+
+@dataclass(slots=True, kw_only=True)
+class OutputInvalid(_EventBase):
+    """The final answer failed validation against the output type."""
+
+    attempt: int
+    errors: str
+    type: Literal["output_invalid"] = "output_invalid"
+
+
+@dataclass(slots=True, kw_only=True)
+class StrategyChanged(_EventBase):
+    """The run switched strategy, for example to its fallback."""
+
+    strategy: str
+    cause: str
+    type: Literal["strategy_changed"] = "strategy_changed"
+
+
+@dataclass(slots=True, kw_only=True)
+class RunFinished(_EventBase):
+    """A run ended, with its status, reason, output and usage."""
+
+    status: RunStatus
+    reason: Reason
+    output: Any = None
+    usage: Usage = field(default_factory=Usage)
+    type: Literal["run_finished"] = "run_finished"
+
+
+@dataclass(slots=True, kw_only=True)
+class TextDelta(_EventBase):
+    """A piece of streamed model text; streamed only, never journaled."""
+
+    step: int
+    delta: str
+    type: Literal["text_delta"] = "text_delta"
+
+
+Event = (
+    RunStarted
+    | ModelRequested
+    | ModelResponded
+    | ModelFailed
+    | ToolCallStarted
+    | ToolCallFinished
+    | BudgetWarning
+    | BudgetExhausted
+    | LoopDetected
+    | OutputInvalid
+    | StrategyChanged
+    | RunFinished
+)
+"""An event of the run journal."""
+
+StreamEvent = Event | TextDelta
+"""What :meth:`tether.Agent.run_stream` yields: journal events and text deltas."""
+
+
+@cache
+def _adapter() -> TypeAdapter[Any]:
+    # Built lazily: the adapter over all event types costs tens of milliseconds.
+    return TypeAdapter(Annotated[StreamEvent, Field(discriminator="type")])
+
+
+def dump_event(event: StreamEvent) -> dict[str, Any]:
+    """The event as a JSON-compatible dict carrying the schema version under ``"v"``."""
+    data: dict[str, Any] = _adapter().dump_python(event, mode="json")
+    data["v"] = EVENT_SCHEMA_VERSION
+    return data
+
+
+def load_event(data: dict[str, Any] | str | bytes) -> StreamEvent:
+    """Rebuild an event from :func:`dump_event` output (a dict or its JSON text).
+
+    Raises:
+        JournalError: the record has no schema version, or one this tether does not know.
+    """
+    record: dict[str, Any] = json.loads(data) if isinstance(data, str | bytes) else dict(data)
+    version = record.pop("v", None)
+    if version != EVENT_SCHEMA_VERSION:
+        raise JournalError(
+            f"event schema version {version!r} is not supported by this tether "
+            f"(it reads version {EVENT_SCHEMA_VERSION}); upgrade tether to read this journal"
+        )
+    event: StreamEvent = _adapter().validate_python(record)
+    return event

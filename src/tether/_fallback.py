@@ -1,0 +1,185 @@
+"""Fallback strategies: what a run does when it has to give up.
+
+A run that reaches a budget limit, or that keeps looping after a correction,
+never throws its work away: it runs its agent's fallback and ends with
+``status="gave_up"``, the fallback's output and a reason naming the cause.
+
+* :class:`FinalAnswer` (the default): one last model call without tools that asks
+  for the best answer from what is known; it may use another, cheaper model.
+* :class:`AgentFallback`: hand the task and what is known to a simpler agent.
+* :class:`StaticAnswer`: a fixed answer.
+* any function ``fn(ctx) -> output`` (sync or async), given a :class:`FallbackContext`.
+"""
+
+from __future__ import annotations
+
+import inspect
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ._events import Reason
+from ._messages import Message, ToolResultMessage, UserMessage
+from .models import Model
+
+if TYPE_CHECKING:
+    from ._agent import Agent
+    from ._loop import RunState
+
+__all__ = [
+    "AgentFallback",
+    "Fallback",
+    "FallbackContext",
+    "FinalAnswer",
+    "FunctionFallback",
+    "StaticAnswer",
+    "as_fallback",
+]
+
+
+@dataclass(slots=True)
+class FallbackContext:
+    """What a fallback knows about the run that gave up.
+
+    Attributes:
+        prompt: the user's prompt.
+        reason: why the run gave up.
+        messages: the conversation so far (tool-call pairs intact).
+        deps: the user's dependencies.
+    """
+
+    prompt: str
+    reason: Reason
+    messages: list[Message]
+    deps: Any
+    _state: RunState
+
+    def tool_results(self) -> list[ToolResultMessage]:
+        """The tool results the run obtained, in order."""
+        return [m for m in self.messages if isinstance(m, ToolResultMessage)]
+
+    def known_facts(self, limit: int = 20) -> str:
+        """The last successful tool results as lines of text, for a prompt."""
+        results = [m for m in self.tool_results() if not m.is_error][-limit:]
+        return "\n".join(f"- {m.name}: {m.content[:500]}" for m in results)
+
+    async def ask_model(
+        self, messages: list[Message], model: Model | None = None
+    ) -> tuple[str, Any, bool]:
+        """One model call without tools, journaled and charged to the run.
+
+        Returns:
+            the answer's text, the parsed output (or None) and whether it was valid.
+        """
+        state = self._state
+        response = await state.call_model(messages, state.no_tools_params, model=model)
+        text = response.text or ""
+        ok, value = state.spec.parse(text)
+        return text, (value if ok else None), ok
+
+
+class Fallback(ABC):
+    """A strategy a run falls back on when it gives up."""
+
+    name: str = "fallback"
+
+    @abstractmethod
+    async def run(self, ctx: FallbackContext) -> Any:
+        """Produce the run's output from what is known (None if there is none)."""
+
+
+_FINAL_PROMPT = (
+    "The run must stop now: {reason} Do not call any tool. Give your best final answer to "
+    "the task from what you know so far; if something is missing, say what."
+)
+
+
+class FinalAnswer(Fallback):
+    """One last model call without tools, asking for the best answer from what is known.
+
+    Args:
+        model: the model to ask; the agent's own model by default (give a cheaper one here).
+        prompt: the message that asks for the answer; ``{reason}`` is replaced by
+            the reason the run stopped.
+    """
+
+    name = "final_answer"
+
+    def __init__(self, model: Model | None = None, prompt: str = _FINAL_PROMPT) -> None:
+        self.model = model
+        self.prompt = prompt
+
+    async def run(self, ctx: FallbackContext) -> Any:
+        """Ask once, without tools."""
+        messages = [*ctx.messages, UserMessage(self.prompt.format(reason=ctx.reason.message))]
+        text, value, ok = await ctx.ask_model(messages, self.model)
+        if ok:
+            return value
+        return text or None
+
+
+class StaticAnswer(Fallback):
+    """A fixed answer, with no model call."""
+
+    name = "static_answer"
+
+    def __init__(self, output: Any) -> None:
+        self.output = output
+
+    async def run(self, ctx: FallbackContext) -> Any:
+        """Return the fixed answer."""
+        return self.output
+
+
+class AgentFallback(Fallback):
+    """Hand the task, and what the run found, to another (simpler) agent.
+
+    The other agent runs with its own budget; its usage is added to this run's.
+    """
+
+    name = "agent"
+
+    def __init__(self, agent: Agent[Any, Any]) -> None:
+        self.agent = agent
+        self.name = f"agent:{agent.name}"
+
+    async def run(self, ctx: FallbackContext) -> Any:
+        """Run the other agent on the prompt and the known facts."""
+        facts = ctx.known_facts()
+        prompt = ctx.prompt if not facts else f"{ctx.prompt}\n\nKnown so far:\n{facts}"
+        result = await self.agent.run(prompt, deps=ctx.deps)
+        ctx._state.tracker.absorb(result.usage)
+        return result.output
+
+
+class FunctionFallback(Fallback):
+    """A fallback given as a function ``fn(ctx)``, sync or async."""
+
+    def __init__(self, fn: Callable[[FallbackContext], Any]) -> None:
+        self.fn = fn
+        self.name = f"function:{getattr(fn, '__name__', 'fallback')}"
+
+    async def run(self, ctx: FallbackContext) -> Any:
+        """Call the function."""
+        out = self.fn(ctx)
+        if inspect.isawaitable(out):
+            out = await out
+        return out
+
+
+def as_fallback(
+    value: Fallback | Agent[Any, Any] | Callable[[FallbackContext], Any | Awaitable[Any]] | None,
+) -> Fallback:
+    """The fallback strategy for an agent's ``fallback=`` argument."""
+    from ._agent import Agent
+
+    if value is None:
+        return FinalAnswer()
+    if isinstance(value, Fallback):
+        return value
+    if isinstance(value, Agent):
+        return AgentFallback(value)
+    return FunctionFallback(value)
+
+

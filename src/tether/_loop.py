@@ -1,0 +1,405 @@
+"""The run loop: a small typed state machine whose events are the run journal.
+
+::
+
+    ModelTurn ──> HandleResponse ──> RunTools ──> ModelTurn ...
+        │               │  └──> ModelTurn (invalid output, retry)
+        │               └──> Finish (valid final answer, or output retries spent)
+        └──> GiveUp (budget) ──> Finish (gave_up, fallback output)
+    RunTools ──> GiveUp (budget, or a loop that went on after a correction)
+
+Each node is a dataclass whose ``run`` returns the next node; :func:`drive`
+runs nodes until one is a :class:`Finish`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ._context import RunContext
+from ._detect import Detection, ProgressMonitor
+from ._events import (
+    BudgetExhausted,
+    BudgetWarning,
+    LoopDetected,
+    ModelFailed,
+    ModelRequested,
+    ModelResponded,
+    OutputInvalid,
+    Reason,
+    RunStatus,
+    StrategyChanged,
+    StreamEvent,
+    TextDelta,
+    ToolCallFinished,
+    ToolCallStarted,
+)
+from ._fallback import Fallback, FallbackContext
+from ._messages import (
+    AssistantMessage,
+    Message,
+    ModelResponse,
+    ToolCall,
+    ToolResultMessage,
+    UserMessage,
+)
+from ._output import OutputSpec
+from ._toolexec import CallOutcome, run_tool_call
+from ._tools import Tool
+from ._usage import BudgetTracker, Exceeded
+from .models import Model, ModelParams
+
+if TYPE_CHECKING:
+    from ._agent import Agent
+
+__all__ = ["Finish", "RunState", "drive"]
+
+_WRAP_UP = (
+    "Note from the orchestrator: {used:g} of the {limit:g} {dim} allowed for this run are "
+    "used. Wrap up: give your final answer now, from what you have."
+)
+_INVALID = (
+    "Your final answer is not valid: {errors}\nAnswer again with only the final answer, "
+    "in the required format."
+)
+_DIM_WORDS = {
+    "steps": "steps",
+    "model_calls": "model calls",
+    "tool_calls": "tool calls",
+    "input_tokens": "input tokens",
+    "output_tokens": "output tokens",
+    "cost_usd": "US dollars",
+    "seconds": "seconds",
+}
+
+
+@dataclass(slots=True, eq=False)
+class RunState:
+    """Everything one run holds while it goes."""
+
+    agent: Agent[Any, Any]
+    model: Model
+    run_id: str
+    prompt: str
+    deps: Any
+    tracker: BudgetTracker
+    spec: OutputSpec[Any]
+    params: ModelParams
+    no_tools_params: ModelParams
+    tools: dict[str, Tool]
+    fallback: Fallback
+    monitor: ProgressMonitor
+    messages: list[Message]
+    sink: Callable[[StreamEvent], None] | None = None
+    streaming: bool = False
+    events: list[StreamEvent] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    step: int = 0
+    corrections: int = 0
+    output_attempts: int = 0
+    last_text: str | None = None
+
+    def emit(self, event: StreamEvent) -> None:
+        """Append a journal event and hand it to the stream, if any."""
+        self.events.append(event)
+        if self.sink is not None:
+            self.sink(event)
+
+    @property
+    def seq(self) -> int:
+        """The sequence number of the next event."""
+        return len(self.events)
+
+    def flush_notes(self) -> None:
+        """Put the orchestrator's pending notes in the history, as one user turn."""
+        if self.notes:
+            self.messages.append(UserMessage("\n\n".join(self.notes)))
+            self.notes.clear()
+
+    async def call_model(
+        self, messages: Sequence[Message], params: ModelParams, model: Model | None = None
+    ) -> ModelResponse:
+        """One model call: journaled, timed, and charged to the budget."""
+        model = model or self.model
+        self.emit(ModelRequested(run_id=self.run_id, seq=self.seq, at=time.time(), step=self.step,
+                                 tools=params.allow_tools))
+        started = time.perf_counter()
+        remaining = self._seconds_left()
+        if remaining is None:
+            response = await self._ask(model, messages, params)
+        else:
+            async with asyncio.timeout(max(remaining, 0.0)):
+                response = await self._ask(model, messages, params)
+        if response.cost_usd is not None:
+            cost = response.cost_usd
+        elif model.price is not None:
+            cost = model.price.cost(response.usage)
+        else:
+            cost = 0.0
+        usage = response.usage
+        self.tracker.charge_model(usage.input_tokens, usage.output_tokens, cost)
+        self.emit(ModelResponded(run_id=self.run_id, seq=self.seq, at=time.time(), step=self.step,
+                                 response=response, cost_usd=cost,
+                                 duration_s=time.perf_counter() - started))
+        return response
+
+    async def _ask(
+        self, model: Model, messages: Sequence[Message], params: ModelParams
+    ) -> ModelResponse:
+        if not self.streaming:
+            return await model.request(messages, params)
+        final: ModelResponse | None = None
+        async for item in model.stream(messages, params):
+            if isinstance(item, str):
+                if self.sink is not None:
+                    self.sink(TextDelta(run_id=self.run_id, seq=self.seq, at=time.time(),
+                                        step=self.step, delta=item))
+            else:
+                final = item
+        if final is None:
+            raise RuntimeError(f"model {model.name!r} ended its stream without a response")
+        return final
+
+    def _seconds_left(self) -> float | None:
+        limit = self.tracker.budget.max_seconds
+        t = self.tracker.parent
+        left = None if limit is None else limit - self.tracker.elapsed()
+        while t is not None:  # a parent's wall clock bounds a sub-run too
+            if t.budget.max_seconds is not None:
+                parent_left = t.budget.max_seconds - t.elapsed()
+                left = parent_left if left is None else min(left, parent_left)
+            t = t.parent
+        return left
+
+    def check_warnings(self) -> None:
+        """Warn once per dimension that crossed the warning fraction, and tell the model."""
+        for dim, used, limit in self.tracker.crossed_warning():
+            self.emit(BudgetWarning(run_id=self.run_id, seq=self.seq, at=time.time(),
+                                    dimension=dim, used=used, limit=limit))
+            self.notes.append(_WRAP_UP.format(used=used, limit=limit, dim=_DIM_WORDS[dim]))
+
+    def exhausted(self, ex: Exceeded) -> GiveUp:
+        """Journal a budget limit and give up because of it."""
+        self.emit(BudgetExhausted(run_id=self.run_id, seq=self.seq, at=time.time(),
+                                  dimension=ex.dimension, used=ex.used, limit=ex.limit))
+        return GiveUp(Reason(
+            "budget_exhausted",
+            f"The {_DIM_WORDS[ex.dimension]} budget is used up ({ex.used:g} of {ex.limit:g}).",
+            ex.dimension,
+        ))
+
+    def detected(self, det: Detection) -> GiveUp | None:
+        """React to a loop: a corrective note first, then give up."""
+        if self.corrections < self.monitor.policy.max_corrections:
+            self.corrections += 1
+            self.emit(LoopDetected(run_id=self.run_id, seq=self.seq, at=time.time(),
+                                   loop=det.kind, detail=det.detail, action="correct"))
+            self.notes.append(det.message)
+            return None
+        self.emit(LoopDetected(run_id=self.run_id, seq=self.seq, at=time.time(),
+                               loop=det.kind, detail=det.detail, action="give_up"))
+        return GiveUp(Reason(
+            "loop_detected",
+            f"The run kept looping after a correction ({det.kind}: {det.detail}).",
+            det.kind,
+        ))
+
+    def context(self, step: int, call: ToolCall) -> RunContext[Any]:
+        """The run context for one tool call."""
+        return RunContext(
+            deps=self.deps,
+            run_id=self.run_id,
+            tracker=self.tracker,
+            agent=self.agent,
+            step=step,
+            tool_call_id=call.id,
+            idempotency_key=f"{self.run_id}:{call.id}",
+        )
+
+
+@dataclass(slots=True)
+class Finish:
+    """The end of a run."""
+
+    status: RunStatus
+    reason: Reason
+    output: Any = None
+
+
+@dataclass(slots=True)
+class GiveUp:
+    """Stop trying: run the fallback strategy and end as ``gave_up``."""
+
+    reason: Reason
+
+    async def run(self, st: RunState) -> Finish:
+        st.emit(StrategyChanged(run_id=st.run_id, seq=st.seq, at=time.time(),
+                                strategy=st.fallback.name, cause=self.reason.message))
+        st.flush_notes()
+        ctx = FallbackContext(st.prompt, self.reason, list(st.messages), st.deps, st)
+        try:
+            output = await st.fallback.run(ctx)
+        except Exception as exc:  # the fallback must not turn a give-up into a crash
+            msg = f"{self.reason.message} The fallback {st.fallback.name} failed too: {exc}"
+            return Finish("gave_up", Reason(self.reason.kind, msg, self.reason.detail),
+                          st.last_text)
+        return Finish("gave_up", self.reason, output)
+
+
+@dataclass(slots=True)
+class ModelTurn:
+    """Ask the model for its next move."""
+
+    async def run(self, st: RunState) -> HandleResponse | GiveUp | Finish:
+        ex = st.tracker.check("step") or st.tracker.check("model")
+        if ex is not None:
+            return st.exhausted(ex)
+        st.tracker.charge_step()
+        st.step += 1
+        st.flush_notes()
+        try:
+            response = await st.call_model(st.messages, st.params)
+        except TimeoutError:
+            ex = st.tracker.check("model")
+            seconds = st.tracker.budget.max_seconds or 0.0
+            return st.exhausted(ex or Exceeded("seconds", st.tracker.elapsed(), seconds))
+        except Exception as exc:
+            st.emit(ModelFailed(run_id=st.run_id, seq=st.seq, at=time.time(), step=st.step,
+                                error=f"{type(exc).__name__}: {exc}"))
+            return Finish("failed", Reason(
+                "model_error", f"The model {st.model.name!r} failed: {exc}", type(exc).__name__
+            ), None)
+        st.check_warnings()
+        return HandleResponse(response)
+
+
+@dataclass(slots=True)
+class HandleResponse:
+    """Decide what the model's response means: tool calls, or a final answer."""
+
+    response: ModelResponse
+
+    async def run(self, st: RunState) -> RunTools | ModelTurn | Finish | GiveUp:
+        r = self.response
+        calls = r.tool_calls
+        for i, call in enumerate(calls):
+            if not call.id:
+                call.id = f"call_{st.step}_{i}"
+        st.messages.append(AssistantMessage(r.text, calls))
+        if r.text:
+            st.last_text = r.text
+        if calls:
+            if r.text:
+                det = st.monitor.on_plan(r.text)
+                if det is not None:
+                    give_up = st.detected(det)
+                    if give_up is not None:
+                        _answer_unrun(st, calls, "Not run: the run is stopping.")
+                        return give_up
+            return RunTools(calls)
+        text = r.text or ""
+        ok, value = st.spec.parse(text) if text.strip() else (False, "the answer was empty")
+        if ok:
+            return Finish("completed", Reason("final_answer", "The model gave a final answer."),
+                          value)
+        st.output_attempts += 1
+        st.emit(OutputInvalid(run_id=st.run_id, seq=st.seq, at=time.time(),
+                              attempt=st.output_attempts, errors=str(value)))
+        if st.output_attempts > st.agent.output_retries:
+            return Finish("failed", Reason(
+                "output_invalid",
+                f"The final answer failed validation {st.output_attempts} times; last errors: "
+                f"{value}",
+            ), None)
+        st.notes.append(_INVALID.format(errors=value))
+        return ModelTurn()
+
+
+def _answer_unrun(st: RunState, calls: Sequence[ToolCall], text: str) -> None:
+    # Every call in the history keeps its result, so the pairs stay intact.
+    for call in calls:
+        st.messages.append(ToolResultMessage(call.id, call.name, text, is_error=True))
+
+
+@dataclass(slots=True)
+class RunTools:
+    """Run the tool calls the model asked for, in parallel when there are several."""
+
+    calls: list[ToolCall]
+
+    async def run(self, st: RunState) -> ModelTurn | GiveUp:
+        to_run: list[ToolCall] = []
+        blocked: dict[str, str] = {}
+        for i, call in enumerate(self.calls):
+            ex = st.tracker.check("tool")
+            if ex is None and st.tracker.budget.max_tool_calls is not None:
+                planned = st.tracker.usage.tool_calls + len(to_run)
+                if planned >= st.tracker.budget.max_tool_calls:
+                    ex = Exceeded("tool_calls", planned, st.tracker.budget.max_tool_calls)
+            if ex is not None:
+                give_up = st.exhausted(ex)
+                await self._execute(st, to_run, blocked)
+                _answer_unrun(st, self.calls[i:], "Not run: the run's budget is used up.")
+                return give_up
+            det = st.monitor.on_call(call)
+            if det is not None:
+                give_up = st.detected(det)
+                if give_up is not None:
+                    await self._execute(st, to_run, blocked)
+                    _answer_unrun(st, self.calls[i:], f"Not run: {det.detail}.")
+                    return give_up
+                blocked[call.id] = f"Not run: {det.message}"
+            to_run.append(call)
+        return await self._execute(st, to_run, blocked) or ModelTurn()
+
+    async def _execute(
+        self, st: RunState, calls: list[ToolCall], blocked: dict[str, str]
+    ) -> GiveUp | None:
+        step = st.step
+        for call in calls:
+            st.emit(ToolCallStarted(run_id=st.run_id, seq=st.seq, at=time.time(), step=step,
+                                    call=call, idempotency_key=f"{st.run_id}:{call.id}"))
+        limit = st.agent.max_result_chars
+        runnable = [c for c in calls if c.id not in blocked]
+        if len(runnable) == 1:
+            call = runnable[0]
+            results = [await run_tool_call(st.tools, call, lambda: st.context(step, call), limit)]
+        else:
+            results = list(await asyncio.gather(*(
+                run_tool_call(st.tools, c, _ctx_factory(st, step, c), limit) for c in runnable
+            )))
+        by_id = dict(zip((c.id for c in runnable), results, strict=True))
+        give_up: GiveUp | None = None
+        for call in calls:
+            out = by_id.get(call.id) or CallOutcome("not_run", blocked[call.id], attempts=0)
+            if out.attempts:
+                st.tracker.charge_tool()
+            st.emit(ToolCallFinished(run_id=st.run_id, seq=st.seq, at=time.time(), step=step,
+                                     call_id=call.id, name=call.name, outcome=out.outcome,
+                                     content=out.content, truncated=out.truncated,
+                                     attempts=out.attempts, duration_s=out.duration_s))
+            st.messages.append(ToolResultMessage(call.id, call.name, out.content,
+                                                 out.outcome != "ok"))
+            if out.outcome != "not_run" and give_up is None:
+                det = st.monitor.on_result(call, out.content)
+                if det is not None:
+                    give_up = st.detected(det)
+        if calls:
+            st.check_warnings()
+        return give_up
+
+
+def _ctx_factory(st: RunState, step: int, call: ToolCall) -> Callable[[], RunContext[Any]]:
+    return lambda: st.context(step, call)
+
+
+async def drive(st: RunState) -> Finish:
+    """Run the state machine from the first model turn to the end."""
+    node: ModelTurn | HandleResponse | RunTools | GiveUp | Finish = ModelTurn()
+    while not isinstance(node, Finish):
+        node = await node.run(st)
+    return node

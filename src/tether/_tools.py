@@ -1,0 +1,304 @@
+"""Typed tools: schemas from type hints and docstrings, validated arguments.
+
+A tool is a plain function (sync or async). Its parameters' type hints and its
+Google-style docstring give the JSON schema the model sees; pydantic validates
+the model's arguments against the same schema before the function runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import weakref
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar, get_origin, get_type_hints, overload
+
+import docstring_parser
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+
+from ._context import RunContext
+from ._errors import ConfigError
+
+__all__ = ["Tool", "ToolDefinition", "format_validation_error", "tool"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True, slots=True)
+class ToolDefinition:
+    """What a model is told about a tool: its name, description and argument schema."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
+
+
+def _strip_titles(schema: Any) -> Any:
+    # pydantic adds a "title" to every property; models only need the names.
+    if isinstance(schema, dict):
+        return {k: _strip_titles(v) for k, v in schema.items() if k != "title"}
+    if isinstance(schema, list):
+        return [_strip_titles(v) for v in schema]
+    return schema
+
+
+def _takes_context(annotation: Any) -> bool:
+    return annotation is RunContext or get_origin(annotation) is RunContext
+
+
+def format_validation_error(err: ValidationError) -> str:
+    """A short, model-readable list of what was wrong with some arguments."""
+    lines = []
+    for e in err.errors(include_url=False):
+        loc = ".".join(str(p) for p in e["loc"]) or "(arguments)"
+        got = e.get("input")
+        got_text = f" (got {got!r})" if e["type"] != "missing" and not isinstance(got, dict) else ""
+        lines.append(f"- {loc}: {e['msg']}{got_text}")
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True, slots=True)
+class _Schema:
+    is_async: bool
+    description: str
+    ctx_param: str | None
+    args_model: type[BaseModel]
+    param_names: tuple[str, ...]
+
+
+_SCHEMAS: weakref.WeakKeyDictionary[Any, _Schema] = weakref.WeakKeyDictionary()
+
+
+class Tool:
+    """A function the model can call.
+
+    Args:
+        fn: the function, sync or async. A first parameter annotated
+            ``RunContext[...]`` receives the run context and is not shown to the model.
+        name: the name the model sees; the function's name by default.
+        description: what the tool does; the docstring's description by default.
+        timeout: seconds after which the call is stopped (async tools are
+            cancelled; sync tools are abandoned in their worker thread, see
+            :mod:`tether._workers`) and the model is told it timed out.
+        retries: how many times a call that raises one of ``retry_on`` is run again
+            before its error goes back to the model.
+        retry_on: the exception types that are retried.
+        retry_delay: seconds before the first retry; doubled each time.
+        max_result_chars: results longer than this are cut, with a visible marker.
+        idempotent: running the same call twice has the effect of running it once
+            (the durable-run layer may re-run it after a crash, with the same
+            idempotency key).
+    """
+
+    def __init__(
+        self,
+        fn: Callable[..., Any],
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        timeout: float | None = None,
+        retries: int = 0,
+        retry_on: tuple[type[BaseException], ...] = (Exception,),
+        retry_delay: float = 0.05,
+        max_result_chars: int | None = None,
+        idempotent: bool = False,
+    ) -> None:
+        if not callable(fn):
+            raise ConfigError(f"a tool must be a function, got {fn!r}")
+        if retries < 0:
+            raise ConfigError(f"tool retries must be >= 0, got {retries}")
+        if timeout is not None and timeout <= 0:
+            raise ConfigError(f"tool timeout must be > 0 seconds, got {timeout}")
+        self.fn = fn
+        self.name: str = name or getattr(fn, "__name__", "") or type(fn).__name__
+        self.timeout = timeout
+        self.retries = retries
+        self.retry_on = retry_on
+        self.retry_delay = retry_delay
+        self.max_result_chars = max_result_chars
+        self.idempotent = idempotent
+        self._description = description
+        self._schema: _Schema | None = None
+        self._definition: ToolDefinition | None = None
+
+    def _ensure(self) -> _Schema:
+        # Built on first use and shared by every Tool of the same function, so that
+        # creating an agent costs microseconds (schemas take hundreds of them).
+        if self._schema is None:
+            try:
+                cached = _SCHEMAS.get(self.fn)
+            except TypeError:  # unhashable or not weak-referenceable: no sharing
+                cached = None
+            if cached is None:
+                cached = self._build_schema()
+                with contextlib.suppress(TypeError):
+                    _SCHEMAS[self.fn] = cached
+            self._schema = cached
+        return self._schema
+
+    def _build_schema(self) -> _Schema:
+        fn = self.fn
+        target = fn if inspect.isfunction(fn) or inspect.ismethod(fn) else type(fn).__call__
+        is_async = inspect.iscoroutinefunction(target) or inspect.iscoroutinefunction(fn)
+        doc = docstring_parser.parse(inspect.getdoc(fn) or "")
+        description = "\n\n".join(p for p in (doc.short_description, doc.long_description) if p)
+        ctx_param, model, names = self._build_model(fn, doc)
+        return _Schema(is_async, description, ctx_param, model, names)
+
+    @property
+    def is_async(self) -> bool:
+        """True for an ``async def`` tool (run on the event loop, cancelled on timeout)."""
+        return self._ensure().is_async
+
+    @property
+    def description(self) -> str:
+        """What the model is told the tool does."""
+        return self._description or self._ensure().description
+
+    @property
+    def ctx_param(self) -> str | None:
+        """The parameter that receives the :class:`RunContext`, if any."""
+        return self._ensure().ctx_param
+
+    @property
+    def args_model(self) -> type[BaseModel]:
+        """The pydantic model that validates the arguments."""
+        return self._ensure().args_model
+
+    def check(self) -> None:
+        """Build the schema now, so a bad signature fails early with a :class:`ConfigError`."""
+        self._ensure()
+
+    def _build_model(
+        self, fn: Callable[..., Any], doc: docstring_parser.Docstring
+    ) -> tuple[str | None, type[BaseModel], tuple[str, ...]]:
+        try:
+            sig = inspect.signature(fn)
+            hints = get_type_hints(fn, include_extras=True)
+        except (TypeError, ValueError, NameError) as exc:
+            raise ConfigError(f"cannot read the signature of tool {self.name!r}: {exc}") from exc
+        params = list(sig.parameters.values())
+        ctx_param = None
+        if params and _takes_context(hints.get(params[0].name, params[0].annotation)):
+            ctx_param = params[0].name
+            params = params[1:]
+        docs = {p.arg_name: p.description for p in doc.params}
+        fields: dict[str, Any] = {}
+        for p in params:
+            if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+                raise ConfigError(
+                    f"tool {self.name!r} takes *{p.name}: tools need named, typed parameters"
+                )
+            if p.kind is p.POSITIONAL_ONLY:
+                raise ConfigError(
+                    f"tool {self.name!r} has positional-only parameter {p.name!r}; "
+                    "tools are called with keyword arguments"
+                )
+            annotation = hints.get(p.name, Any)
+            if _takes_context(annotation):
+                raise ConfigError(
+                    f"tool {self.name!r}: RunContext must be the first parameter, not {p.name!r}"
+                )
+            default = ... if p.default is p.empty else p.default
+            fields[p.name] = (annotation, Field(default, description=docs.get(p.name)))
+        model = create_model(  # type: ignore[call-overload]
+            f"{self.name}_arguments",
+            __config__=ConfigDict(extra="forbid"),
+            **fields,
+        )
+        return ctx_param, model, tuple(fields)
+
+    @property
+    def definition(self) -> ToolDefinition:
+        """The tool as a model sees it."""
+        if self._definition is None:
+            schema = _strip_titles(self.args_model.model_json_schema())
+            schema.setdefault("properties", {})
+            self._definition = ToolDefinition(self.name, self.description, schema)
+        return self._definition
+
+    def validate(self, arguments: dict[str, Any] | str) -> dict[str, Any]:
+        """The arguments, validated and converted to the parameters' types.
+
+        Raises:
+            pydantic.ValidationError: malformed JSON or arguments that do not fit.
+        """
+        schema = self._schema or self._ensure()
+        if isinstance(arguments, str):
+            model = schema.args_model.model_validate_json(arguments or "{}")
+        else:
+            model = schema.args_model.model_validate(arguments)
+        values = model.__dict__
+        return {name: values[name] for name in schema.param_names}
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Call the function directly, as if it were not a tool."""
+        return self.fn(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"Tool({self.name!r})"
+
+
+@overload
+def tool(fn: F, /) -> Tool: ...
+
+
+@overload
+def tool(
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    timeout: float | None = None,
+    retries: int = 0,
+    retry_on: tuple[type[BaseException], ...] = (Exception,),
+    retry_delay: float = 0.05,
+    max_result_chars: int | None = None,
+    idempotent: bool = False,
+) -> Callable[[F], Tool]: ...
+
+
+def tool(
+    fn: F | None = None,
+    /,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    timeout: float | None = None,
+    retries: int = 0,
+    retry_on: tuple[type[BaseException], ...] = (Exception,),
+    retry_delay: float = 0.05,
+    max_result_chars: int | None = None,
+    idempotent: bool = False,
+) -> Tool | Callable[[F], Tool]:
+    """Make a function into a :class:`Tool`, with or without options.
+
+    Example:
+        ```python
+        @tool
+        def add(a: int, b: int) -> int:
+            \"\"\"Add two integers.\"\"\"
+            return a + b
+
+        @tool(timeout=5, retries=2, idempotent=True)
+        async def fetch(ctx: RunContext[Deps], url: str) -> str: ...
+        ```
+    """
+
+    def wrap(f: F) -> Tool:
+        return Tool(
+            f,
+            name=name,
+            description=description,
+            timeout=timeout,
+            retries=retries,
+            retry_on=retry_on,
+            retry_delay=retry_delay,
+            max_result_chars=max_result_chars,
+            idempotent=idempotent,
+        )
+
+    return wrap(fn) if fn is not None else wrap
+
+
+ToolFunc = Callable[..., Any] | Callable[..., Awaitable[Any]]

@@ -1,0 +1,221 @@
+"""Usage accounting and the run's one budget.
+
+A :class:`Budget` is a set of limits. A :class:`BudgetTracker` holds what a run
+has used and checks it against the limits before every model call and every
+tool call. Trackers nest: a sub-agent's tracker charges its parent too, so one
+budget can cover a whole tree of agents.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Literal
+
+__all__ = ["Budget", "BudgetTracker", "Dimension", "Exceeded", "Usage"]
+
+Dimension = Literal[
+    "steps", "model_calls", "tool_calls", "input_tokens", "output_tokens", "cost_usd", "seconds"
+]
+
+
+@dataclass(slots=True)
+class Usage:
+    """What a run used: tokens, calls and cost."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    model_calls: int = 0
+    tool_calls: int = 0
+    steps: int = 0
+    cost_usd: float = 0.0
+
+    @property
+    def total_tokens(self) -> int:
+        """Input plus output tokens."""
+        return self.input_tokens + self.output_tokens
+
+    def copy(self) -> Usage:
+        """A snapshot of this usage."""
+        return Usage(
+            self.input_tokens,
+            self.output_tokens,
+            self.model_calls,
+            self.tool_calls,
+            self.steps,
+            self.cost_usd,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    """Limits of one run; ``None`` means no limit on that dimension.
+
+    Args:
+        max_steps: model turns (a model call and the tool calls it asks for).
+        max_model_calls: model calls, retries of invalid output included.
+        max_tool_calls: tool executions.
+        max_input_tokens: input tokens over all model calls.
+        max_output_tokens: output tokens over all model calls.
+        max_cost_usd: cost in US dollars.
+        max_seconds: wall-clock seconds since the run started.
+        warn_at: the fraction of any limit at which a warning event is emitted and
+            the model is told to wrap up.
+    """
+
+    max_steps: int | None = 25
+    max_model_calls: int | None = None
+    max_tool_calls: int | None = None
+    max_input_tokens: int | None = None
+    max_output_tokens: int | None = None
+    max_cost_usd: float | None = None
+    max_seconds: float | None = None
+    warn_at: float = 0.8
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.warn_at <= 1.0:
+            raise ValueError(f"Budget.warn_at must be in (0, 1], got {self.warn_at}")
+        for name in (
+            "max_steps",
+            "max_model_calls",
+            "max_tool_calls",
+            "max_input_tokens",
+            "max_output_tokens",
+            "max_cost_usd",
+            "max_seconds",
+        ):
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                raise ValueError(f"Budget.{name} must be >= 0 or None, got {value}")
+
+    def limits(self) -> list[tuple[Dimension, float]]:
+        """The dimensions that have a limit, with that limit."""
+        pairs: list[tuple[Dimension, float | None]] = [
+            ("steps", self.max_steps),
+            ("model_calls", self.max_model_calls),
+            ("tool_calls", self.max_tool_calls),
+            ("input_tokens", self.max_input_tokens),
+            ("output_tokens", self.max_output_tokens),
+            ("cost_usd", self.max_cost_usd),
+            ("seconds", self.max_seconds),
+        ]
+        return [(d, v) for d, v in pairs if v is not None]
+
+
+@dataclass(frozen=True, slots=True)
+class Exceeded:
+    """A limit that was reached: which one, how much was used, and the limit."""
+
+    dimension: Dimension
+    used: float
+    limit: float
+
+
+@dataclass(slots=True)
+class BudgetTracker:
+    """What a run has used, checked against its budget and its parents' budgets."""
+
+    budget: Budget
+    parent: BudgetTracker | None = None
+    usage: Usage = field(default_factory=Usage)
+    started: float = field(default_factory=time.monotonic)
+    warned: set[str] = field(default_factory=set)
+    _limits: list[tuple[Dimension, float]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._limits = self.budget.limits()
+
+    def child(self, budget: Budget) -> BudgetTracker:
+        """A tracker for a sub-run whose usage is charged here as well."""
+        return BudgetTracker(budget, parent=self)
+
+    def elapsed(self) -> float:
+        """Seconds since this tracker started."""
+        return time.monotonic() - self.started
+
+    def _used(self, dim: Dimension) -> float:
+        u = self.usage
+        if dim == "steps":
+            return u.steps
+        if dim == "model_calls":
+            return u.model_calls
+        if dim == "tool_calls":
+            return u.tool_calls
+        if dim == "input_tokens":
+            return u.input_tokens
+        if dim == "output_tokens":
+            return u.output_tokens
+        if dim == "cost_usd":
+            return u.cost_usd
+        return self.elapsed()
+
+    def charge_step(self) -> None:
+        """Count one model turn."""
+        t: BudgetTracker | None = self
+        while t is not None:
+            t.usage.steps += 1
+            t = t.parent
+
+    def charge_model(self, input_tokens: int, output_tokens: int, cost_usd: float) -> None:
+        """Count one model call and what it used."""
+        t: BudgetTracker | None = self
+        while t is not None:
+            u = t.usage
+            u.model_calls += 1
+            u.input_tokens += input_tokens
+            u.output_tokens += output_tokens
+            u.cost_usd += cost_usd
+            t = t.parent
+
+    def absorb(self, usage: Usage) -> None:
+        """Add another run's usage (a fallback agent's) without checking limits."""
+        t: BudgetTracker | None = self
+        while t is not None:
+            u = t.usage
+            u.input_tokens += usage.input_tokens
+            u.output_tokens += usage.output_tokens
+            u.model_calls += usage.model_calls
+            u.tool_calls += usage.tool_calls
+            u.cost_usd += usage.cost_usd
+            t = t.parent
+
+    def charge_tool(self) -> None:
+        """Count one tool execution."""
+        t: BudgetTracker | None = self
+        while t is not None:
+            t.usage.tool_calls += 1
+            t = t.parent
+
+    def check(self, before: Literal["step", "model", "tool"]) -> Exceeded | None:
+        """The first limit that forbids the next action, here or in a parent, if any.
+
+        Counters (steps, calls) are exhausted when the next action would pass the
+        limit; tokens, cost and time when the amount used has reached it.
+        """
+        t: BudgetTracker | None = self
+        while t is not None:
+            for dim, limit in t._limits:
+                if dim == "steps" and before != "step":
+                    continue
+                if dim == "model_calls" and before == "tool":
+                    continue
+                if dim == "tool_calls" and before != "tool":
+                    continue
+                used = t._used(dim)
+                if used >= limit:
+                    return Exceeded(dim, used, limit)
+            t = t.parent
+        return None
+
+    def crossed_warning(self) -> list[tuple[Dimension, float, float]]:
+        """Dimensions that have just crossed the warning fraction (each reported once)."""
+        out: list[tuple[Dimension, float, float]] = []
+        frac = self.budget.warn_at
+        for dim, limit in self._limits:
+            if dim in self.warned or limit <= 0:
+                continue
+            used = self._used(dim)
+            if used >= frac * limit:
+                self.warned.add(dim)
+                out.append((dim, used, limit))
+        return out

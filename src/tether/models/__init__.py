@@ -1,0 +1,150 @@
+"""The model interface, prices, and model names.
+
+A :class:`Model` turns a message history into a :class:`~tether.ModelResponse`.
+Providers (OpenAI-compatible servers, Anthropic, the embedded local model) and
+the testing fakes (:mod:`tether.testing`) implement it; cross-cutting behaviour
+(retries, fallback chains, recording) wraps a model in another model.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from .._errors import ConfigError, ModelRequestsBlocked
+from .._messages import Message, ModelResponse, TokenUsage
+from .._tools import ToolDefinition
+
+__all__ = [
+    "Model",
+    "ModelParams",
+    "Price",
+    "allow_model_requests",
+    "check_allow_model_requests",
+    "known_model_names",
+    "register_model",
+    "resolve_model",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Price:
+    """US dollars per million tokens."""
+
+    input_per_mtok: float
+    output_per_mtok: float
+    cached_input_per_mtok: float | None = None
+
+    def cost(self, usage: TokenUsage) -> float:
+        """The cost of one call's usage."""
+        return (
+            usage.input_tokens * self.input_per_mtok + usage.output_tokens * self.output_per_mtok
+        ) / 1e6
+
+
+@dataclass(frozen=True, slots=True)
+class ModelParams:
+    """What a model call may use besides the messages.
+
+    Args:
+        tools: the tools the model may call (empty when tools are off).
+        output_schema: JSON schema of the final answer, when it is not plain text.
+        allow_tools: False for a call that must answer without tools (the fallback).
+    """
+
+    tools: Sequence[ToolDefinition] = field(default_factory=tuple)
+    output_schema: dict[str, Any] | None = None
+    allow_tools: bool = True
+
+
+class Model(ABC):
+    """A model: one ``request`` (and optionally ``stream``) over a message history.
+
+    Attributes:
+        name: the model's name, as journals and traces show it.
+        price: its price per token, used to charge the run's cost budget.
+        requires_network: True for models that call a server; such calls are
+            refused while model requests are blocked (the test suite's default).
+    """
+
+    name: str = "model"
+    price: Price | None = None
+    requires_network: ClassVar[bool] = False
+
+    @abstractmethod
+    async def request(self, messages: Sequence[Message], params: ModelParams) -> ModelResponse:
+        """Answer the conversation so far."""
+
+    async def stream(
+        self, messages: Sequence[Message], params: ModelParams
+    ) -> AsyncIterator[str | ModelResponse]:
+        """Answer as a stream: text deltas, then the whole response last.
+
+        The default makes one request and yields its text as a single delta.
+        """
+        response = await self.request(messages, params)
+        if response.text:
+            yield response.text
+        yield response
+
+
+_allowed = True
+
+
+def check_allow_model_requests() -> None:
+    """Raise :class:`~tether.ModelRequestsBlocked` if network model calls are blocked."""
+    if not _allowed:
+        raise ModelRequestsBlocked(
+            "model requests over the network are blocked here (tests block them by default); "
+            "mark the test with @pytest.mark.allow_model_requests or use "
+            "tether.models.allow_model_requests(True)"
+        )
+
+
+@contextlib.contextmanager
+def allow_model_requests(allow: bool) -> Iterator[None]:
+    """Allow or block calls of network models inside a ``with`` block."""
+    global _allowed
+    previous, _allowed = _allowed, allow
+    try:
+        yield
+    finally:
+        _allowed = previous
+
+
+_REGISTRY: dict[str, Callable[[str], Model]] = {}
+
+
+def register_model(prefix: str, factory: Callable[[str], Model]) -> None:
+    """Make ``prefix`` or ``prefix:NAME`` usable as a model name (``--model`` in the CLI)."""
+    _REGISTRY[prefix] = factory
+
+
+def known_model_names() -> list[str]:
+    """The model names and prefixes this installation knows."""
+    from .. import _demo  # registers the demo model
+
+    del _demo
+    return sorted(_REGISTRY)
+
+
+def resolve_model(model: Model | str) -> Model:
+    """A model instance from an instance or a name such as ``"demo"``.
+
+    Raises:
+        ConfigError: the name is unknown; the message lists the known names.
+    """
+    if isinstance(model, Model):
+        return model
+    known = known_model_names()
+    prefix, _, rest = model.partition(":")
+    factory = _REGISTRY.get(prefix)
+    if factory is None:
+        raise ConfigError(
+            f"unknown model {model!r}; known model names: {', '.join(known)}. "
+            "Pass one of these, or a tether.models.Model instance."
+        )
+    return factory(rest)
