@@ -188,9 +188,17 @@ class Agent(Generic[DepsT, OutputT]):
             sink=sink,
             streaming=streaming,
         )
-        st.emit(RunStarted(run_id=st.run_id, seq=0, at=time.time(), agent=self.name,
-                           prompt=prompt, model=model.name,
-                           parent_run_id=parent.run_id if parent is not None else None))
+        st.emit(
+            RunStarted(
+                run_id=st.run_id,
+                seq=0,
+                at=time.time(),
+                agent=self.name,
+                prompt=prompt,
+                model=model.name,
+                parent_run_id=parent.run_id if parent is not None else None,
+            )
+        )
         return st
 
     async def _execute(self, st: RunState) -> RunResult[OutputT]:
@@ -202,16 +210,30 @@ class Agent(Generic[DepsT, OutputT]):
             raise
         except Exception as exc:  # a bug must still end the run with a reason
             log.exception("tether run %s failed with an internal error", st.run_id)
-            end = Finish("failed", Reason(
-                "internal_error", f"Internal error: {type(exc).__name__}: {exc}",
-                type(exc).__name__,
-            ), None)
+            end = Finish(
+                "failed",
+                Reason(
+                    "internal_error",
+                    f"Internal error: {type(exc).__name__}: {exc}",
+                    type(exc).__name__,
+                ),
+                None,
+            )
         return self._finish(st, end)
 
     def _finish(self, st: RunState, end: Finish) -> RunResult[OutputT]:
         usage = st.tracker.usage.copy()
-        st.emit(RunFinished(run_id=st.run_id, seq=st.seq, at=time.time(), status=end.status,
-                            reason=end.reason, output=end.output, usage=usage))
+        st.emit(
+            RunFinished(
+                run_id=st.run_id,
+                seq=st.seq,
+                at=time.time(),
+                status=end.status,
+                reason=end.reason,
+                output=end.output,
+                usage=usage,
+            )
+        )
         return RunResult(
             st.run_id,
             end.status,

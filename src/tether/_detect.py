@@ -24,8 +24,8 @@ __all__ = ["Detection", "LoopPolicy", "ProgressMonitor", "similarity"]
 
 _WORD = re.compile(r"[a-z0-9]+")
 _STOP = frozenset(
-    "a an and are as at be by do for from i if in is it its let me my now of on or so the "
-    "then this to we will with you".split()
+    """a an and are as at be by do for from i if in is it its let me my now of on or so
+    the then this to we will with you""".split()
 )
 
 
@@ -73,9 +73,8 @@ class Detection:
     message: str
 
 
-def _call_text(call: ToolCall, key: str) -> str:
-    args = key[len(call.name) + 1 :]
-    return f"{call.name}({args})"
+def _call_text(call: ToolCall) -> str:
+    return f"{call.name}({call.arguments_json()})"
 
 
 @dataclass(slots=True)
@@ -84,6 +83,7 @@ class ProgressMonitor:
 
     policy: LoopPolicy = field(default_factory=LoopPolicy)
     _counts: dict[str, int] = field(default_factory=dict)
+    _keys: dict[str, str] = field(default_factory=dict)
     _last_result: dict[str, str] = field(default_factory=dict)
     _sequence: list[str] = field(default_factory=list)
     _seen_results: set[int] = field(default_factory=set)
@@ -95,13 +95,14 @@ class ProgressMonitor:
         """Check a call before it runs; a detection means it should not run."""
         if not self.policy.enabled:
             return None
-        key = f"{call.name}:{call.arguments_json()}"
+        key = call.key()
+        self._keys[call.id] = key
         n = self._counts.get(key, 0) + 1
         self._counts[key] = n
         seq = self._sequence
         seq.append(key)
         if n >= self.policy.repeat_threshold:
-            text = _call_text(call, key)
+            text = _call_text(call)
             prior = self._last_result.get(key)
             seen = f" It returned: {prior[:200]}." if prior is not None else ""
             return Detection(
@@ -129,7 +130,7 @@ class ProgressMonitor:
         """Record a call's result; a detection means results stopped bringing anything new."""
         if not self.policy.enabled:
             return None
-        key = f"{call.name}:{call.arguments_json()}"
+        key = self._keys.pop(call.id, None) or call.key()
         self._last_result[key] = content
         h = hash((call.name, content))
         if h not in self._seen_results:

@@ -63,7 +63,7 @@ class JournalError(TetherError):
     """A journal record could not be read, for example an unknown schema version."""
 
 
-class ModelRetry(Exception):  # noqa: N818 - a signal, not an error
+class ModelRetry(Exception):
     """Raised by a tool to ask the model to call it again, with a hint.
 
     The hint is sent back to the model as the tool's result. The run goes on.

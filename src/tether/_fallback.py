@@ -181,5 +181,3 @@ def as_fallback(
     if isinstance(value, Agent):
         return AgentFallback(value)
     return FunctionFallback(value)
-
-

@@ -125,8 +125,15 @@ class RunState:
     ) -> ModelResponse:
         """One model call: journaled, timed, and charged to the budget."""
         model = model or self.model
-        self.emit(ModelRequested(run_id=self.run_id, seq=self.seq, at=time.time(), step=self.step,
-                                 tools=params.allow_tools))
+        self.emit(
+            ModelRequested(
+                run_id=self.run_id,
+                seq=self.seq,
+                at=time.time(),
+                step=self.step,
+                tools=params.allow_tools,
+            )
+        )
         started = time.perf_counter()
         remaining = self._seconds_left()
         if remaining is None:
@@ -142,9 +149,17 @@ class RunState:
             cost = 0.0
         usage = response.usage
         self.tracker.charge_model(usage.input_tokens, usage.output_tokens, cost)
-        self.emit(ModelResponded(run_id=self.run_id, seq=self.seq, at=time.time(), step=self.step,
-                                 response=response, cost_usd=cost,
-                                 duration_s=time.perf_counter() - started))
+        self.emit(
+            ModelResponded(
+                run_id=self.run_id,
+                seq=self.seq,
+                at=time.time(),
+                step=self.step,
+                response=response,
+                cost_usd=cost,
+                duration_s=time.perf_counter() - started,
+            )
+        )
         return response
 
     async def _ask(
@@ -156,8 +171,15 @@ class RunState:
         async for item in model.stream(messages, params):
             if isinstance(item, str):
                 if self.sink is not None:
-                    self.sink(TextDelta(run_id=self.run_id, seq=self.seq, at=time.time(),
-                                        step=self.step, delta=item))
+                    self.sink(
+                        TextDelta(
+                            run_id=self.run_id,
+                            seq=self.seq,
+                            at=time.time(),
+                            step=self.step,
+                            delta=item,
+                        )
+                    )
             else:
                 final = item
         if final is None:
@@ -178,35 +200,71 @@ class RunState:
     def check_warnings(self) -> None:
         """Warn once per dimension that crossed the warning fraction, and tell the model."""
         for dim, used, limit in self.tracker.crossed_warning():
-            self.emit(BudgetWarning(run_id=self.run_id, seq=self.seq, at=time.time(),
-                                    dimension=dim, used=used, limit=limit))
+            self.emit(
+                BudgetWarning(
+                    run_id=self.run_id,
+                    seq=self.seq,
+                    at=time.time(),
+                    dimension=dim,
+                    used=used,
+                    limit=limit,
+                )
+            )
             self.notes.append(_WRAP_UP.format(used=used, limit=limit, dim=_DIM_WORDS[dim]))
 
     def exhausted(self, ex: Exceeded) -> GiveUp:
         """Journal a budget limit and give up because of it."""
-        self.emit(BudgetExhausted(run_id=self.run_id, seq=self.seq, at=time.time(),
-                                  dimension=ex.dimension, used=ex.used, limit=ex.limit))
-        return GiveUp(Reason(
-            "budget_exhausted",
-            f"The {_DIM_WORDS[ex.dimension]} budget is used up ({ex.used:g} of {ex.limit:g}).",
-            ex.dimension,
-        ))
+        self.emit(
+            BudgetExhausted(
+                run_id=self.run_id,
+                seq=self.seq,
+                at=time.time(),
+                dimension=ex.dimension,
+                used=ex.used,
+                limit=ex.limit,
+            )
+        )
+        return GiveUp(
+            Reason(
+                "budget_exhausted",
+                f"The {_DIM_WORDS[ex.dimension]} budget is used up ({ex.used:g} of {ex.limit:g}).",
+                ex.dimension,
+            )
+        )
 
     def detected(self, det: Detection) -> GiveUp | None:
         """React to a loop: a corrective note first, then give up."""
         if self.corrections < self.monitor.policy.max_corrections:
             self.corrections += 1
-            self.emit(LoopDetected(run_id=self.run_id, seq=self.seq, at=time.time(),
-                                   loop=det.kind, detail=det.detail, action="correct"))
+            self.emit(
+                LoopDetected(
+                    run_id=self.run_id,
+                    seq=self.seq,
+                    at=time.time(),
+                    loop=det.kind,
+                    detail=det.detail,
+                    action="correct",
+                )
+            )
             self.notes.append(det.message)
             return None
-        self.emit(LoopDetected(run_id=self.run_id, seq=self.seq, at=time.time(),
-                               loop=det.kind, detail=det.detail, action="give_up"))
-        return GiveUp(Reason(
-            "loop_detected",
-            f"The run kept looping after a correction ({det.kind}: {det.detail}).",
-            det.kind,
-        ))
+        self.emit(
+            LoopDetected(
+                run_id=self.run_id,
+                seq=self.seq,
+                at=time.time(),
+                loop=det.kind,
+                detail=det.detail,
+                action="give_up",
+            )
+        )
+        return GiveUp(
+            Reason(
+                "loop_detected",
+                f"The run kept looping after a correction ({det.kind}: {det.detail}).",
+                det.kind,
+            )
+        )
 
     def context(self, step: int, call: ToolCall) -> RunContext[Any]:
         """The run context for one tool call."""
@@ -237,16 +295,24 @@ class GiveUp:
     reason: Reason
 
     async def run(self, st: RunState) -> Finish:
-        st.emit(StrategyChanged(run_id=st.run_id, seq=st.seq, at=time.time(),
-                                strategy=st.fallback.name, cause=self.reason.message))
+        st.emit(
+            StrategyChanged(
+                run_id=st.run_id,
+                seq=st.seq,
+                at=time.time(),
+                strategy=st.fallback.name,
+                cause=self.reason.message,
+            )
+        )
         st.flush_notes()
         ctx = FallbackContext(st.prompt, self.reason, list(st.messages), st.deps, st)
         try:
             output = await st.fallback.run(ctx)
         except Exception as exc:  # the fallback must not turn a give-up into a crash
             msg = f"{self.reason.message} The fallback {st.fallback.name} failed too: {exc}"
-            return Finish("gave_up", Reason(self.reason.kind, msg, self.reason.detail),
-                          st.last_text)
+            return Finish(
+                "gave_up", Reason(self.reason.kind, msg, self.reason.detail), st.last_text
+            )
         return Finish("gave_up", self.reason, output)
 
 
@@ -268,11 +334,22 @@ class ModelTurn:
             seconds = st.tracker.budget.max_seconds or 0.0
             return st.exhausted(ex or Exceeded("seconds", st.tracker.elapsed(), seconds))
         except Exception as exc:
-            st.emit(ModelFailed(run_id=st.run_id, seq=st.seq, at=time.time(), step=st.step,
-                                error=f"{type(exc).__name__}: {exc}"))
-            return Finish("failed", Reason(
-                "model_error", f"The model {st.model.name!r} failed: {exc}", type(exc).__name__
-            ), None)
+            st.emit(
+                ModelFailed(
+                    run_id=st.run_id,
+                    seq=st.seq,
+                    at=time.time(),
+                    step=st.step,
+                    error=f"{type(exc).__name__}: {exc}",
+                )
+            )
+            return Finish(
+                "failed",
+                Reason(
+                    "model_error", f"The model {st.model.name!r} failed: {exc}", type(exc).__name__
+                ),
+                None,
+            )
         st.check_warnings()
         return HandleResponse(response)
 
@@ -304,17 +381,29 @@ class HandleResponse:
         text = r.text or ""
         ok, value = st.spec.parse(text) if text.strip() else (False, "the answer was empty")
         if ok:
-            return Finish("completed", Reason("final_answer", "The model gave a final answer."),
-                          value)
+            return Finish(
+                "completed", Reason("final_answer", "The model gave a final answer."), value
+            )
         st.output_attempts += 1
-        st.emit(OutputInvalid(run_id=st.run_id, seq=st.seq, at=time.time(),
-                              attempt=st.output_attempts, errors=str(value)))
+        st.emit(
+            OutputInvalid(
+                run_id=st.run_id,
+                seq=st.seq,
+                at=time.time(),
+                attempt=st.output_attempts,
+                errors=str(value),
+            )
+        )
         if st.output_attempts > st.agent.output_retries:
-            return Finish("failed", Reason(
-                "output_invalid",
-                f"The final answer failed validation {st.output_attempts} times; last errors: "
-                f"{value}",
-            ), None)
+            return Finish(
+                "failed",
+                Reason(
+                    "output_invalid",
+                    f"The final answer failed validation {st.output_attempts} times; last errors: "
+                    f"{value}",
+                ),
+                None,
+            )
         st.notes.append(_INVALID.format(errors=value))
         return ModelTurn()
 
@@ -347,11 +436,11 @@ class RunTools:
                 return give_up
             det = st.monitor.on_call(call)
             if det is not None:
-                give_up = st.detected(det)
-                if give_up is not None:
+                stop = st.detected(det)
+                if stop is not None:
                     await self._execute(st, to_run, blocked)
                     _answer_unrun(st, self.calls[i:], f"Not run: {det.detail}.")
-                    return give_up
+                    return stop
                 blocked[call.id] = f"Not run: {det.message}"
             to_run.append(call)
         return await self._execute(st, to_run, blocked) or ModelTurn()
@@ -361,29 +450,55 @@ class RunTools:
     ) -> GiveUp | None:
         step = st.step
         for call in calls:
-            st.emit(ToolCallStarted(run_id=st.run_id, seq=st.seq, at=time.time(), step=step,
-                                    call=call, idempotency_key=f"{st.run_id}:{call.id}"))
+            st.emit(
+                ToolCallStarted(
+                    run_id=st.run_id,
+                    seq=st.seq,
+                    at=time.time(),
+                    step=step,
+                    call=call,
+                    idempotency_key=f"{st.run_id}:{call.id}",
+                )
+            )
         limit = st.agent.max_result_chars
-        runnable = [c for c in calls if c.id not in blocked]
+        runnable = [c for c in calls if c.id not in blocked] if blocked else calls
+        results: list[CallOutcome]
         if len(runnable) == 1:
             call = runnable[0]
             results = [await run_tool_call(st.tools, call, lambda: st.context(step, call), limit)]
         else:
-            results = list(await asyncio.gather(*(
-                run_tool_call(st.tools, c, _ctx_factory(st, step, c), limit) for c in runnable
-            )))
-        by_id = dict(zip((c.id for c in runnable), results, strict=True))
+            results = list(
+                await asyncio.gather(
+                    *(
+                        run_tool_call(st.tools, c, _ctx_factory(st, step, c), limit)
+                        for c in runnable
+                    )
+                )
+            )
+        by_id = {c.id: r for c, r in zip(runnable, results, strict=True)}
         give_up: GiveUp | None = None
         for call in calls:
             out = by_id.get(call.id) or CallOutcome("not_run", blocked[call.id], attempts=0)
             if out.attempts:
                 st.tracker.charge_tool()
-            st.emit(ToolCallFinished(run_id=st.run_id, seq=st.seq, at=time.time(), step=step,
-                                     call_id=call.id, name=call.name, outcome=out.outcome,
-                                     content=out.content, truncated=out.truncated,
-                                     attempts=out.attempts, duration_s=out.duration_s))
-            st.messages.append(ToolResultMessage(call.id, call.name, out.content,
-                                                 out.outcome != "ok"))
+            st.emit(
+                ToolCallFinished(
+                    run_id=st.run_id,
+                    seq=st.seq,
+                    at=time.time(),
+                    step=step,
+                    call_id=call.id,
+                    name=call.name,
+                    outcome=out.outcome,
+                    content=out.content,
+                    truncated=out.truncated,
+                    attempts=out.attempts,
+                    duration_s=out.duration_s,
+                )
+            )
+            st.messages.append(
+                ToolResultMessage(call.id, call.name, out.content, out.outcome != "ok")
+            )
             if out.outcome != "not_run" and give_up is None:
                 det = st.monitor.on_result(call, out.content)
                 if det is not None:

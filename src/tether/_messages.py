@@ -16,9 +16,9 @@ __all__ = [
     "Message",
     "ModelResponse",
     "SystemMessage",
+    "TokenUsage",
     "ToolCall",
     "ToolResultMessage",
-    "TokenUsage",
     "UserMessage",
 ]
 
@@ -36,6 +36,21 @@ class ToolCall:
     name: str
     arguments: dict[str, Any] | str = field(default_factory=dict)
     id: str = ""
+
+    def key(self) -> str:
+        """A cheap canonical identity of the call (name and arguments), for loop detection."""
+        args = self.arguments
+        if isinstance(args, str):
+            try:
+                args = json.loads(args)
+            except ValueError:
+                return f"{self.name}:{args}"
+        if isinstance(args, dict):
+            try:
+                return f"{self.name}:{sorted(args.items())!r}"
+            except TypeError:
+                pass
+        return f"{self.name}:{args!r}"
 
     def arguments_json(self) -> str:
         """The arguments as canonical JSON text (sorted keys), or the raw text if unparsable."""

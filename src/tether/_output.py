@@ -56,7 +56,10 @@ class OutputSpec(Generic[T]):
             return True, self.adapter.validate_json(body)
         except ValidationError as json_err:
             if self.schema is not None and self.schema.get("type") in (
-                "integer", "number", "boolean", "string"
+                "integer",
+                "number",
+                "boolean",
+                "string",
             ):
                 try:
                     return True, self.adapter.validate_python(body)

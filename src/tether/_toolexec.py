@@ -44,7 +44,11 @@ def render_result(value: Any) -> str:
     """A tool's return value as the text the model reads."""
     if isinstance(value, str):
         return value
-    if value is None or isinstance(value, bool | int | float):
+    if value is None or isinstance(value, bool):
+        return "null" if value is None else ("true" if value else "false")
+    if type(value) is int:
+        return str(value)
+    if isinstance(value, float):
         return json.dumps(value)
     return pydantic_core.to_json(value, fallback=str).decode()
 
@@ -73,12 +77,12 @@ async def _invoke(tool: Tool, args: dict[str, Any]) -> Any:
         async with asyncio.timeout(tool.timeout):
             return await tool.fn(**args)
     pool = default_pool()
-    fut, ticket = pool.submit(tool.fn, args)
+    ticket = pool.submit(tool.fn, args)
     if tool.timeout is None:
-        return await fut
+        return await pool.result(ticket)
     try:
         async with asyncio.timeout(tool.timeout):
-            return await fut
+            return await pool.result(ticket)
     except TimeoutError:
         pool.abandon(ticket)
         raise
@@ -112,8 +116,12 @@ async def run_tool_call(
         try:
             value = await _invoke(tool, args)
         except ModelRetry as signal:
-            return _done("retry_requested", f"Tool {tool.name!r} asks you to retry: {signal.hint}",
-                         attempt, started)
+            return _done(
+                "retry_requested",
+                f"Tool {tool.name!r} asks you to retry: {signal.hint}",
+                attempt,
+                started,
+            )
         except TimeoutError:
             if attempt <= tool.retries and TimeoutError in tool.retry_on:
                 continue

@@ -202,7 +202,7 @@ class Tool:
                 )
             default = ... if p.default is p.empty else p.default
             fields[p.name] = (annotation, Field(default, description=docs.get(p.name)))
-        model = create_model(  # type: ignore[call-overload]
+        model = create_model(
             f"{self.name}_arguments",
             __config__=ConfigDict(extra="forbid"),
             **fields,

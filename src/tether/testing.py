@@ -131,9 +131,7 @@ class ScriptedModel(Model):
             yield item
 
 
-ModelFunction: TypeAlias = Callable[
-    [Sequence[Message], ModelParams], Reply | Awaitable[Reply]
-]
+ModelFunction: TypeAlias = Callable[[Sequence[Message], ModelParams], Reply | Awaitable[Reply]]
 
 
 class FunctionModel(Model):
@@ -159,7 +157,7 @@ class FunctionModel(Model):
         reply = self.fn(messages, params)
         if self._is_async or inspect.isawaitable(reply):
             reply = await reply  # type: ignore[misc]
-        return _to_response(reply, messages, self.name)  # type: ignore[arg-type]
+        return _to_response(reply, messages, self.name)
 
     async def stream(
         self, messages: Sequence[Message], params: ModelParams

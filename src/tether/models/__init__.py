@@ -14,9 +14,9 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from .._errors import ConfigError, ModelRequestsBlocked
-from .._messages import Message, ModelResponse, TokenUsage
-from .._tools import ToolDefinition
+from tether._errors import ConfigError, ModelRequestsBlocked
+from tether._messages import Message, ModelResponse, TokenUsage
+from tether._tools import ToolDefinition
 
 __all__ = [
     "Model",
@@ -125,7 +125,7 @@ def register_model(prefix: str, factory: Callable[[str], Model]) -> None:
 
 def known_model_names() -> list[str]:
     """The model names and prefixes this installation knows."""
-    from .. import _demo  # registers the demo model
+    from tether import _demo  # registers the demo model
 
     del _demo
     return sorted(_REGISTRY)
