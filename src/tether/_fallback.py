@@ -114,9 +114,11 @@ class FinalAnswer(Fallback):
         """Ask once, without tools."""
         messages = [*ctx.messages, UserMessage(self.prompt.format(reason=ctx.reason.message))]
         text, value, ok = await ctx.ask_model(messages, self.model)
-        if ok:
-            return value
-        return text or None
+        if not text.strip():  # the model answered with tool calls only
+            return None
+        # An answer that fails the output type is not passed off as output; its text
+        # stays in the journal (the ModelResponded event).
+        return value if ok else None
 
 
 class StaticAnswer(Fallback):

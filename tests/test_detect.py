@@ -1,0 +1,164 @@
+"""Loop and progress detection: each kind is corrected once, then the run gives up."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from helpers import of_type
+from tether import (
+    Agent,
+    LoopDetected,
+    LoopPolicy,
+    Message,
+    ModelResponse,
+    StaticAnswer,
+    StrategyChanged,
+    ToolCall,
+    ToolResultMessage,
+    UserMessage,
+)
+from tether._detect import similarity
+from tether.models import ModelParams
+from tether.testing import FunctionModel, ScriptedModel
+
+
+def weather(city: str) -> str:
+    """Weather of a city."""
+    return f"sunny in {city}"
+
+
+def news(topic: str) -> str:
+    """News on a topic."""
+    return f"nothing new on {topic}"
+
+
+def same_answer(q: str) -> str:
+    """Always the same answer."""
+    return "42"
+
+
+def _notes(messages: Sequence[Message]) -> list[str]:
+    return [m.content for m in messages if isinstance(m, UserMessage)][1:]
+
+
+async def test_repeated_call_is_corrected_then_gives_up() -> None:
+    call = ToolCall("weather", {"city": "Oslo"})
+    model = ScriptedModel([call] * 4 + ["final"])
+    result = await Agent(model, tools=[weather]).run("weather?")
+    loops = of_type(result, LoopDetected)
+    assert [(d.loop, d.action) for d in loops] == [
+        ("repeated_call", "correct"),
+        ("repeated_call", "give_up"),
+    ]
+    assert 'weather({"city":"Oslo"}) called 3 times' in loops[0].detail
+    assert result.status == "gave_up"
+    assert (result.reason.kind, result.reason.detail) == ("loop_detected", "repeated_call")
+    assert result.output == "final"  # the default fallback's answer
+    correction = [n for n in _notes(result.messages) if "same arguments" in n]
+    assert correction
+    assert "sunny in Oslo" in correction[0]
+    # the third identical call was not run: its result says so
+    outcomes = [e.outcome for e in result.events if e.type == "tool_call_finished"]
+    assert outcomes == ["ok", "ok", "not_run"]
+
+
+async def test_argument_order_does_not_hide_a_repeat() -> None:
+    calls = [
+        ToolCall("news", {"topic": "x"}),
+        ToolCall("news", '{"topic": "x"}'),
+        ToolCall("news", {"topic": "x"}),
+    ]
+    policy = LoopPolicy(max_corrections=0)
+    result = await Agent(ScriptedModel([*calls, "f"]), tools=[news], loop_policy=policy).run("q")
+    assert result.reason.detail == "repeated_call"
+
+
+async def test_cycle_of_two_calls_is_detected() -> None:
+    a, b = ToolCall("weather", {"city": "Oslo"}), ToolCall("news", {"topic": "oslo"})
+    model = ScriptedModel([a, b, a, b, a, b, a, b, "final"])
+    policy = LoopPolicy(repeat_threshold=10)
+    result = await Agent(model, tools=[weather, news], loop_policy=policy).run("q")
+    loops = of_type(result, LoopDetected)
+    assert [(d.loop, d.action) for d in loops] == [("cycle", "correct"), ("cycle", "give_up")]
+    assert loops[0].detail == "cycle of period 2: weather -> news"
+    assert result.reason.detail == "cycle"
+    assert any("going round in a cycle" in n for n in _notes(result.messages))
+
+
+async def test_results_that_bring_nothing_new_are_detected() -> None:
+    model = ScriptedModel([ToolCall("same_answer", {"q": f"v{i}"}) for i in range(8)] + ["f"])
+    result = await Agent(model, tools=[same_answer]).run("q")
+    loops = of_type(result, LoopDetected)
+    assert [(d.loop, d.action) for d in loops] == [
+        ("stale_results", "correct"),
+        ("stale_results", "give_up"),
+    ]
+    assert result.reason.detail == "stale_results"
+    # 1 new result, then 3 stale ones trigger the correction, then 1 more the give-up
+    assert sum(1 for e in result.events if e.type == "tool_call_finished") == 5
+
+
+async def test_replanning_without_new_results_is_detected() -> None:
+    plan = "Plan: first I will look up the weather in Oslo, then check the news for Oslo."
+    counter = {"n": 0}
+
+    def fn(messages: Sequence[Message], params: ModelParams) -> ModelResponse:
+        if not params.allow_tools:
+            return ModelResponse(text="final")
+        counter["n"] += 1
+        last = [m for m in messages if isinstance(m, ToolResultMessage)]
+        # the same plan, restated with slightly different words, and a call whose
+        # result is always the same
+        text = plan if counter["n"] % 2 else plan.replace("first", "to start")
+        return ModelResponse(text=text, tool_calls=[ToolCall("same_answer", {"q": str(len(last))})])
+
+    policy = LoopPolicy(stale_threshold=100)
+    result = await Agent(FunctionModel(fn), tools=[same_answer], loop_policy=policy).run("q")
+    loops = of_type(result, LoopDetected)
+    assert [(d.loop, d.action) for d in loops] == [
+        ("replanning", "correct"),
+        ("replanning", "give_up"),
+    ]
+    assert result.reason.detail == "replanning"
+    assert any("restating the same plan" in n for n in _notes(result.messages))
+
+
+async def test_a_new_result_resets_replanning() -> None:
+    plan = "I will check the weather and then answer."
+    cities = iter(["Oslo", "Rome", "Lima", "Kyiv", "Baku", "Doha"])
+
+    def fn(messages: Sequence[Message], params: ModelParams) -> ModelResponse:
+        city = next(cities, None)
+        if city is None:
+            return ModelResponse(text="done")
+        return ModelResponse(text=plan, tool_calls=[ToolCall("weather", {"city": city})])
+
+    result = await Agent(FunctionModel(fn), tools=[weather]).run("q")
+    assert result.status == "completed"
+    assert of_type(result, LoopDetected) == []
+
+
+async def test_detection_can_be_turned_off() -> None:
+    call = ToolCall("weather", {"city": "Oslo"})
+    model = ScriptedModel([call] * 6 + ["final"])
+    agent = Agent(model, tools=[weather], loop_policy=LoopPolicy(enabled=False))
+    result = await agent.run("q")
+    assert result.status == "completed"
+    assert of_type(result, LoopDetected) == []
+
+
+async def test_loop_give_up_runs_a_custom_fallback() -> None:
+    call = ToolCall("weather", {"city": "Oslo"})
+    agent = Agent(
+        ScriptedModel([call] * 6),
+        tools=[weather],
+        fallback=StaticAnswer("could not finish"),
+    )
+    result = await agent.run("q")
+    assert (result.status, result.output) == ("gave_up", "could not finish")
+    assert [c.strategy for c in of_type(result, StrategyChanged)] == ["static_answer"]
+
+
+def test_similarity_ignores_case_punctuation_and_filler_words() -> None:
+    assert similarity("First, check the WEATHER.", "check weather first") == 1.0
+    assert similarity("check the weather", "book a flight") == 0.0

@@ -1,0 +1,166 @@
+"""Fallback strategies on giving up: the default, a cheaper model, an agent, a function."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pydantic import BaseModel
+
+from helpers import of_type
+from tether import (
+    Agent,
+    AgentFallback,
+    Budget,
+    FallbackContext,
+    FinalAnswer,
+    Message,
+    ModelResponded,
+    ModelResponse,
+    StaticAnswer,
+    StrategyChanged,
+    ToolCall,
+    UserMessage,
+)
+from tether.models import ModelParams
+from tether.testing import FunctionModel, ScriptedModel
+
+
+def lookup(key: str) -> str:
+    """Look something up."""
+    return f"value of {key}"
+
+
+def looping(messages: Sequence[Message], params: ModelParams) -> ModelResponse:
+    if not params.allow_tools:
+        return ModelResponse(text="from the main model")
+    return ModelResponse(tool_calls=[ToolCall("lookup", {"key": f"k{len(messages)}"})])
+
+
+async def test_default_fallback_asks_once_without_tools() -> None:
+    seen: list[ModelParams] = []
+
+    def fn(messages: Sequence[Message], params: ModelParams) -> ModelResponse:
+        seen.append(params)
+        return looping(messages, params)
+
+    result = await Agent(FunctionModel(fn), tools=[lookup], budget=Budget(max_steps=2)).run("q")
+    assert result.output == "from the main model"
+    assert [p.allow_tools for p in seen] == [True, True, False]
+    assert seen[-1].tools == ()
+    last_request = [e for e in result.events if e.type == "model_requested"][-1]
+    assert last_request.tools is False
+
+
+async def test_final_answer_can_use_a_cheaper_model() -> None:
+    cheap = ScriptedModel(["cheap answer"], name="cheap")
+    agent = Agent(
+        FunctionModel(looping),
+        tools=[lookup],
+        budget=Budget(max_steps=2),
+        fallback=FinalAnswer(model=cheap),
+    )
+    result = await agent.run("q")
+    assert (result.status, result.output) == ("gave_up", "cheap answer")
+    last = of_type(result, ModelResponded)[-1]
+    assert last.response.model == "cheap"
+    # The cheap model saw what the run found, and why it stopped.
+    note = cheap.requests[0][-1]
+    assert isinstance(note, UserMessage)
+    assert "steps budget is used up" in note.content
+    assert any(getattr(m, "content", "") == "value of k2" for m in cheap.requests[0])
+
+
+async def test_agent_fallback_gets_the_known_facts_and_its_usage_is_counted() -> None:
+    simple_model = ScriptedModel(["simple answer"])
+    simple = Agent(simple_model, name="simple")
+    agent = Agent(
+        FunctionModel(looping), tools=[lookup], budget=Budget(max_steps=2), fallback=simple
+    )
+    result = await agent.run("the task")
+    assert (result.status, result.output) == ("gave_up", "simple answer")
+    assert of_type(result, StrategyChanged)[0].strategy == "agent:simple"
+    prompt = simple_model.requests[0][1]
+    assert isinstance(prompt, UserMessage)
+    assert prompt.content.startswith("the task\n\nKnown so far:\n- lookup: value of k2")
+    assert result.usage.model_calls == 3  # two steps and the simple agent's call
+
+
+async def test_function_fallback_gets_the_context() -> None:
+    def give_partial(ctx: FallbackContext) -> str:
+        return f"{ctx.reason.detail}: {len(ctx.tool_results())} results"
+
+    agent = Agent(
+        FunctionModel(looping), tools=[lookup], budget=Budget(max_steps=3), fallback=give_partial
+    )
+    result = await agent.run("q")
+    assert result.output == "steps: 3 results"
+    assert of_type(result, StrategyChanged)[0].strategy == "function:give_partial"
+
+
+async def test_async_function_fallback() -> None:
+    async def fixed(ctx: FallbackContext) -> str:
+        return "async fixed"
+
+    agent = Agent(
+        FunctionModel(looping), tools=[lookup], budget=Budget(max_steps=1), fallback=fixed
+    )
+    assert (await agent.run("q")).output == "async fixed"
+
+
+async def test_a_failing_fallback_still_gives_up_cleanly() -> None:
+    def broken(ctx: FallbackContext) -> str:
+        raise RuntimeError("fallback down")
+
+    agent = Agent(
+        FunctionModel(looping), tools=[lookup], budget=Budget(max_steps=1), fallback=broken
+    )
+    result = await agent.run("q")
+    assert result.status == "gave_up"
+    assert result.reason.detail == "steps"
+    assert "fallback down" in result.reason.message
+
+
+class Answer(BaseModel):
+    value: int
+
+
+async def test_fallback_output_is_validated_against_the_output_type() -> None:
+    def fn(messages: Sequence[Message], params: ModelParams) -> ModelResponse:
+        if not params.allow_tools:
+            return ModelResponse(text='{"value": 7}')
+        return looping(messages, params)
+
+    agent = Agent(FunctionModel(fn), tools=[lookup], budget=Budget(max_steps=1), output_type=Answer)
+    result = await agent.run("q")
+    assert result.output == Answer(value=7)
+
+
+async def test_invalid_fallback_answer_is_not_passed_off_as_output() -> None:
+    agent = Agent(
+        FunctionModel(looping), tools=[lookup], budget=Budget(max_steps=1), output_type=Answer
+    )
+    result = await agent.run("q")
+    assert (result.status, result.output) == ("gave_up", None)
+    assert of_type(result, ModelResponded)[-1].response.text == "from the main model"
+
+
+async def test_static_answer() -> None:
+    agent = Agent(
+        FunctionModel(looping),
+        tools=[lookup],
+        budget=Budget(max_steps=1),
+        fallback=StaticAnswer("sorry"),
+    )
+    result = await agent.run("q")
+    assert (result.output, result.usage.model_calls) == ("sorry", 1)
+
+
+async def test_agent_fallback_class_can_be_given_explicitly() -> None:
+    simple = Agent(ScriptedModel(["ok"]), name="s")
+    agent = Agent(
+        FunctionModel(looping),
+        tools=[lookup],
+        budget=Budget(max_steps=1),
+        fallback=AgentFallback(simple),
+    )
+    assert (await agent.run("q")).output == "ok"
