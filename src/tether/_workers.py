@@ -35,10 +35,21 @@ _IDLE_EXIT_S = 60.0
 class Ticket:
     """One submitted call: its result, and whether the caller abandoned it."""
 
-    __slots__ = ("abandoned", "claimed", "done", "finished", "future", "ok", "value", "waiting")
+    __slots__ = (
+        "abandoned",
+        "claimed",
+        "done",
+        "finished",
+        "future",
+        "loop",
+        "ok",
+        "value",
+        "waiting",
+    )
 
-    def __init__(self, future: asyncio.Future[Any]) -> None:
-        self.future = future
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.future: asyncio.Future[Any] | None = None
         self.abandoned = False
         self.claimed = False
         self.waiting = False
@@ -47,6 +58,13 @@ class Ticket:
         self.value: Any = None
         self.done = threading.Lock()
         self.done.acquire()
+
+    def take(self) -> Any:
+        """The result, taken directly by the caller (raises the call's exception)."""
+        self.claimed = True
+        if self.ok:
+            return self.value
+        raise self.value
 
 
 _Job = tuple[contextvars.Context, Callable[..., Any], dict[str, Any], "_Inbox", Ticket]
@@ -78,7 +96,8 @@ class _Inbox:
             self.pending = False
         for t in items:
             fut = t.future
-            if t.claimed or fut.done():  # taken directly, or abandoned after a timeout
+            # taken directly, or abandoned after a timeout
+            if fut is None or t.claimed or fut.done():
                 continue
             if t.ok:
                 fut.set_result(t.value)
@@ -122,7 +141,7 @@ class WorkerPool:
     def submit(self, fn: Callable[..., Any], kwargs: dict[str, Any]) -> Ticket:
         """Start ``fn(**kwargs)`` in a worker; await :meth:`result` for its outcome."""
         loop = asyncio.get_running_loop()
-        ticket = Ticket(loop.create_future())
+        ticket = Ticket(loop)
         self._jobs.put((contextvars.copy_context(), fn, kwargs, self._inbox(loop), ticket))
         with self._lock:
             if self._idle > 0:
@@ -136,7 +155,7 @@ class WorkerPool:
 
     async def result(self, ticket: Ticket) -> Any:
         """The call's return value (or its exception, raised)."""
-        loop = ticket.future.get_loop()
+        loop = ticket.loop
         if _loop_is_idle(loop, SPIN_WAIT_S):
             # While ``waiting`` is set, the worker leaves the result here instead of
             # waking the loop; the lock decides who saw the end of the call first.
@@ -147,11 +166,12 @@ class WorkerPool:
                 ticket.waiting = False
                 taken = ticket.finished
             if taken:
-                ticket.claimed = True
-                if ticket.ok:
-                    return ticket.value
-                raise ticket.value
-        return await ticket.future
+                return ticket.take()
+        with self._lock:
+            if ticket.finished:  # done before anyone waited: no wake-up was sent
+                return ticket.take()
+            fut = ticket.future = loop.create_future()
+        return await fut
 
     def abandon(self, ticket: Ticket) -> None:
         """Give up on a call (it timed out): its thread no longer counts against the pool."""
@@ -186,7 +206,7 @@ class WorkerPool:
             with self._lock:
                 ticket.finished = True
                 ticket.done.release()
-                direct = ticket.waiting
+                direct = ticket.waiting or ticket.future is None
                 if ticket.abandoned:  # this thread was written off; it may serve again
                     if self._threads >= self.max_workers:
                         return
