@@ -1,0 +1,244 @@
+"""The ``tether`` command: run an agent on a prompt and watch it work.
+
+``tether run "PROMPT"`` runs the built-in demo agent (or ``--agent module:attribute``)
+and prints a live view of its events to stderr, then its output to stdout.
+``--json`` prints one JSON object instead. Exit codes: 0 completed, 1 gave up,
+failed or interrupted, 2 a usage error (reported as one ``error:`` line).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import json
+import os
+import sys
+from collections.abc import Callable
+from typing import Annotated, Any
+
+import typer
+from pydantic_core import to_jsonable_python
+from rich.console import Console
+from rich.markup import escape
+
+from . import __version__
+from ._agent import Agent, RunResult
+from ._errors import ConfigError, TetherError
+from ._events import (
+    BudgetExhausted,
+    BudgetWarning,
+    LoopDetected,
+    ModelFailed,
+    ModelRequested,
+    ModelResponded,
+    OutputInvalid,
+    RunFinished,
+    RunStarted,
+    StrategyChanged,
+    ToolCallFinished,
+    ToolCallStarted,
+    dump_event,
+)
+from .models import resolve_model
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, help="tether: a runtime for LLM agents."
+)
+_EXIT_USAGE = 2
+
+
+def _short(text: str, limit: int = 120) -> str:
+    flat = " ".join(text.split())
+    return escape(flat if len(flat) <= limit else flat[: limit - 1] + "…")
+
+
+def _model_answer(e: ModelResponded) -> str:
+    r = e.response
+    what = f"{len(r.tool_calls)} tool call(s)" if r.tool_calls else f"text {_short(r.text or '')}"
+    tokens = f"{r.usage.input_tokens}+{r.usage.output_tokens} tokens"
+    return f"  [dim]model answered: {what} ({tokens}, {e.duration_s:.2f} s)[/]"
+
+
+def _tool_done(e: ToolCallFinished) -> str:
+    mark = "[green]✓[/]" if e.outcome == "ok" else "[red]✗[/]"
+    return f"  {mark} {e.name} [bold]{e.outcome}[/]: {_short(e.content)}"
+
+
+def _finished(e: RunFinished) -> str:
+    colour = "green" if e.status == "completed" else "red"
+    u = e.usage
+    return (
+        f"[bold {colour}]■ {e.status}[/] ({e.reason.kind}): {escape(e.reason.message)}\n"
+        f"  [dim]steps {u.steps} · model calls {u.model_calls} · tool calls {u.tool_calls} · "
+        f"tokens {u.total_tokens} ({u.input_tokens} in, {u.output_tokens} out) · "
+        f"cost ${u.cost_usd:.4f}[/]"
+    )
+
+
+_VIEWS: dict[type[Any], Callable[[Any], str]] = {
+    RunStarted: lambda e: f"[bold]▶ run {e.run_id}[/] agent {e.agent!r}, model {e.model!r}",
+    ModelRequested: lambda e: (
+        f"[cyan]step {e.step}[/] model call" + ("" if e.tools else " (without tools)")
+    ),
+    ModelResponded: _model_answer,
+    ModelFailed: lambda e: f"  [red]model failed:[/] {_short(e.error)}",
+    ToolCallStarted: lambda e: (
+        f"  [yellow]tool[/] {e.call.name}({_short(e.call.arguments_json())})"
+    ),
+    ToolCallFinished: _tool_done,
+    BudgetWarning: lambda e: f"  [yellow]! budget warning:[/] {e.dimension} {e.used:g}/{e.limit:g}",
+    BudgetExhausted: lambda e: (
+        f"  [red]! budget exhausted:[/] {e.dimension} {e.used:g}/{e.limit:g}"
+    ),
+    LoopDetected: lambda e: f"  [red]! loop detected[/] ({e.loop}, {e.action}): {_short(e.detail)}",
+    OutputInvalid: lambda e: (
+        f"  [yellow]! output invalid[/] (attempt {e.attempt}): " + _short(e.errors)
+    ),
+    StrategyChanged: lambda e: f"  [magenta]→ strategy {e.strategy}[/]: {_short(e.cause)}",
+    RunFinished: _finished,
+}
+
+
+def _load_agent(spec: str) -> Agent[Any, Any]:
+    """The agent named by ``module:attribute``, importing from the current directory first."""
+    module_name, sep, attribute = spec.partition(":")
+    if not sep or not module_name or not attribute:
+        raise ConfigError(f"--agent {spec!r} must look like module:attribute, e.g. myapp:agent")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name == module_name or module_name.startswith(f"{exc.name}."):
+            raise ConfigError(
+                f"cannot find module {module_name!r} for --agent; run tether from the "
+                "directory that holds it, or install its package"
+            ) from None
+        raise ConfigError(f"importing {module_name!r} failed: {exc}; install it") from None
+    except Exception as exc:
+        raise ConfigError(
+            f"importing {module_name!r} failed: {type(exc).__name__}: {exc}"
+        ) from None
+    if not hasattr(module, attribute):
+        found = [n for n, v in vars(module).items() if isinstance(v, Agent)]
+        hint = f"; agents in it: {', '.join(found)}" if found else "; it defines no Agent"
+        raise ConfigError(f"module {module_name!r} has no attribute {attribute!r}{hint}")
+    return _as_agent(getattr(module, attribute), spec)
+
+
+def _as_agent(value: Any, spec: str) -> Agent[Any, Any]:
+    if callable(value) and not isinstance(value, Agent | type):
+        try:
+            value = value()
+        except TetherError:
+            raise
+        except Exception as exc:
+            raise ConfigError(f"calling {spec} failed: {type(exc).__name__}: {exc}") from None
+    if not isinstance(value, Agent):
+        raise ConfigError(
+            f"{spec} is a {type(value).__name__}, not a tether.Agent; point --agent at an "
+            "Agent or at a function that takes no arguments and returns one"
+        )
+    return value
+
+
+async def _drive(
+    agent: Agent[Any, Any], prompt: str, model: str | None, console: Console | None
+) -> RunResult[Any]:
+    stream = agent.run_stream(prompt)
+    with agent.override(model=resolve_model(model)) if model else contextlib.nullcontext():
+        async for event in stream:
+            view = _VIEWS.get(type(event))
+            if console is not None and view is not None:
+                console.print(view(event), highlight=False)
+    return stream.result
+
+
+def _as_json(result: RunResult[Any]) -> str:
+    reason = result.reason
+    record = {
+        "run_id": result.run_id,
+        "status": result.status,
+        "output": to_jsonable_python(result.output, fallback=str),
+        "reason": {"kind": reason.kind, "message": reason.message, "detail": reason.detail},
+        "usage": to_jsonable_python(result.usage),
+        "events": [dump_event(e) for e in result.events],
+    }
+    return json.dumps(record, ensure_ascii=False)
+
+
+def _print_output(output: Any) -> None:
+    if output is None:
+        return
+    if isinstance(output, str):
+        typer.echo(output)
+    else:
+        typer.echo(json.dumps(to_jsonable_python(output, fallback=str), indent=2))
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {' '.join(message.split())}", err=True)
+    return typer.Exit(_EXIT_USAGE)
+
+
+@app.command()
+def run(
+    prompt: Annotated[str, typer.Argument(help="The task for the agent.")],
+    model: Annotated[
+        str | None, typer.Option(help="A model name, e.g. demo (the default for the demo).")
+    ] = None,
+    agent: Annotated[
+        str | None,
+        typer.Option(help="Your agent as module:attribute (an Agent or a function returning one)."),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object with the result and events.")
+    ] = False,
+) -> None:
+    """Run an agent on PROMPT: the demo agent, or yours with --agent."""
+    console = None if as_json else Console(stderr=True, soft_wrap=True)
+    try:
+        if agent is None:
+            from ._demo import demo_agent
+
+            the_agent: Agent[Any, Any] = demo_agent(model or "demo")
+            model = None
+        else:
+            the_agent = _load_agent(agent)
+        result = asyncio.run(_drive(the_agent, prompt, model, console))
+    except TetherError as exc:
+        raise _fail(str(exc)) from None
+    except ImportError as exc:
+        raise _fail(f"{exc}; install the optional extra that provides it") from None
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        raise typer.Exit(1) from None
+    if as_json:
+        typer.echo(_as_json(result))
+    else:
+        _print_output(result.output)
+    raise typer.Exit(0 if result.status == "completed" else 1)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"tether {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
+    ] = False,
+) -> None:
+    """tether: a runtime for LLM agents."""
+
+
+def main() -> None:
+    """The console entry point."""
+    app()

@@ -1,0 +1,311 @@
+"""The built-in demo: three safe tools, a scripted "demo" model, and the demo agent.
+
+The "demo" model is a deterministic rule engine, not an LLM: it picks a tool from
+the prompt with regular expressions and phrases the tool's result as the answer.
+It lets ``tether run`` show a whole run (model call, tool call, answer) with no
+network and no model download. :func:`demo_agent` takes the model as a parameter
+so that a real (later: an embedded local) model can drive the same tools.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import operator
+import re
+from collections.abc import Callable, Sequence
+from typing import Any, cast
+
+from ._agent import Agent
+from ._messages import AssistantMessage, Message, ToolCall, ToolResultMessage, UserMessage
+from .models import Model, ModelParams, register_model
+from .testing import FunctionModel, Reply
+
+__all__ = ["calculator", "convert_units", "demo_agent", "demo_model", "lookup_capital"]
+
+# --- calculator ---------------------------------------------------------------------------
+
+_MAX_EXPRESSION_CHARS = 500
+_MAX_EXPONENT = 1000
+_MAX_DIGITS = 1000
+_BINARY: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.FloorDiv: operator.floordiv,
+    ast.Mod: operator.mod,
+    ast.Pow: operator.pow,
+}
+_UNARY: dict[type[ast.unaryop], Callable[[Any], Any]] = {
+    ast.UAdd: operator.pos,
+    ast.USub: operator.neg,
+}
+_ACCEPTS = "numbers, + - * / // % **, unary + and -, and parentheses"
+
+
+def _check_power(base: float, exponent: float) -> None:
+    if abs(exponent) > _MAX_EXPONENT:
+        raise ValueError(f"exponent {exponent} is too large (the limit is {_MAX_EXPONENT})")
+    if abs(base) > 1 and exponent > 0 and exponent * math.log10(abs(base)) > _MAX_DIGITS:
+        raise ValueError(f"the power is too large (more than {_MAX_DIGITS} digits)")
+
+
+def _check_size(value: float) -> float:
+    if isinstance(value, complex):
+        raise ValueError("the result is not a real number")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("the result is too large")
+    if isinstance(value, int) and value.bit_length() > _MAX_DIGITS * 3.33:
+        raise ValueError(f"the result is too large (more than {_MAX_DIGITS} digits)")
+    return value
+
+
+def _evaluate(node: ast.AST) -> float:
+    if isinstance(node, ast.Expression):
+        return _evaluate(node.body)
+    if isinstance(node, ast.Constant) and type(node.value) in (int, float):
+        return cast(float, node.value)
+    if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
+        return _check_size(_UNARY[type(node.op)](_evaluate(node.operand)))
+    if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
+        left, right = _evaluate(node.left), _evaluate(node.right)
+        if isinstance(node.op, ast.Pow):
+            _check_power(left, right)
+        return _check_size(_BINARY[type(node.op)](left, right))
+    shown = ast.unparse(node) if isinstance(node, ast.expr) else type(node).__name__
+    raise ValueError(f"{shown!r} is not allowed; the calculator accepts only {_ACCEPTS}")
+
+
+def calculator(expression: str) -> int | float:
+    """Evaluate an arithmetic expression, like a pocket calculator.
+
+    Example: calculator(expression="(17 + 3) * 23 / 4") returns 115.
+
+    Args:
+        expression: numbers with + - * / // % ** and parentheses, e.g. "17*23".
+    """
+    if len(expression) > _MAX_EXPRESSION_CHARS:
+        raise ValueError(f"the expression is longer than {_MAX_EXPRESSION_CHARS} characters")
+    try:
+        tree = ast.parse(expression.strip(), mode="eval")
+    except SyntaxError:
+        raise ValueError(f"cannot parse {expression!r}; write e.g. '17*23' or '(2+3)**2'") from None
+    try:
+        value = _evaluate(tree)
+    except ZeroDivisionError:
+        raise ValueError(f"division by zero in {expression!r}") from None
+    except OverflowError:
+        raise ValueError(f"the result of {expression!r} is too large") from None
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    return value
+
+
+# --- unit conversion ----------------------------------------------------------------------
+
+# Each linear unit: (quantity, how many of the quantity's base unit one unit is).
+_LINEAR: dict[str, tuple[str, float]] = {
+    "m": ("length", 1.0),
+    "km": ("length", 1000.0),
+    "ft": ("length", 0.3048),
+    "mi": ("length", 1609.344),
+    "kg": ("mass", 1.0),
+    "lb": ("mass", 0.45359237),
+    "l": ("volume", 1.0),
+    "gal": ("volume", 3.785411784),  # US gallon
+}
+_TEMPERATURE: dict[str, tuple[float, float]] = {  # kelvin = (value + offset) * scale
+    "c": (273.15, 1.0),
+    "f": (459.67, 5 / 9),
+    "k": (0.0, 1.0),
+}
+_ALIASES = {
+    "meter": "m", "meters": "m", "metre": "m", "metres": "m",
+    "kilometer": "km", "kilometers": "km", "kilometre": "km", "kilometres": "km",
+    "foot": "ft", "feet": "ft", "mile": "mi", "miles": "mi",
+    "kilogram": "kg", "kilograms": "kg", "kgs": "kg",
+    "pound": "lb", "pounds": "lb", "lbs": "lb",
+    "liter": "l", "liters": "l", "litre": "l", "litres": "l",
+    "gallon": "gal", "gallons": "gal",
+    "celsius": "c", "fahrenheit": "f", "kelvin": "k",
+}  # fmt: skip
+_KNOWN_UNITS = ", ".join([*_LINEAR, *_TEMPERATURE])
+
+
+def _unit(name: str) -> str:
+    key = name.strip().lower().lstrip("°")
+    key = _ALIASES.get(key, key)
+    if key not in _LINEAR and key not in _TEMPERATURE:
+        raise ValueError(f"unknown unit {name!r}; known units: {_KNOWN_UNITS}")
+    return key
+
+
+def _quantity(unit: str) -> str:
+    return "temperature" if unit in _TEMPERATURE else _LINEAR[unit][0]
+
+
+def convert_units(value: float, from_unit: str, to_unit: str) -> float:
+    """Convert a value between units of length, mass, volume or temperature.
+
+    Known units: m, km, ft, mi, kg, lb, l, gal (US), c, f, k (temperatures).
+    Example: convert_units(value=10, from_unit="km", to_unit="mi") returns 6.213712.
+
+    Args:
+        value: the amount to convert, e.g. 10.
+        from_unit: the unit of the value, e.g. "km".
+        to_unit: the unit wanted, e.g. "mi".
+    """
+    src, dst = _unit(from_unit), _unit(to_unit)
+    if _quantity(src) != _quantity(dst):
+        raise ValueError(
+            f"cannot convert {src} ({_quantity(src)}) to {dst} ({_quantity(dst)}); "
+            f"known units: {_KNOWN_UNITS}"
+        )
+    if src in _TEMPERATURE:
+        offset, scale = _TEMPERATURE[src]
+        kelvin = (value + offset) * scale
+        offset, scale = _TEMPERATURE[dst]
+        result = kelvin / scale - offset
+    else:
+        result = value * _LINEAR[src][1] / _LINEAR[dst][1]
+    return round(result, 6)
+
+
+# --- capitals -----------------------------------------------------------------------------
+
+_CAPITALS = {  # all fictional
+    "Valdoria": "Merrowgate",
+    "Quenland": "Port Halloway",
+    "Estrevia": "Calvenna",
+    "Norrhaven": "Skarholm",
+    "Brisalta": "Ondmere",
+    "Kethmoor": "Varrow",
+    "Lunaria": "Selenport",
+    "Osterwick": "Fenbridge",
+}
+
+
+def lookup_capital(country: str) -> str:
+    """Look up the capital city of a (fictional) country.
+
+    Example: lookup_capital(country="Valdoria") returns "Merrowgate".
+
+    Args:
+        country: the country's name, in any letter case, e.g. "Valdoria".
+    """
+    wanted = country.strip().lower().removeprefix("the ").strip()
+    for name, capital in _CAPITALS.items():
+        if name.lower() == wanted:
+            return capital
+    raise ValueError(f"unknown country {country!r}; known countries: {', '.join(_CAPITALS)}")
+
+
+# --- the demo model -----------------------------------------------------------------------
+
+_CONVERT = re.compile(
+    r"convert\s+(-?\d+(?:\.\d+)?)\s*°?([a-z]+)\s+(?:to|in|into)\s+°?([a-z]+)", re.IGNORECASE
+)
+_CAPITAL = re.compile(r"capital\s+(?:city\s+)?of\s+([a-z][a-z '-]*[a-z])", re.IGNORECASE)
+_ARITHMETIC_RUN = re.compile(r"[\d\s.()+\-*/%]+")
+_HAS_OPERATOR = re.compile(r"\d\s*\)*\s*(?:\*\*|//|[-+*/%])\s*\(*\s*[-+]?\s*\d")
+_TIMES = re.compile(r"([\d)])\s*[xX]\s*(?=[\d(])")
+_PLAIN_ANSWER = (
+    "I am tether's scripted demo model: a rule engine, not an LLM. I can evaluate "
+    "arithmetic ('What is 17*23?'), convert units ('convert 10 km to mi') and look up "
+    "capitals of fictional countries ('What is the capital of Valdoria?'). "
+    "Use a real model for anything else."
+)
+
+
+def _first_prompt(messages: Sequence[Message]) -> str:
+    # Later user messages are orchestrator notes (budget warnings, corrections).
+    return next((m.content for m in messages if isinstance(m, UserMessage)), "")
+
+
+def _arithmetic(prompt: str) -> str | None:
+    text = prompt.replace("\u00d7", "*").replace("\u00f7", "/").replace("^", "**")
+    text = _TIMES.sub(r"\1*", text)
+    candidates = [c.strip() for c in _ARITHMETIC_RUN.findall(text)]
+    candidates = [c.rstrip(".") for c in candidates if _HAS_OPERATOR.search(c)]
+    return max(candidates, key=len) if candidates else None
+
+
+def _pick_tool(prompt: str) -> ToolCall | None:
+    """The tool call that the prompt asks for, if any (by rule, not by inference)."""
+    if match := _CONVERT.search(prompt):
+        value, src, dst = match.groups()
+        args = {"value": float(value), "from_unit": src, "to_unit": dst}
+        return ToolCall("convert_units", args)
+    if match := _CAPITAL.search(prompt):
+        return ToolCall("lookup_capital", {"country": match.group(1).removeprefix("the ")})
+    if expression := _arithmetic(prompt):
+        return ToolCall("calculator", {"expression": expression})
+    return None
+
+
+def _number(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _answer(result: ToolResultMessage, messages: Sequence[Message]) -> str:
+    """Phrase a tool's result as the final answer."""
+    if result.is_error:
+        why = re.sub(r"^Tool '[^']*' failed: \w+: ", "", result.content)
+        return f"The {result.name} tool could not answer: {why}"
+    calls = (c for m in messages if isinstance(m, AssistantMessage) for c in m.tool_calls)
+    call = next((c for c in calls if c.id == result.call_id), None)
+    args = call.arguments if call is not None and isinstance(call.arguments, dict) else {}
+    if result.name == "calculator" and "expression" in args:
+        return f"{args['expression']} = {result.content}"
+    if result.name == "convert_units" and {"value", "from_unit", "to_unit"} <= args.keys():
+        value = _number(args["value"])
+        return f"{value} {args['from_unit']} = {result.content} {args['to_unit']}"
+    if result.name == "lookup_capital" and "country" in args:
+        return f"The capital of {args['country']} is {result.content}."
+    return f"The {result.name} tool returned: {result.content}"
+
+
+def demo_rules(messages: Sequence[Message], params: ModelParams) -> Reply:
+    """The demo model's rule engine: call the tool the prompt asks for, then report its result.
+
+    Only tools the agent offers are called; a prompt that matches no tool gets a
+    plain answer saying what the demo model can do.
+    """
+    results = [m for m in messages if isinstance(m, ToolResultMessage)]
+    if results:
+        return _answer(results[-1], messages)
+    offered = {t.name for t in params.tools} if params.allow_tools else set()
+    call = _pick_tool(_first_prompt(messages))
+    if call is not None and call.name in offered:
+        return call
+    return _PLAIN_ANSWER
+
+
+def demo_model() -> Model:
+    """The "demo" model: a deterministic rule engine over the demo tools (no LLM, no network)."""
+    return FunctionModel(demo_rules, name="demo")
+
+
+DEMO_INSTRUCTIONS = (
+    "You are tether's demo agent. Use the calculator for arithmetic, convert_units for "
+    "unit conversions and lookup_capital for capitals, then answer in one short sentence."
+)
+
+
+def demo_agent(model: Model | str = "demo") -> Agent[None, str]:
+    """The demo agent: the calculator, unit conversion and capital lookup tools.
+
+    Args:
+        model: the model that drives it; the scripted "demo" model by default, or any
+            model instance or name (see :func:`tether.models.known_model_names`).
+    """
+    return Agent(
+        model,
+        instructions=DEMO_INSTRUCTIONS,
+        tools=[calculator, convert_units, lookup_capital],
+        name="demo",
+    )
+
+
+register_model("demo", lambda _name: demo_model())
