@@ -297,3 +297,60 @@ async def test_pydantic_arguments_and_results() -> None:
 def test_two_tools_with_one_name_are_refused() -> None:
     with pytest.raises(ConfigError, match="two tools are named 'add'"):
         Agent(ScriptedModel([]), tools=[add, Tool(add)])
+
+
+def slow_writer(path: str, seconds: float) -> str:
+    """Write 'started', sleep, then write 'finished' (module level: it must pickle)."""
+    import os
+    import time
+
+    with open(path, "w") as f:
+        f.write(f"started {os.getpid()}\n")
+    time.sleep(seconds)
+    with open(path, "a") as f:
+        f.write("finished\n")
+    return "done"
+
+
+def _read(path: str) -> str:
+    with open(path) as f:
+        return f.read()
+
+
+def _alive(pid: int) -> bool:
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+async def test_process_isolated_tool_is_killed_at_its_timeout(tmp_path: Any) -> None:
+    path = str(tmp_path / "ledger.txt")
+    killable = Tool(slow_writer, timeout=1.5, isolation="process")
+    model = ScriptedModel([ToolCall("slow_writer", {"path": path, "seconds": 3}), "ok"])
+    result = await Agent(model, tools=[killable]).run("x")
+    assert _finished(result)[0].outcome == "timeout"
+    pid = int(_read(path).split()[1])
+    assert not _alive(pid)  # the child was killed, not left running
+    await asyncio.sleep(2)
+    assert "finished" not in _read(path)
+
+
+async def test_process_isolated_tool_returns_its_result(tmp_path: Any) -> None:
+    path = str(tmp_path / "ledger.txt")
+    fast = Tool(slow_writer, timeout=30, isolation="process")
+    model = ScriptedModel([ToolCall("slow_writer", {"path": path, "seconds": 0}), "ok"])
+    result = await Agent(model, tools=[fast]).run("x")
+    assert (_finished(result)[0].outcome, _finished(result)[0].content) == ("ok", "done")
+    assert _read(path).endswith("finished\n")
+
+
+def test_process_isolation_refuses_async_tools() -> None:
+    async def nap() -> None:
+        """Nap."""
+
+    with pytest.raises(ConfigError, match="isolation='process' is for sync tools"):
+        Tool(nap, isolation="process").check()

@@ -22,6 +22,7 @@ from ._context import RunContext
 from ._errors import ModelRetry
 from ._events import ToolOutcome
 from ._messages import ToolCall
+from ._procs import run_in_process
 from ._tools import Tool, format_validation_error
 from ._workers import default_pool
 
@@ -76,6 +77,11 @@ async def _invoke(tool: Tool, args: dict[str, Any]) -> Any:
             return await tool.fn(**args)
         async with asyncio.timeout(tool.timeout):
             return await tool.fn(**args)
+    if tool.isolation == "process":
+        if tool.timeout is None:
+            return await run_in_process(tool.fn, args)
+        async with asyncio.timeout(tool.timeout):
+            return await run_in_process(tool.fn, args)
     pool = default_pool()
     ticket = pool.submit(tool.fn, args)
     if tool.timeout is None:

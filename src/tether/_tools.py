@@ -12,7 +12,7 @@ import inspect
 import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar, get_origin, get_type_hints, overload
+from typing import Any, Literal, TypeVar, get_origin, get_type_hints, overload
 
 import docstring_parser
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
@@ -89,6 +89,9 @@ class Tool:
         idempotent: running the same call twice has the effect of running it once
             (the durable-run layer may re-run it after a crash, with the same
             idempotency key).
+        isolation: where a sync tool runs: ``"thread"`` (default; abandoned at its
+            timeout) or ``"process"`` (a child process, killed at its timeout; the
+            function and its arguments must be picklable, and it gets no RunContext).
     """
 
     def __init__(
@@ -103,6 +106,7 @@ class Tool:
         retry_delay: float = 0.05,
         max_result_chars: int | None = None,
         idempotent: bool = False,
+        isolation: Literal["thread", "process"] = "thread",
     ) -> None:
         if not callable(fn):
             raise ConfigError(f"a tool must be a function, got {fn!r}")
@@ -118,6 +122,9 @@ class Tool:
         self.retry_delay = retry_delay
         self.max_result_chars = max_result_chars
         self.idempotent = idempotent
+        if isolation not in ("thread", "process"):
+            raise ConfigError(f"tool isolation must be 'thread' or 'process', got {isolation!r}")
+        self.isolation = isolation
         self._description = description
         self._schema: _Schema | None = None
         self._definition: ToolDefinition | None = None
@@ -134,6 +141,11 @@ class Tool:
                 cached = self._build_schema()
                 with contextlib.suppress(TypeError):
                     _SCHEMAS[self.fn] = cached
+            if self.isolation == "process" and (cached.is_async or cached.ctx_param):
+                raise ConfigError(
+                    f"tool {self.name!r}: isolation='process' is for sync tools without a "
+                    "RunContext parameter (the call must be sent to another process)"
+                )
             self._schema = cached
         return self._schema
 
@@ -255,6 +267,7 @@ def tool(
     retry_delay: float = 0.05,
     max_result_chars: int | None = None,
     idempotent: bool = False,
+    isolation: Literal["thread", "process"] = "thread",
 ) -> Callable[[F], Tool]: ...
 
 
@@ -270,6 +283,7 @@ def tool(
     retry_delay: float = 0.05,
     max_result_chars: int | None = None,
     idempotent: bool = False,
+    isolation: Literal["thread", "process"] = "thread",
 ) -> Tool | Callable[[F], Tool]:
     """Make a function into a :class:`Tool`, with or without options.
 
@@ -296,6 +310,7 @@ def tool(
             retry_delay=retry_delay,
             max_result_chars=max_result_chars,
             idempotent=idempotent,
+            isolation=isolation,
         )
 
     return wrap(fn) if fn is not None else wrap

@@ -145,6 +145,6 @@ def resolve_model(model: Model | str) -> Model:
     if factory is None:
         raise ConfigError(
             f"unknown model {model!r}; known model names: {', '.join(known)}. "
-            "Pass one of these, or a tether.models.Model instance."
+            "Use one of these names (in Python, a tether.models.Model instance works too)."
         )
     return factory(rest)
