@@ -213,3 +213,22 @@ async def test_concurrent_runs_of_one_agent_are_independent() -> None:
 def test_unknown_model_names_list_the_known_ones() -> None:
     with pytest.raises(tether.ConfigError, match=r"unknown model .gpt-nope.; known model names"):
         Agent("gpt-nope")
+
+
+async def test_wrappers_can_journal_into_the_current_run() -> None:
+    from tether import ModelRetried
+    from tether.models import current_run
+
+    class Noting(Model):
+        name = "noting"
+
+        async def request(self, messages: Sequence[Message], params: ModelParams) -> ModelResponse:
+            st = current_run()
+            assert st is not None
+            st.record(ModelRetried, model=self.name, attempt=1, error="429", delay_s=0.0)
+            return ModelResponse(text="ok")
+
+    result = await Agent(Noting()).run("q")
+    retried = [e for e in result.events if isinstance(e, ModelRetried)]
+    assert [(e.model, e.error, e.seq) for e in retried] == [("noting", "429", 2)]
+    assert current_run() is None

@@ -17,13 +17,14 @@ from ._detect import LoopPolicy, ProgressMonitor
 from ._errors import ConfigError, UsageError
 from ._events import Event, Reason, RunFinished, RunStarted, RunStatus, StreamEvent
 from ._fallback import Fallback, FallbackContext, as_fallback
-from ._loop import Finish, RunState, drive
+from ._loop import Finish, RunState
 from ._messages import Message, SystemMessage, UserMessage
 from ._output import OutputSpec
 from ._prompt import OrchestratorPrompt
+from ._strategy import Strategy, ToolLoop
 from ._tools import Tool
 from ._usage import Budget, BudgetTracker, Usage
-from .models import Model, ModelParams, resolve_model
+from .models import Model, ModelParams, _current_run, resolve_model
 
 __all__ = ["Agent", "RunResult", "RunStream"]
 
@@ -31,6 +32,7 @@ DepsT = TypeVar("DepsT")
 OutputT = TypeVar("OutputT")
 log = logging.getLogger("tether")
 _DEFAULT_BUDGET = Budget()
+_TOOL_LOOP = ToolLoop()
 
 
 def new_run_id() -> str:
@@ -91,6 +93,9 @@ class Agent(Generic[DepsT, OutputT]):
         output_retries: how many invalid final answers are sent back for correction.
         max_result_chars: the longest tool result shown to the model (cut with a marker).
         name: the agent's name, in events and traces.
+        deps_type: the type of ``deps``, for type checkers.
+        strategy: how the run is orchestrated; :class:`~tether.ToolLoop` (the model
+            decides each step) by default.
     """
 
     def __init__(
@@ -108,6 +113,7 @@ class Agent(Generic[DepsT, OutputT]):
         max_result_chars: int = 20_000,
         name: str = "agent",
         deps_type: type[DepsT] | None = None,
+        strategy: Strategy | None = None,
     ) -> None:
         self.model = model if isinstance(model, Model) else resolve_model(model)
         self.instructions = instructions
@@ -128,6 +134,7 @@ class Agent(Generic[DepsT, OutputT]):
         self.max_result_chars = max_result_chars
         self.name = name
         self.deps_type = deps_type
+        self.strategy = strategy or _TOOL_LOOP
         self._prepared: tuple[OutputSpec[Any], ModelParams, ModelParams, str] | None = None
 
     def _prepare(self) -> tuple[OutputSpec[Any], ModelParams, ModelParams, str]:
@@ -202,8 +209,9 @@ class Agent(Generic[DepsT, OutputT]):
         return st
 
     async def _execute(self, st: RunState) -> RunResult[OutputT]:
+        token = _current_run.set(st)
         try:
-            end = await drive(st)
+            end = await self.strategy.run(st)
         except asyncio.CancelledError:
             end = Finish("interrupted", Reason("cancelled", "The run was cancelled."), None)
             self._finish(st, end)
@@ -219,6 +227,8 @@ class Agent(Generic[DepsT, OutputT]):
                 ),
                 None,
             )
+        finally:
+            _current_run.reset(token)
         return self._finish(st, end)
 
     def _finish(self, st: RunState, end: Finish) -> RunResult[OutputT]:

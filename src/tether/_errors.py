@@ -7,7 +7,12 @@ users can catch one base class::
     ├── ConfigError            a user mistake in how tether is set up (bad agent path,
     │                          unknown model name, missing extra, bad tool signature)
     ├── ModelError             a model or provider failed to give a usable response
+    │   ├── ModelHTTPError         the provider answered with an HTTP error (status, Retry-After)
+    │   │   └── ContextLengthExceeded  the request is longer than the model's context
+    │   ├── ModelConnectionError   no answer: connection refused or reset, or a timeout
+    │   ├── ModelUnavailable       a circuit breaker is open: the provider is failing fast
     │   ├── ModelRequestsBlocked   a network model was called where requests are blocked
+    │   ├── ReplayMismatch         a replayed run asked for a request not in its cassette
     │   └── ScriptExhausted        a scripted model ran out of responses
     ├── UsageError             the API was used in a way it does not support
     └── JournalError           a journal record could not be read (unknown schema version)
@@ -21,10 +26,15 @@ from __future__ import annotations
 
 __all__ = [
     "ConfigError",
+    "ContextLengthExceeded",
     "JournalError",
+    "ModelConnectionError",
     "ModelError",
+    "ModelHTTPError",
     "ModelRequestsBlocked",
     "ModelRetry",
+    "ModelUnavailable",
+    "ReplayMismatch",
     "ScriptExhausted",
     "TetherError",
     "UsageError",
@@ -45,6 +55,45 @@ class UsageError(TetherError):
 
 class ModelError(TetherError):
     """A model or provider failed to give a usable response."""
+
+
+class ModelHTTPError(ModelError):
+    """The provider answered with an HTTP error.
+
+    Attributes:
+        status_code: the HTTP status.
+        retry_after: seconds the provider asked to wait (``Retry-After``), if it did.
+        body: the start of the response body, for the person debugging.
+    """
+
+    def __init__(
+        self, message: str, status_code: int, retry_after: float | None = None, body: str = ""
+    ) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.retry_after = retry_after
+        self.body = body
+
+    @property
+    def retryable(self) -> bool:
+        """True for statuses worth retrying: 408, 409, 429 and 5xx."""
+        return self.status_code in (408, 409, 429) or self.status_code >= 500
+
+
+class ContextLengthExceeded(ModelHTTPError):
+    """The request does not fit the model's context window; a bigger model may take it."""
+
+
+class ModelConnectionError(ModelError):
+    """The provider could not be reached, or did not answer in time; worth retrying."""
+
+
+class ModelUnavailable(ModelError):
+    """A circuit breaker is open: the provider failed repeatedly and is not being called."""
+
+
+class ReplayMismatch(ModelError):
+    """A replayed run made a request that differs from the recorded one."""
 
 
 class ModelRequestsBlocked(ModelError):

@@ -34,6 +34,8 @@ __all__ = [
     "ModelFailed",
     "ModelRequested",
     "ModelResponded",
+    "ModelRetried",
+    "ModelSwitched",
     "OutputInvalid",
     "Reason",
     "ReasonKind",
@@ -129,6 +131,27 @@ class ModelFailed(_EventBase):
     step: int
     error: str
     type: Literal["model_failed"] = "model_failed"
+
+
+@dataclass(slots=True, kw_only=True)
+class ModelRetried(_EventBase):
+    """A model call failed with a retryable error and will be tried again after a delay."""
+
+    model: str
+    attempt: int
+    error: str
+    delay_s: float
+    type: Literal["model_retried"] = "model_retried"
+
+
+@dataclass(slots=True, kw_only=True)
+class ModelSwitched(_EventBase):
+    """A fallback chain moved from one model to the next, with the cause."""
+
+    from_model: str
+    to_model: str
+    cause: str
+    type: Literal["model_switched"] = "model_switched"
 
 
 @dataclass(slots=True, kw_only=True)
@@ -233,6 +256,8 @@ Event = (
     | ModelRequested
     | ModelResponded
     | ModelFailed
+    | ModelRetried
+    | ModelSwitched
     | ToolCallStarted
     | ToolCallFinished
     | BudgetWarning

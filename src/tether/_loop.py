@@ -18,7 +18,7 @@ import asyncio
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._context import RunContext
 from ._detect import Detection, ProgressMonitor
@@ -57,6 +57,8 @@ if TYPE_CHECKING:
     from ._agent import Agent
 
 __all__ = ["Finish", "RunState", "drive"]
+
+E = TypeVar("E")
 
 _WRAP_UP = (
     "Note from the orchestrator: {used:g} of the {limit:g} {dim} allowed for this run are "
@@ -102,6 +104,12 @@ class RunState:
     corrections: int = 0
     output_attempts: int = 0
     last_text: str | None = None
+
+    def record(self, kind: type[E], **fields: Any) -> E:
+        """Build an event of this run (id, sequence number, time filled in) and emit it."""
+        event = kind(run_id=self.run_id, seq=self.seq, at=time.time(), **fields)  # type: ignore[call-arg]
+        self.emit(event)  # type: ignore[arg-type]
+        return event
 
     def emit(self, event: StreamEvent) -> None:
         """Append a journal event and hand it to the stream, if any."""

@@ -11,12 +11,18 @@ from __future__ import annotations
 import contextlib
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from tether._errors import ConfigError, ModelRequestsBlocked
 from tether._messages import Message, ModelResponse, TokenUsage
 from tether._tools import ToolDefinition
+
+if TYPE_CHECKING:
+    from tether._loop import RunState
+
+_current_run: ContextVar[RunState | None] = ContextVar("tether_current_run", default=None)
 
 __all__ = [
     "Model",
@@ -24,6 +30,7 @@ __all__ = [
     "Price",
     "allow_model_requests",
     "check_allow_model_requests",
+    "current_run",
     "known_model_names",
     "register_model",
     "resolve_model",
@@ -53,11 +60,17 @@ class ModelParams:
         tools: the tools the model may call (empty when tools are off).
         output_schema: JSON schema of the final answer, when it is not plain text.
         allow_tools: False for a call that must answer without tools (the fallback).
+        tool_choice: ``"auto"`` (the model decides), ``"required"`` (it must call a
+            tool), ``"none"``, or a tool's name (it must call that tool).
+        json_schema: when set, the response text must be JSON matching this schema;
+            models that support constrained decoding enforce it while generating.
     """
 
     tools: Sequence[ToolDefinition] = field(default_factory=tuple)
     output_schema: dict[str, Any] | None = None
     allow_tools: bool = True
+    tool_choice: str = "auto"
+    json_schema: dict[str, Any] | None = None
 
 
 class Model(ABC):
@@ -89,6 +102,15 @@ class Model(ABC):
         if response.text:
             yield response.text
         yield response
+
+
+def current_run() -> RunState | None:
+    """The state of the run calling the model now, if any (for wrappers: events, budget).
+
+    A wrapper model journals what it does with ``current_run().record(EventType, ...)``
+    and reads the run's usage from ``current_run().tracker``.
+    """
+    return _current_run.get()
 
 
 _allowed = True
