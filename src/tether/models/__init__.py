@@ -145,11 +145,55 @@ def register_model(prefix: str, factory: Callable[[str], Model]) -> None:
     _REGISTRY[prefix] = factory
 
 
+def _needs_extra(extra: str, exc: ImportError) -> ConfigError:
+    return ConfigError(
+        f"this model needs the {extra!r} extra ({exc.name or exc} is not installed); "
+        f"install it with: pip install 'tether[{extra}]'"
+    )
+
+
+def _openai(name: str) -> Model:
+    try:
+        from tether.models.openai import OpenAIModel
+    except ImportError as exc:
+        raise _needs_extra("openai", exc) from exc
+    if not name:
+        raise ConfigError("name the model after the prefix, e.g. 'openai:gpt-4o-mini'")
+    return OpenAIModel(name)
+
+
+def _anthropic(name: str) -> Model:
+    try:
+        from tether.models.anthropic import AnthropicModel
+    except ImportError as exc:
+        raise _needs_extra("anthropic", exc) from exc
+    if not name:
+        raise ConfigError("name the model after the prefix, e.g. 'anthropic:claude-sonnet-4-5'")
+    return AnthropicModel(name)
+
+
+def _local(name: str) -> Model:
+    try:
+        from tether.models.local import LocalModel
+    except ImportError as exc:
+        raise _needs_extra("local", exc) from exc
+    return LocalModel()
+
+
+_BUILTIN: dict[str, Callable[[str], Model]] = {
+    "openai": _openai,
+    "anthropic": _anthropic,
+    "local": _local,
+}
+
+
 def known_model_names() -> list[str]:
     """The model names and prefixes this installation knows."""
     from tether import _demo  # registers the demo model
 
     del _demo
+    for prefix, factory in _BUILTIN.items():
+        _REGISTRY.setdefault(prefix, factory)
     return sorted(_REGISTRY)
 
 
