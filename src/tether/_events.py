@@ -36,6 +36,7 @@ __all__ = [
     "ModelResponded",
     "ModelRetried",
     "ModelSwitched",
+    "NoteAdded",
     "OutputInvalid",
     "Reason",
     "ReasonKind",
@@ -214,6 +215,15 @@ class LoopDetected(_EventBase):
 
 
 @dataclass(slots=True, kw_only=True)
+class NoteAdded(_EventBase):
+    """The orchestrator added a note to the conversation (a budget warning, a loop
+    correction, output errors): a user turn the model sees before its next call."""
+
+    content: str
+    type: Literal["note_added"] = "note_added"
+
+
+@dataclass(slots=True, kw_only=True)
 class OutputInvalid(_EventBase):
     """The final answer failed validation against the output type."""
 
@@ -263,6 +273,7 @@ Event = (
     | BudgetWarning
     | BudgetExhausted
     | LoopDetected
+    | NoteAdded
     | OutputInvalid
     | StrategyChanged
     | RunFinished

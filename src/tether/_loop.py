@@ -29,6 +29,7 @@ from ._events import (
     ModelFailed,
     ModelRequested,
     ModelResponded,
+    NoteAdded,
     OutputInvalid,
     Reason,
     RunStatus,
@@ -55,6 +56,7 @@ from .models import Model, ModelParams
 
 if TYPE_CHECKING:
     from ._agent import Agent
+    from .journal import JournalStore
 
 __all__ = ["Finish", "RunState", "drive"]
 
@@ -98,6 +100,8 @@ class RunState:
     messages: list[Message]
     sink: Callable[[StreamEvent], None] | None = None
     streaming: bool = False
+    store: JournalStore | None = None
+    flushed: int = 0
     events: list[StreamEvent] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     step: int = 0
@@ -125,8 +129,17 @@ class RunState:
     def flush_notes(self) -> None:
         """Put the orchestrator's pending notes in the history, as one user turn."""
         if self.notes:
-            self.messages.append(UserMessage("\n\n".join(self.notes)))
+            content = "\n\n".join(self.notes)
+            self.messages.append(UserMessage(content))
             self.notes.clear()
+            self.record(NoteAdded, content=content)
+
+    async def flush(self) -> None:
+        """Write the events not yet in the journal store, if the run has one."""
+        if self.store is not None and self.flushed < len(self.events):
+            pending = self.events[self.flushed :]
+            await self.store.append(self.run_id, pending)  # type: ignore[arg-type]
+            self.flushed += len(pending)
 
     async def call_model(
         self, messages: Sequence[Message], params: ModelParams, model: Model | None = None
@@ -468,6 +481,8 @@ class RunTools:
                     idempotency_key=f"{st.run_id}:{call.id}",
                 )
             )
+        # A started call is durable before it runs: a resume knows it may have happened.
+        await st.flush()
         limit = st.agent.max_result_chars
         runnable = [c for c in calls if c.id not in blocked] if blocked else calls
         results: list[CallOutcome]
@@ -520,9 +535,16 @@ def _ctx_factory(st: RunState, step: int, call: ToolCall) -> Callable[[], RunCon
     return lambda: st.context(step, call)
 
 
-async def drive(st: RunState) -> Finish:
-    """Run the state machine from the first model turn to the end."""
-    node: ModelTurn | HandleResponse | RunTools | GiveUp | Finish = ModelTurn()
+async def drive(
+    st: RunState, start: ModelTurn | HandleResponse | RunTools | GiveUp | None = None
+) -> Finish:
+    """Run the state machine from ``start`` (the first model turn by default) to the end.
+
+    The journal store, if any, is written after every node: what a node did is
+    durable before the next one starts.
+    """
+    node: ModelTurn | HandleResponse | RunTools | GiveUp | Finish = start or ModelTurn()
     while not isinstance(node, Finish):
         node = await node.run(st)
+        await st.flush()
     return node

@@ -1,0 +1,290 @@
+"""The SQLite journal store: one file, WAL mode; the default.
+
+Writes go through one connection guarded by a lock and run in a worker thread,
+so the event loop never blocks on disk. ``synchronous=NORMAL`` in WAL mode
+keeps every committed event through a process crash (the case that matters for
+resume); ``durable=True`` sets ``FULL`` to keep them through a power cut too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from tether._errors import JournalError
+from tether._events import Event
+
+from ._store import JournalStore, Record, RunInfo, blob_refs, decode, encode
+
+__all__ = ["SQLiteStore", "default_path"]
+
+T = TypeVar("T")
+
+# Versioned migrations; the index + 1 is the schema version they bring the file to.
+_MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE runs (
+        run_id TEXT PRIMARY KEY,
+        agent TEXT NOT NULL,
+        status TEXT NOT NULL,
+        prompt TEXT NOT NULL,
+        parent_run_id TEXT,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        events INTEGER NOT NULL DEFAULT 0,
+        lease_owner TEXT,
+        lease_expires REAL
+    );
+    CREATE INDEX runs_created ON runs (created_at);
+    CREATE INDEX runs_status ON runs (status, created_at);
+    CREATE TABLE events (
+        run_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        type TEXT NOT NULL,
+        data TEXT NOT NULL,
+        PRIMARY KEY (run_id, seq)
+    ) WITHOUT ROWID;
+    CREATE TABLE blobs (
+        digest TEXT PRIMARY KEY,
+        data TEXT NOT NULL
+    ) WITHOUT ROWID;
+    """,
+]
+SCHEMA_VERSION = len(_MIGRATIONS)
+
+
+def default_path() -> Path:
+    """``$TETHER_DB``, else ``tether/journal.db`` under the user's data folder."""
+    env = os.environ.get("TETHER_DB")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "tether" / "journal.db"
+
+
+def _migrate(conn: sqlite3.Connection, path: Path) -> None:
+    (version,) = conn.execute("PRAGMA user_version").fetchone()
+    if version > SCHEMA_VERSION:
+        raise JournalError(
+            f"the journal {path} has schema version {version}, newer than this tether "
+            f"supports ({SCHEMA_VERSION}); upgrade tether to open it"
+        )
+    for v in range(version, SCHEMA_VERSION):
+        with conn:
+            conn.executescript(f"BEGIN; {_MIGRATIONS[v]} PRAGMA user_version = {v + 1}; COMMIT;")
+
+
+class SQLiteStore(JournalStore):
+    """Journals in one SQLite file.
+
+    Args:
+        path: the database file; :func:`default_path` by default. Its folder is created.
+        durable: fsync every commit (survives power loss, slower).
+    """
+
+    def __init__(self, path: str | Path | None = None, *, durable: bool = False) -> None:
+        self.path = Path(path) if path is not None else default_path()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+        conn.execute("PRAGMA busy_timeout=10000")
+        _migrate(conn, self.path)
+        self._conn = conn
+        self._lock = threading.Lock()
+
+    async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        def locked() -> T:
+            with self._lock:
+                return fn(self._conn)
+
+        return await asyncio.to_thread(locked)
+
+    async def append(self, run_id: str, events: Sequence[Event]) -> None:
+        """Store events in one transaction."""
+        if not events:
+            return
+        records, blobs = encode(events)
+
+        def write(conn: sqlite3.Connection) -> None:
+            with conn:
+                conn.execute("BEGIN IMMEDIATE")
+                _write(conn, run_id, events, records, blobs)
+
+        await self._run(write)
+
+    async def load(self, run_id: str) -> list[Event]:
+        """A run's events in order."""
+
+        def read(conn: sqlite3.Connection) -> tuple[list[Record], dict[str, str]]:
+            rows = conn.execute(
+                "SELECT seq, type, data FROM events WHERE run_id = ? ORDER BY seq", (run_id,)
+            ).fetchall()
+            records = [Record(*r) for r in rows]
+            refs = blob_refs(records)
+            blobs: dict[str, str] = {}
+            for digest in refs:
+                row = conn.execute("SELECT data FROM blobs WHERE digest = ?", (digest,)).fetchone()
+                if row is not None:
+                    blobs[digest] = row[0]
+            return records, blobs
+
+        records, blobs = await self._run(read)
+        if not records:
+            raise JournalError(f"no run {run_id!r} in the journal {self.path}")
+        return decode(records, blobs)
+
+    async def list_runs(
+        self,
+        *,
+        status: str | None = None,
+        agent: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        limit: int = 100,
+    ) -> list[RunInfo]:
+        """Runs, newest first."""
+        where, args = _filters(status, agent, since, until)
+        sql = (
+            "SELECT run_id, agent, status, prompt, created_at, updated_at, events, parent_run_id "
+            f"FROM runs {where} ORDER BY created_at DESC, run_id DESC LIMIT ?"
+        )
+        rows = await self._run(lambda c: c.execute(sql, (*args, limit)).fetchall())
+        return [RunInfo(*r) for r in rows]
+
+    async def acquire_lease(self, run_id: str, owner: str, ttl: float) -> bool:
+        """Take or renew the lease, atomically."""
+
+        def take(conn: sqlite3.Connection) -> bool:
+            now = time.time()
+            cur = conn.execute(
+                "UPDATE runs SET lease_owner = ?, lease_expires = ? WHERE run_id = ? AND "
+                "(lease_owner IS NULL OR lease_owner = ? OR lease_expires < ?)",
+                (owner, now + ttl, run_id, owner, now),
+            )
+            return cur.rowcount == 1
+
+        return await self._run(take)
+
+    async def release_lease(self, run_id: str, owner: str) -> None:
+        """Give the lease back."""
+        await self._run(
+            lambda c: c.execute(
+                "UPDATE runs SET lease_owner = NULL, lease_expires = NULL "
+                "WHERE run_id = ? AND lease_owner = ?",
+                (run_id, owner),
+            )
+        )
+
+    async def prune(self, *, older_than: float | None = None, keep_last: int | None = None) -> int:
+        """Delete old runs and their events, drop unreferenced blobs, and vacuum."""
+
+        def delete(conn: sqlite3.Connection) -> int:
+            doomed: set[str] = set()
+            if older_than is not None:
+                cutoff = time.time() - older_than
+                doomed |= {
+                    r[0]
+                    for r in conn.execute("SELECT run_id FROM runs WHERE created_at < ?", (cutoff,))
+                }
+            if keep_last is not None:
+                doomed |= {
+                    r[0]
+                    for r in conn.execute(
+                        "SELECT run_id FROM runs ORDER BY created_at DESC, run_id DESC "
+                        "LIMIT -1 OFFSET ?",
+                        (keep_last,),
+                    )
+                }
+            with conn:
+                conn.execute("BEGIN IMMEDIATE")
+                for run_id in doomed:
+                    conn.execute("DELETE FROM events WHERE run_id = ?", (run_id,))
+                    conn.execute("DELETE FROM runs WHERE run_id = ?", (run_id,))
+                _drop_unreferenced_blobs(conn)
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            conn.execute("VACUUM")
+            return len(doomed)
+
+        return await self._run(delete)
+
+    async def size_bytes(self) -> int:
+        """Bytes of the database file and its WAL."""
+
+        def measure(conn: sqlite3.Connection) -> int:
+            return sum(
+                os.path.getsize(f"{self.path}{suffix}")
+                for suffix in ("", "-wal")
+                if os.path.exists(f"{self.path}{suffix}")
+            )
+
+        return await self._run(measure)
+
+    async def close(self) -> None:
+        """Close the connection."""
+        await self._run(lambda c: c.close())
+
+
+def _write(
+    conn: sqlite3.Connection,
+    run_id: str,
+    events: Sequence[Event],
+    records: list[Record],
+    blobs: dict[str, str],
+) -> None:
+    for e in events:
+        if e.type == "run_started":
+            conn.execute(
+                "INSERT OR IGNORE INTO runs (run_id, agent, status, prompt, parent_run_id, "
+                "created_at, updated_at) VALUES (?, ?, 'running', ?, ?, ?, ?)",
+                (run_id, e.agent, e.prompt, e.parent_run_id, e.at, e.at),
+            )
+    conn.executemany(
+        "INSERT OR IGNORE INTO blobs (digest, data) VALUES (?, ?)", list(blobs.items())
+    )
+    cur = conn.executemany(
+        "INSERT OR IGNORE INTO events (run_id, seq, type, data) VALUES (?, ?, ?, ?)",
+        [(run_id, r.seq, r.type, r.data) for r in records],
+    )
+    status: Any = None
+    for e in events:
+        if e.type == "run_finished":
+            status = e.status
+    last = events[-1].at
+    conn.execute(
+        "UPDATE runs SET events = events + ?, updated_at = ?, status = COALESCE(?, status) "
+        "WHERE run_id = ?",
+        (cur.rowcount, last, status, run_id),
+    )
+
+
+def _drop_unreferenced_blobs(conn: sqlite3.Connection) -> None:
+    used: set[str] = set()
+    rows = conn.execute("SELECT seq, type, data FROM events WHERE data LIKE '%\"$blob\"%'")
+    used = blob_refs([Record(*r) for r in rows])
+    for (digest,) in conn.execute("SELECT digest FROM blobs").fetchall():
+        if digest not in used:
+            conn.execute("DELETE FROM blobs WHERE digest = ?", (digest,))
+
+
+def _filters(
+    status: str | None, agent: str | None, since: float | None, until: float | None
+) -> tuple[str, list[Any]]:
+    clauses: list[str] = []
+    args: list[Any] = []
+    for clause, value in (
+        ("status = ?", status),
+        ("agent = ?", agent),
+        ("created_at >= ?", since),
+        ("created_at <= ?", until),
+    ):
+        if value is not None:
+            clauses.append(clause)
+            args.append(value)
+    return ("WHERE " + " AND ".join(clauses)) if clauses else "", args
