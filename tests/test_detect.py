@@ -57,9 +57,9 @@ async def test_repeated_call_is_corrected_then_gives_up() -> None:
     correction = [n for n in _notes(result.messages) if "same arguments" in n]
     assert correction
     assert "sunny in Oslo" in correction[0]
-    # the third identical call was not run: its result says so
+    # the third and fourth identical calls were not run: their results say so
     outcomes = [e.outcome for e in result.events if e.type == "tool_call_finished"]
-    assert outcomes == ["ok", "ok", "not_run"]
+    assert outcomes == ["ok", "ok", "not_run", "not_run"]
 
 
 async def test_argument_order_does_not_hide_a_repeat() -> None:

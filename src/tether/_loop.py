@@ -136,10 +136,12 @@ class RunState:
 
     async def flush(self) -> None:
         """Write the events not yet in the journal store, if the run has one."""
-        if self.store is not None and self.flushed < len(self.events):
-            pending = self.events[self.flushed :]
-            await self.store.append(self.run_id, pending)  # type: ignore[arg-type]
-            self.flushed += len(pending)
+        end = len(self.events)
+        if self.store is not None and self.flushed < end:
+            # Overlapping flushes (parallel tool calls) may write an event twice; the
+            # store ignores a (run_id, seq) it already has.
+            await self.store.append(self.run_id, self.events[self.flushed : end])  # type: ignore[arg-type]
+            self.flushed = max(self.flushed, end)
 
     async def call_model(
         self, messages: Sequence[Message], params: ModelParams, model: Model | None = None
@@ -168,6 +170,9 @@ class RunState:
             cost = model.price.cost(response.usage)
         else:
             cost = 0.0
+        for i, call in enumerate(response.tool_calls):
+            if not call.id:  # deterministic, so a rebuilt run names its calls the same
+                call.id = f"call_{self.step}_{i}"
         usage = response.usage
         self.tracker.charge_model(usage.input_tokens, usage.output_tokens, cost)
         self.emit(
@@ -384,9 +389,6 @@ class HandleResponse:
     async def run(self, st: RunState) -> RunTools | ModelTurn | Finish | GiveUp:
         r = self.response
         calls = r.tool_calls
-        for i, call in enumerate(calls):
-            if not call.id:
-                call.id = f"call_{st.step}_{i}"
         st.messages.append(AssistantMessage(r.text, calls))
         if r.text:
             st.last_text = r.text
@@ -432,6 +434,15 @@ class HandleResponse:
 def _answer_unrun(st: RunState, calls: Sequence[ToolCall], text: str) -> None:
     # Every call in the history keeps its result, so the pairs stay intact.
     for call in calls:
+        st.record(
+            ToolCallFinished,
+            step=st.step,
+            call_id=call.id,
+            name=call.name,
+            outcome="not_run",
+            content=text,
+            attempts=0,
+        )
         st.messages.append(ToolResultMessage(call.id, call.name, text, is_error=True))
 
 
@@ -440,6 +451,8 @@ class RunTools:
     """Run the tool calls the model asked for, in parallel when there are several."""
 
     calls: list[ToolCall]
+    started: frozenset[str] = frozenset()
+    preset: dict[str, CallOutcome] = field(default_factory=dict)
 
     async def run(self, st: RunState) -> ModelTurn | GiveUp:
         to_run: list[ToolCall] = []
@@ -471,6 +484,8 @@ class RunTools:
     ) -> GiveUp | None:
         step = st.step
         for call in calls:
+            if call.id in self.started:  # journaled before a crash; not started twice
+                continue
             st.emit(
                 ToolCallStarted(
                     run_id=st.run_id,
@@ -483,42 +498,26 @@ class RunTools:
             )
         # A started call is durable before it runs: a resume knows it may have happened.
         await st.flush()
-        limit = st.agent.max_result_chars
         runnable = [c for c in calls if c.id not in blocked] if blocked else calls
-        results: list[CallOutcome]
         if len(runnable) == 1:
-            call = runnable[0]
-            results = [await run_tool_call(st.tools, call, lambda: st.context(step, call), limit)]
+            results = [await self._one(st, step, runnable[0])]
         else:
-            results = list(
-                await asyncio.gather(
-                    *(
-                        run_tool_call(st.tools, c, _ctx_factory(st, step, c), limit)
-                        for c in runnable
-                    )
-                )
-            )
+            results = list(await asyncio.gather(*(self._one(st, step, c) for c in runnable)))
         by_id = {c.id: r for c, r in zip(runnable, results, strict=True)}
         give_up: GiveUp | None = None
         for call in calls:
-            out = by_id.get(call.id) or CallOutcome("not_run", blocked[call.id], attempts=0)
-            if out.attempts:
-                st.tracker.charge_tool()
-            st.emit(
-                ToolCallFinished(
-                    run_id=st.run_id,
-                    seq=st.seq,
-                    at=time.time(),
+            out = by_id.get(call.id)
+            if out is None:
+                out = CallOutcome("not_run", blocked[call.id], attempts=0)
+                st.record(
+                    ToolCallFinished,
                     step=step,
                     call_id=call.id,
                     name=call.name,
-                    outcome=out.outcome,
+                    outcome="not_run",
                     content=out.content,
-                    truncated=out.truncated,
-                    attempts=out.attempts,
-                    duration_s=out.duration_s,
+                    attempts=0,
                 )
-            )
             st.messages.append(
                 ToolResultMessage(call.id, call.name, out.content, out.outcome != "ok")
             )
@@ -529,6 +528,34 @@ class RunTools:
         if calls:
             st.check_warnings()
         return give_up
+
+    async def _one(self, st: RunState, step: int, call: ToolCall) -> CallOutcome:
+        """Run one call (or take its preset outcome) and journal its end at once."""
+        out = self.preset.get(call.id)
+        if out is None:
+            out = await run_tool_call(
+                st.tools, call, _ctx_factory(st, step, call), st.agent.max_result_chars
+            )
+        if out.attempts:
+            st.tracker.charge_tool()
+        st.emit(
+            ToolCallFinished(
+                run_id=st.run_id,
+                seq=st.seq,
+                at=time.time(),
+                step=step,
+                call_id=call.id,
+                name=call.name,
+                outcome=out.outcome,
+                content=out.content,
+                truncated=out.truncated,
+                attempts=out.attempts,
+                duration_s=out.duration_s,
+            )
+        )
+        if st.store is not None:  # a finished effect is durable before anything else
+            await st.flush()
+        return out
 
 
 def _ctx_factory(st: RunState, step: int, call: ToolCall) -> Callable[[], RunContext[Any]]:
