@@ -1,0 +1,308 @@
+"""Retries with backoff, and a circuit breaker per endpoint.
+
+:class:`RetryingModel` wraps a model. A retryable failure (HTTP 408, 409, 429 and 5xx,
+or no answer at all) is tried again after an exponential delay with full jitter,
+``uniform(0, min(max_delay, base_delay * 2**n))``, or at least the provider's
+``Retry-After``; other errors (a 400, a context that is too long) are raised at once.
+Each retry is journaled as a ``model_retried`` event in the calling run.
+
+A :class:`CircuitBreaker` watches one endpoint for every model that calls it. After
+``failure_threshold`` failures in a row it opens: calls fail at once with
+:class:`~tether.ModelUnavailable` (so a fallback chain moves on instead of waiting).
+After ``reset_after`` seconds it lets one probe through; the probe's success closes it,
+its failure opens it again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Literal, TypeVar
+
+from tether._errors import ModelConnectionError, ModelHTTPError, ModelUnavailable
+from tether._events import ModelRetried
+from tether._messages import Message, ModelResponse
+from tether._usage import BudgetTracker
+from tether.models import Model, ModelParams, current_run
+
+__all__ = ["BreakerState", "CircuitBreaker", "RetryingModel", "breaker_for", "reset_breakers"]
+
+BreakerState = Literal["closed", "open", "half_open"]
+Clock = Callable[[], float]
+Sleep = Callable[[float], Awaitable[None]]
+Jitter = Callable[[float, float], float]
+T = TypeVar("T")
+
+
+class CircuitBreaker:
+    """Fails fast while an endpoint keeps failing, and probes it again later.
+
+    Args:
+        failure_threshold: failures in a row that open the circuit.
+        reset_after: seconds the circuit stays open before one probe is let through.
+        clock: a monotonic clock in seconds; injectable for tests.
+    """
+
+    def __init__(
+        self,
+        failure_threshold: int = 5,
+        reset_after: float = 30.0,
+        *,
+        clock: Clock = time.monotonic,
+    ) -> None:
+        if failure_threshold < 1:
+            raise ValueError(f"failure_threshold must be >= 1, got {failure_threshold}")
+        if reset_after < 0:
+            raise ValueError(f"reset_after must be >= 0, got {reset_after}")
+        self.failure_threshold = failure_threshold
+        self.reset_after = reset_after
+        self._clock = clock
+        self._failures = 0
+        self._opened_at: float | None = None
+        self._probing = False
+        self.opened = 0
+        """How many times the circuit has opened (for stats and tests)."""
+
+    @property
+    def state(self) -> BreakerState:
+        """``closed`` (calls go through), ``open`` (they fail fast) or ``half_open``.
+
+        Half-open means the open period is over: the next call is the probe.
+        """
+        if self._opened_at is None:
+            return "closed"
+        if self._probing or self._clock() - self._opened_at >= self.reset_after:
+            return "half_open"
+        return "open"
+
+    @property
+    def failures(self) -> int:
+        """Failures in a row so far."""
+        return self._failures
+
+    def retry_in(self) -> float:
+        """Seconds until the open circuit lets a probe through (0 when it would now)."""
+        if self._opened_at is None:
+            return 0.0
+        return max(0.0, self._opened_at + self.reset_after - self._clock())
+
+    def allow(self) -> bool:
+        """Whether a call may go through now; a True in half-open state makes it the probe."""
+        if self._opened_at is None:
+            return True
+        if self._probing or self._clock() - self._opened_at < self.reset_after:
+            return False
+        self._probing = True
+        return True
+
+    def record_success(self) -> None:
+        """The endpoint answered: close the circuit."""
+        self._failures = 0
+        self._opened_at = None
+        self._probing = False
+
+    def record_failure(self) -> None:
+        """The endpoint failed: count it, and open (or reopen) the circuit at the threshold."""
+        self._failures += 1
+        if self._probing or (self._opened_at is None and self._failures >= self.failure_threshold):
+            self._opened_at = self._clock()
+            self.opened += 1
+        self._probing = False
+
+    def release(self) -> None:
+        """A call ended with neither verdict (cancelled, or a bug): free the probe slot."""
+        self._probing = False
+
+
+_BREAKERS: dict[str, CircuitBreaker] = {}
+
+
+def breaker_for(endpoint: str) -> CircuitBreaker:
+    """The process-wide breaker of an endpoint, made with the defaults on first use."""
+    breaker = _BREAKERS.get(endpoint)
+    if breaker is None:
+        breaker = _BREAKERS[endpoint] = CircuitBreaker()
+    return breaker
+
+
+def reset_breakers() -> None:
+    """Forget every process-wide breaker (for tests)."""
+    _BREAKERS.clear()
+
+
+def endpoint_of(model: Model) -> str:
+    """What a model calls: its ``endpoint`` attribute when it has one, else its name."""
+    endpoint = getattr(model, "endpoint", None)
+    return endpoint if isinstance(endpoint, str) and endpoint else model.name
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """True for errors worth another attempt: 408, 409, 429, 5xx, and no answer at all."""
+    if isinstance(exc, ModelHTTPError):
+        return exc.retryable
+    return isinstance(exc, ModelConnectionError)
+
+
+@contextlib.asynccontextmanager
+async def closing_stream(items: AsyncIterator[T]) -> AsyncIterator[AsyncIterator[T]]:
+    """Close a model's stream on the way out, so an abandoned HTTP stream is let go now."""
+    try:
+        yield items
+    finally:
+        aclose = getattr(items, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+
+def seconds_left(tracker: BudgetTracker) -> float | None:
+    """The wall-clock seconds a run (and its ancestors) may still use, if any limit is set."""
+    left: float | None = None
+    t: BudgetTracker | None = tracker
+    while t is not None:
+        if t.budget.max_seconds is not None:
+            mine = t.budget.max_seconds - t.elapsed()
+            left = mine if left is None else min(left, mine)
+        t = t.parent
+    return left
+
+
+class RetryingModel(Model):
+    """A model that retries its inner model's retryable failures, behind a circuit breaker.
+
+    Args:
+        model: the model to call.
+        max_attempts: attempts per call, the first included.
+        base_delay: the backoff before the first retry may be up to this many seconds;
+            the cap doubles with each retry.
+        max_delay: the longest wait, ``Retry-After`` included.
+        jitter: draws the delay as ``jitter(0, cap)``; ``random.uniform`` by default
+            (pass ``random.Random(seed).uniform`` for reproducible delays).
+        breaker: the circuit breaker to consult; by default the process-wide breaker of
+            the model's endpoint (its ``endpoint`` attribute, else its name), shared by
+            every model calling it. ``False`` turns the breaker off.
+        sleep: waits between attempts; injectable for tests.
+
+    The wait never runs past the calling run's wall-clock budget: when the delay would
+    use up the seconds left, the error is raised at once, so a fallback chain can move
+    on while the run still has time.
+    """
+
+    def __init__(
+        self,
+        model: Model,
+        *,
+        max_attempts: int = 4,
+        base_delay: float = 0.5,
+        max_delay: float = 20.0,
+        jitter: Jitter = random.uniform,
+        breaker: CircuitBreaker | Literal[False] | None = None,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        if max_attempts < 1:
+            raise ValueError(f"max_attempts must be >= 1, got {max_attempts}")
+        if base_delay < 0 or max_delay < 0:
+            raise ValueError("base_delay and max_delay must be >= 0")
+        self.model = model
+        self.name = model.name
+        self.price = model.price
+        self.max_attempts = max_attempts
+        self.base_delay = base_delay
+        self.max_delay = max_delay
+        self._jitter = jitter
+        self._sleep = sleep
+        self.endpoint = endpoint_of(model)
+        if breaker is None:
+            breaker = breaker_for(self.endpoint)
+        self.breaker: CircuitBreaker | None = breaker or None
+
+    def delay(self, retry: int, exc: BaseException) -> float:
+        """The wait before retry number ``retry`` (0 for the first) after ``exc``."""
+        cap = min(self.max_delay, self.base_delay * 2**retry)
+        wait = self._jitter(0.0, cap) if cap > 0 else 0.0
+        retry_after = exc.retry_after if isinstance(exc, ModelHTTPError) else None
+        if retry_after is not None:
+            wait = max(wait, retry_after)
+        return min(wait, self.max_delay)
+
+    def _admit(self) -> None:
+        if self.breaker is not None and not self.breaker.allow():
+            raise ModelUnavailable(
+                f"the circuit breaker of {self.endpoint!r} is open after "
+                f"{self.breaker.failures} failures in a row; calls fail fast for "
+                f"{self.breaker.retry_in():.1f} s more"
+            )
+
+    def _settle(self, exc: BaseException | None) -> None:
+        """Tell the breaker how an attempt ended: answered, failed, or neither (cancelled)."""
+        if self.breaker is None:
+            return
+        if exc is None or (isinstance(exc, ModelHTTPError) and not exc.retryable):
+            self.breaker.record_success()  # the endpoint answered; the request was at fault
+        elif is_retryable(exc):
+            self.breaker.record_failure()
+        else:
+            self.breaker.release()
+
+    async def _before_retry(self, attempt: int, exc: Exception) -> None:
+        """Wait before the next attempt, or re-raise ``exc`` when there is none to make."""
+        if attempt >= self.max_attempts or not is_retryable(exc):
+            raise exc
+        if self.breaker is not None and self.breaker.state == "open":
+            raise exc  # the breaker opened on this failure: fail fast now
+        wait = self.delay(attempt - 1, exc)
+        run = current_run()
+        if run is not None:
+            left = seconds_left(run.tracker)
+            if left is not None and wait >= left:
+                raise exc  # waiting would spend the run's remaining time
+            run.record(
+                ModelRetried,
+                model=self.name,
+                attempt=attempt,
+                error=f"{type(exc).__name__}: {exc}",
+                delay_s=wait,
+            )
+        await self._sleep(wait)
+
+    async def request(self, messages: Sequence[Message], params: ModelParams) -> ModelResponse:
+        """Call the inner model, retrying retryable failures."""
+        attempt = 0
+        while True:
+            attempt += 1
+            self._admit()
+            try:
+                response = await self.model.request(messages, params)
+            except BaseException as exc:
+                self._settle(exc)
+                if not isinstance(exc, Exception):
+                    raise  # cancelled: no verdict on the endpoint
+                await self._before_retry(attempt, exc)
+                continue
+            self._settle(None)
+            return response
+
+    async def stream(
+        self, messages: Sequence[Message], params: ModelParams
+    ) -> AsyncIterator[str | ModelResponse]:
+        """Stream from the inner model; a failure is retried only before any text was sent."""
+        attempt = 0
+        while True:
+            attempt += 1
+            self._admit()
+            sent_text = False
+            try:
+                async with closing_stream(self.model.stream(messages, params)) as items:
+                    async for item in items:
+                        sent_text = sent_text or isinstance(item, str)
+                        yield item
+            except BaseException as exc:
+                self._settle(exc)
+                if sent_text or not isinstance(exc, Exception):
+                    raise  # text was shown that a retry would repeat, or cancelled
+                await self._before_retry(attempt, exc)
+                continue
+            self._settle(None)
+            return
