@@ -7,6 +7,7 @@ underscore is private and may change.
 from ._agent import Agent, RunResult, RunStream
 from ._context import RunContext
 from ._detect import LoopPolicy
+from ._durable import Decision, approve, edit, reject
 from ._errors import (
     ConfigError,
     ContextLengthExceeded,
@@ -23,6 +24,8 @@ from ._errors import (
     UsageError,
 )
 from ._events import (
+    ApprovalDecided,
+    ApprovalRequested,
     BudgetExhausted,
     BudgetWarning,
     Event,
@@ -32,6 +35,7 @@ from ._events import (
     ModelResponded,
     ModelRetried,
     ModelSwitched,
+    NoteAdded,
     OutputInvalid,
     Reason,
     RunFinished,
@@ -72,12 +76,15 @@ __all__ = [
     "DEFAULT_TEMPLATE",
     "Agent",
     "AgentFallback",
+    "ApprovalDecided",
+    "ApprovalRequested",
     "AssistantMessage",
     "Budget",
     "BudgetExhausted",
     "BudgetWarning",
     "ConfigError",
     "ContextLengthExceeded",
+    "Decision",
     "Event",
     "Fallback",
     "FallbackContext",
@@ -98,6 +105,7 @@ __all__ = [
     "ModelRetry",
     "ModelSwitched",
     "ModelUnavailable",
+    "NoteAdded",
     "OrchestratorPrompt",
     "OutputInvalid",
     "Reason",
@@ -127,7 +135,10 @@ __all__ = [
     "UsageError",
     "UserMessage",
     "__version__",
+    "approve",
     "dump_event",
+    "edit",
     "load_event",
+    "reject",
     "tool",
 ]

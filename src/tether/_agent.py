@@ -8,22 +8,24 @@ import contextvars
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar, cast
 
 from ._context import RunContext
 from ._detect import LoopPolicy, ProgressMonitor
+from ._durable import Decision, Lease, rebuild
 from ._errors import ConfigError, UsageError
 from ._events import Event, Reason, RunFinished, RunStarted, RunStatus, StreamEvent
 from ._fallback import Fallback, FallbackContext, as_fallback
-from ._loop import Finish, RunState
-from ._messages import Message, SystemMessage, UserMessage
+from ._loop import Finish, RunState, drive
+from ._messages import Message, SystemMessage, ToolCall, UserMessage
 from ._output import OutputSpec
 from ._prompt import OrchestratorPrompt
 from ._strategy import Strategy, ToolLoop
 from ._tools import Tool
 from ._usage import Budget, BudgetTracker, Usage
+from .journal import JournalStore
 from .models import Model, ModelParams, _current_run, resolve_model
 
 __all__ = ["Agent", "RunResult", "RunStream"]
@@ -54,6 +56,8 @@ class RunResult(Generic[OutputT]):
         usage: tokens, calls and cost of the run.
         events: the run's journal.
         messages: the final conversation.
+        pending: tool calls waiting for a person's decision (status ``interrupted``);
+            resume the run with :meth:`Agent.resume` and ``decisions``.
     """
 
     run_id: str
@@ -63,6 +67,7 @@ class RunResult(Generic[OutputT]):
     usage: Usage
     events: list[Event]
     messages: list[Message] = field(default_factory=list)
+    pending: list[ToolCall] = field(default_factory=list)
 
     @property
     def completed(self) -> bool:
@@ -96,6 +101,10 @@ class Agent(Generic[DepsT, OutputT]):
         deps_type: the type of ``deps``, for type checkers.
         strategy: how the run is orchestrated; :class:`~tether.ToolLoop` (the model
             decides each step) by default.
+        approval: a policy over tool calls; a call for which it returns True waits
+            for a person's approval (as do calls of tools marked ``requires_approval``).
+        store: a journal store; every event of every run is written to it before the
+            loop moves on, and runs can then be resumed, listed, forked and replayed.
     """
 
     def __init__(
@@ -114,6 +123,8 @@ class Agent(Generic[DepsT, OutputT]):
         name: str = "agent",
         deps_type: type[DepsT] | None = None,
         strategy: Strategy | None = None,
+        approval: Callable[[ToolCall], bool] | None = None,
+        store: JournalStore | None = None,
     ) -> None:
         self.model = model if isinstance(model, Model) else resolve_model(model)
         self.instructions = instructions
@@ -135,6 +146,8 @@ class Agent(Generic[DepsT, OutputT]):
         self.name = name
         self.deps_type = deps_type
         self.strategy = strategy or _TOOL_LOOP
+        self.approval = approval
+        self.store = store
         self._prepared: tuple[OutputSpec[Any], ModelParams, ModelParams, str] | None = None
 
     def _prepare(self) -> tuple[OutputSpec[Any], ModelParams, ModelParams, str]:
@@ -165,13 +178,15 @@ class Agent(Generic[DepsT, OutputT]):
             return over.get(id(self), self.model)
         return self.model
 
-    def _state(
+    def _state(  # noqa: PLR0917 - private, called from three places
         self,
         prompt: str,
         deps: Any,
         parent: RunContext[Any] | None,
         sink: Callable[[StreamEvent], None] | None,
         streaming: bool,
+        resume_id: str | None = None,
+        store: JournalStore | None = None,
     ) -> RunState:
         spec, params, no_tools, system = self._prepare()
         tracker = (
@@ -181,7 +196,7 @@ class Agent(Generic[DepsT, OutputT]):
         st = RunState(
             agent=self,
             model=model,
-            run_id=new_run_id(),
+            run_id=resume_id or new_run_id(),
             prompt=prompt,
             deps=deps,
             tracker=tracker,
@@ -194,7 +209,10 @@ class Agent(Generic[DepsT, OutputT]):
             messages=[SystemMessage(system), UserMessage(prompt)],
             sink=sink,
             streaming=streaming,
+            store=store or self.store,
         )
+        if resume_id is not None:  # the journal already holds run_started
+            return st
         st.emit(
             RunStarted(
                 run_id=st.run_id,
@@ -208,13 +226,18 @@ class Agent(Generic[DepsT, OutputT]):
         )
         return st
 
-    async def _execute(self, st: RunState) -> RunResult[OutputT]:
+    async def _execute(self, st: RunState, start: Any = None) -> RunResult[OutputT]:
         token = _current_run.set(st)
+        lease = await Lease.take(st) if st.store is not None else None
         try:
-            end = await self.strategy.run(st)
+            end = await (self.strategy.run(st) if start is None else drive(st, start))
         except asyncio.CancelledError:
             end = Finish("interrupted", Reason("cancelled", "The run was cancelled."), None)
             self._finish(st, end)
+            with contextlib.suppress(Exception):
+                await asyncio.shield(st.flush())
+            if lease is not None:
+                await lease.release()
             raise
         except Exception as exc:  # a bug must still end the run with a reason
             log.exception("tether run %s failed with an internal error", st.run_id)
@@ -229,7 +252,11 @@ class Agent(Generic[DepsT, OutputT]):
             )
         finally:
             _current_run.reset(token)
-        return self._finish(st, end)
+        result = self._finish(st, end)
+        await st.flush()
+        if lease is not None:
+            await lease.release()
+        return result
 
     def _finish(self, st: RunState, end: Finish) -> RunResult[OutputT]:
         usage = st.tracker.usage.copy()
@@ -252,6 +279,7 @@ class Agent(Generic[DepsT, OutputT]):
             usage,
             cast(list[Event], st.events),
             st.messages,
+            end.pending,
         )
 
     async def run(
@@ -266,6 +294,57 @@ class Agent(Generic[DepsT, OutputT]):
                 the parent's budget as well (sub-agents share one budget).
         """
         return await self._execute(self._state(prompt, deps, parent, None, False))
+
+    async def resume(
+        self,
+        run_id: str,
+        *,
+        decisions: Mapping[str, Decision] | None = None,
+        deps: DepsT | None = None,
+        store: JournalStore | None = None,
+    ) -> RunResult[OutputT]:
+        """Go on with a run from its journal: after a crash, or with decisions on pending calls.
+
+        Model responses and tool results already in the journal are not asked for or
+        run again. A run that already finished returns its result as journaled.
+
+        Args:
+            run_id: the run to resume.
+            decisions: per pending call id, :func:`tether.approve`, :func:`tether.reject`
+                or :func:`tether.edit`.
+            deps: the dependencies for tools (they are not journaled).
+            store: the journal store; the agent's own by default.
+
+        Raises:
+            ConfigError: no store is configured.
+            RunLocked: another live process is executing the run.
+            JournalError: the run is not in the store.
+        """
+        store = store or self.store
+        if store is None:
+            raise ConfigError("resume needs a journal store: Agent(..., store=SQLiteStore())")
+        events = await store.load(run_id)
+        first = events[0]
+        if not isinstance(first, RunStarted):
+            raise ConfigError(f"the journal of run {run_id} does not start with run_started")
+        st = self._state(first.prompt, deps, None, None, False, resume_id=run_id, store=store)
+        node = rebuild(st, events, decisions or {})
+        last = events[-1]
+        if (
+            isinstance(node, Finish)
+            and isinstance(last, RunFinished)
+            and last.status != "interrupted"
+        ):
+            return RunResult(
+                run_id,
+                last.status,
+                cast(OutputT | None, last.output),
+                last.reason,
+                last.usage,
+                events,
+                st.messages,
+            )
+        return await self._execute(st, start=node)
 
     def run_sync(
         self, prompt: str, *, deps: DepsT | None = None, parent: RunContext[Any] | None = None

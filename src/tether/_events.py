@@ -26,6 +26,8 @@ from ._usage import Dimension, Usage
 
 __all__ = [
     "EVENT_SCHEMA_VERSION",
+    "ApprovalDecided",
+    "ApprovalRequested",
     "BudgetExhausted",
     "BudgetWarning",
     "Event",
@@ -58,7 +60,14 @@ EVENT_SCHEMA_VERSION = 1
 RunStatus = Literal["completed", "gave_up", "failed", "interrupted"]
 LoopKind = Literal["repeated_call", "cycle", "stale_results", "replanning"]
 ToolOutcome = Literal[
-    "ok", "error", "unknown_tool", "invalid_arguments", "timeout", "retry_requested", "not_run"
+    "ok",
+    "error",
+    "unknown_tool",
+    "invalid_arguments",
+    "timeout",
+    "retry_requested",
+    "not_run",
+    "rejected",
 ]
 ReasonKind = Literal[
     "final_answer",
@@ -68,6 +77,8 @@ ReasonKind = Literal[
     "model_error",
     "cancelled",
     "internal_error",
+    "approval_required",
+    "needs_decision",
 ]
 
 
@@ -215,6 +226,32 @@ class LoopDetected(_EventBase):
 
 
 @dataclass(slots=True, kw_only=True)
+class ApprovalRequested(_EventBase):
+    """Tool calls wait for a person's decision; the run stops as ``interrupted``.
+
+    ``reason`` says why: ``"approval"`` (the tool needs approval) or ``"in_doubt"``
+    (a call that is not idempotent was cut off by a crash and may have happened).
+    """
+
+    step: int
+    calls: list[ToolCall]
+    reason: Literal["approval", "in_doubt"] = "approval"
+    type: Literal["approval_requested"] = "approval_requested"
+
+
+@dataclass(slots=True, kw_only=True)
+class ApprovalDecided(_EventBase):
+    """A person's decision on a pending call: approve, reject (with a message for the
+    model) or edit (approve with changed arguments)."""
+
+    call_id: str
+    decision: Literal["approve", "reject", "edit"]
+    message: str = ""
+    arguments: dict[str, Any] | None = None
+    type: Literal["approval_decided"] = "approval_decided"
+
+
+@dataclass(slots=True, kw_only=True)
 class NoteAdded(_EventBase):
     """The orchestrator added a note to the conversation (a budget warning, a loop
     correction, output errors): a user turn the model sees before its next call."""
@@ -273,6 +310,8 @@ Event = (
     | BudgetWarning
     | BudgetExhausted
     | LoopDetected
+    | ApprovalRequested
+    | ApprovalDecided
     | NoteAdded
     | OutputInvalid
     | StrategyChanged

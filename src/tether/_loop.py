@@ -18,11 +18,12 @@ import asyncio
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from ._context import RunContext
 from ._detect import Detection, ProgressMonitor
 from ._events import (
+    ApprovalRequested,
     BudgetExhausted,
     BudgetWarning,
     LoopDetected,
@@ -312,6 +313,7 @@ class Finish:
     status: RunStatus
     reason: Reason
     output: Any = None
+    pending: list[ToolCall] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -453,10 +455,12 @@ class RunTools:
     calls: list[ToolCall]
     started: frozenset[str] = frozenset()
     preset: dict[str, CallOutcome] = field(default_factory=dict)
+    approved: frozenset[str] = frozenset()
 
-    async def run(self, st: RunState) -> ModelTurn | GiveUp:
+    async def run(self, st: RunState) -> ModelTurn | GiveUp | Finish:
         to_run: list[ToolCall] = []
         blocked: dict[str, str] = {}
+        pending: list[ToolCall] = []
         for i, call in enumerate(self.calls):
             ex = st.tracker.check("tool")
             if ex is None and st.tracker.budget.max_tool_calls is not None:
@@ -476,8 +480,14 @@ class RunTools:
                     _answer_unrun(st, self.calls[i:], f"Not run: {det.detail}.")
                     return stop
                 blocked[call.id] = f"Not run: {det.message}"
+            elif call.id not in self.approved and _needs_approval(st, call):
+                pending.append(call)
+                continue
             to_run.append(call)
-        return await self._execute(st, to_run, blocked) or ModelTurn()
+        stop = await self._execute(st, to_run, blocked)
+        if pending:
+            return _suspend(st, pending, "approval")
+        return stop or ModelTurn()
 
     async def _execute(
         self, st: RunState, calls: list[ToolCall], blocked: dict[str, str]
@@ -558,12 +568,35 @@ class RunTools:
         return out
 
 
+def _needs_approval(st: RunState, call: ToolCall) -> bool:
+    tool = st.tools.get(call.name)
+    if tool is None:  # an unknown tool is answered with an error, nothing to approve
+        return False
+    policy = st.agent.approval
+    return tool.requires_approval or (policy is not None and policy(call))
+
+
+def _suspend(st: RunState, calls: list[ToolCall], why: Literal["approval", "in_doubt"]) -> Finish:
+    """Stop the run for a person to decide on some calls (all in the journal)."""
+    st.record(ApprovalRequested, step=st.step, calls=list(calls), reason=why)
+    names = ", ".join(f"{c.name} ({c.id})" for c in calls)
+    if why == "approval":
+        reason = Reason("approval_required", f"Waiting for approval of: {names}.")
+    else:
+        reason = Reason(
+            "needs_decision",
+            f"A crash cut off {names}, which is not idempotent and has no reconcile hook: "
+            "decide whether to run it again.",
+        )
+    return Finish("interrupted", reason, None, list(calls))
+
+
 def _ctx_factory(st: RunState, step: int, call: ToolCall) -> Callable[[], RunContext[Any]]:
     return lambda: st.context(step, call)
 
 
 async def drive(
-    st: RunState, start: ModelTurn | HandleResponse | RunTools | GiveUp | None = None
+    st: RunState, start: ModelTurn | HandleResponse | RunTools | GiveUp | Finish | None = None
 ) -> Finish:
     """Run the state machine from ``start`` (the first model turn by default) to the end.
 

@@ -89,6 +89,12 @@ class Tool:
         idempotent: running the same call twice has the effect of running it once
             (the durable-run layer may re-run it after a crash, with the same
             idempotency key).
+        requires_approval: a person must approve each call before it runs; the run
+            stops as ``interrupted`` with the pending calls and is resumed with decisions.
+        reconcile: for a tool that is not idempotent, a function ``(args, key) -> result``
+            that asks the outside world whether a call cut off by a crash happened
+            (``key`` is its idempotency key): it returns the call's result if it did,
+            or raises :class:`LookupError` if it did not (the call then runs).
         isolation: where a sync tool runs: ``"thread"`` (default; abandoned at its
             timeout) or ``"process"`` (a child process, killed at its timeout; the
             function and its arguments must be picklable, and it gets no RunContext).
@@ -107,6 +113,8 @@ class Tool:
         max_result_chars: int | None = None,
         idempotent: bool = False,
         isolation: Literal["thread", "process"] = "thread",
+        requires_approval: bool = False,
+        reconcile: Callable[[dict[str, Any], str], Any] | None = None,
     ) -> None:
         if not callable(fn):
             raise ConfigError(f"a tool must be a function, got {fn!r}")
@@ -125,6 +133,8 @@ class Tool:
         if isolation not in ("thread", "process"):
             raise ConfigError(f"tool isolation must be 'thread' or 'process', got {isolation!r}")
         self.isolation = isolation
+        self.requires_approval = requires_approval
+        self.reconcile = reconcile
         self._description = description
         self._schema: _Schema | None = None
         self._definition: ToolDefinition | None = None
@@ -268,6 +278,8 @@ def tool(
     max_result_chars: int | None = None,
     idempotent: bool = False,
     isolation: Literal["thread", "process"] = "thread",
+    requires_approval: bool = False,
+    reconcile: Callable[[dict[str, Any], str], Any] | None = None,
 ) -> Callable[[F], Tool]: ...
 
 
@@ -284,6 +296,8 @@ def tool(
     max_result_chars: int | None = None,
     idempotent: bool = False,
     isolation: Literal["thread", "process"] = "thread",
+    requires_approval: bool = False,
+    reconcile: Callable[[dict[str, Any], str], Any] | None = None,
 ) -> Tool | Callable[[F], Tool]:
     """Make a function into a :class:`Tool`, with or without options.
 
@@ -311,6 +325,8 @@ def tool(
             max_result_chars=max_result_chars,
             idempotent=idempotent,
             isolation=isolation,
+            requires_approval=requires_approval,
+            reconcile=reconcile,
         )
 
     return wrap(fn) if fn is not None else wrap

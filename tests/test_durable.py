@@ -1,0 +1,324 @@
+"""Durable runs on SQLite: journal, resume from any point, leases, approvals, retention."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tether import (
+    Agent,
+    ApprovalRequested,
+    JournalError,
+    Message,
+    ModelResponse,
+    RunContext,
+    Tool,
+    ToolCall,
+    ToolResultMessage,
+    approve,
+    edit,
+    reject,
+)
+from tether.journal import RunLocked, SQLiteStore
+from tether.models import ModelParams
+from tether.testing import FunctionModel
+
+
+class Ledger:
+    """Side effects of tools, to count how often each really happened."""
+
+    def __init__(self) -> None:
+        self.entries: list[tuple[str, str]] = []
+
+    def count(self, what: str) -> int:
+        return sum(1 for w, _ in self.entries if w == what)
+
+
+def make_agent(store: SQLiteStore, ledger: Ledger, *, idempotent: bool = True) -> Agent[Any, str]:
+    def pay(ctx: RunContext[None], amount: int) -> str:
+        """Pay an amount."""
+        ledger.entries.append((f"pay {amount}", ctx.idempotency_key))
+        return f"paid {amount}"
+
+    calls = {"n": 0}
+
+    def policy(messages: Sequence[Message], params: ModelParams) -> ModelResponse:
+        calls["n"] += 1
+        done = [m for m in messages if isinstance(m, ToolResultMessage)]
+        if len(done) < 3:
+            return ModelResponse(
+                text=f"paying {len(done) + 1}",
+                tool_calls=[ToolCall("pay", {"amount": len(done) + 1})],
+            )
+        return ModelResponse(text="paid " + ",".join(m.content for m in done))
+
+    agent = Agent(
+        FunctionModel(policy), tools=[Tool(pay, idempotent=idempotent)], store=store, name="payer"
+    )
+    agent.model_calls = calls  # type: ignore[attr-defined]
+    return agent
+
+
+async def test_every_event_is_journaled(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "j.db")
+    result = await make_agent(store, Ledger()).run("pay three times")
+    assert result.status == "completed"
+    assert await store.load(result.run_id) == result.events
+    (info,) = await store.list_runs()
+    assert (info.run_id, info.status, info.agent, info.events) == (
+        result.run_id,
+        "completed",
+        "payer",
+        len(result.events),
+    )
+
+
+async def test_resume_from_every_point_gives_the_same_transcript(tmp_path: Path) -> None:
+    full_store = SQLiteStore(tmp_path / "full.db")
+    ledger = Ledger()
+    original = await make_agent(full_store, ledger).run("pay three times")
+    events = original.events
+    for cut in range(1, len(events) - 1):
+        store = SQLiteStore(tmp_path / f"cut{cut}.db")
+        await store.append(original.run_id, events[:cut])
+        resumed_ledger = Ledger()
+        agent = make_agent(store, resumed_ledger)
+        result = await agent.resume(original.run_id)
+        assert result.status == "completed", cut
+        assert result.output == original.output, cut
+        assert [
+            type(m).__name__ + str(getattr(m, "content", getattr(m, "text", "")))
+            for m in result.messages
+        ] == [
+            type(m).__name__ + str(getattr(m, "content", getattr(m, "text", "")))
+            for m in original.messages
+        ], cut
+        # model responses in the journal were not asked for again
+        journaled = sum(1 for e in events[:cut] if e.type == "model_responded")
+        assert agent.model_calls["n"] == 4 - journaled, cut  # type: ignore[attr-defined]
+        # finished tool effects were not done again; only an in-flight idempotent call repeats
+        finished = {e.call_id for e in events[:cut] if e.type == "tool_call_finished"}
+        started = {e.call.id for e in events[:cut] if e.type == "tool_call_started"}
+        in_flight = started - finished
+        assert len(resumed_ledger.entries) == 3 - len(finished), cut
+        keys = {k for _, k in resumed_ledger.entries}
+        for call_id in in_flight:  # rerun with the same idempotency key
+            assert f"{original.run_id}:{call_id}" in keys
+        await store.close()
+
+
+async def test_in_flight_call_that_is_not_idempotent_waits_for_a_person(tmp_path: Path) -> None:
+    full = SQLiteStore(tmp_path / "full.db")
+    original = await make_agent(full, Ledger(), idempotent=False).run("pay")
+    cut = next(i for i, e in enumerate(original.events) if e.type == "tool_call_started") + 1
+    store = SQLiteStore(tmp_path / "cut.db")
+    await store.append(original.run_id, original.events[:cut])
+    ledger = Ledger()
+    agent = make_agent(store, ledger, idempotent=False)
+    stopped = await agent.resume(original.run_id)
+    assert stopped.status == "interrupted"
+    assert stopped.reason.kind == "needs_decision"
+    assert [c.name for c in stopped.pending] == ["pay"]
+    assert ledger.entries == []
+    done = await agent.resume(original.run_id, decisions={stopped.pending[0].id: approve()})
+    assert done.status == "completed"
+    assert ledger.count("pay 1") == 1
+
+
+async def test_reconcile_hook_finds_the_effect_and_does_not_rerun(tmp_path: Path) -> None:
+    outside: dict[str, str] = {}
+
+    def transfer(ctx: RunContext[None], amount: int) -> str:
+        """Transfer money."""
+        outside[ctx.idempotency_key] = f"sent {amount}"
+        return f"sent {amount}"
+
+    def look(args: dict[str, Any], key: str) -> str:
+        if key not in outside:
+            raise LookupError(key)
+        return outside[key]
+
+    def policy(messages: Sequence[Message], params: ModelParams) -> ModelResponse:
+        if any(isinstance(m, ToolResultMessage) for m in messages):
+            return ModelResponse(text="done")
+        return ModelResponse(tool_calls=[ToolCall("transfer", {"amount": 5})])
+
+    tool = Tool(transfer, reconcile=look)
+    full = SQLiteStore(tmp_path / "full.db")
+    original = await Agent(FunctionModel(policy), tools=[tool], store=full).run("x")
+    cut = next(i for i, e in enumerate(original.events) if e.type == "tool_call_started") + 1
+    store = SQLiteStore(tmp_path / "cut.db")
+    await store.append(original.run_id, original.events[:cut])
+    before = dict(outside)
+    result = await Agent(FunctionModel(policy), tools=[tool], store=store).resume(original.run_id)
+    assert result.status == "completed"
+    assert outside == before  # the effect was found, not repeated
+    finished = [e for e in result.events if e.type == "tool_call_finished"]
+    assert [(e.outcome, e.content, e.attempts) for e in finished] == [("ok", "sent 5", 0)]
+
+
+def approval_agent(store: SQLiteStore, ledger: Ledger) -> Agent[Any, str]:
+    def delete(ctx: RunContext[None], path: str) -> str:
+        """Delete a file."""
+        ledger.entries.append((f"delete {path}", ctx.idempotency_key))
+        return f"deleted {path}"
+
+    def policy(messages: Sequence[Message], params: ModelParams) -> ModelResponse:
+        results = [m for m in messages if isinstance(m, ToolResultMessage)]
+        if results:
+            return ModelResponse(text="; ".join(m.content for m in results))
+        return ModelResponse(
+            tool_calls=[ToolCall("delete", {"path": "/a"}), ToolCall("delete", {"path": "/b"})]
+        )
+
+    return Agent(FunctionModel(policy), tools=[Tool(delete, requires_approval=True)], store=store)
+
+
+async def test_approval_suspends_and_each_decision_matches_its_call(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "j.db")
+    ledger = Ledger()
+    agent = approval_agent(store, ledger)
+    stopped = await agent.run("clean up")
+    assert (stopped.status, stopped.reason.kind) == ("interrupted", "approval_required")
+    a, b = stopped.pending
+    assert [a.arguments, b.arguments] == [{"path": "/a"}, {"path": "/b"}]
+    assert any(isinstance(e, ApprovalRequested) for e in stopped.events)
+    assert ledger.entries == []
+    # another process (a new agent object, same store) decides
+    other = approval_agent(store, ledger)
+    done = await other.resume(stopped.run_id, decisions={a.id: approve(), b.id: reject("keep /b")})
+    assert done.status == "completed"
+    assert [w for w, _ in ledger.entries] == ["delete /a"]
+    assert done.output == "deleted /a; keep /b"
+    # approving again runs nothing twice
+    again = await other.resume(stopped.run_id, decisions={a.id: approve()})
+    assert again.status == "completed"
+    assert [w for w, _ in ledger.entries] == ["delete /a"]
+
+
+async def test_approve_with_edited_arguments(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "j.db")
+    ledger = Ledger()
+    agent = approval_agent(store, ledger)
+    stopped = await agent.run("clean up")
+    a, b = stopped.pending
+    done = await agent.resume(
+        stopped.run_id, decisions={a.id: edit({"path": "/tmp/a"}), b.id: reject()}
+    )
+    assert [w for w, _ in ledger.entries] == ["delete /tmp/a"]
+    assert done.status == "completed"
+
+
+async def test_partial_decisions_keep_the_rest_pending(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "j.db")
+    ledger = Ledger()
+    agent = approval_agent(store, ledger)
+    stopped = await agent.run("clean up")
+    a, b = stopped.pending
+    half = await agent.resume(stopped.run_id, decisions={a.id: approve()})
+    assert half.status == "interrupted"
+    assert [c.id for c in half.pending] == [b.id]
+    assert [w for w, _ in ledger.entries] == ["delete /a"]
+    done = await agent.resume(stopped.run_id, decisions={b.id: approve()})
+    assert done.status == "completed"
+    assert sorted(w for w, _ in ledger.entries) == ["delete /a", "delete /b"]
+
+
+async def test_two_resumes_at_once_only_one_goes_on(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "j.db")
+    ledger = Ledger()
+    stopped = await approval_agent(store, ledger).run("clean up")
+    decisions = {c.id: approve() for c in stopped.pending}
+    results = await asyncio.gather(
+        approval_agent(store, ledger).resume(stopped.run_id, decisions=decisions),
+        approval_agent(store, ledger).resume(stopped.run_id, decisions=decisions),
+        return_exceptions=True,
+    )
+    errors = [r for r in results if isinstance(r, BaseException)]
+    assert len(errors) == 1
+    assert isinstance(errors[0], RunLocked)
+    assert sorted(w for w, _ in ledger.entries) == ["delete /a", "delete /b"]
+
+
+async def test_an_expired_lease_can_be_taken_over(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "j.db")
+    stopped = await approval_agent(store, Ledger()).run("clean up")
+    assert await store.acquire_lease(stopped.run_id, "dead-process", ttl=0.05)
+    with pytest.raises(RunLocked):
+        await approval_agent(store, Ledger()).resume(stopped.run_id)
+    await asyncio.sleep(0.1)  # the dead process's lease expires
+    result = await approval_agent(store, Ledger()).resume(
+        stopped.run_id, decisions={c.id: reject() for c in stopped.pending}
+    )
+    assert result.status == "completed"
+
+
+async def test_large_results_are_stored_once_and_read_back(tmp_path: Path) -> None:
+    big = "x" * 50_000
+
+    def fetch(n: int) -> str:
+        """Fetch a big page."""
+        return big
+
+    def policy(messages: Sequence[Message], params: ModelParams) -> ModelResponse:
+        n = sum(1 for m in messages if isinstance(m, ToolResultMessage))
+        if n < 3:
+            return ModelResponse(tool_calls=[ToolCall("fetch", {"n": n})])
+        return ModelResponse(text="ok")
+
+    store = SQLiteStore(tmp_path / "j.db")
+    agent = Agent(FunctionModel(policy), tools=[fetch], store=store, max_result_chars=100_000)
+    result = await agent.run("x")
+    assert await store.load(result.run_id) == result.events
+    conn = sqlite3.connect(tmp_path / "j.db")
+    (blobs,) = conn.execute("SELECT COUNT(*) FROM blobs").fetchone()
+    (stored,) = conn.execute("SELECT SUM(LENGTH(data)) FROM events").fetchone()
+    assert blobs == 1  # three identical results, one blob
+    assert stored < 20_000
+
+
+async def test_unknown_schema_version_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "j.db"
+    SQLiteStore(path)
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA user_version = 99")
+    conn.close()
+    with pytest.raises(JournalError, match="schema version 99, newer than this tether"):
+        SQLiteStore(path)
+
+
+async def test_prune_deletes_old_runs_and_gives_space_back(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "j.db")
+    agent = make_agent(store, Ledger())
+    ids = [(await agent.run(f"pay {i} " + "y" * 20_000)).run_id for i in range(5)]
+    before = await store.size_bytes()
+    assert await store.prune(keep_last=2) == 3
+    assert [r.run_id for r in await store.list_runs()] == [ids[4], ids[3]]
+    assert await store.size_bytes() < before
+    with pytest.raises(JournalError, match="no run"):
+        await store.load(ids[0])
+    assert await store.prune(older_than=0.0) == 2
+    assert await store.list_runs() == []
+
+
+async def test_list_filters_by_status_and_agent(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "j.db")
+    await make_agent(store, Ledger()).run("pay")
+    await approval_agent(store, Ledger()).run("clean")
+    assert [r.status for r in await store.list_runs(status="interrupted")] == ["interrupted"]
+    assert [r.agent for r in await store.list_runs(agent="payer")] == ["payer"]
+    assert await store.list_runs(since=10**12) == []
+
+
+async def test_a_finished_run_resumes_to_its_journaled_result(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "j.db")
+    ledger = Ledger()
+    done = await make_agent(store, ledger).run("pay")
+    again = await make_agent(store, ledger).resume(done.run_id)
+    assert (again.status, again.output) == ("completed", done.output)
+    assert len(ledger.entries) == 3
