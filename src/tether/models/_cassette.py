@@ -1,0 +1,311 @@
+"""Record a run's model calls to a cassette, and replay them without the model.
+
+A cassette is a JSON-lines file. The first line is a header; each later line is one
+exchange: the request (messages and params, canonicalised so that key order and JSON
+spacing do not matter) and what came back (a response, or an error). Every line carries
+the format version ``v``; a version this tether does not know is refused with
+:class:`~tether.JournalError`.
+
+:class:`RecordingModel` appends each exchange as one whole line and flushes it, so a
+crash never leaves half a line. :class:`ReplayModel` serves the exchanges back in order
+and raises :class:`~tether.ReplayMismatch`, naming the first difference, when a request
+is not the recorded one, or when the cassette has no more exchanges.
+
+Format versions (bump :data:`CASSETTE_VERSION` and add a line per change):
+
+* 1: first version.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+from collections.abc import AsyncIterator, Sequence
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import TypeAdapter
+
+from tether import _errors
+from tether._errors import JournalError, ModelError, ModelHTTPError, ReplayMismatch
+from tether._messages import Message, ModelResponse
+from tether.models import Model, ModelParams, Price
+
+__all__ = ["CASSETTE_VERSION", "RecordingModel", "ReplayModel", "canonical_request"]
+
+CASSETTE_VERSION = 1
+_KIND = "tether-cassette"
+
+
+@cache
+def _messages_adapter() -> TypeAdapter[list[Message]]:
+    return TypeAdapter(list[Message])
+
+
+@cache
+def _response_adapter() -> TypeAdapter[ModelResponse]:
+    return TypeAdapter(ModelResponse)
+
+
+def _canonical(value: Any) -> Any:
+    """JSON data with tool-call arguments parsed, so raw JSON text and dicts compare equal."""
+    if isinstance(value, dict):
+        out = {k: _canonical(v) for k, v in value.items()}
+        args = out.get("arguments")
+        if isinstance(args, str) and "name" in out:
+            with contextlib.suppress(ValueError):  # malformed text is kept as it was
+                out["arguments"] = json.loads(args)
+        return out
+    if isinstance(value, list):
+        return [_canonical(v) for v in value]
+    return value
+
+
+def canonical_request(messages: Sequence[Message], params: ModelParams) -> dict[str, Any]:
+    """A request as plain JSON data, the same for requests that mean the same thing."""
+    return {
+        "messages": _canonical(_messages_adapter().dump_python(list(messages), mode="json")),
+        "params": {
+            "tools": [
+                {"name": t.name, "description": t.description, "parameters": t.parameters}
+                for t in params.tools
+            ],
+            "output_schema": params.output_schema,
+            "allow_tools": params.allow_tools,
+            "tool_choice": params.tool_choice,
+            "json_schema": params.json_schema,
+        },
+    }
+
+
+def _dump_line(record: dict[str, Any]) -> bytes:
+    record = {"v": CASSETTE_VERSION, **record}
+    return (json.dumps(record, sort_keys=True, separators=(",", ":")) + "\n").encode()
+
+
+def _error_record(exc: ModelError) -> dict[str, Any]:
+    data: dict[str, Any] = {"type": type(exc).__name__, "message": str(exc)}
+    if isinstance(exc, ModelHTTPError):
+        data.update(status_code=exc.status_code, retry_after=exc.retry_after, body=exc.body)
+    return data
+
+
+def _rebuild_error(data: dict[str, Any]) -> ModelError:
+    cls = getattr(_errors, str(data.get("type")), None)
+    if not (isinstance(cls, type) and issubclass(cls, ModelError)):
+        cls = ModelError
+    message = str(data.get("message", ""))
+    if issubclass(cls, ModelHTTPError):
+        return cls(
+            message, int(data["status_code"]), data.get("retry_after"), str(data.get("body", ""))
+        )
+    return cls(message)
+
+
+class RecordingModel(Model):
+    """A model that records each request and what came back to a cassette file.
+
+    The file is started afresh (a new header) at the first call; every call after that
+    is appended, so sequential runs through one ``RecordingModel`` replay in order.
+    Record one run at a time: concurrent runs would interleave their exchanges.
+
+    Args:
+        model: the model that answers.
+        path: the cassette file to write.
+    """
+
+    def __init__(self, model: Model, path: str | os.PathLike[str]) -> None:
+        self.model = model
+        self.path = Path(path)
+        self.name = model.name
+        self.price = model.price
+        self._seq = 0
+
+    def _append(self, record: dict[str, Any]) -> None:
+        # One write of one whole line on an O_APPEND descriptor: a crash leaves the
+        # cassette ending at a line boundary, never inside a line.
+        if self._seq == 0:
+            header = {
+                "type": "header",
+                "kind": _KIND,
+                "model": self.model.name,
+                "price": None
+                if self.price is None
+                else [
+                    self.price.input_per_mtok,
+                    self.price.output_per_mtok,
+                    self.price.cached_input_per_mtok,
+                ],
+                "created": time.time(),
+            }
+            self.path.write_bytes(_dump_line(header))
+        data = _dump_line({"type": "exchange", "seq": self._seq, **record})
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+        finally:
+            os.close(fd)
+        self._seq += 1
+
+    async def request(self, messages: Sequence[Message], params: ModelParams) -> ModelResponse:
+        """Ask the inner model, and record the exchange (an error too)."""
+        req = canonical_request(messages, params)
+        try:
+            response = await self.model.request(messages, params)
+        except ModelError as exc:
+            self._append({"request": req, "error": _error_record(exc)})
+            raise
+        self._append(
+            {"request": req, "response": _response_adapter().dump_python(response, mode="json")}
+        )
+        return response
+
+    async def stream(
+        self, messages: Sequence[Message], params: ModelParams
+    ) -> AsyncIterator[str | ModelResponse]:
+        """Stream from the inner model, and record the deltas and the response."""
+        req = canonical_request(messages, params)
+        deltas: list[str] = []
+        try:
+            async for item in self.model.stream(messages, params):
+                if isinstance(item, str):
+                    deltas.append(item)
+                else:
+                    self._append(
+                        {
+                            "request": req,
+                            "response": _response_adapter().dump_python(item, mode="json"),
+                            "deltas": deltas,
+                        }
+                    )
+                yield item
+        except ModelError as exc:
+            self._append({"request": req, "error": _error_record(exc), "deltas": deltas})
+            raise
+
+
+def _first_difference(recorded: Any, actual: Any, path: str = "") -> str | None:
+    """Where two JSON values first differ, as a path with both values, or None."""
+    if isinstance(recorded, dict) and isinstance(actual, dict):
+        for key in list(recorded) + [k for k in actual if k not in recorded]:
+            if key not in actual:
+                return f"{path}.{key}: recorded {_short(recorded[key])}, missing now"
+            if key not in recorded:
+                return f"{path}.{key}: not recorded, now {_short(actual[key])}"
+            found = _first_difference(recorded[key], actual[key], f"{path}.{key}")
+            if found is not None:
+                return found
+        return None
+    if isinstance(recorded, list) and isinstance(actual, list):
+        for i, (r, a) in enumerate(zip(recorded, actual, strict=False)):
+            found = _first_difference(r, a, f"{path}[{i}]")
+            if found is not None:
+                return found
+        if len(recorded) != len(actual):
+            return f"{path}: recorded {len(recorded)} items, now {len(actual)}"
+        return None
+    if recorded != actual:
+        return f"{path}: recorded {_short(recorded)}, now {_short(actual)}"
+    return None
+
+
+def _short(value: Any, limit: int = 120) -> str:
+    text = json.dumps(value, sort_keys=True)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _load(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    header: dict[str, Any] | None = None
+    exchanges: list[dict[str, Any]] = []
+    with path.open("rb") as f:
+        for number, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            if not line.endswith(b"\n"):
+                raise JournalError(f"cassette {path}: line {number} is cut short; record again")
+            try:
+                record = json.loads(line)
+            except ValueError as exc:
+                raise JournalError(f"cassette {path}: line {number} is not JSON: {exc}") from exc
+            version = record.get("v") if isinstance(record, dict) else None
+            if version != CASSETTE_VERSION:
+                raise JournalError(
+                    f"cassette {path}: line {number} has format version {version!r}, and this "
+                    f"tether reads version {CASSETTE_VERSION}; upgrade tether, or record again"
+                )
+            if header is None:
+                if record.get("type") != "header" or record.get("kind") != _KIND:
+                    raise JournalError(f"cassette {path}: the first line is not a cassette header")
+                header = record
+            elif record.get("type") == "exchange":
+                exchanges.append(record)
+    if header is None:
+        raise JournalError(f"cassette {path} is empty")
+    return header, exchanges
+
+
+class ReplayModel(Model):
+    """A model that serves a cassette's responses back, checking each request.
+
+    Args:
+        path: a cassette written by :class:`RecordingModel`.
+
+    Raises:
+        JournalError: the file is not a cassette, or has a format version this tether
+            does not know.
+        FileNotFoundError: there is no such file.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        header, self._exchanges = _load(self.path)
+        self.name = str(header.get("model", "replay"))
+        price = header.get("price")
+        self.price = None if price is None else Price(*price)
+        self._next = 0
+
+    @property
+    def remaining(self) -> int:
+        """Exchanges not yet served."""
+        return len(self._exchanges) - self._next
+
+    def _take(self, messages: Sequence[Message], params: ModelParams) -> dict[str, Any]:
+        if self._next >= len(self._exchanges):
+            raise ReplayMismatch(
+                f"the cassette {self.path} holds {len(self._exchanges)} model calls and call "
+                f"{self._next + 1} was made; the run went further than the recorded one"
+            )
+        exchange = self._exchanges[self._next]
+        self._next += 1
+        actual = canonical_request(messages, params)
+        diff = _first_difference(exchange["request"], actual, "request")
+        if diff is not None:
+            raise ReplayMismatch(
+                f"model call {self._next} differs from the cassette {self.path}: {diff}"
+            )
+        if "error" in exchange:
+            raise _rebuild_error(exchange["error"])
+        return exchange
+
+    async def request(self, messages: Sequence[Message], params: ModelParams) -> ModelResponse:
+        """The recorded response, if the request is the recorded one."""
+        exchange = self._take(messages, params)
+        return _response_adapter().validate_python(exchange["response"])
+
+    async def stream(
+        self, messages: Sequence[Message], params: ModelParams
+    ) -> AsyncIterator[str | ModelResponse]:
+        """The recorded deltas (or the whole text as one) and then the response."""
+        exchange = self._take(messages, params)
+        response = _response_adapter().validate_python(exchange["response"])
+        deltas = exchange.get("deltas")
+        if deltas is None:
+            deltas = [response.text] if response.text else []
+        for delta in deltas:
+            yield delta
+        yield response
