@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
 from tether import models
+from tether.journal import JournalStore, PostgresStore, SQLiteStore
 
 
 @pytest.fixture(autouse=True)
@@ -14,3 +19,49 @@ def _block_model_requests(request: pytest.FixtureRequest) -> Iterator[None]:
     allow = request.node.get_closest_marker("allow_model_requests") is not None
     with models.allow_model_requests(allow):
         yield
+
+
+PG_DSN = os.environ.get("TETHER_TEST_PG", "postgresql://127.0.0.1:5432/test")
+
+
+def _postgres_reachable() -> str | None:
+    try:
+        import psycopg
+    except ImportError:
+        return "psycopg is not installed (pip install 'tether[postgres]')"
+    try:
+        psycopg.connect(PG_DSN, connect_timeout=3).close()
+    except Exception as exc:
+        return f"no PostgreSQL at {PG_DSN}: {exc}"
+    return None
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def make_store(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[Callable[[], JournalStore]]:
+    """A factory of fresh, empty journal stores, on SQLite and on PostgreSQL."""
+    made: list[JournalStore] = []
+    if request.param == "postgres":
+        why = _postgres_reachable()
+        if why is not None:
+            pytest.skip(f"PostgreSQL tests need a server: {why}")
+
+    def factory() -> JournalStore:
+        store: JournalStore
+        if request.param == "sqlite":
+            store = SQLiteStore(tmp_path / f"journal{len(made)}.db")
+        else:
+            store = PostgresStore(PG_DSN, schema=f"t_{uuid.uuid4().hex[:12]}")
+        made.append(store)
+        return store
+
+    yield factory
+    for store in made:
+        if isinstance(store, PostgresStore):
+            asyncio.run(_drop(store))
+
+
+async def _drop(store: PostgresStore) -> None:
+    await store.drop()
+    await store.close()

@@ -4,7 +4,16 @@ Every event of a run is appended to the store before the loop moves on, so a
 run can be resumed after a crash, listed, forked and replayed from its journal.
 """
 
+from ._postgres import PostgresStore
 from ._sqlite import SQLiteStore, default_path
 from ._store import BLOB_THRESHOLD, JournalStore, RunInfo, RunLocked
 
-__all__ = ["BLOB_THRESHOLD", "JournalStore", "RunInfo", "RunLocked", "SQLiteStore", "default_path"]
+__all__ = [
+    "BLOB_THRESHOLD",
+    "JournalStore",
+    "PostgresStore",
+    "RunInfo",
+    "RunLocked",
+    "SQLiteStore",
+    "default_path",
+]

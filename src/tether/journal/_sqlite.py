@@ -215,9 +215,10 @@ class SQLiteStore(JournalStore):
         return await self._run(delete)
 
     async def size_bytes(self) -> int:
-        """Bytes of the database file and its WAL."""
+        """Bytes of the database file and its WAL, after moving the WAL into the file."""
 
         def measure(conn: sqlite3.Connection) -> int:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             return sum(
                 os.path.getsize(f"{self.path}{suffix}")
                 for suffix in ("", "-wal")

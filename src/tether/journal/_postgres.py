@@ -1,0 +1,272 @@
+"""The PostgreSQL journal store, for production: psycopg 3, async, with a pool.
+
+Tables live in one schema (``tether`` by default), so several deployments or
+test runs can share a database. Versioned migrations run on first use; a
+database whose schema is newer than this tether is refused.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from tether._errors import ConfigError, JournalError
+from tether._events import Event
+
+from ._store import JournalStore, Record, RunInfo, blob_refs, decode, encode
+
+__all__ = ["PostgresStore"]
+
+_MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE runs (
+        run_id TEXT PRIMARY KEY,
+        agent TEXT NOT NULL,
+        status TEXT NOT NULL,
+        prompt TEXT NOT NULL,
+        parent_run_id TEXT,
+        created_at DOUBLE PRECISION NOT NULL,
+        updated_at DOUBLE PRECISION NOT NULL,
+        events INTEGER NOT NULL DEFAULT 0,
+        lease_owner TEXT,
+        lease_expires DOUBLE PRECISION
+    );
+    CREATE INDEX runs_created ON runs (created_at);
+    CREATE INDEX runs_status ON runs (status, created_at);
+    CREATE TABLE events (
+        run_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        type TEXT NOT NULL,
+        data TEXT NOT NULL,
+        PRIMARY KEY (run_id, seq)
+    );
+    CREATE TABLE blobs (
+        digest TEXT PRIMARY KEY,
+        data TEXT NOT NULL
+    );
+    """,
+]
+SCHEMA_VERSION = len(_MIGRATIONS)
+_NOW = "extract(epoch from clock_timestamp())"
+
+
+class PostgresStore(JournalStore):
+    """Journals in PostgreSQL.
+
+    Args:
+        dsn: a libpq connection string, e.g. ``"postgresql://user@host/db"``.
+        schema: the schema holding tether's tables (created if missing).
+        min_size: connections the pool keeps open.
+        max_size: the most connections the pool opens.
+    """
+
+    def __init__(
+        self, dsn: str, *, schema: str = "tether", min_size: int = 1, max_size: int = 8
+    ) -> None:
+        if not re.fullmatch(r"[a-z_][a-z0-9_]*", schema):
+            raise ConfigError(f"schema name {schema!r} must be lower-case letters, digits and _")
+        try:
+            from psycopg_pool import AsyncConnectionPool
+        except ImportError as exc:
+            raise ConfigError(
+                "the PostgreSQL store needs psycopg: pip install 'tether[postgres]'"
+            ) from exc
+        self.dsn = dsn
+        self.schema = schema
+        self._pool: Any = AsyncConnectionPool(
+            dsn,
+            min_size=min_size,
+            max_size=max_size,
+            open=False,
+            kwargs={"autocommit": True, "options": f"-c search_path={schema}"},
+        )
+        self._ready = False
+
+    async def _conn(self) -> Any:
+        if not self._ready:
+            await self._pool.open(wait=True, timeout=30)
+            async with self._pool.connection() as conn:
+                await _migrate(conn, self.schema)
+            self._ready = True
+        return self._pool.connection()
+
+    async def append(self, run_id: str, events: Sequence[Event]) -> None:
+        """Store events in one transaction."""
+        if not events:
+            return
+        records, blobs = encode(events)
+        async with await self._conn() as conn, conn.transaction():
+            for e in events:
+                if e.type == "run_started":
+                    await conn.execute(
+                        "INSERT INTO runs (run_id, agent, status, prompt, parent_run_id, "
+                        "created_at, updated_at) VALUES (%s, %s, 'running', %s, %s, %s, %s) "
+                        "ON CONFLICT DO NOTHING",
+                        (run_id, e.agent, e.prompt, e.parent_run_id, e.at, e.at),
+                    )
+            async with conn.cursor() as cur:
+                if blobs:
+                    await cur.executemany(
+                        "INSERT INTO blobs (digest, data) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+                        list(blobs.items()),
+                    )
+                inserted = 0
+                for r in records:
+                    await cur.execute(
+                        "INSERT INTO events (run_id, seq, type, data) VALUES (%s, %s, %s, %s) "
+                        "ON CONFLICT DO NOTHING",
+                        (run_id, r.seq, r.type, r.data),
+                    )
+                    inserted += cur.rowcount
+            status = next((e.status for e in reversed(events) if e.type == "run_finished"), None)
+            await conn.execute(
+                "UPDATE runs SET events = events + %s, updated_at = %s, "
+                "status = COALESCE(%s, status) WHERE run_id = %s",
+                (inserted, events[-1].at, status, run_id),
+            )
+
+    async def load(self, run_id: str) -> list[Event]:
+        """A run's events in order."""
+        async with await self._conn() as conn:
+            cur = await conn.execute(
+                "SELECT seq, type, data FROM events WHERE run_id = %s ORDER BY seq", (run_id,)
+            )
+            records = [Record(*r) for r in await cur.fetchall()]
+            refs = sorted(blob_refs(records))
+            blobs: dict[str, str] = {}
+            if refs:
+                cur = await conn.execute(
+                    "SELECT digest, data FROM blobs WHERE digest = ANY(%s)", (refs,)
+                )
+                blobs = dict(await cur.fetchall())
+        if not records:
+            raise JournalError(f"no run {run_id!r} in the PostgreSQL journal ({self.schema})")
+        return decode(records, blobs)
+
+    async def list_runs(
+        self,
+        *,
+        status: str | None = None,
+        agent: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        limit: int = 100,
+    ) -> list[RunInfo]:
+        """Runs, newest first."""
+        clauses: list[str] = []
+        args: list[Any] = []
+        for clause, value in (
+            ("status = %s", status),
+            ("agent = %s", agent),
+            ("created_at >= %s", since),
+            ("created_at <= %s", until),
+        ):
+            if value is not None:
+                clauses.append(clause)
+                args.append(value)
+        where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+        async with await self._conn() as conn:
+            cur = await conn.execute(
+                "SELECT run_id, agent, status, prompt, created_at, updated_at, events, "
+                f"parent_run_id FROM runs {where} ORDER BY created_at DESC, run_id DESC LIMIT %s",
+                (*args, limit),
+            )
+            return [RunInfo(*r) for r in await cur.fetchall()]
+
+    async def acquire_lease(self, run_id: str, owner: str, ttl: float) -> bool:
+        """Take or renew the lease, atomically, by the database's clock."""
+        async with await self._conn() as conn:
+            cur = await conn.execute(
+                f"UPDATE runs SET lease_owner = %s, lease_expires = {_NOW} + %s "
+                "WHERE run_id = %s AND (lease_owner IS NULL OR lease_owner = %s "
+                f"OR lease_expires < {_NOW})",
+                (owner, ttl, run_id, owner),
+            )
+            return bool(cur.rowcount == 1)
+
+    async def release_lease(self, run_id: str, owner: str) -> None:
+        """Give the lease back."""
+        async with await self._conn() as conn:
+            await conn.execute(
+                "UPDATE runs SET lease_owner = NULL, lease_expires = NULL "
+                "WHERE run_id = %s AND lease_owner = %s",
+                (run_id, owner),
+            )
+
+    async def prune(self, *, older_than: float | None = None, keep_last: int | None = None) -> int:
+        """Delete old runs, their events and unreferenced blobs; vacuum the tables."""
+        doomed: set[str] = set()
+        async with await self._conn() as conn:
+            if older_than is not None:
+                cur = await conn.execute(
+                    f"SELECT run_id FROM runs WHERE created_at < {_NOW} - %s", (older_than,)
+                )
+                doomed |= {r[0] for r in await cur.fetchall()}
+            if keep_last is not None:
+                cur = await conn.execute(
+                    "SELECT run_id FROM runs ORDER BY created_at DESC, run_id DESC OFFSET %s",
+                    (keep_last,),
+                )
+                doomed |= {r[0] for r in await cur.fetchall()}
+            if doomed:
+                async with conn.transaction():
+                    ids = sorted(doomed)
+                    await conn.execute("DELETE FROM events WHERE run_id = ANY(%s)", (ids,))
+                    await conn.execute("DELETE FROM runs WHERE run_id = ANY(%s)", (ids,))
+                    cur = await conn.execute(
+                        "SELECT seq, type, data FROM events WHERE data LIKE '%%\"$blob\"%%'"
+                    )
+                    used = sorted(blob_refs([Record(*r) for r in await cur.fetchall()]))
+                    await conn.execute("DELETE FROM blobs WHERE NOT (digest = ANY(%s))", (used,))
+                for table in ("events", "runs", "blobs"):
+                    await conn.execute(f"VACUUM {table}")
+        return len(doomed)
+
+    async def size_bytes(self) -> int:
+        """Bytes of tether's tables, indexes and TOAST included."""
+        async with await self._conn() as conn:
+            cur = await conn.execute(
+                "SELECT COALESCE(SUM(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = %s AND c.relkind = 'r'",
+                (self.schema,),
+            )
+            row = await cur.fetchone()
+            return int(row[0])
+
+    async def drop(self) -> None:
+        """Drop the whole schema (tests use a schema of their own)."""
+        async with await self._conn() as conn:
+            await conn.execute(f"DROP SCHEMA IF EXISTS {self.schema} CASCADE")
+        self._ready = False
+
+    async def close(self) -> None:
+        """Close the pool."""
+        await self._pool.close()
+
+
+async def _migrate(conn: Any, schema: str) -> None:
+    async with conn.transaction():
+        await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+        # One migrator at a time, across processes.
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"tether:{schema}",))
+        await conn.execute(
+            f"CREATE TABLE IF NOT EXISTS {schema}.schema_version (version INTEGER NOT NULL)"
+        )
+        cur = await conn.execute(f"SELECT version FROM {schema}.schema_version")
+        row = await cur.fetchone()
+        version = row[0] if row else 0
+        if version > SCHEMA_VERSION:
+            raise JournalError(
+                f"the PostgreSQL journal (schema {schema}) has schema version {version}, newer "
+                f"than this tether supports ({SCHEMA_VERSION}); upgrade tether to open it"
+            )
+        for v in range(version, SCHEMA_VERSION):
+            await conn.execute(f"SET LOCAL search_path = {schema}")
+            await conn.execute(_MIGRATIONS[v])
+        if version != SCHEMA_VERSION:
+            await conn.execute(f"DELETE FROM {schema}.schema_version")
+            await conn.execute(
+                f"INSERT INTO {schema}.schema_version VALUES (%s)", (SCHEMA_VERSION,)
+            )
