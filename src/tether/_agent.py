@@ -105,6 +105,9 @@ class Agent(Generic[DepsT, OutputT]):
             for a person's approval (as do calls of tools marked ``requires_approval``).
         store: a journal store; every event of every run is written to it before the
             loop moves on, and runs can then be resumed, listed, forked and replayed.
+        lease_ttl: seconds a run's lease lasts without renewal (it is renewed every
+            third of that while the run goes); a crashed process's run can be
+            resumed elsewhere once its lease has expired.
     """
 
     def __init__(
@@ -125,6 +128,7 @@ class Agent(Generic[DepsT, OutputT]):
         strategy: Strategy | None = None,
         approval: Callable[[ToolCall], bool] | None = None,
         store: JournalStore | None = None,
+        lease_ttl: float = 30.0,
     ) -> None:
         self.model = model if isinstance(model, Model) else resolve_model(model)
         self.instructions = instructions
@@ -148,6 +152,7 @@ class Agent(Generic[DepsT, OutputT]):
         self.strategy = strategy or _TOOL_LOOP
         self.approval = approval
         self.store = store
+        self.lease_ttl = lease_ttl
         self._prepared: tuple[OutputSpec[Any], ModelParams, ModelParams, str] | None = None
 
     def _prepare(self) -> tuple[OutputSpec[Any], ModelParams, ModelParams, str]:
@@ -228,7 +233,7 @@ class Agent(Generic[DepsT, OutputT]):
 
     async def _execute(self, st: RunState, start: Any = None) -> RunResult[OutputT]:
         token = _current_run.set(st)
-        lease = await Lease.take(st) if st.store is not None else None
+        lease = await Lease.take(st, self.lease_ttl) if st.store is not None else None
         try:
             end = await (self.strategy.run(st) if start is None else drive(st, start))
         except asyncio.CancelledError:

@@ -198,11 +198,11 @@ def rebuild(
     st.events = list(events)
     st.flushed = len(events)
     last = events[-1]
+    fold = _replay(st, events)
     if isinstance(last, RunFinished) and last.status != "interrupted":
         return Finish(last.status, last.reason, last.output)
     elapsed = last.at - events[0].at  # time the run was alive, not time it lay dead
     st.tracker.started = time.monotonic() - max(elapsed, 0.0)
-    fold = _replay(st, events)
     open_calls = [c for c in fold.calls if c.id not in fold.finished]
     if not open_calls:
         return ModelTurn()

@@ -1,0 +1,148 @@
+"""The agent of the crash test, and a child-process entry that runs or resumes it.
+
+Usage: python crash_worker.py STORE RUN_ID LEDGER OUT
+  STORE is ``sqlite:PATH`` or ``postgres:DSN|SCHEMA``. The child starts the run
+  if the store does not have it, else resumes it, and writes the final
+  transcript to OUT. The parent kills it with SIGKILL at random moments.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from tether import Agent, Message, ModelResponse, RunContext, Tool, ToolCall, ToolResultMessage
+from tether.journal import JournalStore, PostgresStore, RunLocked, SQLiteStore
+from tether.models import ModelParams
+from tether.testing import FunctionModel
+
+PROMPT = "charge and ship the order"
+STEP_DELAY = 0.004
+
+
+def ledger_append(path: str, line: str) -> None:
+    """One side effect: one line, written with one append."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, (line + "\n").encode())
+    finally:
+        os.close(fd)
+
+
+def ledger_lines(path: str) -> list[str]:
+    """Every complete line of the ledger."""
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [line for line in f.read().split("\n") if line]
+
+
+def build_agent(store: JournalStore, ledger: str) -> Agent[Any, str]:
+    """Six steps: charges (idempotent), a parallel pair, and shipments (not idempotent)."""
+
+    def charge(ctx: RunContext[None], item: str, cents: int) -> str:
+        """Charge for an item."""
+        time.sleep(STEP_DELAY)
+        ledger_append(ledger, f"charge {item} {cents} {ctx.idempotency_key}")
+        time.sleep(STEP_DELAY)
+        return f"charged {item} {cents}"
+
+    def ship(ctx: RunContext[None], item: str) -> str:
+        """Ship an item (not idempotent: it is reconciled after a crash)."""
+        time.sleep(STEP_DELAY)
+        ledger_append(ledger, f"ship {item} {ctx.idempotency_key}")
+        time.sleep(STEP_DELAY)
+        return f"shipped {item}"
+
+    def shipped(args: dict[str, Any], key: str) -> str:
+        for line in ledger_lines(ledger):
+            if line.startswith("ship ") and line.endswith(f" {key}"):
+                return f"shipped {args['item']}"
+        raise LookupError(key)
+
+    plan: list[list[ToolCall]] = [
+        [ToolCall("charge", {"item": "book", "cents": 1200})],
+        [
+            ToolCall("charge", {"item": "pen", "cents": 300}),
+            ToolCall("charge", {"item": "ink", "cents": 150}),
+        ],
+        [ToolCall("ship", {"item": "book"})],
+        [ToolCall("ship", {"item": "pen"}), ToolCall("ship", {"item": "ink"})],
+        [ToolCall("charge", {"item": "postage", "cents": 90})],
+    ]
+
+    async def policy(messages: Sequence[Message], params: ModelParams) -> ModelResponse:
+        await asyncio.sleep(STEP_DELAY)
+        turns = sum(1 for m in messages if m.role == "assistant")
+        if turns < len(plan):
+            return ModelResponse(text=f"step {turns + 1}", tool_calls=list(plan[turns]))
+        done = [m.content for m in messages if isinstance(m, ToolResultMessage)]
+        return ModelResponse(text="done: " + "; ".join(done))
+
+    return Agent(
+        FunctionModel(policy),
+        tools=[Tool(charge, idempotent=True), Tool(ship, reconcile=shipped)],
+        store=store,
+        name="crash-test",
+        lease_ttl=0.3,
+    )
+
+
+def open_store(spec: str) -> JournalStore:
+    """A store from ``sqlite:PATH`` or ``postgres:DSN|SCHEMA``."""
+    kind, _, rest = spec.partition(":")
+    if kind == "sqlite":
+        return SQLiteStore(rest)
+    dsn, _, schema = rest.partition("|")
+    return PostgresStore(dsn, schema=schema, max_size=2)
+
+
+def transcript(messages: Sequence[Message]) -> list[str]:
+    """The conversation as comparable text."""
+    out = []
+    for m in messages:
+        if m.role == "assistant":
+            calls = [f"{c.name}{c.arguments_json()}" for c in m.tool_calls]  # type: ignore[union-attr]
+            out.append(f"assistant: {m.text} {calls}")  # type: ignore[union-attr]
+        else:
+            out.append(f"{m.role}: {m.content}")  # type: ignore[union-attr]
+    return out
+
+
+async def main(spec: str, run_id: str, ledger: str, out: str) -> int:
+    store = open_store(spec)
+    agent = build_agent(store, ledger)
+    known = {r.run_id for r in await store.list_runs(limit=10_000)}
+    try:
+        if run_id in known:
+            result = await agent.resume(run_id)
+        else:
+            from tether import _agent
+
+            _agent.new_run_id = lambda: run_id  # the parent chose the id
+            result = await agent.run(PROMPT)
+    except RunLocked:  # the killed process's lease has not expired yet
+        return 4
+    finally:
+        await store.close()
+    Path(out).write_text(
+        json.dumps(
+            {
+                "status": result.status,
+                "output": result.output,
+                "reason": result.reason.kind,
+                "transcript": transcript(result.messages),
+            }
+        )
+    )
+    return 0 if result.status == "completed" else 3
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main(*sys.argv[1:5])))

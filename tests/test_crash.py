@@ -1,0 +1,120 @@
+"""The crash test: SIGKILL a running agent at random moments, resume it, repeat.
+
+Every finished tool effect must be in the side-effect ledger exactly once (an
+idempotent call in flight at a kill may appear twice, with the same idempotency
+key), and the final transcript must equal that of a run never killed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from conftest import PG_DSN, _postgres_reachable
+from crash_worker import PROMPT, build_agent, ledger_lines, open_store, transcript
+from tether import ToolCallFinished
+from tether.journal import SQLiteStore
+
+WORKER = str(Path(__file__).with_name("crash_worker.py"))
+KILLS = int(os.environ.get("TETHER_CRASH_KILLS", "200"))
+
+
+def _reference(tmp_path: Path) -> list[str]:
+    async def go() -> list[str]:
+        store = SQLiteStore(tmp_path / "reference.db")
+        result = await build_agent(store, str(tmp_path / "reference.ledger")).run(PROMPT)
+        await store.close()
+        assert result.status == "completed"
+        return transcript(result.messages)
+
+    return asyncio.run(go())
+
+
+def _run_until_done(spec: str, run_id: str, ledger: str, out: str, rng: random.Random) -> int:
+    """Start or resume the run in child processes, killing them, until one finishes."""
+    kills = 0
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}
+    for _ in range(200):
+        proc = subprocess.Popen([sys.executable, WORKER, spec, run_id, ledger, out], env=env)
+        try:
+            code = proc.wait(timeout=rng.uniform(0.25, 0.45))
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            kills += 1
+            continue
+        if code == 0:
+            return kills
+        assert code == 4, f"the worker failed with exit code {code}"
+        time.sleep(0.35)  # the killed process's lease expires
+    raise AssertionError("the run never finished")
+
+
+def _check_ledger(ledger: str, store_spec: str, run_id: str) -> None:
+    lines = ledger_lines(ledger)
+    by_key: dict[str, set[str]] = {}
+    for line in lines:
+        by_key.setdefault(line.rsplit(" ", 1)[1], set()).add(line)
+    counts = Counter(line.rsplit(" ", 1)[1] for line in lines)
+    for key, variants in by_key.items():
+        assert len(variants) == 1, f"one key, two different effects: {variants}"
+    for line in lines:
+        if line.startswith("ship "):
+            assert counts[line.rsplit(" ", 1)[1]] == 1, f"a shipment happened twice: {line}"
+
+    async def finished() -> list[ToolCallFinished]:
+        store = open_store(store_spec)
+        events = await store.load(run_id)
+        await store.close()
+        return [e for e in events if isinstance(e, ToolCallFinished)]
+
+    done = asyncio.run(finished())
+    assert [e.outcome for e in done] == ["ok"] * 7
+    for e in done:  # every finished effect is in the ledger
+        assert counts[f"{run_id}:{e.call_id}"] >= 1, e
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_two_hundred_kills_lose_nothing_and_do_nothing_twice(kind: str, tmp_path: Path) -> None:
+    schema = f"crash_{uuid.uuid4().hex[:10]}"
+    if kind == "postgres":
+        why = _postgres_reachable()
+        if why is not None:
+            pytest.skip(f"PostgreSQL tests need a server: {why}")
+        spec = f"postgres:{PG_DSN}|{schema}"
+    else:
+        spec = f"sqlite:{tmp_path / 'crash.db'}"
+    reference = _reference(tmp_path)
+    rng = random.Random(20261130)
+    kills = runs = 0
+    while kills < KILLS:
+        run_id = f"crash-{runs:04d}"
+        ledger, out = str(tmp_path / f"{run_id}.ledger"), str(tmp_path / f"{run_id}.json")
+        kills += _run_until_done(spec, run_id, ledger, out, rng)
+        runs += 1
+        final = json.loads(Path(out).read_text())
+        assert final["status"] == "completed"
+        assert final["transcript"] == reference
+        _check_ledger(ledger, spec, run_id)
+    print(f"{kind}: {kills} kills over {runs} runs, every run completed with the same transcript")
+    if kind == "postgres":
+        from tether.journal import PostgresStore
+
+        async def drop() -> None:
+            store = PostgresStore(PG_DSN, schema=schema)
+            await store.drop()
+            await store.close()
+
+        asyncio.run(drop())
