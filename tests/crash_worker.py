@@ -131,16 +131,13 @@ async def main(spec: str, run_id: str, ledger: str, out: str) -> int:
         return 4
     finally:
         await store.close()
-    Path(out).write_text(
-        json.dumps(
-            {
-                "status": result.status,
-                "output": result.output,
-                "reason": result.reason.kind,
-                "transcript": transcript(result.messages),
-            }
-        )
-    )
+    record = {
+        "status": result.status,
+        "output": result.output,
+        "reason": result.reason.kind,
+        "transcript": transcript(result.messages),
+    }
+    await asyncio.to_thread(Path(out).write_text, json.dumps(record))
     return 0 if result.status == "completed" else 3
 
 

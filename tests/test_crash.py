@@ -67,7 +67,7 @@ def _check_ledger(ledger: str, store_spec: str, run_id: str) -> None:
     for line in lines:
         by_key.setdefault(line.rsplit(" ", 1)[1], set()).add(line)
     counts = Counter(line.rsplit(" ", 1)[1] for line in lines)
-    for key, variants in by_key.items():
+    for variants in by_key.values():
         assert len(variants) == 1, f"one key, two different effects: {variants}"
     for line in lines:
         if line.startswith("ship "):
