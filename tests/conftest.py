@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,6 +21,9 @@ def _block_model_requests(request: pytest.FixtureRequest) -> Iterator[None]:
     with models.allow_model_requests(allow):
         yield
 
+
+# Runs the tests make through the CLI go to a journal of their own, not the user's.
+os.environ["TETHER_DB"] = str(Path(tempfile.mkdtemp(prefix="tether-tests-")) / "journal.db")
 
 PG_DSN = os.environ.get("TETHER_TEST_PG", "postgresql://127.0.0.1:5432/test")
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import importlib
 import json
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -197,6 +199,13 @@ def run(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON object with the result and events.")
     ] = False,
+    store: Annotated[
+        Path | None,
+        typer.Option(help="The journal file (default: $TETHER_DB or the user's data folder)."),
+    ] = None,
+    no_store: Annotated[
+        bool, typer.Option("--no-store", help="Do not write the run to the journal.")
+    ] = False,
 ) -> None:
     """Run an agent on PROMPT: the demo agent, or yours with --agent."""
     console = None if as_json else Console(stderr=True, soft_wrap=True)
@@ -208,6 +217,11 @@ def run(
             model = None
         else:
             the_agent = _load_agent(agent)
+        if the_agent.store is None and not no_store:
+            from .journal import SQLiteStore, default_path
+
+            the_agent = copy.copy(the_agent)  # the user's agent object stays as it was
+            the_agent.store = SQLiteStore(store or default_path())
         result = asyncio.run(_drive(the_agent, prompt, model, console))
     except TetherError as exc:
         raise _fail(str(exc)) from None
@@ -242,3 +256,8 @@ def _root(
 def main() -> None:
     """The console entry point."""
     app()
+
+
+from . import _cli_runs  # noqa: E402 - registers runs, resume and prune on the app
+
+del _cli_runs
