@@ -349,37 +349,48 @@ class ModelTurn:
     """Ask the model for its next move."""
 
     async def run(self, st: RunState) -> HandleResponse | GiveUp | Finish:
-        ex = st.tracker.check("step") or st.tracker.check("model")
-        if ex is not None:
-            return st.exhausted(ex)
-        st.tracker.charge_step()
-        st.step += 1
-        st.flush_notes()
-        try:
-            response = await st.call_model(st.messages, st.params)
-        except TimeoutError:
-            ex = st.tracker.check("model")
-            seconds = st.tracker.budget.max_seconds or 0.0
-            return st.exhausted(ex or Exceeded("seconds", st.tracker.elapsed(), seconds))
-        except Exception as exc:
-            st.emit(
-                ModelFailed(
-                    run_id=st.run_id,
-                    seq=st.seq,
-                    at=time.time(),
-                    step=st.step,
-                    error=f"{type(exc).__name__}: {exc}",
-                )
+        got = await model_step(st, st.params)
+        return got if isinstance(got, GiveUp | Finish) else HandleResponse(got)
+
+
+async def model_step(st: RunState, params: ModelParams) -> ModelResponse | GiveUp | Finish:
+    """One step of a run that asks the model: budget checks, pending notes, the call.
+
+    Shared by the tool loop and other strategies, so every strategy charges and
+    journals its model calls the same way. Returns the response, or the node to go
+    to when the budget is used up (:class:`GiveUp`) or the model failed (:class:`Finish`).
+    """
+    ex = st.tracker.check("step") or st.tracker.check("model")
+    if ex is not None:
+        return st.exhausted(ex)
+    st.tracker.charge_step()
+    st.step += 1
+    st.flush_notes()
+    try:
+        response = await st.call_model(st.messages, params)
+    except TimeoutError:
+        ex = st.tracker.check("model")
+        seconds = st.tracker.budget.max_seconds or 0.0
+        return st.exhausted(ex or Exceeded("seconds", st.tracker.elapsed(), seconds))
+    except Exception as exc:
+        st.emit(
+            ModelFailed(
+                run_id=st.run_id,
+                seq=st.seq,
+                at=time.time(),
+                step=st.step,
+                error=f"{type(exc).__name__}: {exc}",
             )
-            return Finish(
-                "failed",
-                Reason(
-                    "model_error", f"The model {st.model.name!r} failed: {exc}", type(exc).__name__
-                ),
-                None,
-            )
-        st.check_warnings()
-        return HandleResponse(response)
+        )
+        return Finish(
+            "failed",
+            Reason(
+                "model_error", f"The model {st.model.name!r} failed: {exc}", type(exc).__name__
+            ),
+            None,
+        )
+    st.check_warnings()
+    return response
 
 
 @dataclass(slots=True)

@@ -1,0 +1,332 @@
+"""The guided strategy, driven by fake models: fast and deterministic."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytest
+
+from helpers import of_type, types
+from tether import (
+    Agent,
+    Budget,
+    Message,
+    ModelRequested,
+    NoteAdded,
+    OrchestratorPrompt,
+    OutputInvalid,
+    StaticAnswer,
+    StrategyChanged,
+    SystemMessage,
+    ToolCall,
+    ToolCallFinished,
+    ToolCallStarted,
+    ToolResultMessage,
+    UserMessage,
+)
+from tether._demo import calculator, convert_units, demo_model, lookup_capital
+from tether._guided import GUIDED_PROMPT, GuidedStrategy
+from tether.models import ModelParams
+from tether.testing import FunctionModel, Reply, ScriptedModel
+
+TOOLS = [calculator, convert_units, lookup_capital]
+
+
+def guided(model: ScriptedModel | FunctionModel, **kwargs: object) -> Agent[None, str]:
+    return Agent(model, tools=TOOLS, strategy=GuidedStrategy(), **kwargs)  # type: ignore[arg-type]
+
+
+def calc(expression: str) -> ToolCall:
+    return ToolCall("calculator", {"expression": expression})
+
+
+async def test_a_text_decision_is_the_answer_with_no_tool_call() -> None:
+    model = ScriptedModel(["Paris"])
+    result = await guided(model).run("What is the capital of France?")
+    assert result.completed
+    assert result.output == "Paris"
+    assert result.usage.model_calls == 1
+    assert result.usage.tool_calls == 0
+    assert result.reason.message == "The model gave a final answer."
+
+
+async def test_the_decision_is_asked_with_the_tools_and_the_models_own_choice() -> None:
+    model = ScriptedModel(["Paris"])
+    await guided(model).run("What is the capital of France?")
+    params = model.params[0]
+    assert params.allow_tools
+    assert params.tool_choice == "auto"
+    assert [t.name for t in params.tools] == ["calculator", "convert_units", "lookup_capital"]
+
+
+async def test_a_restated_result_ends_the_run_with_the_tools_result() -> None:
+    model = ScriptedModel([calc("17*23"), "17*23 is 391."])
+    result = await guided(model).run("What is 17*23?")
+    assert result.completed
+    assert result.output == "391"
+    assert "orchestrator answered with the result of calculator" in result.reason.message
+
+
+async def test_a_miscopied_name_is_replaced_by_the_tools_result() -> None:
+    model = ScriptedModel(
+        [ToolCall("lookup_capital", {"country": "Quenland"}), "The capital is Port Haloway."]
+    )
+    result = await guided(model).run("What is the capital of Quenland?")
+    assert result.output == "Port Halloway"
+
+
+async def test_calling_again_with_the_result_ends_the_run() -> None:
+    model = ScriptedModel([calc("17*23"), calc("391")])
+    result = await guided(model).run("What is 17*23?")
+    assert result.output == "391"
+    assert result.usage.tool_calls == 1
+    assert result.usage.model_calls == 2
+
+
+async def test_the_same_call_again_ends_the_run() -> None:
+    model = ScriptedModel([calc("17*23"), calc("17 * 23".replace(" ", ""))])
+    result = await guided(model).run("What is 17*23?")
+    assert result.output == "391"
+    assert result.usage.tool_calls == 1
+
+
+async def test_after_each_result_the_model_is_told_to_answer_if_it_can() -> None:
+    model = ScriptedModel([calc("17*23"), "391"])
+    result = await guided(model).run("What is 17*23?")
+    last = model.requests[1][-1]
+    assert isinstance(last, UserMessage)
+    assert last.content == "Tool calculator returned 391. If this answers the question, answer now."
+    assert [e.content for e in of_type(result, NoteAdded)] == [last.content]
+
+
+async def test_an_invalid_call_is_generated_again_with_the_tool_forced() -> None:
+    model = ScriptedModel(
+        [ToolCall("calculator", {"expr": "17*23"}), calc("17*23"), "The answer is 391"]
+    )
+    result = await guided(model).run("What is 17*23?")
+    assert result.output == "391"
+    forced = model.params[1]
+    assert forced.tool_choice == "calculator"
+    assert [t.name for t in forced.tools] == ["calculator"]
+    started = of_type(result, ToolCallStarted)
+    assert [s.call.arguments for s in started] == [{"expression": "17*23"}]
+
+
+async def test_a_call_of_an_unknown_tool_is_generated_again_among_all_tools() -> None:
+    model = ScriptedModel([ToolCall("calc", "17*23"), calc("17*23"), "391"])
+    await guided(model).run("What is 17*23?")
+    assert model.params[1].tool_choice == "required"
+    assert len(model.params[1].tools) == 3
+
+
+async def test_without_repair_an_invalid_call_is_run_and_its_error_fed_back() -> None:
+    model = ScriptedModel([ToolCall("calculator", {"expr": "1"}), calc("17*23"), "391"])
+    agent = Agent(model, tools=TOOLS, strategy=GuidedStrategy(repair_calls=False))
+    result = await agent.run("What is 17*23?")
+    outcomes = [e.outcome for e in of_type(result, ToolCallFinished)]
+    assert outcomes == ["invalid_arguments", "ok"]
+    note = model.requests[1][-1]
+    assert isinstance(note, UserMessage)
+    assert note.content.startswith("Tool calculator failed: Invalid arguments")
+    assert result.output == "391"
+
+
+async def test_a_failing_tool_is_reported_and_the_model_may_answer_without_it() -> None:
+    model = ScriptedModel(
+        [ToolCall("lookup_capital", {"country": "France"}), "The capital of France is Paris."]
+    )
+    result = await guided(model).run("What is the capital of France?")
+    assert [e.outcome for e in of_type(result, ToolCallFinished)] == ["error"]
+    assert result.output == "The capital of France is Paris."
+    results = [m for m in model.requests[1] if isinstance(m, ToolResultMessage)]
+    assert results[0].is_error
+    assert "unknown country" in results[0].content
+
+
+async def test_a_two_step_task_goes_on_after_the_first_result() -> None:
+    model = ScriptedModel(
+        [
+            ToolCall("convert_units", {"value": 5, "from_unit": "mi", "to_unit": "km"}),
+            calc("8.04672*2"),
+            "The result is 16.09344.",
+        ]
+    )
+    result = await guided(model).run("Convert 5 miles to km, then double it.")
+    assert result.output == "16.09344"
+    assert [e.name for e in of_type(result, ToolCallFinished)] == ["convert_units", "calculator"]
+    assert result.usage.model_calls == 3
+
+
+async def test_an_answer_that_combines_several_results_is_kept() -> None:
+    model = ScriptedModel(
+        [
+            ToolCall("lookup_capital", {"country": "Valdoria"}),
+            ToolCall("lookup_capital", {"country": "Quenland"}),
+            "Merrowgate and Port Halloway",
+        ]
+    )
+    result = await guided(model).run("What are the capitals of Valdoria and Quenland?")
+    assert result.output == "Merrowgate and Port Halloway"
+    assert result.reason.message == "The model gave a final answer."
+
+
+async def test_parallel_valid_calls_run_together() -> None:
+    model = ScriptedModel(
+        [
+            [
+                ToolCall("lookup_capital", {"country": "Valdoria"}),
+                ToolCall("lookup_capital", {"country": "Quenland"}),
+            ],
+            "Merrowgate and Port Halloway",
+        ]
+    )
+    result = await guided(model).run("What are the capitals of Valdoria and Quenland?")
+    assert result.usage.tool_calls == 2
+    assert result.usage.model_calls == 2
+
+
+async def test_the_run_gives_up_through_the_fallback_when_the_budget_is_used() -> None:
+    def always_call(messages: Sequence[Message], params: ModelParams) -> Reply:
+        n = sum(isinstance(m, ToolResultMessage) for m in messages)
+        return calc(f"{n}+1000")
+
+    agent = Agent(
+        FunctionModel(always_call),
+        tools=TOOLS,
+        strategy=GuidedStrategy(),
+        budget=Budget(max_steps=3),
+        fallback=StaticAnswer("sorry"),
+    )
+    result = await agent.run("Count forever")
+    assert result.status == "gave_up"
+    assert result.reason.kind == "budget_exhausted"
+    assert result.output == "sorry"
+    assert len(of_type(result, StrategyChanged)) == 1
+    assert result.usage.model_calls == 3
+
+
+async def test_a_loop_of_calls_is_detected_like_in_the_tool_loop() -> None:
+    calls = [calc("1+1"), calc("2+2")] * 4
+    agent = Agent(
+        ScriptedModel(calls), tools=TOOLS, strategy=GuidedStrategy(), fallback=StaticAnswer("x")
+    )
+    result = await agent.run("Loop")
+    assert result.status == "gave_up"
+    assert result.reason.kind == "loop_detected"
+
+
+async def test_every_step_is_journaled() -> None:
+    model = ScriptedModel([calc("17*23"), "391"])
+    result = await guided(model).run("What is 17*23?")
+    assert types(result) == [
+        "run_started",
+        "model_requested",
+        "model_responded",
+        "tool_call_started",
+        "tool_call_finished",
+        "note_added",
+        "model_requested",
+        "model_responded",
+        "run_finished",
+    ]
+    assert all(e.tools for e in of_type(result, ModelRequested))
+
+
+async def test_a_numeric_result_becomes_a_typed_output_without_another_call() -> None:
+    model = ScriptedModel([calc("17*23"), "391"])
+    agent = Agent(model, tools=TOOLS, output_type=int, strategy=GuidedStrategy())
+    result = await agent.run("What is 17*23?")
+    assert result.output == 391
+    assert result.usage.model_calls == 2
+
+
+async def test_an_answer_not_in_the_output_type_takes_one_constrained_finishing_step() -> None:
+    model = ScriptedModel(["about seven", "7"])
+    agent = Agent(model, tools=TOOLS, output_type=int, strategy=GuidedStrategy())
+    result = await agent.run("How many days are in a week?")
+    assert result.output == 7
+    assert model.params[1].json_schema == {"type": "integer"}
+    assert not model.params[1].allow_tools
+    assert len(of_type(result, OutputInvalid)) == 1
+
+
+async def test_answers_that_stay_invalid_fail_the_run() -> None:
+    model = ScriptedModel(["about seven", "seven", "sieben"])
+    agent = Agent(model, tools=TOOLS, output_type=int, strategy=GuidedStrategy(), output_retries=2)
+    result = await agent.run("How many days are in a week?")
+    assert result.status == "failed"
+    assert result.reason.kind == "output_invalid"
+
+
+async def test_without_finishing_with_results_the_models_answer_is_kept() -> None:
+    model = ScriptedModel([calc("17*23"), "17*23 is 391."])
+    agent = Agent(model, tools=TOOLS, strategy=GuidedStrategy(finish_with_results=False))
+    result = await agent.run("What is 17*23?")
+    assert result.output == "17*23 is 391."
+
+
+async def test_without_result_notes_the_model_gets_only_the_result() -> None:
+    model = ScriptedModel([calc("17*23"), "391"])
+    agent = Agent(model, tools=TOOLS, strategy=GuidedStrategy(result_notes=False))
+    await agent.run("What is 17*23?")
+    assert isinstance(model.requests[1][-1], ToolResultMessage)
+
+
+async def test_a_constrained_decision_picks_a_tool_then_its_arguments() -> None:
+    model = ScriptedModel(['{"next": "calculator"}', calc("17*23"), '{"next": "answer"}', "391"])
+    agent = Agent(model, tools=TOOLS, strategy=GuidedStrategy(native_decision=False))
+    result = await agent.run("What is 17*23?")
+    assert result.output == "391"
+    schema = model.params[0].json_schema
+    assert schema is not None
+    assert schema["properties"]["next"]["enum"] == [
+        "calculator",
+        "convert_units",
+        "lookup_capital",
+        "answer",
+    ]
+    assert model.params[1].tool_choice == "calculator"
+    assert not model.params[3].allow_tools
+
+
+async def test_the_compact_prompt_replaces_only_the_default_prompt() -> None:
+    model = ScriptedModel(["hi", "hi"])
+    await guided(model).run("hi")
+    system = model.requests[0][0]
+    assert isinstance(system, SystemMessage)
+    assert system.content.startswith("Use a tool when the task needs one")
+    custom = OrchestratorPrompt(extra="Be brief.")
+    await Agent(model, tools=TOOLS, prompt=custom, strategy=GuidedStrategy()).run("hi")
+    system = model.requests[1][0]
+    assert isinstance(system, SystemMessage)
+    assert "Be brief." in system.content
+    assert GUIDED_PROMPT.template not in system.content
+
+
+async def test_the_demo_model_drives_the_guided_strategy() -> None:
+    agent = Agent(demo_model(), tools=TOOLS, strategy=GuidedStrategy())
+    result = await agent.run("What is 17*23? Use the calculator.")
+    assert result.output == "391"
+
+
+def test_repr_names_the_techniques_switched_off() -> None:
+    assert repr(GuidedStrategy()) == "GuidedStrategy()"
+    assert repr(GuidedStrategy(result_notes=False)) == "GuidedStrategy(result_notes=False)"
+
+
+@pytest.mark.parametrize(
+    ("answer", "result", "prompt", "expected"),
+    [
+        ("The capital of Valdoria is Merowgate.", "Merrowgate", "Capital of Valdoria?", True),
+        ("Merrowgate and Port Halloway", "Port Halloway", "Capitals of V and Q?", False),
+        ("2,262,000", "2262000", "Combined population?", True),
+        ("10 km is 6.21 miles", "6.213712", "Convert 10 km to miles.", True),
+        ("Valdoria has more people", "640000", "Which has more people?", False),
+        ("", "391", "What is 17*23?", False),
+    ],
+)
+def test_restating_a_result(answer: str, result: str, prompt: str, expected: bool) -> None:
+    from tether._guided import _restates
+
+    earlier = ["Merrowgate", "812000"]
+    assert _restates(answer, result, prompt, earlier) is expected
