@@ -67,6 +67,7 @@ from ._messages import (
 )
 from ._prompt import DEFAULT_TEMPLATE, OrchestratorPrompt
 from ._strategy import Strategy, ToolLoop
+from ._timetravel import JournalModel, comparable
 from ._tools import Tool, ToolDefinition, tool
 from ._usage import Budget, Usage
 
@@ -90,6 +91,7 @@ __all__ = [
     "FallbackContext",
     "FinalAnswer",
     "JournalError",
+    "JournalModel",
     "LoopDetected",
     "LoopPolicy",
     "Message",
@@ -136,6 +138,7 @@ __all__ = [
     "UserMessage",
     "__version__",
     "approve",
+    "comparable",
     "dump_event",
     "edit",
     "load_event",

@@ -23,6 +23,7 @@ from ._messages import Message, SystemMessage, ToolCall, UserMessage
 from ._output import OutputSpec
 from ._prompt import OrchestratorPrompt
 from ._strategy import Strategy, ToolLoop
+from ._timetravel import JournalModel, fork_events
 from ._tools import Tool
 from ._usage import Budget, BudgetTracker, Usage
 from .journal import JournalStore
@@ -350,6 +351,51 @@ class Agent(Generic[DepsT, OutputT]):
                 st.messages,
             )
         return await self._execute(st, start=node)
+
+    async def fork(
+        self,
+        run_id: str,
+        at: int,
+        *,
+        prompt: str | None = None,
+        tool_results: Mapping[str, str] | None = None,
+        store: JournalStore | None = None,
+    ) -> str:
+        """Copy a run's journal up to event ``at`` into a new run; return the new run's id.
+
+        Resume the new run (:meth:`resume`) to go on from there, down another path when
+        ``prompt`` or ``tool_results`` (per call id) change what the run saw.
+        """
+        store = store or self.store
+        if store is None:
+            raise ConfigError("fork needs a journal store: Agent(..., store=SQLiteStore())")
+        events = await store.load(run_id)
+        new_id = new_run_id()
+        await store.append(
+            new_id, fork_events(events, at, new_id, prompt=prompt, tool_results=tool_results)
+        )
+        return new_id
+
+    async def replay(
+        self, run_id: str, *, deps: DepsT | None = None, store: JournalStore | None = None
+    ) -> RunResult[OutputT]:
+        """Run the journaled run again with no model: its model responses serve as the
+        cassette, and the tools run again. The new run is not journaled.
+
+        Compare ``tether.comparable(result.events)`` with the original's to check that
+        the agent still behaves the same (a regression test from a production run).
+        """
+        store = store or self.store
+        if store is None:
+            raise ConfigError("replay needs a journal store: Agent(..., store=SQLiteStore())")
+        events = await store.load(run_id)
+        first = events[0]
+        if not isinstance(first, RunStarted):
+            raise ConfigError(f"the journal of run {run_id} does not start with run_started")
+        with self.override(model=JournalModel(events)):
+            st = self._state(first.prompt, deps, None, None, False)
+            st.store = None
+            return await self._execute(st)
 
     def run_sync(
         self, prompt: str, *, deps: DepsT | None = None, parent: RunContext[Any] | None = None

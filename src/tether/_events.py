@@ -113,6 +113,8 @@ class RunStarted(_EventBase):
     prompt: str
     model: str
     parent_run_id: str | None = None
+    forked_from: str | None = None
+    fork_seq: int | None = None
     type: Literal["run_started"] = "run_started"
 
 

@@ -1,0 +1,132 @@
+"""Fork and replay: time travel over run journals.
+
+* :func:`fork` copies a run's journal up to an event into a new run, optionally
+  with another prompt or other tool results, so that resuming the new run goes
+  on from that point down a different path.
+* :class:`JournalModel` serves a journal's model responses back in order: a
+  run replayed with it needs no model, and gives the same events when the tools
+  behave the same.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ._errors import ConfigError, ReplayMismatch
+from ._events import (
+    Event,
+    ModelRequested,
+    ModelResponded,
+    RunFinished,
+    RunStarted,
+    ToolCallFinished,
+    ToolCallStarted,
+)
+from ._messages import Message, ModelResponse, ToolCall
+from .models import Model, ModelParams
+
+__all__ = ["JournalModel", "comparable", "fork_events"]
+
+# Fields that differ between two runs that did the same thing.
+_VOLATILE = ("run_id", "at", "duration_s")
+
+
+def fork_events(
+    events: Sequence[Event],
+    at: int,
+    new_run_id: str,
+    *,
+    prompt: str | None = None,
+    tool_results: Mapping[str, str] | None = None,
+) -> list[Event]:
+    """The journal of a new run: ``events`` before sequence number ``at``, rewritten.
+
+    Calls that had started but not finished before ``at`` are dropped, so that the
+    new run makes them afresh; a ``run_finished`` is dropped, so the run goes on.
+
+    Raises:
+        ConfigError: ``at`` is outside the journal, or a replaced tool result names a
+            call that did not finish before ``at``.
+    """
+    if not events or not isinstance(events[0], RunStarted):
+        raise ConfigError("a journal to fork must start with run_started")
+    if not 1 <= at <= len(events):
+        raise ConfigError(f"fork point {at} is outside the journal (1 to {len(events)})")
+    prefix = [e for e in events if e.seq < at and not isinstance(e, RunFinished)]
+    finished = {e.call_id for e in prefix if isinstance(e, ToolCallFinished)}
+    missing = set(tool_results or {}) - finished
+    if missing:
+        raise ConfigError(
+            f"cannot replace the results of {sorted(missing)}: no such call finished "
+            f"before event {at}"
+        )
+    out: list[Event] = []
+    for e in prefix:
+        if isinstance(e, ToolCallStarted) and e.call.id not in finished:
+            continue
+        changes: dict[str, Any] = {"run_id": new_run_id, "seq": len(out)}
+        if isinstance(e, RunStarted):
+            changes.update(forked_from=e.run_id, fork_seq=at)
+            if prompt is not None:
+                changes["prompt"] = prompt
+        elif isinstance(e, ToolCallFinished) and tool_results and e.call_id in tool_results:
+            changes.update(content=tool_results[e.call_id], outcome="ok", truncated=False)
+        out.append(dataclasses.replace(e, **changes))
+    return out
+
+
+class JournalModel(Model):
+    """Serves the model responses of a journal, in order, as a model would.
+
+    Raises :class:`~tether.ReplayMismatch` when the replayed run asks for more
+    responses than the journal holds, or asks with tools on where the original
+    had them off (or the reverse).
+    """
+
+    def __init__(self, events: Sequence[Event]) -> None:
+        self.name = next((e.model for e in events if isinstance(e, RunStarted)), "journal")
+        self._script: list[tuple[bool, ModelResponse]] = []
+        tools_on = True
+        for e in events:
+            if isinstance(e, ModelRequested):
+                tools_on = e.tools
+            elif isinstance(e, ModelResponded):
+                self._script.append((tools_on, e.response))
+        self._next = 0
+
+    async def request(self, messages: Sequence[Message], params: ModelParams) -> ModelResponse:
+        """The next journaled response."""
+        if self._next >= len(self._script):
+            raise ReplayMismatch(
+                f"the replayed run asked for model response {self._next + 1}, but the "
+                f"journal holds {len(self._script)}"
+            )
+        tools_on, response = self._script[self._next]
+        if tools_on != params.allow_tools:
+            raise ReplayMismatch(
+                f"model call {self._next + 1}: the original had tools "
+                f"{'on' if tools_on else 'off'}, the replay has them "
+                f"{'on' if params.allow_tools else 'off'}"
+            )
+        self._next += 1
+        calls = [ToolCall(c.name, c.arguments, c.id) for c in response.tool_calls]
+        return dataclasses.replace(response, tool_calls=calls)
+
+
+def comparable(events: Sequence[Event]) -> list[dict[str, Any]]:
+    """Events without the fields that differ between equal runs (ids, times, durations)."""
+    from ._events import dump_event
+
+    out = []
+    for e in events:
+        data = dump_event(e)
+        for key in _VOLATILE:
+            data.pop(key, None)
+        if data.get("type") == "tool_call_started":
+            data.pop("idempotency_key", None)
+        if data.get("type") == "run_started":
+            data.pop("model", None)
+        out.append(data)
+    return out
