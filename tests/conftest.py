@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import tempfile
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
 
 from tether import models
 from tether.journal import JournalStore, PostgresStore, SQLiteStore
@@ -40,10 +40,10 @@ def _postgres_reachable() -> str | None:
     return None
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def make_store(
+@pytest_asyncio.fixture(params=["sqlite", "postgres"])
+async def make_store(
     request: pytest.FixtureRequest, tmp_path: Path
-) -> Iterator[Callable[[], JournalStore]]:
+) -> AsyncIterator[Callable[[], JournalStore]]:
     """A factory of fresh, empty journal stores, on SQLite and on PostgreSQL."""
     made: list[JournalStore] = []
     if request.param == "postgres":
@@ -63,9 +63,5 @@ def make_store(
     yield factory
     for store in made:
         if isinstance(store, PostgresStore):
-            asyncio.run(_drop(store))
-
-
-async def _drop(store: PostgresStore) -> None:
-    await store.drop()
-    await store.close()
+            await store.drop()
+        await store.close()

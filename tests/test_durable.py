@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
 from tether import (
@@ -24,7 +25,7 @@ from tether import (
     edit,
     reject,
 )
-from tether.journal import JournalStore, RunLocked, SQLiteStore
+from tether.journal import JournalStore, PostgresStore, RunLocked, SQLiteStore
 from tether.models import ModelParams
 from tether.testing import FunctionModel
 
@@ -281,8 +282,17 @@ async def test_large_results_are_stored_once_and_read_back(make_store: StoreFact
     agent = Agent(FunctionModel(policy), tools=[fetch], store=store, max_result_chars=100_000)
     result = await agent.run("x")
     assert await store.load(result.run_id) == result.events
-    # three 50 kB results, stored once: the store is far smaller than 150 kB
-    assert await store.size_bytes() < 120_000
+    # three 50 kB results, stored once
+    if isinstance(store, SQLiteStore):
+        assert await store.size_bytes() < 120_000
+        conn = sqlite3.connect(store.path)
+        assert conn.execute("SELECT COUNT(*) FROM blobs").fetchone() == (1,)
+        conn.close()
+    else:
+        assert isinstance(store, PostgresStore)
+        async with await psycopg.AsyncConnection.connect(store.dsn) as pg:
+            cur = await pg.execute(f"SELECT COUNT(*) FROM {store.schema}.blobs")
+            assert await cur.fetchone() == (1,)
 
 
 async def test_unknown_schema_version_is_refused(tmp_path: Path) -> None:

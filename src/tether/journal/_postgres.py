@@ -219,8 +219,8 @@ class PostgresStore(JournalStore):
                     )
                     used = sorted(blob_refs([Record(*r) for r in await cur.fetchall()]))
                     await conn.execute("DELETE FROM blobs WHERE NOT (digest = ANY(%s))", (used,))
-                for table in ("events", "runs", "blobs"):
-                    await conn.execute(f"VACUUM {table}")
+                for table in ("events", "runs", "blobs"):  # FULL gives the space back
+                    await conn.execute(f"VACUUM FULL {table}")
         return len(doomed)
 
     async def size_bytes(self) -> int:
@@ -237,13 +237,16 @@ class PostgresStore(JournalStore):
 
     async def drop(self) -> None:
         """Drop the whole schema (tests use a schema of their own)."""
-        async with await self._conn() as conn:
+        import psycopg
+
+        async with await psycopg.AsyncConnection.connect(self.dsn, autocommit=True) as conn:
             await conn.execute(f"DROP SCHEMA IF EXISTS {self.schema} CASCADE")
         self._ready = False
 
     async def close(self) -> None:
-        """Close the pool."""
-        await self._pool.close()
+        """Close the pool (closing twice is harmless)."""
+        if not self._pool.closed:
+            await self._pool.close()
 
 
 async def _migrate(conn: Any, schema: str) -> None:
