@@ -1,0 +1,189 @@
+"""Helpers the HTTP providers share: error mapping and tool calls written as text.
+
+Each provider SDK has its own exception classes; what tether needs from them is
+the same: the status, how long the server asked us to wait, a short excerpt of
+the body, and whether the request was simply too long for the model.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import re
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from tether._errors import ContextLengthExceeded, ModelHTTPError
+from tether._messages import ToolCall
+
+__all__ = [
+    "body_excerpt",
+    "http_error",
+    "is_context_length",
+    "parse_retry_after",
+    "parse_text_tool_calls",
+]
+
+_EXCERPT = 500
+
+# Phrases servers use for a prompt longer than the context window: OpenAI and vLLM
+# ("maximum context length"), llama.cpp ("exceed context window"), Anthropic
+# ("prompt is too long", "exceed context limit").
+_CONTEXT_RE = re.compile(
+    r"context[_ ]length|maximum context|context window|context limit|prompt is too long"
+    r"|too many tokens|exceeds? the (?:model'?s? )?(?:context|max)",
+    re.IGNORECASE,
+)
+
+
+def parse_retry_after(headers: Mapping[str, str] | None, now: float | None = None) -> float | None:
+    """Seconds to wait, from ``retry-after-ms`` or ``retry-after`` (seconds or an HTTP date).
+
+    Args:
+        headers: the response headers (case-insensitive, as ``httpx.Headers`` are).
+        now: the current time for an HTTP date; ``time.time()`` by default.
+    """
+    if headers is None:
+        return None
+    ms = headers.get("retry-after-ms")
+    if ms is not None:
+        try:
+            value = float(ms)
+        except ValueError:
+            pass
+        else:
+            if value >= 0:
+                return value / 1000
+    raw = headers.get("retry-after")
+    if raw is None:
+        return None
+    raw = raw.strip()
+    try:
+        seconds = float(raw)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(raw)
+        except (TypeError, ValueError):
+            return None
+        seconds = when.timestamp() - (time.time() if now is None else now)
+        return max(seconds, 0.0)
+    return seconds if seconds >= 0 else None
+
+
+def body_excerpt(body: object, text: str | None = None) -> str:
+    """The start of an error body, as text, for the person debugging."""
+    if text is None:
+        if body is None:
+            return ""
+        if isinstance(body, str | bytes):
+            text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+        else:
+            try:
+                text = json.dumps(body, default=str)
+            except (TypeError, ValueError):
+                text = repr(body)
+    if len(text) > _EXCERPT:
+        return text[:_EXCERPT] + "…"
+    return text
+
+
+def is_context_length(status: int, message: str, code: object = None) -> bool:
+    """True when a 400 or 413 says the request is too long for the model's context."""
+    if status not in (400, 413):
+        return False
+    if code == "context_length_exceeded":
+        return True
+    return bool(_CONTEXT_RE.search(message))
+
+
+def http_error(
+    provider: str,
+    model: str,
+    status: int,
+    message: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    body: str = "",
+    code: object = None,
+) -> ModelHTTPError:
+    """The tether error for an HTTP error: ``ContextLengthExceeded`` or ``ModelHTTPError``."""
+    retry_after = parse_retry_after(headers)
+    if is_context_length(status, message + " " + body, code):
+        return ContextLengthExceeded(
+            f"{provider} model {model!r}: the request is longer than the model's context "
+            f"(HTTP {status}): {message}",
+            status,
+            retry_after,
+            body,
+        )
+    hint = ""
+    if retry_after is not None:
+        hint = f"; the server asked to retry after {retry_after:g}s"
+    return ModelHTTPError(
+        f"{provider} model {model!r} answered HTTP {status}: {message}{hint}",
+        status,
+        retry_after,
+        body,
+    )
+
+
+# A call as some models write it in their text: {"name": ..., "arguments": {...}}, alone,
+# in a code fence, or in <tool_call> tags (Qwen and Hermes templates), or a list of them.
+_TAGGED = re.compile(r"<tool_call>\s*(.*?)\s*(?:</tool_call>|$)", re.DOTALL)
+_FENCED = re.compile(r"```(?:json|tool_call)?\s*\n?(.*?)```", re.DOTALL)
+_CALL_KEYS = {"name", "arguments", "parameters", "id", "type", "function"}
+
+
+def _as_call(obj: object) -> ToolCall | None:
+    if not isinstance(obj, dict):
+        return None
+    if set(obj) == {"type", "function"} or set(obj) == {"id", "type", "function"}:
+        return _as_call(obj["function"])
+    if not isinstance(obj.get("name"), str) or not set(obj) <= _CALL_KEYS:
+        return None
+    args: Any = obj.get("arguments", obj.get("parameters"))
+    if args is None:
+        args = {}
+    if not isinstance(args, dict | str):
+        return None
+    return ToolCall(obj["name"], args, obj["id"] if isinstance(obj.get("id"), str) else "")
+
+
+def _calls_in(fragment: str) -> list[ToolCall] | None:
+    try:
+        value = json.loads(fragment)
+    except ValueError:
+        return None
+    items = value if isinstance(value, list) else [value]
+    calls = [_as_call(item) for item in items]
+    if not calls or any(c is None for c in calls):
+        return None
+    return [c for c in calls if c is not None]
+
+
+def parse_text_tool_calls(text: str) -> tuple[str | None, list[ToolCall]]:
+    """Find tool calls a model wrote as JSON text; return the remaining text and the calls.
+
+    Recognised forms: the whole text is a call object (or a list of them), calls in
+    ``<tool_call>`` tags, or calls in code fences. A call object has a string ``name``
+    and ``arguments`` (or ``parameters``), or the OpenAI ``{"type": "function",
+    "function": {...}}`` shape. Text that holds no call comes back unchanged.
+    """
+    stripped = text.strip()
+    whole = _calls_in(stripped) if stripped.startswith(("{", "[")) else None
+    if whole:
+        return None, whole
+    for pattern in (_TAGGED, _FENCED):
+        calls: list[ToolCall] = []
+        rest = text
+        for match in pattern.finditer(text):
+            found = _calls_in(match.group(1).strip())
+            if found is None:
+                continue
+            calls.extend(found)
+            rest = rest.replace(match.group(0), "", 1)
+        if calls:
+            rest = rest.strip()
+            return rest or None, calls
+    return text, []

@@ -1,0 +1,409 @@
+"""Anthropic's Claude models, through the Messages API.
+
+Example:
+    ```python
+    from tether import Agent
+    from tether.models.anthropic import AnthropicModel
+
+    agent = Agent(AnthropicModel("claude-sonnet-4-6"), tools=[...])  # key from ANTHROPIC_API_KEY
+    ```
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import anthropic
+import httpx2
+
+from tether._errors import ConfigError, ModelConnectionError, ModelError
+from tether._messages import (
+    AssistantMessage,
+    Message,
+    ModelResponse,
+    SystemMessage,
+    TokenUsage,
+    ToolCall,
+    ToolResultMessage,
+    UserMessage,
+)
+from tether.models import Model, ModelParams, Price, check_allow_model_requests
+from tether.models._wire import body_excerpt, http_error
+
+__all__ = ["AnthropicModel"]
+
+_PLACEHOLDER_KEY = "not-needed"
+
+# The HTTP status each documented error type comes with; an error sent inside a
+# stream arrives on a 200 response, so its type is all that tells them apart.
+_ERROR_STATUS = {
+    "invalid_request_error": 400,
+    "authentication_error": 401,
+    "permission_error": 403,
+    "not_found_error": 404,
+    "request_too_large": 413,
+    "rate_limit_error": 429,
+    "api_error": 500,
+    "timeout_error": 504,
+    "overloaded_error": 529,
+}
+
+
+class AnthropicModel(Model):
+    """A Claude model behind Anthropic's Messages API.
+
+    Args:
+        model: the model's name, e.g. ``"claude-sonnet-4-6"``.
+        api_key: the key; ``ANTHROPIC_API_KEY`` by default.
+        base_url: another endpoint (a proxy or gateway); ``ANTHROPIC_BASE_URL`` or
+            Anthropic's own by default.
+        max_tokens: the most tokens one answer may have (the API requires a limit).
+        timeout: seconds to wait for the server (connecting, or between bytes).
+        price: the price per token, to charge the run's cost budget.
+        http_client: an ``httpx2.AsyncClient`` to send requests with (proxies, tests).
+
+    A JSON schema in :class:`~tether.models.ModelParams` is not enforced by this
+    API; the orchestrator's prompt asks for the format instead. Retries are left to
+    tether's retry wrapper: the SDK's own are turned off.
+    """
+
+    requires_network = True
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        max_tokens: int = 4096,
+        timeout: float = 60.0,
+        price: Price | None = None,
+        http_client: httpx2.AsyncClient | None = None,
+    ) -> None:
+        self.model = model
+        self.name = f"anthropic:{model}"
+        self.api_key = api_key
+        self.base_url = base_url
+        self.max_tokens = max_tokens
+        self.timeout = timeout
+        self.price = price
+        self.http_client = http_client
+        self._client_loop: asyncio.AbstractEventLoop | None = None
+        self._client_obj: anthropic.AsyncAnthropic | None = None
+
+    def __repr__(self) -> str:
+        return f"AnthropicModel({self.model!r})"
+
+    def _client(self) -> anthropic.AsyncAnthropic:
+        # Created lazily, and once per event loop: the connection pool belongs to the
+        # loop that opened it, and `run_sync` starts a new loop on each call.
+        loop = asyncio.get_running_loop()
+        if self._client_obj is None or self._client_loop is not loop:
+            base_url = self.base_url or os.environ.get("ANTHROPIC_BASE_URL") or None
+            key = self.api_key or os.environ.get("ANTHROPIC_API_KEY")
+            if not key:
+                if base_url is None:
+                    raise ConfigError(
+                        f"{self.name}: no API key; set ANTHROPIC_API_KEY or pass api_key="
+                    )
+                key = _PLACEHOLDER_KEY
+            self._client_obj = anthropic.AsyncAnthropic(
+                api_key=key,
+                base_url=base_url,
+                timeout=self.timeout,
+                max_retries=0,
+                http_client=self.http_client,
+            )
+            self._client_loop = loop
+        return self._client_obj
+
+    async def aclose(self) -> None:
+        """Close the HTTP connections of the current client, if any."""
+        client, self._client_obj, self._client_loop = self._client_obj, None, None
+        if client is not None:
+            await client.close()
+
+    def request_body(self, messages: Sequence[Message], params: ModelParams) -> dict[str, Any]:
+        """The Messages API request this model sends for a history (for tests and debugging)."""
+        body: dict[str, Any] = {"model": self.model, "max_tokens": self.max_tokens}
+        system = "\n\n".join(m.content for m in messages if isinstance(m, SystemMessage))
+        if system:
+            body["system"] = system
+        tools = list(params.tools)
+        if tools:
+            body["tools"] = [
+                {"name": t.name, "description": t.description, "input_schema": t.parameters}
+                for t in tools
+            ]
+            # Tools stay declared when they are off: the API refuses a history with
+            # tool_use blocks and no tools.
+            body["tool_choice"] = _tool_choice(params.tool_choice if params.allow_tools else "none")
+        body["messages"] = _turns(messages, tool_blocks=bool(tools))
+        return body
+
+    async def request(self, messages: Sequence[Message], params: ModelParams) -> ModelResponse:
+        """Send the history; return the model's text and tool calls."""
+        check_allow_model_requests()
+        body = self.request_body(messages, params)
+        try:
+            message: anthropic.types.Message = await self._client().messages.create(**body)
+        except (anthropic.AnthropicError, httpx2.HTTPError) as exc:
+            raise self._error(exc) from exc
+        texts: list[str] = []
+        calls: list[ToolCall] = []
+        for block in message.content:
+            if block.type == "text":
+                texts.append(block.text)
+            elif block.type == "tool_use":
+                calls.append(ToolCall(block.name, _input(block.input), block.id))
+        u = message.usage
+        usage = TokenUsage(_input_tokens(u), u.output_tokens)
+        text = "".join(texts)
+        return ModelResponse(text=text or None, tool_calls=calls, usage=usage, model=message.model)
+
+    async def stream(
+        self, messages: Sequence[Message], params: ModelParams
+    ) -> AsyncIterator[str | ModelResponse]:
+        """Stream the answer: text deltas as they come, then the whole response.
+
+        Tool inputs are assembled from their ``input_json_delta`` pieces. A stream
+        that ends before ``message_stop`` raises :class:`~tether.ModelConnectionError`.
+        """
+        check_allow_model_requests()
+        body = self.request_body(messages, params)
+        body["stream"] = True
+        acc = _StreamAccumulator()
+        try:
+            events: anthropic.AsyncStream[anthropic.types.RawMessageStreamEvent]
+            events = await self._client().messages.create(**body)
+        except (anthropic.AnthropicError, httpx2.HTTPError) as exc:
+            raise self._error(exc) from exc
+        try:
+            async for event in events:
+                delta = acc.add(event)
+                if delta:
+                    yield delta
+        except (anthropic.AnthropicError, httpx2.HTTPError) as exc:
+            raise self._error(exc, mid_stream=True) from exc
+        finally:
+            await events.close()
+        if not acc.stopped:
+            raise ModelConnectionError(
+                f"{self.name}: the stream ended before message_stop; the connection was "
+                "probably cut"
+            )
+        yield acc.response()
+
+    def _error(self, exc: Exception, *, mid_stream: bool = False) -> Exception:
+        where = self.base_url or os.environ.get("ANTHROPIC_BASE_URL") or "api.anthropic.com"
+        if isinstance(exc, anthropic.APIStatusError):
+            status = exc.status_code
+            kind, message = _error_detail(exc.body, exc.message)
+            if status < 400:  # an error event inside a stream that began with 200
+                status = _ERROR_STATUS.get(kind or "", 500)
+            text: str | None = None
+            if not mid_stream:
+                try:
+                    text = exc.response.text
+                except httpx2.ResponseNotRead:
+                    text = None
+            return http_error(
+                "Anthropic",
+                self.model,
+                status,
+                f"{kind}: {message}" if kind else message,
+                headers=exc.response.headers,
+                body=body_excerpt(exc.body, text),
+            )
+        if mid_stream and isinstance(exc, anthropic.APIConnectionError | httpx2.HTTPError):
+            cause = exc.__cause__ or exc
+            return ModelConnectionError(
+                f"{self.name}: the connection to {where} broke mid-stream: "
+                f"{type(cause).__name__}: {cause}"
+            )
+        if isinstance(exc, anthropic.APITimeoutError | httpx2.TimeoutException):
+            return ModelConnectionError(
+                f"{self.name}: no answer from {where} within {self.timeout:g}s"
+            )
+        if isinstance(exc, anthropic.APIConnectionError | httpx2.HTTPError):
+            cause = exc.__cause__ or exc
+            return ModelConnectionError(f"{self.name}: could not reach {where}: {cause}")
+        return ModelError(f"{self.name}: {type(exc).__name__}: {exc}")
+
+
+def _error_detail(body: object, fallback: str) -> tuple[str | None, str]:
+    # The documented error body: {"type": "error", "error": {"type": ..., "message": ...}}
+    if isinstance(body, dict):
+        err = body.get("error", body)
+        if isinstance(err, dict):
+            kind = err.get("type")
+            message = err.get("message")
+            return (
+                kind if isinstance(kind, str) else None,
+                message if isinstance(message, str) else fallback,
+            )
+    return None, fallback
+
+
+def _tool_choice(choice: str) -> dict[str, Any]:
+    if choice == "auto":
+        return {"type": "auto"}
+    if choice == "required":
+        return {"type": "any"}
+    if choice == "none":
+        return {"type": "none"}
+    return {"type": "tool", "name": choice}
+
+
+def _input(value: object) -> dict[str, Any] | str:
+    if isinstance(value, dict):
+        return value
+    return json.dumps(value)
+
+
+def _input_tokens(usage: Any) -> int:
+    # Anthropic counts cached prompt tokens apart from input_tokens; a budget counts them all.
+    total = int(usage.input_tokens or 0)
+    for extra in ("cache_creation_input_tokens", "cache_read_input_tokens"):
+        total += int(getattr(usage, extra, None) or 0)
+    return total
+
+
+def _call_input(call: ToolCall) -> dict[str, Any]:
+    args = call.arguments
+    if isinstance(args, str):
+        try:
+            args = json.loads(args)
+        except ValueError:
+            return {"_unparsed_arguments": call.arguments}
+    return args if isinstance(args, dict) else {"_arguments": args}
+
+
+def _blocks(m: Message, tool_blocks: bool) -> tuple[str, list[dict[str, Any]]]:
+    """The role and content blocks of one message."""
+    if isinstance(m, UserMessage):
+        return "user", [{"type": "text", "text": m.content}] if m.content.strip() else []
+    if isinstance(m, AssistantMessage):
+        blocks: list[dict[str, Any]] = []
+        if m.text and m.text.strip():  # the API refuses empty text blocks
+            blocks.append({"type": "text", "text": m.text})
+        for c in m.tool_calls:
+            if tool_blocks:
+                blocks.append(
+                    {"type": "tool_use", "id": c.id, "name": c.name, "input": _call_input(c)}
+                )
+            else:
+                blocks.append({"type": "text", "text": f"[called {c.name}({c.arguments_json()})]"})
+        return "assistant", blocks
+    if isinstance(m, ToolResultMessage):
+        if not tool_blocks:
+            return "user", [{"type": "text", "text": f"[{m.name} returned: {m.content}]"}]
+        block: dict[str, Any] = {
+            "type": "tool_result",
+            "tool_use_id": m.call_id,
+            "content": m.content,
+        }
+        if m.is_error:
+            block["is_error"] = True
+        return "user", [block]
+    return "system", []
+
+
+def _turns(messages: Sequence[Message], *, tool_blocks: bool) -> list[dict[str, Any]]:
+    """Messages as alternating turns; consecutive user-side messages share one turn.
+
+    Without tool declarations the API refuses tool_use and tool_result blocks, so a
+    history with tool calls is then written as text.
+    """
+    turns: list[dict[str, Any]] = []
+    for m in messages:
+        role, blocks = _blocks(m, tool_blocks)
+        if role == "system" or not blocks:
+            continue
+        if turns and turns[-1]["role"] == role:
+            turns[-1]["content"].extend(blocks)
+        else:
+            turns.append({"role": role, "content": blocks})
+    return turns
+
+
+@dataclass(slots=True)
+class _Block:
+    kind: str
+    text: list[str] = field(default_factory=list)
+    id: str = ""
+    name: str = ""
+
+
+@dataclass(slots=True)
+class _StreamAccumulator:
+    """Builds one response from stream events: text and tool_use blocks, usage."""
+
+    blocks: dict[int, _Block] = field(default_factory=dict)
+    input_tokens: int = 0
+    output_tokens: int = 0
+    model: str = ""
+    stopped: bool = False
+
+    def add(self, event: Any) -> str | None:
+        kind = event.type
+        if kind == "message_start":
+            self.model = event.message.model
+            self.input_tokens = _input_tokens(event.message.usage)
+            self.output_tokens = event.message.usage.output_tokens or 0
+        elif kind == "content_block_start":
+            cb = event.content_block
+            block = _Block(cb.type, id=getattr(cb, "id", ""), name=getattr(cb, "name", ""))
+            if cb.type == "text" and cb.text:
+                block.text.append(cb.text)
+            self.blocks[event.index] = block
+            return cb.text if cb.type == "text" and cb.text else None
+        elif kind == "content_block_delta":
+            return self._delta(event.index, event.delta)
+        elif kind == "message_delta":
+            usage = event.usage
+            self.output_tokens = usage.output_tokens or self.output_tokens
+            if getattr(usage, "input_tokens", None):
+                self.input_tokens = _input_tokens(usage)
+        elif kind == "message_stop":
+            self.stopped = True
+        return None
+
+    def _delta(self, index: int, delta: Any) -> str | None:
+        block = self.blocks.setdefault(index, _Block("text"))
+        if delta.type == "text_delta":
+            block.text.append(delta.text)
+            return str(delta.text)
+        if delta.type == "input_json_delta":
+            block.text.append(delta.partial_json)
+        return None
+
+    def response(self) -> ModelResponse:
+        texts: list[str] = []
+        calls: list[ToolCall] = []
+        for _, block in sorted(self.blocks.items()):
+            joined = "".join(block.text)
+            if block.kind == "text":
+                texts.append(joined)
+            elif block.kind == "tool_use":
+                calls.append(ToolCall(block.name, _parsed(joined), block.id))
+        text = "".join(texts)
+        usage = TokenUsage(self.input_tokens, self.output_tokens)
+        return ModelResponse(text=text or None, tool_calls=calls, usage=usage, model=self.model)
+
+
+def _parsed(raw: str) -> dict[str, Any] | str:
+    # As the non-streamed form gives: a dict; raw text when it does not parse
+    # (an answer cut by max_tokens), so tether reports it to the model.
+    if not raw.strip():
+        return {}
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return raw
+    return value if isinstance(value, dict) else raw
