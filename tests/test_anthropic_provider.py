@@ -167,6 +167,13 @@ def test_tool_choice_maps_to_the_api_forms(choice: str, wire: dict[str, str]) ->
     assert body["tool_choice"] == wire
 
 
+def test_a_json_schema_becomes_the_structured_output_format() -> None:
+    schema = {"type": "object", "properties": {"n": {"type": "integer"}}}
+    body = AnthropicModel("m").request_body(HISTORY, ModelParams(json_schema=schema))
+    assert body["output_config"] == {"format": {"type": "json_schema", "schema": schema}}
+    assert "output_config" not in AnthropicModel("m").request_body(HISTORY, ModelParams())
+
+
 def test_tool_results_share_one_user_turn_after_the_tool_use() -> None:
     calls = [ToolCall("add", {"a": 2, "b": 3}, "toolu_1"), ToolCall("add", '{"a": 40', "toolu_2")]
     history: list[Message] = [

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -30,7 +30,9 @@ from tether import (
     ModelRequestsBlocked,
     ModelResponse,
     SystemMessage,
+    TextDelta,
     ToolCall,
+    ToolCallFinished,
     ToolResultMessage,
     UserMessage,
     tool,
@@ -321,6 +323,17 @@ async def test_a_stream_assembles_interleaved_tool_call_deltas(scripted: Scripte
 
 
 @pytest.mark.allow_model_requests
+async def test_a_name_repeated_in_every_delta_is_kept_once(scripted: ScriptedServer) -> None:
+    # llama-cpp-python's server repeats the id and name in each tool-call delta.
+    pieces = ['{"a"', ": 2, ", '"b": 3}']
+    chunks = [chunk(call_delta(0, id="call_x", name="add", args=p)) for p in pieces]
+    scripted.replies.append(sse_reply([*chunks, chunk({}, finish="tool_calls")]))
+    final = (await collect(scripted.model(), HISTORY, PARAMS))[-1]
+    assert final.tool_calls == [ToolCall("add", '{"a": 2, "b": 3}', "call_x")]
+    assert final.usage.input_tokens > 0  # no usage chunk: estimated
+
+
+@pytest.mark.allow_model_requests
 async def test_a_stream_that_ends_without_finishing_is_a_connection_error(
     scripted: ScriptedServer,
 ) -> None:
@@ -564,6 +577,7 @@ async def test_a_real_stream_matches_the_plain_answer(llama: LlamaServer) -> Non
     assert isinstance(final, ModelResponse)
     assert "".join(deltas) == final.text == whole.text
     assert final.tool_calls == []
+    assert final.usage.input_tokens > 10  # estimated: this server sends no usage chunk
 
 
 @pytest.mark.slow
@@ -628,23 +642,36 @@ class FirstStepForced(Model):
         self.tool_name = tool_name
         self.name = inner.name
 
-    async def request(self, messages: Sequence[Message], params: ModelParams) -> ModelResponse:
+    def _params(self, messages: Sequence[Message], params: ModelParams) -> ModelParams:
         if any(isinstance(m, ToolResultMessage) for m in messages):
-            params = replace(params, allow_tools=False)
-        else:
-            params = replace(params, tool_choice=self.tool_name)
-        return await self.inner.request(messages, params)
+            return replace(params, allow_tools=False)
+        return replace(params, tool_choice=self.tool_name)
+
+    async def request(self, messages: Sequence[Message], params: ModelParams) -> ModelResponse:
+        return await self.inner.request(messages, self._params(messages, params))
+
+    async def stream(
+        self, messages: Sequence[Message], params: ModelParams
+    ) -> AsyncIterator[str | ModelResponse]:
+        async for item in self.inner.stream(messages, self._params(messages, params)):
+            yield item
 
 
 @pytest.mark.slow
 @pytest.mark.allow_model_requests
-async def test_an_agent_run_completes_on_a_real_server(llama: LlamaServer) -> None:
+@pytest.mark.parametrize("streamed", [False, True])
+async def test_an_agent_run_completes_on_a_real_server(llama: LlamaServer, streamed: bool) -> None:
     agent = Agent(FirstStepForced(local(llama), "add"), tools=[add])
-    result = await agent.run("What is 17 + 25?")
+    if streamed:
+        stream = agent.run_stream("What is 17 + 25?")
+        deltas = [e.delta async for e in stream if isinstance(e, TextDelta)]
+        result = stream.result
+        assert "".join(deltas) == result.output
+    else:
+        result = await agent.run("What is 17 + 25?")
     assert result.status == "completed", result.reason
-    finished = [e for e in result.events if e.type == "tool_call_finished"]
-    assert len(finished) == 1
-    assert finished[0].content == "42"
+    finished = [e for e in result.events if isinstance(e, ToolCallFinished)]
+    assert [(e.name, e.content) for e in finished] == [("add", "42")]
     assert "42" in result.output
     assert result.usage.model_calls == 2
     assert result.usage.input_tokens > 0
@@ -656,6 +683,6 @@ async def test_a_real_server_reports_a_too_long_prompt_as_context_length_exceede
     llama: LlamaServer,
 ) -> None:
     history: list[Message] = [UserMessage("word " * (llama.n_ctx + 500))]
-    with pytest.raises(ContextLengthExceeded) as info:
+    with pytest.raises(ContextLengthExceeded, match="maximum context length is 2048") as info:
         await local(llama).request(history, ModelParams())
     assert info.value.status_code == 400

@@ -67,8 +67,8 @@ class AnthropicModel(Model):
         price: the price per token, to charge the run's cost budget.
         http_client: an ``httpx2.AsyncClient`` to send requests with (proxies, tests).
 
-    A JSON schema in :class:`~tether.models.ModelParams` is not enforced by this
-    API; the orchestrator's prompt asks for the format instead. Retries are left to
+    A JSON schema in :class:`~tether.models.ModelParams` is sent as the API's
+    structured output format (``output_config.format``). Retries are left to
     tether's retry wrapper: the SDK's own are turned off.
     """
 
@@ -143,6 +143,10 @@ class AnthropicModel(Model):
             # Tools stay declared when they are off: the API refuses a history with
             # tool_use blocks and no tools.
             body["tool_choice"] = _tool_choice(params.tool_choice if params.allow_tools else "none")
+        if params.json_schema is not None:
+            body["output_config"] = {
+                "format": {"type": "json_schema", "schema": params.json_schema}
+            }
         body["messages"] = _turns(messages, tool_blocks=bool(tools))
         return body
 

@@ -355,8 +355,10 @@ class _StreamAccumulator:
             if tc.id:
                 call.id = tc.id
             if tc.function is not None:
-                if tc.function.name:
-                    call.name += tc.function.name
+                name = tc.function.name
+                # OpenAI sends the name once; llama-cpp-python repeats it in every delta.
+                if name and name != call.name:
+                    call.name += name
                 if tc.function.arguments:
                     call.arguments.append(tc.function.arguments)
         if delta.content:
