@@ -101,8 +101,9 @@ class LlamaServer:
         return "\n".join(text.splitlines()[-lines:])
 
     def _answers(self) -> bool:
+        direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never a proxy
         try:
-            with urllib.request.urlopen(f"{self.base_url}/models", timeout=2.0) as r:
+            with direct.open(f"{self.base_url}/models", timeout=2.0) as r:
                 return bool(r.status == 200)
         except (OSError, urllib.error.URLError):
             return False

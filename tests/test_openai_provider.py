@@ -371,6 +371,18 @@ async def test_text_tool_calls_are_read_when_enabled(scripted: ScriptedServer) -
     assert (off.text, off.tool_calls) == (text, [])
 
 
+@pytest.mark.allow_model_requests
+async def test_text_tool_calls_are_read_from_a_stream(scripted: ScriptedServer) -> None:
+    pieces = ["<tool_call>", '{"name": "add", ', '"arguments": {"a": 2, "b": 3}}', "</tool_call>"]
+    scripted.replies.append(
+        sse_reply([*(chunk({"content": p}) for p in pieces), chunk({}, finish="stop")])
+    )
+    *deltas, final = await collect(scripted.model(text_tool_calls=True), HISTORY, PARAMS)
+    assert "".join(deltas) == "".join(pieces)  # the raw text still streams live
+    assert final.text is None
+    assert final.tool_calls == [ToolCall("add", {"a": 2, "b": 3})]
+
+
 # ---------------------------------------------------------------- errors
 
 

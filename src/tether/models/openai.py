@@ -61,7 +61,8 @@ class OpenAIModel(Model):
         text_tool_calls: also read tool calls the model writes as JSON text
             (``{"name": ..., "arguments": {...}}``, maybe in a code fence or
             ``<tool_call>`` tags), for servers whose models have no native tool
-            calling. Only when tools were offered and none came natively.
+            calling. Only when tools were offered and none came natively; a
+            stream still yields the call's raw text as deltas.
         json_mode: how a required JSON schema is sent: ``"json_schema"`` (OpenAI's
             structured outputs) or ``"json_object"`` with the schema beside it, the
             form llama.cpp's server turns into a grammar.
