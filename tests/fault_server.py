@@ -13,6 +13,9 @@ Draws depend only on the seed, the conversation (its first user message), its le
 and how many times that same request came before, so a run meets the same faults
 whatever the concurrency. ``GET /stats`` returns the counts of what was served.
 
+Two tiers share the script: ``/primary/v1`` (also plain ``/v1``) and ``/backup/v1``,
+as two providers of a fallback chain; the plan's outage hits the primary only.
+
 Run it as ``python tests/fault_server.py [PLAN_JSON]``: it binds a free port on
 127.0.0.1 and prints ``PORT <n>`` on its first line of output.
 """
@@ -54,6 +57,10 @@ class FaultPlan:
     retry_after_ms: int = 20
     stall_s: float = 1.0
     target: int = 3
+    outage_start: int = -1
+    outage_len: int = 0
+    """The primary tier answers 503 to its requests number ``outage_start`` onwards (in
+    arrival order), ``outage_len`` of them: an outage, for the circuit breaker."""
 
 
 @dataclass
@@ -124,9 +131,15 @@ class FaultServer:
 
     async def chat(self, request: Request) -> Response:
         body = await request.json()
-        turn = self.decide(body)
-        self.stats["requests"] += 1
+        tier = request.path_params.get("tier", "primary")
+        index = self.stats[f"{tier}_requests"]
+        self.stats[f"{tier}_requests"] += 1
         self.stats["streamed_requests" if body.get("stream") else "plain_requests"] += 1
+        start = self.plan.outage_start
+        if tier == "primary" and 0 <= start <= index < start + self.plan.outage_len:
+            self.stats["outage"] += 1
+            return _error(503, "outage")
+        turn = self.decide(body)
         if turn.http_fault is not None:
             self.stats[turn.http_fault] += 1
         if turn.http_fault == "rate_limit":
@@ -141,9 +154,10 @@ class FaultServer:
             return _error(503, "overloaded")
         if turn.http_fault == "timeout":
             await asyncio.sleep(self.plan.stall_s)
-        if turn.content_fault is not None:
-            self.stats[turn.content_fault] += 1
-        self.stats["final_answers" if turn.call is None else "tool_calls"] += 1
+        if turn.http_fault is None:  # counted only when the client gets it
+            if turn.content_fault is not None:
+                self.stats[turn.content_fault] += 1
+            self.stats["final_answers" if turn.call is None else "tool_calls"] += 1
         model = str(body.get("model", "fault-model"))
         if body.get("stream"):
             cut = turn.http_fault == "stream_cut"
@@ -157,6 +171,7 @@ class FaultServer:
         return Starlette(
             routes=[
                 Route("/v1/chat/completions", self.chat, methods=["POST"]),
+                Route("/{tier}/v1/chat/completions", self.chat, methods=["POST"]),
                 Route("/stats", self.get_stats, methods=["GET"]),
             ]
         )
