@@ -41,14 +41,29 @@ def _reference(tmp_path: Path) -> list[str]:
     return asyncio.run(go())
 
 
-def _run_until_done(spec: str, run_id: str, ledger: str, out: str, rng: random.Random) -> int:
+def _child(spec: str, run_id: str, ledger: str, out: str) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}
+    return subprocess.Popen([sys.executable, WORKER, spec, run_id, ledger, out], env=env)
+
+
+def _baseline(spec: str, tmp_path: Path) -> float:
+    """Seconds one child takes to do a whole run, start-up included."""
+    started = time.perf_counter()
+    code = _child(spec, "baseline", str(tmp_path / "b.ledger"), str(tmp_path / "b.json")).wait()
+    assert code == 0
+    return time.perf_counter() - started
+
+
+def _run_until_done(
+    spec: str, run_id: str, ledger: str, out: str, rng: random.Random, span: float
+) -> int:
     """Start or resume the run in child processes, killing them, until one finishes."""
     kills = 0
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}
     for _ in range(200):
-        proc = subprocess.Popen([sys.executable, WORKER, spec, run_id, ledger, out], env=env)
+        proc = _child(spec, run_id, ledger, out)
         try:
-            code = proc.wait(timeout=rng.uniform(0.25, 0.45))
+            # Kill anywhere from late start-up to the end of a whole run.
+            code = proc.wait(timeout=rng.uniform(0.4 * span, 1.05 * span))
         except subprocess.TimeoutExpired:
             proc.send_signal(signal.SIGKILL)
             proc.wait()
@@ -97,18 +112,22 @@ def test_two_hundred_kills_lose_nothing_and_do_nothing_twice(kind: str, tmp_path
     else:
         spec = f"sqlite:{tmp_path / 'crash.db'}"
     reference = _reference(tmp_path)
+    span = _baseline(spec, tmp_path)
     rng = random.Random(20261130)
     kills = runs = 0
     while kills < KILLS:
         run_id = f"crash-{runs:04d}"
         ledger, out = str(tmp_path / f"{run_id}.ledger"), str(tmp_path / f"{run_id}.json")
-        kills += _run_until_done(spec, run_id, ledger, out, rng)
+        kills += _run_until_done(spec, run_id, ledger, out, rng, span)
         runs += 1
         final = json.loads(Path(out).read_text())
         assert final["status"] == "completed"
         assert final["transcript"] == reference
         _check_ledger(ledger, spec, run_id)
-    print(f"{kind}: {kills} kills over {runs} runs, every run completed with the same transcript")
+    print(
+        f"{kind}: {kills} kills over {runs} runs (a whole run takes {span:.2f} s), every run "
+        "completed with the same transcript and ledger checks"
+    )
     if kind == "postgres":
         from tether.journal import PostgresStore
 

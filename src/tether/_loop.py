@@ -384,9 +384,7 @@ async def model_step(st: RunState, params: ModelParams) -> ModelResponse | GiveU
         )
         return Finish(
             "failed",
-            Reason(
-                "model_error", f"The model {st.model.name!r} failed: {exc}", type(exc).__name__
-            ),
+            Reason("model_error", f"The model {st.model.name!r} failed: {exc}", type(exc).__name__),
             None,
         )
     st.check_warnings()
@@ -483,7 +481,8 @@ class RunTools:
                 await self._execute(st, to_run, blocked)
                 _answer_unrun(st, self.calls[i:], "Not run: the run's budget is used up.")
                 return give_up
-            det = st.monitor.on_call(call)
+            # A call journaled as started before a crash was already seen by the monitor.
+            det = None if call.id in self.started else st.monitor.on_call(call)
             if det is not None:
                 stop = st.detected(det)
                 if stop is not None:
