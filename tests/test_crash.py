@@ -55,7 +55,7 @@ def _baseline(spec: str, tmp_path: Path) -> float:
 
 
 def _run_until_done(
-    spec: str, run_id: str, ledger: str, out: str, rng: random.Random, span: float
+    spec: str, run_id: str, ledger: str, out: str, *, rng: random.Random, span: float
 ) -> int:
     """Start or resume the run in child processes, killing them, until one finishes."""
     kills = 0
@@ -118,7 +118,7 @@ def test_two_hundred_kills_lose_nothing_and_do_nothing_twice(kind: str, tmp_path
     while kills < KILLS:
         run_id = f"crash-{runs:04d}"
         ledger, out = str(tmp_path / f"{run_id}.ledger"), str(tmp_path / f"{run_id}.json")
-        kills += _run_until_done(spec, run_id, ledger, out, rng, span)
+        kills += _run_until_done(spec, run_id, ledger, out, rng=rng, span=span)
         runs += 1
         final = json.loads(Path(out).read_text())
         assert final["status"] == "completed"
