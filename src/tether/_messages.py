@@ -68,10 +68,15 @@ class ToolCall:
 
 @dataclass(slots=True)
 class TokenUsage:
-    """Tokens one model call used, as the provider reported (or the fake estimated)."""
+    """Tokens one model call used, as the provider reported (or the fake estimated).
+
+    ``cached_input_tokens`` is the part of ``input_tokens`` read from the provider's
+    prompt cache (priced at the cached rate).
+    """
 
     input_tokens: int = 0
     output_tokens: int = 0
+    cached_input_tokens: int = 0
 
 
 @dataclass(slots=True)

@@ -25,14 +25,22 @@ if TYPE_CHECKING:
 _current_run: ContextVar[RunState | None] = ContextVar("tether_current_run", default=None)
 
 __all__ = [
+    "PRICES_AS_OF",
+    "CircuitBreaker",
+    "FallbackModel",
     "Model",
     "ModelParams",
     "Price",
+    "RecordingModel",
+    "ReplayModel",
+    "RetryingModel",
     "allow_model_requests",
     "check_allow_model_requests",
     "current_run",
     "known_model_names",
+    "price_for",
     "register_model",
+    "register_price",
     "resolve_model",
 ]
 
@@ -46,9 +54,17 @@ class Price:
     cached_input_per_mtok: float | None = None
 
     def cost(self, usage: TokenUsage) -> float:
-        """The cost of one call's usage."""
+        """The cost of one call's usage, cached input tokens at the cached rate."""
+        cached = min(usage.cached_input_tokens, usage.input_tokens)
+        cached_rate = (
+            self.input_per_mtok
+            if self.cached_input_per_mtok is None
+            else self.cached_input_per_mtok
+        )
         return (
-            usage.input_tokens * self.input_per_mtok + usage.output_tokens * self.output_per_mtok
+            (usage.input_tokens - cached) * self.input_per_mtok
+            + cached * cached_rate
+            + usage.output_tokens * self.output_per_mtok
         ) / 1e6
 
 
@@ -168,7 +184,7 @@ def _anthropic(name: str) -> Model:
     except ImportError as exc:
         raise _needs_extra("anthropic", exc) from exc
     if not name:
-        raise ConfigError("name the model after the prefix, e.g. 'anthropic:claude-sonnet-4-5'")
+        raise ConfigError("name the model after the prefix, e.g. 'anthropic:claude-sonnet-4-6'")
     return AnthropicModel(name)
 
 
@@ -214,3 +230,10 @@ def resolve_model(model: Model | str) -> Model:
             "Use one of these names (in Python, a tether.models.Model instance works too)."
         )
     return factory(rest)
+
+
+# Wrappers import Model from this module, so they come last.
+from tether.models._cassette import RecordingModel, ReplayModel  # noqa: E402
+from tether.models._chain import FallbackModel  # noqa: E402
+from tether.models._prices import PRICES_AS_OF, price_for, register_price  # noqa: E402
+from tether.models._retry import CircuitBreaker, RetryingModel  # noqa: E402

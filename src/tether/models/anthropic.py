@@ -33,6 +33,7 @@ from tether._messages import (
     UserMessage,
 )
 from tether.models import Model, ModelParams, Price, check_allow_model_requests
+from tether.models._prices import price_for
 from tether.models._wire import body_excerpt, http_error
 
 __all__ = ["AnthropicModel"]
@@ -91,7 +92,8 @@ class AnthropicModel(Model):
         self.base_url = base_url
         self.max_tokens = max_tokens
         self.timeout = timeout
-        self.price = price
+        self.price = price if price is not None else price_for(model)
+        self.endpoint = base_url or os.environ.get("ANTHROPIC_BASE_URL") or "api.anthropic.com"
         self.http_client = http_client
         self._client_loop: asyncio.AbstractEventLoop | None = None
         self._client_obj: anthropic.AsyncAnthropic | None = None
@@ -166,7 +168,9 @@ class AnthropicModel(Model):
             elif block.type == "tool_use":
                 calls.append(ToolCall(block.name, _input(block.input), block.id))
         u = message.usage
-        usage = TokenUsage(_input_tokens(u), u.output_tokens)
+        usage = TokenUsage(
+            _input_tokens(u), u.output_tokens, int(getattr(u, "cache_read_input_tokens", 0) or 0)
+        )
         text = "".join(texts)
         return ModelResponse(text=text or None, tool_calls=calls, usage=usage, model=message.model)
 

@@ -39,6 +39,7 @@ from tether._messages import (
     UserMessage,
 )
 from tether.models import Model, ModelParams, Price, check_allow_model_requests
+from tether.models._prices import price_for
 from tether.models._wire import body_excerpt, http_error, parse_text_tool_calls
 from tether.testing import estimate_tokens
 
@@ -97,7 +98,9 @@ class OpenAIModel(Model):
         self.base_url = base_url
         self.api_key = api_key
         self.timeout = timeout
-        self.price = price
+        self.price = price if price is not None else price_for(model)
+        # The circuit breaker of a RetryingModel is kept per endpoint.
+        self.endpoint = base_url or os.environ.get("OPENAI_BASE_URL") or "api.openai.com"
         self.text_tool_calls = text_tool_calls
         self.json_mode = json_mode
         self.extra_body = dict(extra_body or {})
@@ -189,7 +192,7 @@ class OpenAIModel(Model):
                 calls.append(ToolCall(fn.name, fn.arguments or "{}", tc.id or ""))
         usage = TokenUsage()
         if completion.usage is not None:
-            usage = TokenUsage(completion.usage.prompt_tokens, completion.usage.completion_tokens)
+            usage = _usage(completion.usage)
         return self._finish(msg.content, calls, usage, completion.model, params)
 
     async def stream(
@@ -342,7 +345,7 @@ class _StreamAccumulator:
     def add(self, chunk: ChatCompletionChunk) -> str | None:
         self.model = self.model or chunk.model
         if chunk.usage is not None:
-            self.usage = TokenUsage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
+            self.usage = _usage(chunk.usage)
             self.usage_seen = True
         if not chunk.choices:
             return None
@@ -380,3 +383,9 @@ class _StreamAccumulator:
             ToolCall(c.name, "".join(c.arguments) or "{}", c.id)
             for _, c in sorted(self.calls.items())
         ]
+
+
+def _usage(u: Any) -> TokenUsage:
+    details = getattr(u, "prompt_tokens_details", None)
+    cached = getattr(details, "cached_tokens", None) or 0
+    return TokenUsage(u.prompt_tokens, u.completion_tokens, cached)
