@@ -227,29 +227,21 @@ class RunState:
     def check_warnings(self) -> None:
         """Warn once per dimension that crossed the warning fraction, and tell the model."""
         for dim, used, limit in self.tracker.crossed_warning():
-            self.emit(
-                BudgetWarning(
-                    run_id=self.run_id,
-                    seq=self.seq,
-                    at=time.time(),
-                    dimension=dim,
-                    used=used,
-                    limit=limit,
-                )
+            self.record(
+                BudgetWarning,
+                dimension=dim,
+                used=used,
+                limit=limit,
             )
             self.notes.append(_WRAP_UP.format(used=used, limit=limit, dim=_DIM_WORDS[dim]))
 
     def exhausted(self, ex: Exceeded) -> GiveUp:
         """Journal a budget limit and give up because of it."""
-        self.emit(
-            BudgetExhausted(
-                run_id=self.run_id,
-                seq=self.seq,
-                at=time.time(),
-                dimension=ex.dimension,
-                used=ex.used,
-                limit=ex.limit,
-            )
+        self.record(
+            BudgetExhausted,
+            dimension=ex.dimension,
+            used=ex.used,
+            limit=ex.limit,
         )
         return GiveUp(
             Reason(
@@ -263,27 +255,19 @@ class RunState:
         """React to a loop: a corrective note first, then give up."""
         if self.corrections < self.monitor.policy.max_corrections:
             self.corrections += 1
-            self.emit(
-                LoopDetected(
-                    run_id=self.run_id,
-                    seq=self.seq,
-                    at=time.time(),
-                    loop=det.kind,
-                    detail=det.detail,
-                    action="correct",
-                )
+            self.record(
+                LoopDetected,
+                loop=det.kind,
+                detail=det.detail,
+                action="correct",
             )
             self.notes.append(det.message)
             return None
-        self.emit(
-            LoopDetected(
-                run_id=self.run_id,
-                seq=self.seq,
-                at=time.time(),
-                loop=det.kind,
-                detail=det.detail,
-                action="give_up",
-            )
+        self.record(
+            LoopDetected,
+            loop=det.kind,
+            detail=det.detail,
+            action="give_up",
         )
         return GiveUp(
             Reason(
@@ -323,14 +307,10 @@ class GiveUp:
     reason: Reason
 
     async def run(self, st: RunState) -> Finish:
-        st.emit(
-            StrategyChanged(
-                run_id=st.run_id,
-                seq=st.seq,
-                at=time.time(),
-                strategy=st.fallback.name,
-                cause=self.reason.message,
-            )
+        st.record(
+            StrategyChanged,
+            strategy=st.fallback.name,
+            cause=self.reason.message,
         )
         st.flush_notes()
         ctx = FallbackContext(st.prompt, self.reason, list(st.messages), st.deps, st)
@@ -373,14 +353,10 @@ async def model_step(st: RunState, params: ModelParams) -> ModelResponse | GiveU
         seconds = st.tracker.budget.max_seconds or 0.0
         return st.exhausted(ex or Exceeded("seconds", st.tracker.elapsed(), seconds))
     except Exception as exc:
-        st.emit(
-            ModelFailed(
-                run_id=st.run_id,
-                seq=st.seq,
-                at=time.time(),
-                step=st.step,
-                error=f"{type(exc).__name__}: {exc}",
-            )
+        st.record(
+            ModelFailed,
+            step=st.step,
+            error=f"{type(exc).__name__}: {exc}",
         )
         return Finish(
             "failed",
@@ -419,14 +395,10 @@ class HandleResponse:
                 "completed", Reason("final_answer", "The model gave a final answer."), value
             )
         st.output_attempts += 1
-        st.emit(
-            OutputInvalid(
-                run_id=st.run_id,
-                seq=st.seq,
-                at=time.time(),
-                attempt=st.output_attempts,
-                errors=str(value),
-            )
+        st.record(
+            OutputInvalid,
+            attempt=st.output_attempts,
+            errors=str(value),
         )
         if st.output_attempts > st.agent.output_retries:
             return Finish(
