@@ -14,7 +14,7 @@ from typing import Any
 from tether._errors import ConfigError, JournalError
 from tether._events import Event
 
-from ._store import JournalStore, Record, RunInfo, blob_refs, decode, encode
+from ._store import JournalStore, Record, RunInfo, blob_refs, decode, encode, run_filters
 
 __all__ = ["PostgresStore"]
 
@@ -154,18 +154,7 @@ class PostgresStore(JournalStore):
         limit: int = 100,
     ) -> list[RunInfo]:
         """Runs, newest first."""
-        clauses: list[str] = []
-        args: list[Any] = []
-        for clause, value in (
-            ("status = %s", status),
-            ("agent = %s", agent),
-            ("created_at >= %s", since),
-            ("created_at <= %s", until),
-        ):
-            if value is not None:
-                clauses.append(clause)
-                args.append(value)
-        where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+        where, args = run_filters("%s", status, agent, since, until)
         async with await self._conn() as conn:
             cur = await conn.execute(
                 "SELECT run_id, agent, status, prompt, created_at, updated_at, events, "

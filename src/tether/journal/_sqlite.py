@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 from tether._errors import JournalError
 from tether._events import Event
 
-from ._store import JournalStore, Record, RunInfo, blob_refs, decode, encode
+from ._store import JournalStore, Record, RunInfo, blob_refs, decode, encode, run_filters
 
 __all__ = ["SQLiteStore", "default_path"]
 
@@ -150,7 +150,7 @@ class SQLiteStore(JournalStore):
         limit: int = 100,
     ) -> list[RunInfo]:
         """Runs, newest first."""
-        where, args = _filters(status, agent, since, until)
+        where, args = run_filters("?", status, agent, since, until)
         sql = (
             "SELECT run_id, agent, status, prompt, created_at, updated_at, events, parent_run_id "
             f"FROM runs {where} ORDER BY created_at DESC, run_id DESC LIMIT ?"
@@ -272,20 +272,3 @@ def _drop_unreferenced_blobs(conn: sqlite3.Connection) -> None:
     for (digest,) in conn.execute("SELECT digest FROM blobs").fetchall():
         if digest not in used:
             conn.execute("DELETE FROM blobs WHERE digest = ?", (digest,))
-
-
-def _filters(
-    status: str | None, agent: str | None, since: float | None, until: float | None
-) -> tuple[str, list[Any]]:
-    clauses: list[str] = []
-    args: list[Any] = []
-    for clause, value in (
-        ("status = ?", status),
-        ("agent = ?", agent),
-        ("created_at >= ?", since),
-        ("created_at <= ?", until),
-    ):
-        if value is not None:
-            clauses.append(clause)
-            args.append(value)
-    return ("WHERE " + " AND ".join(clauses)) if clauses else "", args

@@ -51,6 +51,28 @@ class Record:
     data: str
 
 
+def run_filters(
+    placeholder: str,
+    status: str | None,
+    agent: str | None,
+    since: float | None,
+    until: float | None,
+) -> tuple[str, list[Any]]:
+    """The WHERE clause (with the driver's ``placeholder``) and arguments of a run listing."""
+    clauses: list[str] = []
+    args: list[Any] = []
+    for column, op, value in (
+        ("status", "=", status),
+        ("agent", "=", agent),
+        ("created_at", ">=", since),
+        ("created_at", "<=", until),
+    ):
+        if value is not None:
+            clauses.append(f"{column} {op} {placeholder}")
+            args.append(value)
+    return ("WHERE " + " AND ".join(clauses)) if clauses else "", args
+
+
 def _extract_blobs(value: Any, blobs: dict[str, str]) -> Any:
     if isinstance(value, str) and len(value) > BLOB_THRESHOLD:
         digest = hashlib.sha256(value.encode()).hexdigest()
