@@ -306,7 +306,9 @@ def _chat_messages(messages: Sequence[Message]) -> list[dict[str, Any]]:
         elif isinstance(m, UserMessage):
             out.append({"role": "user", "content": m.content})
         elif isinstance(m, AssistantMessage):
-            msg: dict[str, Any] = {"role": "assistant", "content": m.text}
+            # "" rather than null: OpenAI takes both, some compatible servers (llama.cpp's)
+            # refuse an assistant turn whose content is null.
+            msg: dict[str, Any] = {"role": "assistant", "content": m.text or ""}
             if m.tool_calls:
                 msg["tool_calls"] = [
                     {
