@@ -23,7 +23,7 @@ from tether.models import ModelParams
 from tether.testing import FunctionModel
 
 PROMPT = "charge and ship the order"
-STEP_DELAY = 0.004
+STEP_DELAY = float(os.environ.get("CRASH_STEP_DELAY", "0.004"))
 
 
 def ledger_append(path: str, line: str) -> None:

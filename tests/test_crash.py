@@ -137,3 +137,25 @@ def test_two_hundred_kills_lose_nothing_and_do_nothing_twice(kind: str, tmp_path
             await store.close()
 
         asyncio.run(drop())
+
+
+@pytest.mark.slow
+def test_two_processes_resuming_one_run_only_one_goes_on(tmp_path: Path) -> None:
+    spec = f"sqlite:{tmp_path / 'lease.db'}"
+    ledger, out_a, out_b = (str(tmp_path / n) for n in ("l", "a.json", "b.json"))
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent), "CRASH_STEP_DELAY": "0.2"}
+
+    def start(out: str) -> subprocess.Popen[bytes]:
+        return subprocess.Popen([sys.executable, WORKER, spec, "shared", ledger, out], env=env)
+
+    first = start(out_a)
+    deadline = time.monotonic() + 30
+    while not Path(ledger).exists():  # the first process is inside the run, lease held
+        assert time.monotonic() < deadline, "the first process never started its run"
+        time.sleep(0.02)
+    second = start(out_b)
+    assert second.wait(timeout=60) == 4  # refused: RunLocked
+    assert first.wait(timeout=60) == 0
+    _check_ledger(ledger, spec, "shared")
+    lines = ledger_lines(ledger)
+    assert len(lines) == len(set(lines)) == 7  # every effect once: only one process ran it
