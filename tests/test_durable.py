@@ -335,3 +335,43 @@ async def test_a_finished_run_resumes_to_its_journaled_result(make_store: StoreF
     again = await make_agent(store, ledger).resume(done.run_id)
     assert (again.status, again.output) == ("completed", done.output)
     assert len(ledger.entries) == 3
+
+
+async def test_a_final_answer_journaled_before_a_crash_is_not_asked_again(
+    make_store: StoreFactory,
+) -> None:
+    full = make_store()
+    original = await make_agent(full, Ledger()).run("pay")
+    # cut right after the final answer was journaled, before the run finished
+    cut = max(i for i, e in enumerate(original.events) if e.type == "model_responded") + 1
+    store = make_store()
+    await store.append(original.run_id, original.events[:cut])
+    agent = make_agent(store, Ledger())
+    result = await agent.resume(original.run_id)
+    assert (result.status, result.output) == ("completed", original.output)
+    assert agent.model_calls["n"] == 0  # type: ignore[attr-defined]
+    assert len(result.messages) == len(original.messages)
+
+
+async def test_pending_notes_survive_a_crash(make_store: StoreFactory) -> None:
+    calls = {"n": 0}
+
+    def policy(messages: Sequence[Message], params: ModelParams) -> ModelResponse:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            return ModelResponse(text="not a number")
+        return ModelResponse(text="42")
+
+    store = make_store()
+    original = await Agent(FunctionModel(policy), output_type=int, store=store).run("q")
+    cut = next(i for i, e in enumerate(original.events) if e.type == "output_invalid") + 2
+    assert original.events[cut - 1].type == "note_added"
+    resumed_store = make_store()
+    await resumed_store.append(original.run_id, original.events[:cut])
+    calls["n"] = 1
+    agent = Agent(FunctionModel(policy), output_type=int, store=resumed_store)
+    result = await agent.resume(original.run_id)
+    assert result.output == 42
+    assert [getattr(m, "content", getattr(m, "text", None)) for m in result.messages] == [
+        getattr(m, "content", getattr(m, "text", None)) for m in original.messages
+    ]

@@ -22,11 +22,12 @@ import socket
 import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from ._events import (
     ApprovalDecided,
+    BudgetExhausted,
     BudgetWarning,
     Event,
     LoopDetected,
@@ -34,17 +35,19 @@ from ._events import (
     ModelResponded,
     NoteAdded,
     OutputInvalid,
+    Reason,
     RunFinished,
     RunStarted,
+    StrategyChanged,
     ToolCallFinished,
     ToolCallStarted,
 )
-from ._messages import AssistantMessage, ToolCall, ToolResultMessage, UserMessage
+from ._messages import AssistantMessage, ModelResponse, ToolCall, ToolResultMessage, UserMessage
 from ._toolexec import CallOutcome
 from .journal import RunLocked
 
 if TYPE_CHECKING:
-    from ._loop import Finish, ModelTurn, RunState, RunTools
+    from ._loop import Finish, GiveUp, HandleResponse, ModelTurn, RunState, RunTools
 
 __all__ = ["Decision", "Lease", "approve", "edit", "rebuild", "reject"]
 
@@ -126,6 +129,9 @@ class _Fold:
     started: set[str]
     finished: set[str]
     results: dict[str, ToolResultMessage]
+    notes: list[str] = field(default_factory=list)
+    last: ModelResponse | None = None
+    handled: bool = True
 
 
 def _on_response(st: RunState, f: _Fold, e: ModelResponded) -> None:
@@ -136,6 +142,7 @@ def _on_response(st: RunState, f: _Fold, e: ModelResponded) -> None:
     _close_results(st, f.calls, f.results)
     f.calls = list(e.response.tool_calls)
     f.started, f.finished, f.results = set(), set(), {}
+    f.last, f.handled = e.response, bool(f.calls)
     st.messages.append(AssistantMessage(e.response.text, f.calls))
     if f.calls and e.response.text:
         st.monitor.on_plan(e.response.text)
@@ -155,8 +162,13 @@ def _replay(st: RunState, events: list[Event]) -> _Fold:
     """Fold the journal into ``st``: messages, usage, and loop-detection memory."""
     f = _Fold([], set(), set(), {})
     for e in events:
-        if isinstance(e, ModelRequested) and e.tools:
-            st.step = st.tracker.usage.steps = e.step
+        if isinstance(e, ModelRequested):
+            _close_results(st, f.calls, f.results)
+            if f.notes:  # pending notes reached the model with this call
+                st.messages.append(UserMessage("\n\n".join(f.notes)))
+                f.notes = []
+            if e.tools:
+                st.step = st.tracker.usage.steps = e.step
         elif isinstance(e, ModelResponded):
             _on_response(st, f, e)
         elif isinstance(e, ToolCallStarted):
@@ -165,15 +177,16 @@ def _replay(st: RunState, events: list[Event]) -> _Fold:
         elif isinstance(e, ToolCallFinished):
             _on_finished(st, f, e)
         elif isinstance(e, NoteAdded):
-            _close_results(st, f.calls, f.results)
-            st.messages.append(UserMessage(e.content))
+            f.notes.append(e.content)
         elif isinstance(e, LoopDetected) and e.action == "correct":
             st.corrections += 1
         elif isinstance(e, OutputInvalid):
             st.output_attempts += 1
+            f.handled = True
         elif isinstance(e, BudgetWarning):
             st.tracker.warned.add(e.dimension)
     _close_results(st, f.calls, f.results)
+    st.notes, st.noted = list(f.notes), len(f.notes)  # journaled, not yet delivered
     return f
 
 
@@ -189,9 +202,9 @@ def _close_results(
 
 def rebuild(
     st: RunState, events: list[Event], decisions: Mapping[str, Decision]
-) -> ModelTurn | RunTools | Finish:
+) -> ModelTurn | HandleResponse | RunTools | GiveUp | Finish:
     """Rebuild ``st`` from a journal; return the node to go on from, or how it ended."""
-    from ._loop import Finish, ModelTurn, RunTools, _suspend
+    from ._loop import Finish, HandleResponse, ModelTurn, RunTools, _suspend
 
     if not events or not isinstance(events[0], RunStarted):
         raise ValueError("a journal starts with run_started")
@@ -203,6 +216,13 @@ def rebuild(
         return Finish(last.status, last.reason, last.output)
     elapsed = last.at - events[0].at  # time the run was alive, not time it lay dead
     st.tracker.started = time.monotonic() - max(elapsed, 0.0)
+    giving_up = _giving_up(events)
+    if giving_up is not None:  # the crash came while the fallback ran: run it again
+        return giving_up
+    if fold.last is not None and not fold.handled:
+        # A final answer was journaled but not yet judged: judge it, do not ask again.
+        st.messages.pop()
+        return HandleResponse(fold.last)
     open_calls = [c for c in fold.calls if c.id not in fold.finished]
     if not open_calls:
         return ModelTurn()
@@ -253,6 +273,23 @@ def _apply_decisions(
         elif decision.kind == "edit" and decision.arguments is not None:
             call.arguments = dict(decision.arguments)
     return preset, approved
+
+
+def _giving_up(events: list[Event]) -> GiveUp | None:
+    """The give-up a run was in when it stopped, if it stopped while giving up."""
+    from ._loop import GiveUp
+
+    changed = [i for i, e in enumerate(events) if isinstance(e, StrategyChanged)]
+    if not changed or any(isinstance(e, RunFinished) for e in events[changed[-1] :]):
+        return None
+    cause = events[changed[-1]]
+    assert isinstance(cause, StrategyChanged)
+    for e in reversed(events[: changed[-1]]):
+        if isinstance(e, BudgetExhausted):
+            return GiveUp(Reason("budget_exhausted", cause.cause, e.dimension))
+        if isinstance(e, LoopDetected) and e.action == "give_up":
+            return GiveUp(Reason("loop_detected", cause.cause, e.loop))
+    return GiveUp(Reason("budget_exhausted", cause.cause))
 
 
 def _recover(st: RunState, call: ToolCall) -> CallOutcome | Literal["rerun"] | None:

@@ -103,6 +103,7 @@ class RunState:
     streaming: bool = False
     store: JournalStore | None = None
     flushed: int = 0
+    noted: int = 0
     events: list[StreamEvent] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     step: int = 0
@@ -130,13 +131,22 @@ class RunState:
     def flush_notes(self) -> None:
         """Put the orchestrator's pending notes in the history, as one user turn."""
         if self.notes:
-            content = "\n\n".join(self.notes)
-            self.messages.append(UserMessage(content))
+            self._journal_notes()
+            self.messages.append(UserMessage("\n\n".join(self.notes)))
             self.notes.clear()
-            self.record(NoteAdded, content=content)
+            self.noted = 0
+
+    def _journal_notes(self) -> None:
+        # Each note is journaled when its node ends, so a resumed run knows the notes
+        # that were pending; they reach the model together at its next call.
+        while self.noted < len(self.notes):
+            self.record(NoteAdded, content=self.notes[self.noted])
+            self.noted += 1
 
     async def flush(self) -> None:
         """Write the events not yet in the journal store, if the run has one."""
+        if self.notes:
+            self._journal_notes()
         end = len(self.events)
         if self.store is not None and self.flushed < end:
             # Overlapping flushes (parallel tool calls) may write an event twice; the
@@ -333,12 +343,16 @@ class ModelTurn:
         return got if isinstance(got, GiveUp | Finish) else HandleResponse(got)
 
 
-async def model_step(st: RunState, params: ModelParams) -> ModelResponse | GiveUp | Finish:
+async def model_step(
+    st: RunState, params: ModelParams, messages: Sequence[Message] | None = None
+) -> ModelResponse | GiveUp | Finish:
     """One step of a run that asks the model: budget checks, pending notes, the call.
 
     Shared by the tool loop and other strategies, so every strategy charges and
-    journals its model calls the same way. Returns the response, or the node to go
-    to when the budget is used up (:class:`GiveUp`) or the model failed (:class:`Finish`).
+    journals its model calls the same way. ``messages`` replaces the run's history
+    for this one call (a strategy that shows the model a focused view). Returns the
+    response, or the node to go to when the budget is used up (:class:`GiveUp`) or
+    the model failed (:class:`Finish`).
     """
     ex = st.tracker.check("step") or st.tracker.check("model")
     if ex is not None:
@@ -347,7 +361,7 @@ async def model_step(st: RunState, params: ModelParams) -> ModelResponse | GiveU
     st.step += 1
     st.flush_notes()
     try:
-        response = await st.call_model(st.messages, params)
+        response = await st.call_model(st.messages if messages is None else messages, params)
     except TimeoutError:
         ex = st.tracker.check("model")
         seconds = st.tracker.budget.max_seconds or 0.0
