@@ -25,15 +25,20 @@ from tether import (
     UserMessage,
 )
 from tether._demo import calculator, convert_units, demo_model, lookup_capital
-from tether._guided import GUIDED_PROMPT, GuidedStrategy
+from tether._guided import GUIDED_PROMPT, TECHNIQUES, GuidedStrategy
 from tether.models import ModelParams
 from tether.testing import FunctionModel, Reply, ScriptedModel
 
 TOOLS = [calculator, convert_units, lookup_capital]
 
 
-def guided(model: ScriptedModel | FunctionModel, **kwargs: object) -> Agent[None, str]:
-    return Agent(model, tools=TOOLS, strategy=GuidedStrategy(), **kwargs)  # type: ignore[arg-type]
+def guided(model: ScriptedModel | FunctionModel, **flags: bool) -> Agent[None, str]:
+    return Agent(model, tools=TOOLS, strategy=GuidedStrategy(**flags))
+
+
+def asking(model: ScriptedModel | FunctionModel, **flags: bool) -> Agent[None, str]:
+    """A guided agent that asks the model after every result (no question tracking)."""
+    return guided(model, track_question=False, **flags)
 
 
 def calc(expression: str) -> ToolCall:
@@ -77,7 +82,7 @@ async def test_a_miscopied_name_is_replaced_by_the_tools_result() -> None:
 
 async def test_calling_again_with_the_result_ends_the_run() -> None:
     model = ScriptedModel([calc("17*23"), calc("391")])
-    result = await guided(model).run("What is 17*23?")
+    result = await asking(model).run("What is 17*23?")
     assert result.output == "391"
     assert result.usage.tool_calls == 1
     assert result.usage.model_calls == 2
@@ -92,7 +97,7 @@ async def test_the_same_call_again_ends_the_run() -> None:
 
 async def test_after_each_result_the_model_is_told_to_answer_if_it_can() -> None:
     model = ScriptedModel([calc("17*23"), "391"])
-    result = await guided(model).run("What is 17*23?")
+    result = await asking(model).run("What is 17*23?")
     last = model.requests[1][-1]
     assert isinstance(last, UserMessage)
     assert last.content == "Tool calculator returned 391. If this answers the question, answer now."
@@ -143,18 +148,47 @@ async def test_a_failing_tool_is_reported_and_the_model_may_answer_without_it() 
     assert "unknown country" in results[0].content
 
 
-async def test_a_two_step_task_goes_on_after_the_first_result() -> None:
+async def test_a_result_that_uses_the_whole_question_ends_the_run_at_once() -> None:
+    model = ScriptedModel([calc("17*23")])
+    result = await guided(model).run("What is 17*23?")
+    assert result.output == "391"
+    assert result.usage.model_calls == 1
+    assert "orchestrator answered with the result of calculator" in result.reason.message
+
+
+async def test_what_the_question_still_needs_is_named_to_the_model() -> None:
+    model = ScriptedModel([calc("48"), calc("48*2")])
+    result = await guided(model).run("What is 48 times 2?")
+    note = model.requests[1][-1]
+    assert isinstance(note, UserMessage)
+    assert note.content.endswith("Not used yet from the question: 2.")
+    assert result.output == "96"
+
+
+async def test_sequential_clauses_are_asked_one_at_a_time_from_the_last_result() -> None:
     model = ScriptedModel(
         [
             ToolCall("convert_units", {"value": 5, "from_unit": "mi", "to_unit": "km"}),
             calc("8.04672*2"),
-            "The result is 16.09344.",
         ]
     )
     result = await guided(model).run("Convert 5 miles to km, then double it.")
     assert result.output == "16.09344"
     assert [e.name for e in of_type(result, ToolCallFinished)] == ["convert_units", "calculator"]
-    assert result.usage.model_calls == 3
+    assert result.usage.model_calls == 2
+    first, second = (r[1:] for r in model.requests)
+    assert first == [UserMessage("Convert 5 miles to km.")]
+    assert second == [UserMessage("8.04672, then double it.")]
+
+
+def test_clauses_split_on_then() -> None:
+    from tether._guided import _clauses
+
+    assert _clauses("Add 15 to 27, then convert that many miles to km.") == [
+        "Add 15 to 27",
+        "convert that many miles to km",
+    ]
+    assert _clauses("What is 17*23?") == ["What is 17*23?"]
 
 
 async def test_an_answer_that_combines_several_results_is_kept() -> None:
@@ -186,9 +220,11 @@ async def test_parallel_valid_calls_run_together() -> None:
 
 
 async def test_the_run_gives_up_through_the_fallback_when_the_budget_is_used() -> None:
+    countries = ["Valdoria", "Quenland", "Estrevia", "Norrhaven", "Brisalta"]
+
     def always_call(messages: Sequence[Message], params: ModelParams) -> Reply:
         n = sum(isinstance(m, ToolResultMessage) for m in messages)
-        return calc(f"{n}+1000")
+        return ToolCall("lookup_capital", {"country": countries[n]})
 
     agent = Agent(
         FunctionModel(always_call),
@@ -197,27 +233,70 @@ async def test_the_run_gives_up_through_the_fallback_when_the_budget_is_used() -
         budget=Budget(max_steps=3),
         fallback=StaticAnswer("sorry"),
     )
-    result = await agent.run("Count forever")
+    result = await agent.run("Tell me about Valdoria, Quenland, Estrevia and Norrhaven")
     assert result.status == "gave_up"
     assert result.reason.kind == "budget_exhausted"
     assert result.output == "sorry"
     assert len(of_type(result, StrategyChanged)) == 1
     assert result.usage.model_calls == 3
+    assert result.usage.tool_calls == 3
 
 
-async def test_a_loop_of_calls_is_detected_like_in_the_tool_loop() -> None:
-    calls = [calc("1+1"), calc("2+2")] * 4
+async def test_without_call_checks_a_loop_is_detected_like_in_the_tool_loop() -> None:
+    calls = [calc("3+4"), calc("5+6")] * 4
     agent = Agent(
-        ScriptedModel(calls), tools=TOOLS, strategy=GuidedStrategy(), fallback=StaticAnswer("x")
+        ScriptedModel(calls),
+        tools=TOOLS,
+        strategy=GuidedStrategy(check_calls=False, track_question=False),
+        fallback=StaticAnswer("x"),
     )
     result = await agent.run("Loop")
     assert result.status == "gave_up"
     assert result.reason.kind == "loop_detected"
 
 
+async def test_feeding_the_result_back_into_the_same_tool_ends_the_run() -> None:
+    model = ScriptedModel([calc("81 / 9"), calc("9 / 9")])
+    result = await guided(model).run("Compute 81 / 9.")
+    assert result.output == "9"
+    assert result.usage.tool_calls == 1
+
+
+async def test_a_call_copied_from_the_tools_example_is_not_run() -> None:
+    model = ScriptedModel([calc("(17 + 3) * 23 / 4"), "8"])
+    result = await guided(model).run("How many legs does a spider have?")
+    assert result.output == "8"
+    assert result.usage.tool_calls == 0
+    assert not model.params[1].allow_tools
+
+
+async def test_an_example_value_that_the_task_names_is_not_a_copy() -> None:
+    model = ScriptedModel([ToolCall("lookup_capital", {"country": "Valdoria"}), "Merrowgate"])
+    result = await guided(model).run("What is the capital of Valdoria?")
+    assert result.usage.tool_calls == 1
+    assert result.output == "Merrowgate"
+
+
+async def test_repeating_a_failed_call_makes_the_model_answer_without_tools() -> None:
+    country = ToolCall("lookup_capital", {"country": "France"})
+    model = ScriptedModel([country, ToolCall("lookup_capital", {"country": "France"}), "Paris"])
+    result = await guided(model).run("What is the capital of France?")
+    assert result.output == "Paris"
+    assert result.usage.tool_calls == 1
+    assert not model.params[2].allow_tools
+
+
+async def test_going_back_to_an_earlier_call_makes_the_model_answer_without_tools() -> None:
+    model = ScriptedModel([calc("3+4"), calc("5+6"), calc("3+4"), "7 and 11"])
+    result = await guided(model).run("What are 3+4 and 5+6?")
+    assert result.output == "7 and 11"
+    assert result.usage.tool_calls == 2
+    assert not model.params[3].allow_tools
+
+
 async def test_every_step_is_journaled() -> None:
     model = ScriptedModel([calc("17*23"), "391"])
-    result = await guided(model).run("What is 17*23?")
+    result = await asking(model).run("What is 17*23?")
     assert types(result) == [
         "run_started",
         "model_requested",
@@ -237,7 +316,7 @@ async def test_a_numeric_result_becomes_a_typed_output_without_another_call() ->
     agent = Agent(model, tools=TOOLS, output_type=int, strategy=GuidedStrategy())
     result = await agent.run("What is 17*23?")
     assert result.output == 391
-    assert result.usage.model_calls == 2
+    assert result.usage.model_calls == 1
 
 
 async def test_an_answer_not_in_the_output_type_takes_one_constrained_finishing_step() -> None:
@@ -260,22 +339,19 @@ async def test_answers_that_stay_invalid_fail_the_run() -> None:
 
 async def test_without_finishing_with_results_the_models_answer_is_kept() -> None:
     model = ScriptedModel([calc("17*23"), "17*23 is 391."])
-    agent = Agent(model, tools=TOOLS, strategy=GuidedStrategy(finish_with_results=False))
-    result = await agent.run("What is 17*23?")
+    result = await asking(model, finish_with_results=False).run("What is 17*23?")
     assert result.output == "17*23 is 391."
 
 
 async def test_without_result_notes_the_model_gets_only_the_result() -> None:
     model = ScriptedModel([calc("17*23"), "391"])
-    agent = Agent(model, tools=TOOLS, strategy=GuidedStrategy(result_notes=False))
-    await agent.run("What is 17*23?")
+    await asking(model, result_notes=False).run("What is 17*23?")
     assert isinstance(model.requests[1][-1], ToolResultMessage)
 
 
 async def test_a_constrained_decision_picks_a_tool_then_its_arguments() -> None:
     model = ScriptedModel(['{"next": "calculator"}', calc("17*23"), '{"next": "answer"}', "391"])
-    agent = Agent(model, tools=TOOLS, strategy=GuidedStrategy(native_decision=False))
-    result = await agent.run("What is 17*23?")
+    result = await asking(model, native_decision=False).run("What is 17*23?")
     assert result.output == "391"
     schema = model.params[0].json_schema
     assert schema is not None
@@ -294,7 +370,7 @@ async def test_the_compact_prompt_replaces_only_the_default_prompt() -> None:
     await guided(model).run("hi")
     system = model.requests[0][0]
     assert isinstance(system, SystemMessage)
-    assert system.content.startswith("Use a tool when the task needs one")
+    assert system.content.startswith("Use a tool when the question needs one")
     custom = OrchestratorPrompt(extra="Be brief.")
     await Agent(model, tools=TOOLS, prompt=custom, strategy=GuidedStrategy()).run("hi")
     system = model.requests[1][0]
@@ -312,6 +388,7 @@ async def test_the_demo_model_drives_the_guided_strategy() -> None:
 def test_repr_names_the_techniques_switched_off() -> None:
     assert repr(GuidedStrategy()) == "GuidedStrategy()"
     assert repr(GuidedStrategy(result_notes=False)) == "GuidedStrategy(result_notes=False)"
+    assert set(TECHNIQUES) <= set(vars(GuidedStrategy()))
 
 
 @pytest.mark.parametrize(

