@@ -45,7 +45,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from eval_tasks import TASKS, Task, eval_tools
 
 from tether import Agent, Budget, ToolLoop
-from tether._guided import GuidedStrategy
+from tether._guided import TECHNIQUES, GuidedStrategy
 from tether._strategy import Strategy
 from tether.models.local import LocalModel, parse_tool_calls
 
@@ -53,10 +53,10 @@ INSTRUCTIONS = (
     "You answer questions, using the tools when they help. Give only the answer: a number "
     "or a few words, not a sentence."
 )
-BUDGET = Budget(max_steps=10, max_seconds=60)
+BUDGET = Budget(max_steps=6, max_seconds=60)
 NAIVE_TURNS = 4
 SEED = 0
-ABLATIONS = ("native_decision", "repair_calls", "result_notes", "finish_with_results")
+FULL = ("naive", "guided")  # every task; the other variants run on every --every'th task
 
 
 @dataclass(slots=True)
@@ -178,7 +178,7 @@ def run_naive(model: LocalModel, task: Task) -> tuple[Any, ...]:
     text: str | None = None
     for _ in range(NAIVE_TURNS):
         out = llama.create_chat_completion(
-            messages, tools=tools, tool_choice="auto", temperature=0.0, seed=SEED, max_tokens=256
+            messages, tools=tools, tool_choice="auto", temperature=0.0, seed=SEED, max_tokens=96
         )
         model_calls += 1
         message = out["choices"][0]["message"]
@@ -233,11 +233,11 @@ def _run(functions: dict[str, Callable[..., Any]], name: str, args: Any) -> str:
 def variants() -> dict[str, Strategy | None]:
     """Every variant's strategy (None for the naive baseline)."""
     out: dict[str, Strategy | None] = {
-        "naive": None,
         "guided": GuidedStrategy(),
+        "naive": None,
         "tool_loop": ToolLoop(),
     }
-    for flag in ABLATIONS:
+    for flag in TECHNIQUES:
         out[f"guided-no-{flag.replace('_', '-')}"] = GuidedStrategy(**{flag: False})
     return out
 
@@ -281,34 +281,52 @@ def _row(name: str, rs: list[Record]) -> str:
     )
 
 
-def report(records: list[Record], split: str, threads: int) -> str:
+def _table(records: list[Record], names: list[str]) -> list[str]:
+    lines = [
+        "| variant | tasks | exact | lenient | model calls | tool calls | s/task | worst s |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    return lines + [_row(n, [r for r in records if r.variant == n]) for n in names]
+
+
+def report(records: list[Record], split: str, threads: int, every: int) -> str:
     names = list(dict.fromkeys(r.variant for r in records))
     categories = list(dict.fromkeys(r.category for r in records))
+    full = [n for n in names if n in FULL]
+    subset_ids = {r.task for r in records if r.variant not in FULL}
     lines = [
         "# The embedded model on simple tool tasks",
         "",
         f"Qwen2.5-Coder-0.5B-Instruct (Q4_K_M) in-process, {threads} thread(s), temperature 0, "
         f"seed {SEED}; split `{split}` of bench/eval_tasks.py; "
-        f"{platform.machine()} with {_cpus()} cores. "
+        f"{platform.machine()} with {_cpus()} cores, shared with other work. "
         "Reproduce: `.venv/bin/python bench/eval_local.py`.",
         "",
-        "| variant | tasks | exact | lenient | model calls | tool calls | s/task | worst s |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    lines += [_row(n, [r for r in records if r.variant == n]) for n in names]
-    lines += [
+        "## Every task",
+        "",
+        *_table(records, full),
         "",
         "Exact-match success by category:",
         "",
         "| variant | " + " | ".join(categories) + " |",
         "|---|" + "---|" * len(categories),
     ]
-    for n in names:
+    for n in full:
         cells = []
         for c in categories:
             rs = [r for r in records if r.variant == n and r.category == c]
             cells.append(f"{sum(r.exact for r in rs)}/{len(rs)}" if rs else "-")
         lines.append(f"| {n} | " + " | ".join(cells) + " |")
+    if subset_ids:
+        subset = [r for r in records if r.task in subset_ids]
+        lines += [
+            "",
+            f"## The tool loop and the ablation (every {every}th task, {len(subset_ids)} tasks)",
+            "",
+            "Each `guided-no-X` row is the guided strategy with technique X switched off.",
+            "",
+            *_table(subset, names),
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -327,6 +345,9 @@ def main() -> None:
     parser.add_argument("--records", default=None, help="JSON lines (default: beside --out)")
     parser.add_argument("--resume", action="store_true", help="keep records already written")
     parser.add_argument("--threads", type=int, default=None, help="llama.cpp threads")
+    parser.add_argument(
+        "--every", type=int, default=4, help="run the tool loop and ablations on every Nth task"
+    )
     args = parser.parse_args()
 
     tasks = [t for t in TASKS if args.split in ("all", t.split)]
@@ -351,7 +372,9 @@ def main() -> None:
     records: list[Record] = []
     with path.open("a") as sink:
         for name in chosen:
-            for task in tasks:
+            for i, task in enumerate(tasks):
+                if name not in FULL and i % args.every:
+                    continue
                 record = done.get((name, task.id))
                 if record is None:
                     record = run_one(name, every[name], model, task)
@@ -365,7 +388,7 @@ def main() -> None:
                         flush=True,
                     )
                 records.append(record)
-    table = report(records, args.split, model.n_threads)
+    table = report(records, args.split, model.n_threads, args.every)
     out.write_text(table)
     print(table)
 
