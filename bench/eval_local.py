@@ -339,7 +339,7 @@ def _cpus() -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--limit", type=int, default=None, help="only the first N tasks")
-    parser.add_argument("--split", default="held_out", choices=["held_out", "dev", "all"])
+    parser.add_argument("--split", default="held_out", choices=["held_out", "dev", "fresh", "all"])
     parser.add_argument("--variants", default=None, help="comma-separated; all by default")
     parser.add_argument("--out", default="bench/results/eval-local.md", help="the table")
     parser.add_argument("--records", default=None, help="JSON lines (default: beside --out)")

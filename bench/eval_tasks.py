@@ -10,7 +10,10 @@ Two splits:
 * ``held_out`` (120 tasks): written before the strategy was tuned and only used to
   measure it; the numbers in bench/results/eval-local.md come from this split.
 * ``dev`` (24 tasks): the same kinds of tasks with other numbers and names; any tuning
-  of prompts or orchestration looked at this split only.
+  of prompts or orchestration looked at this split only, until the first held-out run.
+* ``fresh`` (40 tasks): written after the first held-out run; one change made after
+  seeing held-out failures (a stricter check for calls copied from a tool's example)
+  is checked on it.
 
 Expected answers are computed with the tools' own functions wherever a tool is
 involved, so the ground truth cannot drift from what the tools return.
@@ -317,9 +320,87 @@ _DEV: list[tuple[str, str, tuple[str | float, ...]]] = [
 ]
 
 
+# Written after the first held-out measurement, before the strategy was changed again:
+# the changes made after seeing held-out failures are checked here.
+_FRESH: list[tuple[str, str, tuple[str | float, ...]]] = [
+    ("arithmetic", "What is 73 * 19?", (_calc("73*19"),)),
+    ("arithmetic", "Compute 4096 / 16.", (_calc("4096/16"),)),
+    ("arithmetic", "What is 2500 - 1275?", (_calc("2500-1275"),)),
+    ("arithmetic", "Calculate (8 + 12) * 15.", (_calc("(8+12)*15"),)),
+    ("arithmetic", "How much is 125 times 8?", (_calc("125*8"),)),
+    ("arithmetic", "What is 3 to the power of 5?", (_calc("3**5"),)),
+    ("arithmetic", "What is the sum of 250, 375 and 125?", (_calc("250+375+125"),)),
+    (
+        "arithmetic",
+        "A crate holds 36 bottles. How many bottles are in 12 crates?",
+        (_calc("36*12"),),
+    ),
+    ("conversion", "Convert 15 km to miles.", (_conv(15, "km", "mi"),)),
+    ("conversion", "How many feet are in 50 meters?", (_conv(50, "m", "ft"),)),
+    ("conversion", "Convert 8 miles to kilometers.", (_conv(8, "mi", "km"),)),
+    ("conversion", "What is 50 degrees Fahrenheit in Celsius?", (_conv(50, "f", "c"),)),
+    ("conversion", "How many pounds is 25 kg?", (_conv(25, "kg", "lb"),)),
+    ("conversion", "Convert 5 gallons to liters.", (_conv(5, "gal", "l"),)),
+    ("conversion", "What is 30 Celsius in Kelvin?", (_conv(30, "c", "k"),)),
+    ("capital", "What is the capital of Norrhaven?", (_cap("Norrhaven"),)),
+    ("capital", "Which city is the capital of Osterwick?", (_cap("Osterwick"),)),
+    ("capital", "Name the capital of Valdoria.", (_cap("Valdoria"),)),
+    ("capital", "What's the capital city of Lunaria?", (_cap("Lunaria"),)),
+    ("capital", "Look up Kethmoor's capital.", (_cap("Kethmoor"),)),
+    ("population", "How many people live in Brisalta?", (_pop("Brisalta"),)),
+    ("population", "What is the population of Osterwick?", (_pop("Osterwick"),)),
+    ("population", "Tell me the population of Quenland.", (_pop("Quenland"),)),
+    ("no_tool", "How many legs does a dog have?", (4.0,)),
+    ("no_tool", "What is the capital of Germany?", ("Berlin",)),
+    ("no_tool", "What color is grass?", ("green",)),
+    ("no_tool", "How many seconds are in a minute?", (60.0,)),
+    ("no_tool", "What is the chemical symbol for silver?", ("Ag",)),
+    ("no_tool", "Which planet do we live on?", ("Earth",)),
+    ("no_tool", "How many days are in a leap year?", (366.0,)),
+    (
+        "two_step",
+        "Convert 3 miles to kilometers, then multiply by 4.",
+        (_conv(3, "mi", "km") * 4,),
+    ),
+    ("two_step", "Convert 20 kg to pounds, then subtract 4.", (_conv(20, "kg", "lb") - 4,)),
+    (
+        "two_step",
+        "Multiply 7 by 6, then convert that many kilometers to miles.",
+        (_conv(42, "km", "mi"),),
+    ),
+    (
+        "two_step",
+        "What is the population of Osterwick divided by 100?",
+        (_pop("Osterwick") / 100,),
+    ),
+    (
+        "two_step",
+        "Convert 10 gallons to liters, then divide by 2.",
+        (_conv(10, "gal", "l") / 2,),
+    ),
+    ("two_step", "What is twice the population of Kethmoor?", (_pop("Kethmoor") * 2,)),
+    (
+        "two_step",
+        "Add 30 to 70, then convert that many feet to meters.",
+        (_conv(100, "ft", "m"),),
+    ),
+    (
+        "multi_lookup",
+        "What is the combined population of Lunaria and Norrhaven?",
+        (_pop("Lunaria") + _pop("Norrhaven"),),
+    ),
+    ("multi_lookup", "Which has more people, Quenland or Brisalta?", ("Brisalta",)),
+    (
+        "multi_lookup",
+        "What are the capitals of Lunaria and Kethmoor? Answer as 'X and Y'.",
+        (f"{_cap('Lunaria')} and {_cap('Kethmoor')}",),
+    ),
+]
+
+
 def _build() -> list[Task]:
     tasks = []
-    for split, rows in (("held_out", _HELD_OUT), ("dev", _DEV)):
+    for split, rows in (("held_out", _HELD_OUT), ("dev", _DEV), ("fresh", _FRESH)):
         counts: dict[str, int] = {}
         for category, prompt, answers in rows:
             counts[category] = counts.get(category, 0) + 1

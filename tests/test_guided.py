@@ -270,6 +270,14 @@ async def test_a_call_copied_from_the_tools_example_is_not_run() -> None:
     assert not model.params[1].allow_tools
 
 
+async def test_a_number_from_the_example_that_the_task_lacks_is_a_copy() -> None:
+    copied = ToolCall("convert_units", {"value": 10, "from_unit": "km", "to_unit": "mi"})
+    model = ScriptedModel([copied, "8.04672"])
+    result = await guided(model).run("Convert 5 miles to kilometers.")
+    assert result.usage.tool_calls == 0
+    assert result.output == "8.04672"
+
+
 async def test_an_example_value_that_the_task_names_is_not_a_copy() -> None:
     model = ScriptedModel([ToolCall("lookup_capital", {"country": "Valdoria"}), "Merrowgate"])
     result = await guided(model).run("What is the capital of Valdoria?")

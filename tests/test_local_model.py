@@ -260,3 +260,20 @@ async def test_a_guided_agent_answers_with_the_calculator(model: LocalModel) -> 
     assert result.output is not None
     assert "391" in result.output
     assert result.usage.tool_calls >= 1
+
+
+@pytest.mark.slow
+@needs_model
+async def test_a_cancelled_request_releases_the_model_at_once(model: LocalModel) -> None:
+    import asyncio
+    import time
+
+    long = ModelParams()
+    ask = [UserMessage("Write a long story about a lighthouse keeper, in ten chapters.")]
+    with pytest.raises(TimeoutError):
+        async with asyncio.timeout(0.5):
+            await model.request(ask, long)
+    started = time.perf_counter()
+    response = await model.request([UserMessage("Say OK.")], ModelParams())
+    assert response.text
+    assert time.perf_counter() - started < 8  # not queued behind the rest of the story

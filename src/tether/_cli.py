@@ -1,7 +1,9 @@
 """The ``tether`` command: run an agent on a prompt and watch it work.
 
 ``tether run "PROMPT"`` runs the built-in demo agent (or ``--agent module:attribute``)
-and prints a live view of its events to stderr, then its output to stdout.
+and prints a live view of its events to stderr, then its output to stdout. The demo
+agent runs on the embedded local model with the guided strategy when the local extra
+is installed, and on the scripted ``demo`` model otherwise (saying so on stderr).
 ``--json`` prints one JSON object instead. Exit codes: 0 completed, 1 gave up,
 failed or interrupted, 2 a usage error (reported as one ``error:`` line).
 """
@@ -147,6 +149,30 @@ def _as_agent(value: Any, spec: str) -> Agent[Any, Any]:
     return value
 
 
+_NO_LOCAL = (
+    "note: the embedded model is not installed (pip install 'tether[local]'); "
+    "using the scripted demo model"
+)
+
+
+def _demo_agent(model: str | None) -> tuple[Agent[Any, Any], str | None]:
+    """The demo agent and a note for stderr: the embedded model by default, when installed.
+
+    The embedded model is driven by the guided strategy, which a 0.5B model needs.
+    """
+    from ._demo import demo_agent
+    from ._guided import GuidedStrategy
+    from .models import local
+
+    if model is None:
+        if not local.available():
+            return demo_agent("demo"), _NO_LOCAL
+        return demo_agent(local.LocalModel(), strategy=GuidedStrategy()), None
+    resolved = resolve_model(model)
+    strategy = GuidedStrategy() if isinstance(resolved, local.LocalModel) else None
+    return demo_agent(resolved, strategy=strategy), None
+
+
 async def _drive(
     agent: Agent[Any, Any], prompt: str, model: str | None, console: Console | None
 ) -> RunResult[Any]:
@@ -190,7 +216,11 @@ def _fail(message: str) -> typer.Exit:
 def run(
     prompt: Annotated[str, typer.Argument(help="The task for the agent.")],
     model: Annotated[
-        str | None, typer.Option(help="A model name, e.g. demo (the default for the demo).")
+        str | None,
+        typer.Option(
+            help="A model name, e.g. demo or local. The demo agent uses the embedded local "
+            "model when it is installed, else the scripted demo model."
+        ),
     ] = None,
     agent: Annotated[
         str | None,
@@ -211,9 +241,9 @@ def run(
     console = None if as_json else Console(stderr=True, soft_wrap=True)
     try:
         if agent is None:
-            from ._demo import demo_agent
-
-            the_agent: Agent[Any, Any] = demo_agent(model or "demo")
+            the_agent, note = _demo_agent(model)
+            if note:
+                typer.echo(note, err=True)
             model = None
         else:
             the_agent = _load_agent(agent)

@@ -18,6 +18,7 @@ from typing import Any, cast
 
 from ._agent import Agent
 from ._messages import AssistantMessage, Message, ToolCall, ToolResultMessage, UserMessage
+from ._strategy import Strategy
 from .models import Model, ModelParams, register_model
 from .testing import FunctionModel, Reply
 
@@ -294,18 +295,23 @@ DEMO_INSTRUCTIONS = (
 )
 
 
-def demo_agent(model: Model | str = "demo") -> Agent[None, str]:
+def demo_agent(
+    model: Model | str = "demo", *, strategy: Strategy | None = None
+) -> Agent[None, str]:
     """The demo agent: the calculator, unit conversion and capital lookup tools.
 
     Args:
         model: the model that drives it; the scripted "demo" model by default, or any
             model instance or name (see :func:`tether.models.known_model_names`).
+        strategy: how runs are orchestrated; the tool loop by default (the embedded
+            local model wants :class:`tether._guided.GuidedStrategy`).
     """
     return Agent(
         model,
         instructions=DEMO_INSTRUCTIONS,
         tools=[calculator, convert_units, lookup_capital],
         name="demo",
+        strategy=strategy,
     )
 
 

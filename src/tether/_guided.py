@@ -546,26 +546,36 @@ def _squash(text: str) -> str:
 
 
 def _copied_example(st: RunState, call: ToolCall, results: list[_Result]) -> bool:
-    """True when the call's arguments come from its tool's description, not from the task.
+    """True when the call takes a value from its tool's description that the task lacks.
 
-    Small models copy a description's example when no tool fits the question:
-    ``calculator("(17 + 3) * 23 / 4")`` for "How many legs does a spider have?".
+    Small models copy a description's example when no tool fits the question, or
+    when they do not know how to fill an argument: ``calculator("(17 + 3) * 23 / 4")``
+    for "How many legs does a spider have?", or ``convert_units(value=10, ...)`` (the
+    example's 10) for "Convert 5 miles to kilometers". Short strings (unit codes such
+    as "km") are not judged: the task may spell them out.
     """
     tool = st.tools.get(call.name)
     if tool is None:
         return False
     described = _squash(tool.description)
-    known = _squash(" ".join([st.prompt, *(r.content for r in results if r.ok)]))
-    copied = False
+    described_numbers = _numbers(tool.description)
+    known_text = " ".join([st.prompt, *(r.content for r in results if r.ok)])
+    known = _squash(known_text)
+    known_numbers = [abs(n) for n in _numbers(known_text)]
     for value in _leaves(_arguments(call)):
-        text = _squash(str(value))
-        if not text:
+        if isinstance(value, bool):
             continue
-        if text in known:
-            return False
-        if len(text) >= 2 and text in described:
-            copied = True
-    return copied
+        if isinstance(value, int | float):
+            number = float(value)
+            if any(_close(number, d) for d in described_numbers) and not any(
+                _close(abs(number), k) for k in known_numbers
+            ):
+                return True
+            continue
+        text = _squash(str(value))
+        if len(text) >= 3 and text in described and text not in known:
+            return True
+    return False
 
 
 def _without_unknown_keys(st: RunState, call: ToolCall) -> ToolCall | None:

