@@ -375,3 +375,38 @@ async def test_pending_notes_survive_a_crash(make_store: StoreFactory) -> None:
     assert [getattr(m, "content", getattr(m, "text", None)) for m in result.messages] == [
         getattr(m, "content", getattr(m, "text", None)) for m in original.messages
     ]
+
+
+async def test_parallel_results_keep_call_order_when_resumed_mid_batch(
+    make_store: StoreFactory,
+) -> None:
+    async def slow(x: str) -> str:
+        """Slow."""
+        await asyncio.sleep(0.05)
+        return f"slow {x}"
+
+    async def fast(x: str) -> str:
+        """Fast."""
+        return f"fast {x}"
+
+    def policy(messages: Sequence[Message], params: ModelParams) -> ModelResponse:
+        results = [m.content for m in messages if isinstance(m, ToolResultMessage)]
+        if results:
+            return ModelResponse(text=" | ".join(results))
+        return ModelResponse(
+            tool_calls=[ToolCall("slow", {"x": "a"}), ToolCall("fast", {"x": "b"})]
+        )
+
+    full = make_store()
+    original = await Agent(FunctionModel(policy), tools=[slow, fast], store=full).run("q")
+    finished = [e for e in original.events if e.type == "tool_call_finished"]
+    assert [e.name for e in finished] == ["fast", "slow"]  # fast ended first
+    cut = finished[0].seq + 1  # the crash came while `slow` still ran
+    store = make_store()
+    await store.append(original.run_id, original.events[:cut])
+    result = await Agent(FunctionModel(policy), tools=[slow, fast], store=store).resume(
+        original.run_id
+    )
+    assert result.output == original.output == "slow a | fast b"
+    again = [e for e in result.events[cut:] if e.type == "tool_call_finished"]
+    assert [e.name for e in again] == ["slow"]  # only the call in flight ran again

@@ -130,6 +130,7 @@ class _Fold:
     finished: set[str]
     results: dict[str, ToolResultMessage]
     notes: list[str] = field(default_factory=list)
+    outcomes: dict[str, CallOutcome] = field(default_factory=dict)
     last: ModelResponse | None = None
     handled: bool = True
 
@@ -141,7 +142,7 @@ def _on_response(st: RunState, f: _Fold, e: ModelResponded) -> None:
         st.last_text = e.response.text
     _close_results(st, f.calls, f.results)
     f.calls = list(e.response.tool_calls)
-    f.started, f.finished, f.results = set(), set(), {}
+    f.started, f.finished, f.results, f.outcomes = set(), set(), {}, {}
     f.last, f.handled = e.response, bool(f.calls)
     st.messages.append(AssistantMessage(e.response.text, f.calls))
     if f.calls and e.response.text:
@@ -153,6 +154,7 @@ def _on_finished(st: RunState, f: _Fold, e: ToolCallFinished) -> None:
     if e.attempts:
         st.tracker.charge_tool()
     f.results[e.call_id] = ToolResultMessage(e.call_id, e.name, e.content, e.outcome != "ok")
+    f.outcomes[e.call_id] = CallOutcome(e.outcome, e.content, e.truncated, e.attempts)
     call = next((c for c in f.calls if c.id == e.call_id), None)
     if call is not None and e.outcome != "not_run":
         st.monitor.on_result(call, e.content)
@@ -185,9 +187,14 @@ def _replay(st: RunState, events: list[Event]) -> _Fold:
             f.handled = True
         elif isinstance(e, BudgetWarning):
             st.tracker.warned.add(e.dimension)
-    _close_results(st, f.calls, f.results)
-    st.notes, st.noted = list(f.notes), len(f.notes)  # journaled, not yet delivered
+    _finish_fold(st, f)
     return f
+
+
+def _finish_fold(st: RunState, f: _Fold) -> None:
+    if all(c.id in f.results for c in f.calls):  # else the resumed RunTools adds them in order
+        _close_results(st, f.calls, f.results)
+    st.notes, st.noted = list(f.notes), len(f.notes)  # journaled, not yet delivered
 
 
 def _close_results(
@@ -237,7 +244,14 @@ def rebuild(
                 preset[call.id] = outcome
     if in_doubt:
         return _suspend(st, in_doubt, "in_doubt")
-    return RunTools(open_calls, frozenset(fold.started), preset, frozenset(approved))
+    # The whole response goes back to RunTools, so every result lands in call order.
+    return RunTools(
+        fold.calls,
+        frozenset(fold.started),
+        preset,
+        frozenset(approved),
+        {c: o for c, o in fold.outcomes.items() if c in fold.finished},
+    )
 
 
 def _apply_decisions(

@@ -451,12 +451,17 @@ class RunTools:
     started: frozenset[str] = frozenset()
     preset: dict[str, CallOutcome] = field(default_factory=dict)
     approved: frozenset[str] = frozenset()
+    done: dict[str, CallOutcome] = field(default_factory=dict)
+    """Calls whose end is already journaled (a resume): not run, not journaled again."""
 
     async def run(self, st: RunState) -> ModelTurn | GiveUp | Finish:
         to_run: list[ToolCall] = []
         blocked: dict[str, str] = {}
         pending: list[ToolCall] = []
         for i, call in enumerate(self.calls):
+            if call.id in self.done:  # finished before a crash: only its place in line
+                to_run.append(call)
+                continue
             ex = st.tracker.check("tool")
             if ex is None and st.tracker.budget.max_tool_calls is not None:
                 planned = st.tracker.usage.tool_calls + len(to_run)
@@ -504,7 +509,9 @@ class RunTools:
             )
         # A started call is durable before it runs: a resume knows it may have happened.
         await st.flush()
-        runnable = [c for c in calls if c.id not in blocked] if blocked else calls
+        runnable = calls
+        if blocked or self.done:
+            runnable = [c for c in calls if c.id not in blocked and c.id not in self.done]
         if len(runnable) == 1:
             results = [await self._one(st, step, runnable[0])]
         else:
@@ -513,7 +520,10 @@ class RunTools:
         give_up: GiveUp | None = None
         for call in calls:
             out = by_id.get(call.id)
-            if out is None:
+            known = out is None and call.id in self.done  # seen by the monitor already
+            if known:
+                out = self.done[call.id]
+            elif out is None:
                 out = CallOutcome("not_run", blocked[call.id], attempts=0)
                 st.record(
                     ToolCallFinished,
@@ -527,7 +537,7 @@ class RunTools:
             st.messages.append(
                 ToolResultMessage(call.id, call.name, out.content, out.outcome != "ok")
             )
-            if out.outcome != "not_run" and give_up is None:
+            if out.outcome != "not_run" and give_up is None and not known:
                 det = st.monitor.on_result(call, out.content)
                 if det is not None:
                     give_up = st.detected(det)
