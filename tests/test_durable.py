@@ -404,9 +404,7 @@ async def test_parallel_results_keep_call_order_when_resumed_mid_batch(
     cut = finished[0].seq + 1  # the crash came while `slow` still ran
     store = make_store()
     await store.append(original.run_id, original.events[:cut])
-    result = await Agent(FunctionModel(policy), tools=[slow, fast], store=store).resume(
-        original.run_id
-    )
+    result = await Agent(FunctionModel(policy), tools=tools, store=store).resume(original.run_id)
     assert result.output == original.output == "slow a | fast b"
     again = [e for e in result.events[cut:] if e.type == "tool_call_finished"]
     assert [e.name for e in again] == ["slow"]  # only the call in flight ran again
