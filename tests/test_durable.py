@@ -397,8 +397,9 @@ async def test_parallel_results_keep_call_order_when_resumed_mid_batch(
             tool_calls=[ToolCall("slow", {"x": "a"}), ToolCall("fast", {"x": "b"})]
         )
 
+    tools = [Tool(slow, idempotent=True), Tool(fast, idempotent=True)]
     full = make_store()
-    original = await Agent(FunctionModel(policy), tools=[slow, fast], store=full).run("q")
+    original = await Agent(FunctionModel(policy), tools=tools, store=full).run("q")
     finished = [e for e in original.events if e.type == "tool_call_finished"]
     assert [e.name for e in finished] == ["fast", "slow"]  # fast ended first
     cut = finished[0].seq + 1  # the crash came while `slow` still ran
