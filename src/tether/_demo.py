@@ -42,7 +42,7 @@ _UNARY: dict[type[ast.unaryop], Callable[[Any], Any]] = {
     ast.UAdd: operator.pos,
     ast.USub: operator.neg,
 }
-_ACCEPTS = "numbers, + - * / // % **, unary + and -, and parentheses"
+_ACCEPTS = "numbers, + - * / // % ** (or ^ for powers), unary + and -, and parentheses"
 
 
 def _check_power(base: float, exponent: float) -> None:
@@ -81,15 +81,16 @@ def _evaluate(node: ast.AST) -> float:
 def calculator(expression: str) -> int | float:
     """Evaluate an arithmetic expression, like a pocket calculator.
 
-    Example: calculator(expression="(17 + 3) * 23 / 4") returns 115.
+    Example: calculator(expression="12*7") returns 84.
 
     Args:
-        expression: numbers with + - * / // % ** and parentheses, e.g. "17*23".
+        expression: numbers with + - * / // % and parentheses; ** or ^ for powers.
     """
     if len(expression) > _MAX_EXPRESSION_CHARS:
         raise ValueError(f"the expression is longer than {_MAX_EXPRESSION_CHARS} characters")
     try:
-        tree = ast.parse(expression.strip(), mode="eval")
+        # ^ is a power on a pocket calculator (and to small models), never XOR here.
+        tree = ast.parse(expression.strip().replace("^", "**"), mode="eval")
     except SyntaxError:
         raise ValueError(f"cannot parse {expression!r}; write e.g. '17*23' or '(2+3)**2'") from None
     try:

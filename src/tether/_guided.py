@@ -14,9 +14,11 @@ Which strategy to pick:
 Each guided step:
 
 1. **decide**: the model, prompted with its own chat template and the tools, answers
-   freely; a tool call in the answer means "call a tool", text means "the answer".
-2. **repair**: a call whose arguments do not validate is generated again with the
-   tool forced (``tool_choice``), which constrained decoding makes valid.
+   freely; a tool call in the answer means "call a tool", text means "no tool": the
+   answer is then asked for again in a fresh context without tools.
+2. **repair**: a call whose arguments do not validate loses the arguments its tool
+   does not take, or else is generated again with the tool forced (``tool_choice``),
+   which constrained decoding makes valid.
 3. **check**: a call that repeats the last one, feeds the last result back into the
    same tool or only restates it ends the run with that result; a call copied from
    the tool's description example, or one repeating a failed call, is not run and
@@ -24,16 +26,30 @@ Each guided step:
 4. **run** the call through the tool loop's own machinery
    (:class:`~tether._loop.RunTools`: journal events, budget checks, loop detection,
    approval, bad calls reported back to the model).
-5. **stop or go on**: when every number and name of the question has been used by
-   a call, the orchestrator ends the run with the last result; otherwise the model
-   is told "Tool X returned R. If this answers the question, answer now." and what
-   of the question is still unused. An answer that only restates the result is
+5. **stop or go on**: a question in sequential clauses ("A, then B") goes on clause
+   by clause, each put to the model as a fresh question starting from the last
+   result ("R, then B"): small models are good at a first step and poor at every
+   later one. Otherwise, when every number and name of the question has been used by
+   a call, the orchestrator ends the run with the last result; if not, the model is
+   told "Tool X returned R. If this answers the question, answer now." and what of
+   the question is still unused. An answer that only restates the result is
    replaced by the result itself (small models miscopy names and numbers), and an
    answer that is not in the output type takes one constrained finishing step.
 
 Each technique is a constructor flag, so that ``bench/eval_local.py`` can measure what
 each adds. Both strategies share the run's journal, budget, progress monitor and
-fallback.
+fallback. The orchestrator's own judgements (which values a question names, the
+"then" of sequential clauses) read English questions.
+
+Example:
+    ```python
+    from tether import Agent
+    from tether._guided import GuidedStrategy
+    from tether.models.local import LocalModel
+
+    agent = Agent(LocalModel(), tools=[calculator], strategy=GuidedStrategy())
+    agent.run_sync("What is 17*23?").output  # "391"
+    ```
 """
 
 from __future__ import annotations
@@ -63,6 +79,7 @@ __all__ = ["GUIDED_PROMPT", "TECHNIQUES", "GuidedStrategy"]
 
 TECHNIQUES = (
     "native_decision",
+    "fresh_answers",
     "repair_calls",
     "check_calls",
     "track_question",
@@ -128,6 +145,10 @@ class GuidedStrategy(Strategy):
         native_decision: the model decides "tool or answer" with its own chat
             template and a free answer. False: with a constrained choice among the
             tools' names and ``"answer"`` (measured worse on small models).
+        fresh_answers: when the first decision is an answer, not a call, the model
+            answers again in a fresh context without tools: the decision only says
+            "no tool", the answer comes from a prompt that does not pull towards tool
+            calls (a small model answers knowledge questions better there).
         repair_calls: a call whose arguments do not validate is generated again with
             the tool forced, under its argument schema.
         check_calls: check each call before it runs (see step 3 in the module docs).
@@ -152,6 +173,7 @@ class GuidedStrategy(Strategy):
         self,
         *,
         native_decision: bool = True,
+        fresh_answers: bool = True,
         repair_calls: bool = True,
         check_calls: bool = True,
         track_question: bool = True,
@@ -161,6 +183,7 @@ class GuidedStrategy(Strategy):
         compact_prompt: bool = True,
     ) -> None:
         self.native_decision = native_decision
+        self.fresh_answers = fresh_answers
         self.repair_calls = repair_calls
         self.check_calls = check_calls
         self.track_question = track_question
@@ -190,6 +213,8 @@ class GuidedStrategy(Strategy):
         if isinstance(decided, GiveUp | Finish):
             return decided
         if isinstance(decided, str):
+            if self.fresh_answers and not results:
+                return await self._answer_without_tools(st, results)
             return await self._answer(st, decided, results)
         calls = await self._repair(st, decided)
         if isinstance(calls, GiveUp | Finish):
