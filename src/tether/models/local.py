@@ -19,11 +19,12 @@ answer is generated:
   name chosen under the constraint too;
 * tools allowed, ``"auto"``: free generation; a tool call the model writes (in
   ``<tool_call>`` tags, as a bare JSON object or as ``name(arg=...)``) is parsed
-  into :attr:`~tether.ModelResponse.tool_calls`;
+  into :attr:`~tether.ModelResponse.tool_calls`, and generation stops when the model
+  starts writing the same call again (it tends to, line after line);
 * no tools and an output schema: the final answer is constrained to the schema.
 
 This small model writes its own tool calls unreliably; pair it with
-:class:`tether.GuidedStrategy`, which asks it only what it does well.
+:class:`tether._guided.GuidedStrategy`, which asks it only what it does well.
 """
 
 from __future__ import annotations
