@@ -11,11 +11,18 @@ import email.utils
 import json
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from tether._errors import ContextLengthExceeded, ModelHTTPError
-from tether._messages import ToolCall
+from tether._messages import (
+    AssistantMessage,
+    Message,
+    SystemMessage,
+    ToolCall,
+    ToolResultMessage,
+    UserMessage,
+)
 
 __all__ = [
     "body_excerpt",
@@ -187,3 +194,33 @@ def parse_text_tool_calls(text: str) -> tuple[str | None, list[ToolCall]]:
             rest = rest.strip()
             return rest or None, calls
     return text, []
+
+
+def chat_messages(
+    messages: Sequence[Message], arguments: Callable[[ToolCall], Any]
+) -> list[dict[str, Any]]:
+    """tether messages in the OpenAI chat format (tool results as role ``tool``).
+
+    ``arguments`` renders a call's arguments: JSON text for an HTTP API, a dict for a
+    chat template. An assistant turn's content is ``""`` rather than null: OpenAI takes
+    both, and some compatible servers (llama.cpp's) refuse null.
+    """
+    out: list[dict[str, Any]] = []
+    for m in messages:
+        if isinstance(m, SystemMessage | UserMessage):
+            out.append({"role": m.role, "content": m.content})
+        elif isinstance(m, AssistantMessage):
+            entry: dict[str, Any] = {"role": "assistant", "content": m.text or ""}
+            if m.tool_calls:
+                entry["tool_calls"] = [
+                    {
+                        "id": c.id,
+                        "type": "function",
+                        "function": {"name": c.name, "arguments": arguments(c)},
+                    }
+                    for c in m.tool_calls
+                ]
+            out.append(entry)
+        elif isinstance(m, ToolResultMessage):
+            out.append({"role": "tool", "tool_call_id": m.call_id, "content": m.content})
+    return out

@@ -44,17 +44,14 @@ from typing import Any
 
 from tether._errors import ConfigError, ContextLengthExceeded, ModelError
 from tether._messages import (
-    AssistantMessage,
     Message,
     ModelResponse,
-    SystemMessage,
     TokenUsage,
     ToolCall,
-    ToolResultMessage,
-    UserMessage,
 )
 from tether._tools import ToolDefinition
 from tether.models import Model, ModelParams
+from tether.models._wire import chat_messages as wire_chat_messages
 
 __all__ = ["LocalModel", "available", "default_threads", "parse_tool_calls"]
 
@@ -176,25 +173,7 @@ def _arguments(call: ToolCall) -> Any:
 
 def chat_messages(messages: Sequence[Message]) -> list[dict[str, Any]]:
     """tether messages as the chat template's messages (tool results as role ``tool``)."""
-    out: list[dict[str, Any]] = []
-    for m in messages:
-        if isinstance(m, SystemMessage | UserMessage):
-            out.append({"role": m.role, "content": m.content})
-        elif isinstance(m, AssistantMessage):
-            entry: dict[str, Any] = {"role": "assistant", "content": m.text or ""}
-            if m.tool_calls:
-                entry["tool_calls"] = [
-                    {
-                        "id": c.id,
-                        "type": "function",
-                        "function": {"name": c.name, "arguments": _arguments(c)},
-                    }
-                    for c in m.tool_calls
-                ]
-            out.append(entry)
-        elif isinstance(m, ToolResultMessage):
-            out.append({"role": "tool", "content": m.content, "tool_call_id": m.call_id})
-    return out
+    return wire_chat_messages(messages, _arguments)
 
 
 # --- reading the tool calls a model wrote ------------------------------------------------

@@ -29,18 +29,14 @@ from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from tether._errors import ConfigError, ModelConnectionError, ModelError
 from tether._messages import (
-    AssistantMessage,
     Message,
     ModelResponse,
-    SystemMessage,
     TokenUsage,
     ToolCall,
-    ToolResultMessage,
-    UserMessage,
 )
 from tether.models import Model, ModelParams, Price, check_allow_model_requests
 from tether.models._prices import price_for
-from tether.models._wire import body_excerpt, http_error, parse_text_tool_calls
+from tether.models._wire import body_excerpt, chat_messages, http_error, parse_text_tool_calls
 from tether.testing import estimate_tokens
 
 __all__ = ["OpenAIModel"]
@@ -299,31 +295,7 @@ def _arguments_text(call: ToolCall) -> str:
 
 
 def _chat_messages(messages: Sequence[Message]) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    for m in messages:
-        if isinstance(m, SystemMessage):
-            out.append({"role": "system", "content": m.content})
-        elif isinstance(m, UserMessage):
-            out.append({"role": "user", "content": m.content})
-        elif isinstance(m, AssistantMessage):
-            # "" rather than null: OpenAI takes both, some compatible servers (llama.cpp's)
-            # refuse an assistant turn whose content is null.
-            msg: dict[str, Any] = {"role": "assistant", "content": m.text or ""}
-            if m.tool_calls:
-                msg["tool_calls"] = [
-                    {
-                        "id": c.id,
-                        "type": "function",
-                        "function": {"name": c.name, "arguments": _arguments_text(c)},
-                    }
-                    for c in m.tool_calls
-                ]
-            elif m.text is None:
-                msg["content"] = ""
-            out.append(msg)
-        elif isinstance(m, ToolResultMessage):
-            out.append({"role": "tool", "tool_call_id": m.call_id, "content": m.content})
-    return out
+    return chat_messages(messages, _arguments_text)
 
 
 @dataclass(slots=True)
