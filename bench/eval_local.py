@@ -44,10 +44,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from eval_tasks import TASKS, Task, eval_tools
 
-from tether import Agent, Budget, ToolLoop
-from tether._guided import TECHNIQUES, GuidedStrategy
-from tether._strategy import Strategy
+from tether import Agent, Budget, Strategy, ToolLoop
 from tether.models.local import LocalModel, parse_tool_calls
+from tether.run.strategies import TECHNIQUES, GuidedStrategy
 
 INSTRUCTIONS = (
     "You answer questions, using the tools when they help. Give only the answer: a number "

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tether._demo import calculator, convert_units, lookup_capital
+from tether.cli._demo import calculator, convert_units, lookup_capital
 
 __all__ = ["POPULATIONS", "TASKS", "Task", "eval_tools", "lookup_population"]
 

@@ -70,7 +70,7 @@ class LlamaServer:
 
     def command(self) -> list[str]:
         """The command line that starts the server."""
-        from tether.models._weights import local_model_path
+        from tether.models.local import local_model_path
 
         return [
             sys.executable,

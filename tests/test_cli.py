@@ -15,8 +15,9 @@ import pytest
 from typer.testing import CliRunner, Result
 
 import tether
-from tether._cli import _demo_agent, app
-from tether._guided import GuidedStrategy
+from tether import GuidedStrategy
+from tether.cli import app
+from tether.cli._main import _demo_agent
 from tether.models import local
 
 CALC_PROMPT = "What is 17*23? Use the calculator."
@@ -188,7 +189,7 @@ def test_model_option_overrides_the_agents_model(agent_dir: Path) -> None:
         agent_dir,
         """
         from tether import Agent
-        from tether._demo import calculator
+        from tether.cli._demo import calculator
         from tether.testing import ScriptedModel
 
         agent = Agent(ScriptedModel(["not the demo"]), tools=[calculator])

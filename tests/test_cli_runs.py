@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tether._cli import app
-from tether._cli_runs import parse_age
+from tether.cli import app
+from tether.cli._runs import parse_age
 
 runner = CliRunner()
 

@@ -6,15 +6,9 @@ import pytest
 
 from helpers import of_type
 from tether import Agent, Message, ToolCall, ToolCallFinished, ToolResultMessage, UserMessage
-from tether._demo import (
-    calculator,
-    convert_units,
-    demo_agent,
-    demo_model,
-    demo_rules,
-    lookup_capital,
-)
+from tether.cli._demo import calculator, convert_units, demo_agent, lookup_capital
 from tether.models import ModelParams, known_model_names, resolve_model
+from tether.models.demo import demo_model, demo_rules
 from tether.testing import ScriptedModel
 
 

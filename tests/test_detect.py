@@ -17,8 +17,8 @@ from tether import (
     ToolResultMessage,
     UserMessage,
 )
-from tether._detect import similarity
 from tether.models import ModelParams
+from tether.run._detect import similarity
 from tether.testing import FunctionModel, ScriptedModel
 
 

@@ -24,9 +24,10 @@ from tether import (
     ToolResultMessage,
     UserMessage,
 )
-from tether._demo import calculator, convert_units, demo_model, lookup_capital
-from tether._guided import GUIDED_PROMPT, TECHNIQUES, GuidedStrategy
+from tether.cli._demo import calculator, convert_units, lookup_capital
 from tether.models import ModelParams
+from tether.models.demo import demo_model
+from tether.run.strategies import GUIDED_PROMPT, TECHNIQUES, GuidedStrategy
 from tether.testing import FunctionModel, Reply, ScriptedModel
 
 TOOLS = [calculator, convert_units, lookup_capital]
@@ -194,7 +195,7 @@ async def test_sequential_clauses_are_asked_one_at_a_time_from_the_last_result()
 
 
 def test_clauses_split_on_then() -> None:
-    from tether._guided import _clauses
+    from tether.run.strategies._heuristics import clauses as _clauses
 
     assert _clauses("Add 15 to 27, then convert that many miles to km.") == [
         "Add 15 to 27",
@@ -321,6 +322,7 @@ async def test_every_step_is_journaled() -> None:
         "run_started",
         "model_requested",
         "model_responded",
+        "turn_recorded",  # the call the orchestrator settled on (journal v2)
         "tool_call_started",
         "tool_call_finished",
         "note_added",
@@ -430,7 +432,7 @@ def test_repr_names_the_techniques_switched_off() -> None:
     ],
 )
 def test_restating_a_result(answer: str, result: str, prompt: str, expected: bool) -> None:
-    from tether._guided import _restates
+    from tether.run.strategies._heuristics import restates as _restates
 
     earlier = ["Merrowgate", "812000"]
     assert _restates(answer, result, prompt, earlier) is expected

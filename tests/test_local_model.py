@@ -18,16 +18,17 @@ from tether import (
     Agent,
     AssistantMessage,
     ConfigError,
+    GuidedStrategy,
     SystemMessage,
     ToolCall,
     ToolResultMessage,
     UserMessage,
 )
-from tether._demo import calculator, convert_units, lookup_capital
-from tether._guided import GuidedStrategy
-from tether._tools import Tool
-from tether.models import ModelParams, _weights
-from tether.models.local import LocalModel, chat_messages, default_threads, parse_tool_calls
+from tether.cli._demo import calculator, convert_units, lookup_capital
+from tether.models import ModelParams
+from tether.models.local import LocalModel, _weights, default_threads, parse_tool_calls
+from tether.models.local._model import chat_messages
+from tether.tools._tool import Tool
 
 DEFS = [Tool(f).definition for f in (calculator, convert_units, lookup_capital)]
 

@@ -167,10 +167,8 @@ async def test_cancelled_run_records_interrupted() -> None:
 
     agent = Agent(FunctionModel(slow))
     events: list[tether.StreamEvent] = []
-    from tether._agent import Agent as _A
-
-    st = _A._state(agent, "q", None, None, events.append, False)
-    task = asyncio.create_task(agent._execute(st))
+    run = agent._new_run("q", None, sink=events.append)
+    task = asyncio.create_task(agent._execute(run))
     await started.wait()
     task.cancel()
     with pytest.raises(asyncio.CancelledError):

@@ -5,9 +5,6 @@ underscore is private and may change.
 """
 
 from ._agent import Agent, RunResult, RunStream
-from ._context import RunContext
-from ._detect import LoopPolicy
-from ._durable import Decision, approve, edit, reject
 from ._errors import (
     ConfigError,
     ContextLengthExceeded,
@@ -45,15 +42,9 @@ from ._events import (
     TextDelta,
     ToolCallFinished,
     ToolCallStarted,
+    TurnRecorded,
     dump_event,
     load_event,
-)
-from ._fallback import (
-    AgentFallback,
-    Fallback,
-    FallbackContext,
-    FinalAnswer,
-    StaticAnswer,
 )
 from ._messages import (
     AssistantMessage,
@@ -62,14 +53,34 @@ from ._messages import (
     SystemMessage,
     TokenUsage,
     ToolCall,
+    ToolDefinition,
     ToolResultMessage,
     UserMessage,
 )
-from ._prompt import DEFAULT_TEMPLATE, OrchestratorPrompt
-from ._strategy import Strategy, ToolLoop
-from ._timetravel import JournalModel, comparable
-from ._tools import Tool, ToolDefinition, tool
+from ._scope import RunScope, current_scope
 from ._usage import Budget, Usage
+from .journal import RunLocked
+from .run import (
+    DEFAULT_TEMPLATE,
+    AgentFallback,
+    Decision,
+    Fallback,
+    FallbackContext,
+    FinalAnswer,
+    GuidedStrategy,
+    JournalModel,
+    LoopPolicy,
+    OrchestratorPrompt,
+    Outlet,
+    StaticAnswer,
+    Strategy,
+    ToolLoop,
+    approve,
+    comparable,
+    edit,
+    reject,
+)
+from .tools import RunContext, Tool, tool
 
 __version__ = "0.1.0"
 
@@ -90,6 +101,7 @@ __all__ = [
     "Fallback",
     "FallbackContext",
     "FinalAnswer",
+    "GuidedStrategy",
     "JournalError",
     "JournalModel",
     "LoopDetected",
@@ -109,12 +121,15 @@ __all__ = [
     "ModelUnavailable",
     "NoteAdded",
     "OrchestratorPrompt",
+    "Outlet",
     "OutputInvalid",
     "Reason",
     "ReplayMismatch",
     "RunContext",
     "RunFinished",
+    "RunLocked",
     "RunResult",
+    "RunScope",
     "RunStarted",
     "RunStream",
     "ScriptExhausted",
@@ -133,12 +148,14 @@ __all__ = [
     "ToolDefinition",
     "ToolLoop",
     "ToolResultMessage",
+    "TurnRecorded",
     "Usage",
     "UsageError",
     "UserMessage",
     "__version__",
     "approve",
     "comparable",
+    "current_scope",
     "dump_event",
     "edit",
     "load_event",

@@ -1,5 +1,5 @@
 """``python -m tether``: the same as the ``tether`` command."""
 
-from tether._cli import main
+from tether.cli import main
 
 main()

@@ -12,22 +12,39 @@ from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar, cast
 
-from ._context import RunContext
-from ._detect import LoopPolicy, ProgressMonitor
-from ._durable import Decision, Lease, rebuild
-from ._errors import ConfigError, UsageError
-from ._events import Event, Reason, RunFinished, RunStarted, RunStatus, StreamEvent
-from ._fallback import Fallback, FallbackContext, as_fallback
-from ._loop import Finish, RunState, drive
+from ._errors import ConfigError, JournalError, UsageError
+from ._events import ApprovalDecided, Event, Reason, RunFinished, RunStarted, RunStatus, StreamEvent
 from ._messages import Message, SystemMessage, ToolCall, UserMessage
-from ._output import OutputSpec
-from ._prompt import OrchestratorPrompt
-from ._strategy import Strategy, ToolLoop
-from ._timetravel import JournalModel, fork_events
-from ._tools import Tool
+from ._scope import use_scope
 from ._usage import Budget, BudgetTracker, Usage
 from .journal import JournalStore
-from .models import Model, ModelParams, _current_run, resolve_model
+from .models import Model, ModelParams, resolve_model
+from .run import (
+    Decision,
+    Fallback,
+    FallbackContext,
+    Finish,
+    JournalModel,
+    JournalOutlet,
+    Lease,
+    LoopPolicy,
+    Node,
+    OrchestratorPrompt,
+    Outlet,
+    OutputSpec,
+    ProgressMonitor,
+    Run,
+    RunConfig,
+    RunState,
+    Strategy,
+    StreamOutlet,
+    as_fallback,
+    drive,
+    fork_events,
+    resolve_strategy,
+    resume_node,
+)
+from .tools import RunContext, Tool
 
 __all__ = ["Agent", "RunResult", "RunStream"]
 
@@ -35,7 +52,7 @@ DepsT = TypeVar("DepsT")
 OutputT = TypeVar("OutputT")
 log = logging.getLogger("tether")
 _DEFAULT_BUDGET = Budget()
-_TOOL_LOOP = ToolLoop()
+_DEFAULT_PROMPT = OrchestratorPrompt()
 
 
 def new_run_id() -> str:
@@ -100,8 +117,9 @@ class Agent(Generic[DepsT, OutputT]):
         max_result_chars: the longest tool result shown to the model (cut with a marker).
         name: the agent's name, in events and traces.
         deps_type: the type of ``deps``, for type checkers.
-        strategy: how the run is orchestrated; :class:`~tether.ToolLoop` (the model
-            decides each step) by default.
+        strategy: how the run is orchestrated. By default the strategy the model
+            declares (:attr:`~tether.models.Model.preferred_strategy`: the embedded
+            model runs :class:`~tether.GuidedStrategy`), else :class:`~tether.ToolLoop`.
         approval: a policy over tool calls; a call for which it returns True waits
             for a person's approval (as do calls of tools marked ``requires_approval``).
         store: a journal store; every event of every run is written to it before the
@@ -150,22 +168,50 @@ class Agent(Generic[DepsT, OutputT]):
         self.max_result_chars = max_result_chars
         self.name = name
         self.deps_type = deps_type
-        self.strategy = strategy or _TOOL_LOOP
+        self._strategy = strategy
         self.approval = approval
         self.store = store
         self.lease_ttl = lease_ttl
-        self._prepared: tuple[OutputSpec[Any], ModelParams, ModelParams, str] | None = None
+        self._config: RunConfig | None = None
 
-    def _prepare(self) -> tuple[OutputSpec[Any], ModelParams, ModelParams, str]:
+    def _prepare(self) -> RunConfig:
         # Schemas and the system prompt are built once, at the first run.
-        if self._prepared is None:
+        if self._config is None:
             spec = OutputSpec.of(self.output_type)
             defs = tuple(t.definition for t in self.tools.values())
-            params = ModelParams(defs, spec.schema, True)
-            no_tools = ModelParams((), spec.schema, False)
-            system = self.prompt.render(self.instructions, defs, spec.schema)
-            self._prepared = (spec, params, no_tools, system)
-        return self._prepared
+            self._config = RunConfig(
+                agent_name=self.name,
+                instructions=self.instructions,
+                system=self.prompt.render(self.instructions, defs, spec.schema),
+                spec=spec,
+                params=ModelParams(defs, spec.schema, True),
+                no_tools_params=ModelParams((), spec.schema, False),
+                tools=self.tools,
+                fallback=self.fallback,
+                loop_policy=self.loop_policy,
+                approval=self.approval,
+                output_retries=self.output_retries,
+                max_result_chars=self.max_result_chars,
+                default_prompt=self.prompt == _DEFAULT_PROMPT,
+                owner=self,
+            )
+        return self._config
+
+    @property
+    def strategy(self) -> Strategy:
+        """How this agent's runs are orchestrated: the ``strategy=`` given, else the one
+        its model declares (:attr:`~tether.models.Model.preferred_strategy`)."""
+        return self._strategy or resolve_strategy(self.model.preferred_strategy)
+
+    @strategy.setter
+    def strategy(self, value: Strategy | None) -> None:
+        self._strategy = value
+
+    def _strategy_for(self, model: Model, journaled: str | None = None) -> Strategy:
+        """An explicit ``strategy=`` wins; then the run's own (on resume), then the model's."""
+        if self._strategy is not None:
+            return self._strategy
+        return resolve_strategy(journaled or model.preferred_strategy)
 
     @contextlib.contextmanager
     def override(self, *, model: Model) -> Iterator[None]:
@@ -184,69 +230,70 @@ class Agent(Generic[DepsT, OutputT]):
             return over.get(id(self), self.model)
         return self.model
 
-    def _state(  # noqa: PLR0917 - private, called from three places
+    def _new_run(
         self,
         prompt: str,
         deps: Any,
-        parent: RunContext[Any] | None,
-        sink: Callable[[StreamEvent], None] | None,
-        streaming: bool,
-        resume_id: str | None = None,
+        *,
+        parent: RunContext[Any] | None = None,
+        sink: Callable[[StreamEvent], None] | None = None,
         store: JournalStore | None = None,
-    ) -> RunState:
-        spec, params, no_tools, system = self._prepare()
+        run_id: str | None = None,
+        strategy: str | None = None,
+    ) -> Run:
+        """A run ready to start (``run_id`` None) or to adopt its journal (a resume)."""
+        if not isinstance(prompt, str):
+            raise ConfigError(f"a prompt is a str, got {type(prompt).__name__}")
+        config = self._prepare()
         tracker = (
             parent.tracker.child(self.budget) if parent is not None else BudgetTracker(self.budget)
         )
         model = self._model()
-        st = RunState(
-            agent=self,
-            model=model,
-            run_id=resume_id or new_run_id(),
-            prompt=prompt,
-            deps=deps,
-            tracker=tracker,
-            spec=spec,
-            params=params,
-            no_tools_params=no_tools,
-            tools=self.tools,
-            fallback=self.fallback,
-            monitor=ProgressMonitor(self.loop_policy),
-            messages=[SystemMessage(system), UserMessage(prompt)],
-            sink=sink,
-            streaming=streaming,
-            store=store or self.store,
+        chosen = self._strategy_for(model, strategy)
+        state = RunState(
+            [SystemMessage(chosen.system_prompt(config)), UserMessage(prompt)],
+            tracker,
+            ProgressMonitor(self.loop_policy),
         )
-        if resume_id is not None:  # the journal already holds run_started
-            return st
-        st.emit(
-            RunStarted(
-                run_id=st.run_id,
-                seq=0,
-                at=time.time(),
+        outlets: list[Outlet] = []
+        if sink is not None:
+            outlets.append(StreamOutlet(sink))
+        new_id = run_id or new_run_id()
+        if store is not None:
+            outlets.append(JournalOutlet(store, new_id))
+        run = Run(config, chosen, model, new_id, prompt, deps, state, outlets, sink is not None)
+        if run_id is None:
+            run.record(
+                RunStarted,
                 agent=self.name,
                 prompt=prompt,
                 model=model.name,
                 parent_run_id=parent.run_id if parent is not None else None,
+                strategy=chosen.name,
             )
-        )
-        return st
+        return run
 
-    async def _execute(self, st: RunState, start: Any = None) -> RunResult[OutputT]:
-        token = _current_run.set(st)
-        lease = await Lease.take(st, self.lease_ttl) if st.store is not None else None
+    async def _execute(
+        self, run: Run, start: Node | Finish | None = None, lease: Lease | None = None
+    ) -> RunResult[OutputT]:
+        store = self._store_of(run)
+        if store is not None and lease is None:
+            await run.flush()  # the run's row exists before its lease is taken
+            lease = await Lease.take(store, run.run_id, self.lease_ttl)
         try:
-            end = await (self.strategy.run(st) if start is None else drive(st, start))
+            with use_scope(run):
+                node = run.strategy.start(run) if start is None else start
+                end = await drive(run, node)
         except asyncio.CancelledError:
             end = Finish("interrupted", Reason("cancelled", "The run was cancelled."), None)
-            self._finish(st, end)
+            self._finish(run, end)
             with contextlib.suppress(Exception):
-                await asyncio.shield(st.flush())
+                await asyncio.shield(run.flush())
             if lease is not None:
                 await lease.release()
             raise
         except Exception as exc:  # a bug must still end the run with a reason
-            log.exception("tether run %s failed with an internal error", st.run_id)
+            log.exception("tether run %s failed with an internal error", run.run_id)
             end = Finish(
                 "failed",
                 Reason(
@@ -256,35 +303,42 @@ class Agent(Generic[DepsT, OutputT]):
                 ),
                 None,
             )
+        except BaseException:
+            if lease is not None:
+                await lease.release()
+            raise
+        result = self._finish(run, end)
+        try:
+            await run.flush()
         finally:
-            _current_run.reset(token)
-        result = self._finish(st, end)
-        await st.flush()
-        if lease is not None:
-            await lease.release()
+            if lease is not None:
+                await lease.release()
         return result
 
-    def _finish(self, st: RunState, end: Finish) -> RunResult[OutputT]:
-        usage = st.tracker.usage.copy()
-        st.emit(
-            RunFinished(
-                run_id=st.run_id,
-                seq=st.seq,
-                at=time.time(),
-                status=end.status,
-                reason=end.reason,
-                output=end.output,
-                usage=usage,
-            )
+    @staticmethod
+    def _store_of(run: Run) -> JournalStore | None:
+        for outlet in run.outlets:
+            if isinstance(outlet, JournalOutlet):
+                return outlet.store
+        return None
+
+    def _finish(self, run: Run, end: Finish) -> RunResult[OutputT]:
+        usage = run.state.tracker.usage.copy()
+        run.record(
+            RunFinished,
+            status=end.status,
+            reason=end.reason,
+            output=end.output,
+            usage=usage,
         )
         return RunResult(
-            st.run_id,
+            run.run_id,
             end.status,
             cast(OutputT | None, end.output),
             end.reason,
             usage,
-            cast(list[Event], st.events),
-            st.messages,
+            cast(list[Event], run.events),
+            run.state.messages,
             end.pending,
         )
 
@@ -299,7 +353,7 @@ class Agent(Generic[DepsT, OutputT]):
             parent: the context of a calling run; this run's usage is then charged to
                 the parent's budget as well (sub-agents share one budget).
         """
-        return await self._execute(self._state(prompt, deps, parent, None, False))
+        return await self._execute(self._new_run(prompt, deps, parent=parent, store=self.store))
 
     async def resume(
         self,
@@ -330,27 +384,68 @@ class Agent(Generic[DepsT, OutputT]):
         if store is None:
             raise ConfigError("resume needs a journal store: Agent(..., store=SQLiteStore())")
         events = await store.load(run_id)
-        first = events[0]
-        if not isinstance(first, RunStarted):
-            raise ConfigError(f"the journal of run {run_id} does not start with run_started")
-        st = self._state(first.prompt, deps, None, None, False, resume_id=run_id, store=store)
-        node = rebuild(st, events, decisions or {})
-        last = events[-1]
-        if (
-            isinstance(node, Finish)
-            and isinstance(last, RunFinished)
-            and last.status != "interrupted"
-        ):
-            return RunResult(
-                run_id,
-                last.status,
-                cast(OutputT | None, last.output),
-                last.reason,
-                last.usage,
-                events,
-                st.messages,
+        done = self._journaled_result(run_id, events)
+        if done is not None:
+            return done
+        # Only the lease holder acts on the run, and it reads the journal after taking it:
+        # what the journal said before the lease may be stale by now.
+        lease = await Lease.take(store, run_id, self.lease_ttl)
+        try:
+            events = await store.load(run_id)
+            done = self._journaled_result(run_id, events)
+            if done is not None:
+                await lease.release()
+                return done
+            first = events[0]
+            assert isinstance(first, RunStarted)
+            run = self._new_run(
+                first.prompt, deps, store=store, run_id=run_id, strategy=first.strategy
             )
-        return await self._execute(st, start=node)
+            run.adopt(events)
+            # Time the run was alive counts, not time it lay dead.
+            elapsed = events[-1].at - first.at
+            run.state.tracker.started = time.monotonic() - max(elapsed, 0.0)
+            for call in run.state.open_calls():
+                decision = (decisions or {}).get(call.id)
+                if decision is not None and call.id not in run.state.decisions:
+                    run.record(
+                        ApprovalDecided,
+                        call_id=call.id,
+                        decision=decision.kind,
+                        message=decision.message,
+                        arguments=decision.arguments,
+                    )
+            node = resume_node(run)
+        except BaseException:
+            await lease.release()
+            raise
+        return await self._execute(run, start=node, lease=lease)
+
+    def _journaled_result(self, run_id: str, events: list[Event]) -> RunResult[OutputT] | None:
+        """The result of a run whose journal shows it ended (not interrupted), else None."""
+        if not events or not isinstance(events[0], RunStarted):
+            raise JournalError(f"the journal of run {run_id} does not start with run_started")
+        last = events[-1]
+        if not isinstance(last, RunFinished) or last.status == "interrupted":
+            return None
+        output: Any = last.output
+        spec = self._prepare().spec
+        if output is not None and spec.adapter is not None:
+            with contextlib.suppress(Exception):  # a journal of another output type
+                output = spec.adapter.validate_python(output)
+        first = events[0]
+        assert isinstance(first, RunStarted)
+        run = self._new_run(first.prompt, None, run_id=run_id, strategy=first.strategy)
+        run.adopt(events)
+        return RunResult(
+            run_id,
+            last.status,
+            cast(OutputT | None, output),
+            last.reason,
+            last.usage,
+            events,
+            run.state.messages,
+        )
 
     async def fork(
         self,
@@ -391,11 +486,10 @@ class Agent(Generic[DepsT, OutputT]):
         events = await store.load(run_id)
         first = events[0]
         if not isinstance(first, RunStarted):
-            raise ConfigError(f"the journal of run {run_id} does not start with run_started")
+            raise JournalError(f"the journal of run {run_id} does not start with run_started")
         with self.override(model=JournalModel(events)):
-            st = self._state(first.prompt, deps, None, None, False)
-            st.store = None
-            return await self._execute(st)
+            run = self._new_run(first.prompt, deps, strategy=first.strategy)
+            return await self._execute(run)
 
     def run_sync(
         self, prompt: str, *, deps: DepsT | None = None, parent: RunContext[Any] | None = None
@@ -448,8 +542,11 @@ class RunStream(Generic[OutputT]):
 
     async def __aiter__(self) -> AsyncIterator[StreamEvent]:
         queue: asyncio.Queue[StreamEvent | None] = asyncio.Queue()
-        st = self._agent._state(self._prompt, self._deps, self._parent, queue.put_nowait, True)
-        task = asyncio.create_task(self._agent._execute(st))
+        agent = self._agent
+        run = agent._new_run(
+            self._prompt, self._deps, parent=self._parent, sink=queue.put_nowait, store=agent.store
+        )
+        task = asyncio.create_task(agent._execute(run))
         task.add_done_callback(lambda _: queue.put_nowait(None))
         try:
             while (item := await queue.get()) is not None:

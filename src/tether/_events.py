@@ -9,6 +9,11 @@ with one pydantic ``TypeAdapter``.
 Schema versions (bump :data:`EVENT_SCHEMA_VERSION` and add a line per change):
 
 * 1: first version.
+* 2: ``model_requested`` has a ``purpose`` (what the call is for: ``turn`` for a
+  tool-loop turn, whose response joins the conversation; a strategy's own purposes
+  otherwise); new ``turn_recorded`` (a strategy put a model turn into the
+  conversation); ``run_started`` names the run's ``strategy``. Version 1 records
+  still load (the new fields have defaults).
 """
 
 from __future__ import annotations
@@ -51,11 +56,13 @@ __all__ = [
     "ToolCallFinished",
     "ToolCallStarted",
     "ToolOutcome",
+    "TurnRecorded",
     "dump_event",
     "load_event",
 ]
 
-EVENT_SCHEMA_VERSION = 1
+EVENT_SCHEMA_VERSION = 2
+_READABLE_VERSIONS = frozenset({1, 2})
 
 RunStatus = Literal["completed", "gave_up", "failed", "interrupted"]
 LoopKind = Literal["repeated_call", "cycle", "stale_results", "replanning"]
@@ -115,6 +122,7 @@ class RunStarted(_EventBase):
     parent_run_id: str | None = None
     forked_from: str | None = None
     fork_seq: int | None = None
+    strategy: str | None = None
     type: Literal["run_started"] = "run_started"
 
 
@@ -124,6 +132,7 @@ class ModelRequested(_EventBase):
 
     step: int
     tools: bool = True
+    purpose: str = "turn"
     type: Literal["model_requested"] = "model_requested"
 
 
@@ -292,6 +301,21 @@ class RunFinished(_EventBase):
 
 
 @dataclass(slots=True, kw_only=True)
+class TurnRecorded(_EventBase):
+    """A strategy put a model turn into the conversation: its text, or the calls it runs.
+
+    The tool loop's turns are the model's responses themselves; a strategy that
+    checks or repairs what the model said (the guided strategy) records the turn
+    it settled on, so the conversation can be rebuilt from the journal.
+    """
+
+    step: int
+    text: str | None = None
+    calls: list[ToolCall] = field(default_factory=list)
+    type: Literal["turn_recorded"] = "turn_recorded"
+
+
+@dataclass(slots=True, kw_only=True)
 class TextDelta(_EventBase):
     """A piece of streamed model text; streamed only, never journaled."""
 
@@ -317,6 +341,7 @@ Event = (
     | NoteAdded
     | OutputInvalid
     | StrategyChanged
+    | TurnRecorded
     | RunFinished
 )
 """An event of the run journal."""
@@ -346,7 +371,7 @@ def load_event(data: dict[str, Any] | str | bytes) -> StreamEvent:
     """
     record: dict[str, Any] = json.loads(data) if isinstance(data, str | bytes) else dict(data)
     version = record.pop("v", None)
-    if version != EVENT_SCHEMA_VERSION:
+    if version not in _READABLE_VERSIONS:
         raise JournalError(
             f"event schema version {version!r} is not supported by this tether "
             f"(it reads version {EVENT_SCHEMA_VERSION}); upgrade tether to read this journal"

@@ -18,6 +18,7 @@ __all__ = [
     "SystemMessage",
     "TokenUsage",
     "ToolCall",
+    "ToolDefinition",
     "ToolResultMessage",
     "UserMessage",
 ]
@@ -51,6 +52,17 @@ class ToolCall:
             except TypeError:
                 pass
         return f"{self.name}:{args!r}"
+
+    def parsed_arguments(self) -> Any:
+        """The arguments as a value: the dict, or the raw text parsed as JSON (the raw
+        text itself when it does not parse)."""
+        args = self.arguments
+        if isinstance(args, str):
+            try:
+                return json.loads(args)
+            except ValueError:
+                return args
+        return args
 
     def arguments_json(self) -> str:
         """The arguments as canonical JSON text (sorted keys), or the raw text if unparsable."""
@@ -135,3 +147,12 @@ class ToolResultMessage:
 
 
 Message = SystemMessage | UserMessage | AssistantMessage | ToolResultMessage
+
+
+@dataclass(frozen=True, slots=True)
+class ToolDefinition:
+    """What a model is told about a tool: its name, description and argument schema."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any]

@@ -207,6 +207,30 @@ class BudgetTracker:
             t = t.parent
         return None
 
+    def seconds_left(self) -> float | None:
+        """Seconds left before this run's or an ancestor's time limit (None: no limit)."""
+        left: float | None = None
+        t: BudgetTracker | None = self
+        while t is not None:
+            limit = t.budget.max_seconds
+            if limit is not None:
+                mine = limit - t.elapsed()
+                left = mine if left is None else min(left, mine)
+            t = t.parent
+        return left
+
+    def cost_fraction(self) -> float | None:
+        """The largest fraction of a cost limit used, here or in an ancestor (None: no limit)."""
+        worst: float | None = None
+        t: BudgetTracker | None = self
+        while t is not None:
+            limit = t.budget.max_cost_usd
+            if limit is not None:
+                frac = t.usage.cost_usd / limit if limit > 0 else 1.0
+                worst = frac if worst is None else max(worst, frac)
+            t = t.parent
+        return worst
+
     def crossed_warning(self) -> list[tuple[Dimension, float, float]]:
         """Dimensions that have just crossed the warning fraction (each reported once)."""
         out: list[tuple[Dimension, float, float]] = []

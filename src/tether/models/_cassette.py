@@ -32,7 +32,8 @@ from pydantic import TypeAdapter
 from tether import _errors
 from tether._errors import JournalError, ModelError, ModelHTTPError, ReplayMismatch
 from tether._messages import Message, ModelResponse
-from tether.models import Model, ModelParams, Price
+
+from ._base import Model, ModelParams, Price, WrapperModel
 
 __all__ = ["CASSETTE_VERSION", "RecordingModel", "ReplayModel", "canonical_request"]
 
@@ -105,7 +106,7 @@ def _rebuild_error(data: dict[str, Any]) -> ModelError:
     return cls(message)
 
 
-class RecordingModel(Model):
+class RecordingModel(WrapperModel):
     """A model that records each request and what came back to a cassette file.
 
     The file is started afresh (a new header) at the first call; every call after that
@@ -118,10 +119,8 @@ class RecordingModel(Model):
     """
 
     def __init__(self, model: Model, path: str | os.PathLike[str]) -> None:
-        self.model = model
+        super().__init__(model)
         self.path = Path(path)
-        self.name = model.name
-        self.price = model.price
         self._seq = 0
 
     def _append(self, record: dict[str, Any]) -> None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from tether._errors import (
     ConfigError,
@@ -25,13 +24,11 @@ from tether._errors import (
 )
 from tether._events import ModelSwitched
 from tether._messages import Message, ModelResponse
-from tether._usage import BudgetTracker
-from tether.models import Model, ModelParams, current_run
-from tether.models._prices import cost_of
-from tether.models._retry import closing_stream
+from tether._scope import RunScope, current_scope
 
-if TYPE_CHECKING:
-    from tether._loop import RunState
+from ._base import Model, ModelParams
+from ._prices import cost_of
+from ._retry import closing_stream
 
 __all__ = ["FallbackModel"]
 
@@ -43,22 +40,9 @@ _SWITCH_ON = (ModelHTTPError, ModelConnectionError, ModelUnavailable)
 class _Place:
     """Where one run is in the chain."""
 
-    run: RunState
+    run: RunScope
     index: int = 0
     degraded: bool = False
-
-
-def _cost_fraction(tracker: BudgetTracker) -> float | None:
-    """The largest fraction of a cost limit used, over the run and its ancestors."""
-    worst: float | None = None
-    t: BudgetTracker | None = tracker
-    while t is not None:
-        limit = t.budget.max_cost_usd
-        if limit is not None:
-            frac = t.usage.cost_usd / limit if limit > 0 else 1.0
-            worst = frac if worst is None else max(worst, frac)
-        t = t.parent
-    return worst
 
 
 class FallbackModel(Model):
@@ -90,14 +74,19 @@ class FallbackModel(Model):
         self.name = name or f"fallback({', '.join(m.name for m in self.models)})"
         self._places: dict[str, _Place] = {}
 
+    @property
+    def preferred_strategy(self) -> str | None:
+        """The first model's preferred strategy."""
+        return self.models[0].preferred_strategy
+
     def _place(self) -> _Place | None:
-        run = current_run()
+        run = current_scope()
         if run is None:
             return None
         place = self._places.get(run.run_id)
         if place is None:
             # A new run: forget the runs that have ended (their last event is run_finished).
-            ended = [k for k, p in self._places.items() if _finished(p.run)]
+            ended = [k for k, p in self._places.items() if p.run.finished]
             for key in ended:
                 del self._places[key]
             place = self._places[run.run_id] = _Place(run)
@@ -127,7 +116,7 @@ class FallbackModel(Model):
             and not place.degraded
             and place.index < len(self.models) - 1
         ):
-            frac = _cost_fraction(place.run.tracker)
+            frac = place.run.tracker.cost_fraction()
             if frac is not None and frac >= self.degrade_at:
                 place.degraded = True
                 used = place.run.tracker.usage.cost_usd
@@ -179,10 +168,6 @@ class FallbackModel(Model):
                 index += 1
                 continue
             return
-
-
-def _finished(run: RunState) -> bool:
-    return bool(run.events) and run.events[-1].type == "run_finished"
 
 
 def _priced(response: ModelResponse, model: Model) -> ModelResponse:

@@ -16,7 +16,8 @@ from __future__ import annotations
 import re
 
 from tether._messages import TokenUsage
-from tether.models import Price
+
+from ._base import Price
 
 __all__ = ["PRICES_AS_OF", "cost_of", "price_for", "register_price"]
 

@@ -25,8 +25,9 @@ from typing import Literal, TypeVar
 from tether._errors import ModelConnectionError, ModelHTTPError, ModelUnavailable
 from tether._events import ModelRetried
 from tether._messages import Message, ModelResponse
-from tether._usage import BudgetTracker
-from tether.models import Model, ModelParams, current_run
+from tether._scope import current_scope
+
+from ._base import Model, ModelParams, WrapperModel
 
 __all__ = ["BreakerState", "CircuitBreaker", "RetryingModel", "breaker_for", "reset_breakers"]
 
@@ -157,19 +158,7 @@ async def closing_stream(items: AsyncIterator[T]) -> AsyncIterator[AsyncIterator
             await aclose()
 
 
-def seconds_left(tracker: BudgetTracker) -> float | None:
-    """The wall-clock seconds a run (and its ancestors) may still use, if any limit is set."""
-    left: float | None = None
-    t: BudgetTracker | None = tracker
-    while t is not None:
-        if t.budget.max_seconds is not None:
-            mine = t.budget.max_seconds - t.elapsed()
-            left = mine if left is None else min(left, mine)
-        t = t.parent
-    return left
-
-
-class RetryingModel(Model):
+class RetryingModel(WrapperModel):
     """A model that retries its inner model's retryable failures, behind a circuit breaker.
 
     Args:
@@ -205,9 +194,7 @@ class RetryingModel(Model):
             raise ValueError(f"max_attempts must be >= 1, got {max_attempts}")
         if base_delay < 0 or max_delay < 0:
             raise ValueError("base_delay and max_delay must be >= 0")
-        self.model = model
-        self.name = model.name
-        self.price = model.price
+        super().__init__(model)
         self.max_attempts = max_attempts
         self.base_delay = base_delay
         self.max_delay = max_delay
@@ -253,9 +240,9 @@ class RetryingModel(Model):
         if self.breaker is not None and self.breaker.state == "open":
             raise exc  # the breaker opened on this failure: fail fast now
         wait = self.delay(attempt - 1, exc)
-        run = current_run()
+        run = current_scope()
         if run is not None:
-            left = seconds_left(run.tracker)
+            left = run.tracker.seconds_left()
             if left is not None and wait >= left:
                 raise exc  # waiting would spend the run's remaining time
             run.record(

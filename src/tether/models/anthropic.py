@@ -32,7 +32,7 @@ from tether._messages import (
     ToolResultMessage,
     UserMessage,
 )
-from tether.models import Model, ModelParams, Price, check_allow_model_requests
+from tether.models._base import Model, ModelParams, Price, check_allow_model_requests
 from tether.models._prices import price_for
 from tether.models._wire import body_excerpt, http_error
 

@@ -34,10 +34,10 @@ from tether._messages import (
     TokenUsage,
     ToolCall,
 )
-from tether.models import Model, ModelParams, Price, check_allow_model_requests
+from tether.models._base import Model, ModelParams, Price, check_allow_model_requests
+from tether.models._function import estimate_tokens
 from tether.models._prices import price_for
 from tether.models._wire import body_excerpt, chat_messages, http_error, parse_text_tool_calls
-from tether.testing import estimate_tokens
 
 __all__ = ["OpenAIModel"]
 

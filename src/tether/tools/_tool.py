@@ -17,21 +17,14 @@ from typing import Any, Literal, TypeVar, get_origin, get_type_hints, overload
 import docstring_parser
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
-from ._context import RunContext
-from ._errors import ConfigError
+from tether._errors import ConfigError
+from tether._messages import ToolDefinition
 
-__all__ = ["Tool", "ToolDefinition", "format_validation_error", "tool"]
+from ._context import RunContext
+
+__all__ = ["Tool", "format_validation_error", "tool"]
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-@dataclass(frozen=True, slots=True)
-class ToolDefinition:
-    """What a model is told about a tool: its name, description and argument schema."""
-
-    name: str
-    description: str
-    parameters: dict[str, Any]
 
 
 def _strip_titles(schema: Any) -> Any:

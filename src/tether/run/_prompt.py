@@ -17,8 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ._errors import ConfigError
-from ._tools import ToolDefinition
+from tether._errors import ConfigError
+from tether._messages import ToolDefinition
 
 __all__ = ["DEFAULT_TEMPLATE", "OrchestratorPrompt"]
 

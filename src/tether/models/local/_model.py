@@ -48,10 +48,12 @@ from tether._messages import (
     ModelResponse,
     TokenUsage,
     ToolCall,
+    ToolDefinition,
 )
-from tether._tools import ToolDefinition
-from tether.models import Model, ModelParams
+from tether.models._base import Model, ModelParams
 from tether.models._wire import chat_messages as wire_chat_messages
+
+from ._weights import _part_files, local_model_path
 
 __all__ = ["LocalModel", "available", "default_threads", "parse_tool_calls"]
 
@@ -66,8 +68,6 @@ def available() -> bool:
     Cheap (no import of llama.cpp, no file read): for choosing a default model.
     """
     import importlib.util
-
-    from tether.models._weights import _part_files
 
     if importlib.util.find_spec("llama_cpp") is None:
         return False
@@ -329,6 +329,11 @@ class LocalModel(Model):
     name = MODEL_NAME
     price = None
 
+    @property
+    def preferred_strategy(self) -> str | None:
+        """``"guided"``: the orchestrator decides when to stop (:class:`tether.GuidedStrategy`)."""
+        return "guided"
+
     def __init__(
         self,
         *,
@@ -350,12 +355,7 @@ class LocalModel(Model):
 
     def _loaded(self) -> _Loaded:
         _import_llama()  # a missing extra is reported before the weights are looked for
-        if self.model_path is not None:
-            path = self.model_path
-        else:
-            from tether.models._weights import local_model_path
-
-            path = local_model_path()
+        path = self.model_path if self.model_path is not None else local_model_path()
         return _load(path, self.n_threads, self.n_ctx, self.seed)
 
     def load(self) -> None:

@@ -14,8 +14,8 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ._errors import ConfigError, ReplayMismatch
-from ._events import (
+from tether._errors import ConfigError, ReplayMismatch
+from tether._events import (
     Event,
     ModelRequested,
     ModelResponded,
@@ -23,9 +23,10 @@ from ._events import (
     RunStarted,
     ToolCallFinished,
     ToolCallStarted,
+    dump_event,
 )
-from ._messages import Message, ModelResponse, ToolCall
-from .models import Model, ModelParams
+from tether._messages import Message, ModelResponse, ToolCall
+from tether.models import Model, ModelParams
 
 __all__ = ["JournalModel", "comparable", "fork_events"]
 
@@ -86,7 +87,9 @@ class JournalModel(Model):
     """
 
     def __init__(self, events: Sequence[Event]) -> None:
-        self.name = next((e.model for e in events if isinstance(e, RunStarted)), "journal")
+        start = next((e for e in events if isinstance(e, RunStarted)), None)
+        self.name = start.model if start is not None else "journal"
+        self._strategy = start.strategy if start is not None else None
         self._script: list[tuple[bool, ModelResponse]] = []
         tools_on = True
         for e in events:
@@ -95,6 +98,11 @@ class JournalModel(Model):
             elif isinstance(e, ModelResponded):
                 self._script.append((tools_on, e.response))
         self._next = 0
+
+    @property
+    def preferred_strategy(self) -> str | None:
+        """The strategy the journaled run used, so that a replay takes the same steps."""
+        return self._strategy
 
     async def request(self, messages: Sequence[Message], params: ModelParams) -> ModelResponse:
         """The next journaled response."""
@@ -117,8 +125,6 @@ class JournalModel(Model):
 
 def comparable(events: Sequence[Event]) -> list[dict[str, Any]]:
     """Events without the fields that differ between equal runs (ids, times, durations)."""
-    from ._events import dump_event
-
     out = []
     for e in events:
         data = dump_event(e)

@@ -17,8 +17,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from ._events import LoopKind
-from ._messages import ToolCall
+from tether._events import LoopKind
+from tether._messages import ToolCall
 
 __all__ = ["Detection", "LoopPolicy", "ProgressMonitor", "similarity"]
 

@@ -14,11 +14,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ._agent import Agent, RunResult
-from ._cli import _as_json, _fail, _load_agent, _print_output, app
-from ._durable import Decision, approve, reject
-from ._errors import ConfigError, TetherError
-from .journal import SQLiteStore, default_path
+from tether._agent import Agent, RunResult
+from tether._errors import ConfigError, TetherError
+from tether.journal import SQLiteStore, default_path
+from tether.run import Decision, approve, reject
+
+from ._app import _as_json, _fail, _load_agent, _print_output, app
+from ._demo import demo_agent
 
 __all__ = ["parse_age"]
 
@@ -146,8 +148,6 @@ def _agent_for(journal: SQLiteStore, run_id: str, spec: str | None) -> Agent[Any
             raise ConfigError(
                 f"run {run_id} is of agent {name!r}: say which with --agent module:attribute"
             )
-        from ._demo import demo_agent
-
         the_agent = demo_agent()
     the_agent = copy.copy(the_agent)  # the user's agent object stays as it was
     the_agent.store = journal

@@ -18,12 +18,13 @@ from typing import Any
 import pydantic_core
 from pydantic import ValidationError
 
+from tether._errors import ModelRetry
+from tether._events import ToolOutcome
+from tether._messages import ToolCall
+
 from ._context import RunContext
-from ._errors import ModelRetry
-from ._events import ToolOutcome
-from ._messages import ToolCall
 from ._procs import run_in_process
-from ._tools import Tool, format_validation_error
+from ._tool import Tool, format_validation_error
 from ._workers import default_pool
 
 __all__ = ["CallOutcome", "render_result", "run_tool_call", "truncate"]

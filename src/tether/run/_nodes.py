@@ -1,0 +1,412 @@
+"""The nodes of the run loop: a small typed state machine whose events are the journal.
+
+::
+
+    ModelTurn ──> HandleResponse ──> RunTools ──> (strategy.after_tools) ...
+        │               │  └──> ModelTurn (invalid output, retry)
+        │               └──> Finish (valid final answer, or output retries spent)
+        └──> GiveUp (budget) ──> Finish (gave_up, fallback output)
+    RunTools ──> GiveUp (budget, or a loop that went on after a correction)
+
+Each node is a dataclass whose ``run`` returns the next node; :func:`drive`
+runs nodes until one is a :class:`Finish`. Nodes change the run only by
+recording events (the fold applies them to the state), so a resumed run and a
+live one cannot disagree. Strategies build on these nodes and may add their own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from tether._events import (
+    ApprovalRequested,
+    BudgetExhausted,
+    BudgetWarning,
+    LoopDetected,
+    ModelFailed,
+    OutputInvalid,
+    Reason,
+    RunStatus,
+    StrategyChanged,
+    ToolCallFinished,
+    ToolCallStarted,
+)
+from tether._messages import Message, ModelResponse, ToolCall
+from tether._usage import Exceeded
+from tether.models import ModelParams
+from tether.tools import CallOutcome, run_tool_call
+
+from ._detect import Detection
+from ._fallback import FallbackContext
+from ._fold import DIM_WORDS
+from ._run import Run
+
+__all__ = [
+    "Finish",
+    "GiveUp",
+    "HandleResponse",
+    "ModelTurn",
+    "Node",
+    "RunTools",
+    "detected",
+    "drive",
+    "exhausted",
+    "judge_answer",
+    "model_step",
+    "suspend",
+]
+
+_WRAP_UP = (
+    "Note from the orchestrator: {used:g} of the {limit:g} {dim} allowed for this run are "
+    "used. Wrap up: give your final answer now, from what you have."
+)
+INVALID_NOTE = (
+    "Your final answer is not valid: {errors}\nAnswer again with only the final answer, "
+    "in the required format."
+)
+
+
+class Node(Protocol):
+    """A step of the run loop: does its work and names the next node."""
+
+    async def run(self, r: Run) -> Node | Finish:
+        """Do this step's work on the run; return the next node."""
+        ...
+
+
+@dataclass(slots=True)
+class Finish:
+    """The end of a run."""
+
+    status: RunStatus
+    reason: Reason
+    output: Any = None
+    pending: list[ToolCall] = field(default_factory=list)
+
+
+# --- shared reactions ------------------------------------------------------------------------
+
+
+def check_warnings(r: Run) -> None:
+    """Warn once per dimension that crossed the warning fraction, and tell the model."""
+    for dim, used, limit in r.state.tracker.crossed_warning():
+        r.record(BudgetWarning, dimension=dim, used=used, limit=limit)
+        r.note(_WRAP_UP.format(used=used, limit=limit, dim=DIM_WORDS[dim]))
+
+
+def exhausted(r: Run, ex: Exceeded) -> GiveUp:
+    """Journal a budget limit and give up because of it."""
+    r.record(BudgetExhausted, dimension=ex.dimension, used=ex.used, limit=ex.limit)
+    assert r.state.stop is not None
+    return GiveUp(r.state.stop)
+
+
+def detected(r: Run, det: Detection) -> GiveUp | None:
+    """React to a loop: a corrective note first, then give up."""
+    if r.state.corrections < r.config.loop_policy.max_corrections:
+        r.record(LoopDetected, loop=det.kind, detail=det.detail, action="correct")
+        r.note(det.message)
+        return None
+    r.record(LoopDetected, loop=det.kind, detail=det.detail, action="give_up")
+    assert r.state.stop is not None
+    return GiveUp(r.state.stop)
+
+
+def judge_answer(r: Run, text: str, reason: Reason) -> Finish | str:
+    """The one output-validation path: the final answer parsed into the output type.
+
+    Returns the run's end (completed, or failed once the output retries are spent),
+    or the validation errors to show the model for another try (journaled as
+    ``output_invalid``).
+    """
+    ok, value = r.config.spec.parse(text) if text.strip() else (False, "the answer was empty")
+    if ok:
+        return Finish("completed", reason, value)
+    attempt = r.state.output_attempts + 1
+    if attempt > r.config.output_retries:
+        r.record(OutputInvalid, attempt=attempt, errors=str(value))
+        return Finish(
+            "failed",
+            Reason(
+                "output_invalid",
+                f"The final answer failed validation {attempt} times; last errors: {value}",
+            ),
+            None,
+        )
+    return str(value)
+
+
+def reject_output(r: Run, errors: str) -> None:
+    """Journal an invalid final answer (the caller then tells the model why)."""
+    r.record(OutputInvalid, attempt=r.state.output_attempts + 1, errors=errors)
+
+
+async def model_step(
+    r: Run,
+    params: ModelParams,
+    messages: Sequence[Message] | None = None,
+    *,
+    purpose: str = "turn",
+) -> ModelResponse | GiveUp | Finish:
+    """One step of a run that asks the model: budget checks, pending notes, the call.
+
+    Shared by every strategy, so each charges and journals its model calls the same
+    way. ``messages`` replaces the conversation for this one call (a strategy's
+    focused view); ``purpose`` says what the call is for (``"turn"``: a tool-loop
+    turn whose response joins the conversation). Returns the response, or the node
+    to go to when the budget is used up (:class:`GiveUp`) or the model failed.
+    """
+    tracker = r.state.tracker
+    ex = tracker.check("step") or tracker.check("model")
+    if ex is not None:
+        return exhausted(r, ex)
+    try:
+        response = await r.call_model(messages, params, purpose=purpose, step=r.state.step + 1)
+    except TimeoutError:
+        ex = tracker.check("model")
+        seconds = tracker.budget.max_seconds or 0.0
+        return exhausted(r, ex or Exceeded("seconds", tracker.elapsed(), seconds))
+    except Exception as exc:
+        r.record(ModelFailed, step=r.state.step, error=f"{type(exc).__name__}: {exc}")
+        return Finish(
+            "failed",
+            Reason("model_error", f"The model {r.model.name!r} failed: {exc}", type(exc).__name__),
+            None,
+        )
+    check_warnings(r)
+    return response
+
+
+# --- the tool loop's nodes -------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class GiveUp:
+    """Stop trying: run the fallback strategy and end as ``gave_up``."""
+
+    reason: Reason
+
+    async def run(self, r: Run) -> Finish:
+        if not r.state.giving_up:
+            r.record(StrategyChanged, strategy=r.config.fallback.name, cause=self.reason.message)
+        ctx = FallbackContext(r.prompt, self.reason, list(r.state.messages), r.deps, r)
+        try:
+            output = await r.config.fallback.run(ctx)
+        except Exception as exc:  # the fallback must not turn a give-up into a crash
+            msg = f"{self.reason.message} The fallback {r.config.fallback.name} failed too: {exc}"
+            return Finish(
+                "gave_up", Reason(self.reason.kind, msg, self.reason.detail), r.state.last_text
+            )
+        return Finish("gave_up", self.reason, output)
+
+
+@dataclass(slots=True)
+class ModelTurn:
+    """Ask the model for its next move; its response joins the conversation."""
+
+    async def run(self, r: Run) -> HandleResponse | GiveUp | Finish:
+        got = await model_step(r, r.config.params)
+        return got if isinstance(got, GiveUp | Finish) else HandleResponse(got)
+
+
+@dataclass(slots=True)
+class HandleResponse:
+    """Decide what the model's response means: tool calls, or a final answer."""
+
+    response: ModelResponse
+
+    async def run(self, r: Run) -> RunTools | ModelTurn | Finish | GiveUp:
+        calls = self.response.tool_calls
+        if calls:
+            det = r.state.plan_check
+            if det is not None:
+                give_up = detected(r, det)
+                if give_up is not None:
+                    answer_unrun(r, calls, "Not run: the run is stopping.")
+                    return give_up
+            return RunTools(list(calls))
+        got = judge_answer(
+            r, self.response.text or "", Reason("final_answer", "The model gave a final answer.")
+        )
+        if isinstance(got, Finish):
+            return got
+        reject_output(r, got)
+        r.note(INVALID_NOTE.format(errors=got))
+        return ModelTurn()
+
+
+def answer_unrun(r: Run, calls: Sequence[ToolCall], text: str) -> None:
+    """Give each call a result without running it, so the tool-call pairs stay intact."""
+    for call in calls:
+        if call.id in r.state.outcomes:
+            continue
+        r.record(
+            ToolCallFinished,
+            step=r.state.step,
+            call_id=call.id,
+            name=call.name,
+            outcome="not_run",
+            content=text,
+            attempts=0,
+        )
+
+
+@dataclass(slots=True)
+class RunTools:
+    """Run the calls of the latest turn, in parallel when there are several.
+
+    Calls already finished (a resumed run) keep their results; calls a person
+    decided on get the decision; ``preset`` holds outcomes settled without running
+    (a reconciled call after a crash).
+    """
+
+    calls: list[ToolCall]
+    preset: dict[str, CallOutcome] = field(default_factory=dict)
+
+    async def run(self, r: Run) -> Node | GiveUp | Finish:
+        st = r.state
+        tracker = st.tracker
+        limit = tracker.budget.max_tool_calls
+        to_run: list[ToolCall] = []
+        blocked: dict[str, str] = {}
+        pending: list[ToolCall] = []
+        for i, call in enumerate(self.calls):
+            if call.id in st.outcomes:  # finished before a crash
+                continue
+            ex = tracker.check("tool")
+            if ex is None and limit is not None:
+                planned = tracker.usage.tool_calls + len(to_run)
+                if planned >= limit:
+                    ex = Exceeded("tool_calls", planned, limit)
+            if ex is not None:
+                give_up = exhausted(r, ex)
+                await self._execute(r, to_run, blocked)
+                answer_unrun(r, self.calls[i:], "Not run: the run's budget is used up.")
+                return give_up
+            # A call journaled as started before a crash was dealt with then.
+            det = None if call.id in st.started else st.call_checks.get(call.id)
+            if det is not None:
+                stop = detected(r, det)
+                if stop is not None:
+                    await self._execute(r, to_run, blocked)
+                    answer_unrun(r, self.calls[i:], f"Not run: {det.detail}.")
+                    return stop
+                blocked[call.id] = f"Not run: {det.message}"
+            elif call.id in st.decisions:
+                self._apply(r, call)
+            elif _needs_approval(r, call):
+                pending.append(call)
+                continue
+            to_run.append(call)
+        stop = await self._execute(r, to_run, blocked)
+        if pending:
+            return suspend(r, pending, "approval")
+        return stop or r.strategy.after_tools(r)
+
+    def _apply(self, r: Run, call: ToolCall) -> None:
+        decision = r.state.decisions[call.id]
+        if decision.decision == "reject":
+            self.preset.setdefault(call.id, CallOutcome("rejected", decision.message, attempts=0))
+        elif decision.decision == "edit" and decision.arguments is not None:
+            call.arguments = dict(decision.arguments)
+
+    async def _execute(
+        self, r: Run, calls: list[ToolCall], blocked: dict[str, str]
+    ) -> GiveUp | None:
+        st = r.state
+        step = st.step
+        for call in calls:
+            if call.id not in st.started:  # a call started before a crash is not started twice
+                r.record(
+                    ToolCallStarted,
+                    step=step,
+                    call=call,
+                    idempotency_key=f"{r.run_id}:{call.id}",
+                )
+        # A started call is durable before it runs: a resume knows it may have happened.
+        await r.flush()
+        runnable = [c for c in calls if c.id not in blocked] if blocked else calls
+        if len(runnable) == 1:
+            await self._one(r, step, runnable[0])
+        elif runnable:
+            await asyncio.gather(*(self._one(r, step, c) for c in runnable))
+        for call in calls:
+            if call.id in blocked:
+                r.record(
+                    ToolCallFinished,
+                    step=step,
+                    call_id=call.id,
+                    name=call.name,
+                    outcome="not_run",
+                    content=blocked[call.id],
+                    attempts=0,
+                )
+        give_up: GiveUp | None = None
+        if calls:
+            det = st.result_check
+            if det is not None:
+                st.result_check = None
+                give_up = detected(r, det)
+            check_warnings(r)
+        return give_up
+
+    async def _one(self, r: Run, step: int, call: ToolCall) -> None:
+        """Run one call (or take its preset outcome) and journal its end at once."""
+        out = self.preset.get(call.id)
+        if out is None:
+            out = await run_tool_call(
+                r.config.tools,  # type: ignore[arg-type]
+                call,
+                lambda: r.tool_context(step, call),
+                r.config.max_result_chars,
+            )
+        r.record(
+            ToolCallFinished,
+            step=step,
+            call_id=call.id,
+            name=call.name,
+            outcome=out.outcome,
+            content=out.content,
+            truncated=out.truncated,
+            attempts=out.attempts,
+            duration_s=out.duration_s,
+        )
+        await r.flush()  # a finished effect is durable before anything else
+
+
+def _needs_approval(r: Run, call: ToolCall) -> bool:
+    tool = r.config.tools.get(call.name)
+    if tool is None:  # an unknown tool is answered with an error, nothing to approve
+        return False
+    policy = r.config.approval
+    return tool.requires_approval or (policy is not None and policy(call))
+
+
+def suspend(r: Run, calls: list[ToolCall], why: Literal["approval", "in_doubt"]) -> Finish:
+    """Stop the run for a person to decide on some calls (all in the journal)."""
+    r.record(ApprovalRequested, step=r.state.step, calls=list(calls), reason=why)
+    names = ", ".join(f"{c.name} ({c.id})" for c in calls)
+    if why == "approval":
+        reason = Reason("approval_required", f"Waiting for approval of: {names}.")
+    else:
+        reason = Reason(
+            "needs_decision",
+            f"A crash cut off {names}, which is not idempotent and has no reconcile hook: "
+            "decide whether to run it again.",
+        )
+    return Finish("interrupted", reason, None, list(calls))
+
+
+async def drive(r: Run, start: Node | Finish) -> Finish:
+    """Run the state machine from ``start`` to the end.
+
+    What a node recorded is flushed to every outlet before the next node starts.
+    """
+    node: Node | Finish = start
+    while not isinstance(node, Finish):
+        node = await node.run(r)
+        await r.flush()
+    return node

@@ -1,0 +1,208 @@
+"""A live run: its configuration, its state, and the outlets its events go to.
+
+:class:`Run` is the one object the nodes work on. It implements the run scope
+(:class:`tether.RunScope`) that models and tools see: record an event, the
+budget tracker, the run id and the deps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from tether._events import ModelRequested, ModelResponded, NoteAdded, StreamEvent, TextDelta
+from tether._messages import Message, ModelResponse, ToolCall
+from tether._usage import BudgetTracker
+from tether.models import Model, ModelParams
+from tether.tools import RunContext
+
+from ._config import RunConfig
+from ._fold import fold
+from ._outlets import Outlet
+from ._state import RunState
+
+if TYPE_CHECKING:
+    from .strategies import Strategy
+
+__all__ = ["Run"]
+
+E = TypeVar("E")
+
+
+class Run:
+    """One execution of an agent: configuration, state, journal and outlets.
+
+    Attributes:
+        config: the agent's settings (immutable).
+        strategy: how the run is orchestrated.
+        model: the model the run asks.
+        run_id: the run's id.
+        prompt: the user's prompt.
+        deps: the user's dependencies.
+        state: the mutable state, changed only by folding recorded events.
+        events: the run's journal so far.
+        outlets: where recorded events go (the stream, the journal store, ...).
+        streaming: True when the caller wants text deltas.
+    """
+
+    __slots__ = (
+        "config",
+        "deps",
+        "events",
+        "model",
+        "outlets",
+        "prompt",
+        "run_id",
+        "state",
+        "strategy",
+        "streaming",
+    )
+
+    def __init__(  # noqa: PLR0917 - built in one place, by the agent
+        self,
+        config: RunConfig,
+        strategy: Strategy,
+        model: Model,
+        run_id: str,
+        prompt: str,
+        deps: Any,
+        state: RunState,
+        outlets: Sequence[Outlet] = (),
+        streaming: bool = False,
+    ) -> None:
+        self.config = config
+        self.strategy = strategy
+        self.model = model
+        self.run_id = run_id
+        self.prompt = prompt
+        self.deps = deps
+        self.state = state
+        self.events: list[StreamEvent] = []
+        self.outlets = list(outlets)
+        self.streaming = streaming
+
+    # --- the run scope ----------------------------------------------------------------------
+
+    @property
+    def tracker(self) -> BudgetTracker:
+        """The run's budget tracker."""
+        return self.state.tracker
+
+    @property
+    def finished(self) -> bool:
+        """True once the run has journaled its end."""
+        return self.state.finished is not None
+
+    def record(self, kind: type[E], /, **fields: Any) -> E:
+        """Build an event of this run (id, sequence number and time filled in), fold it
+        into the state and hand it to every outlet."""
+        event = kind(run_id=self.run_id, seq=len(self.events), at=time.time(), **fields)  # type: ignore[call-arg]
+        self.events.append(event)  # type: ignore[arg-type]
+        fold(self.state, event)  # type: ignore[arg-type]
+        for outlet in self.outlets:
+            outlet.emit(event)  # type: ignore[arg-type]
+        return event
+
+    def adopt(self, events: Sequence[StreamEvent]) -> None:
+        """Take a journal's events as this run's past (a resume): fold them, emit nothing."""
+        for event in events:
+            self.events.append(event)
+            fold(self.state, event)
+
+    async def flush(self) -> None:
+        """Make the events recorded so far durable in every outlet."""
+        for outlet in self.outlets:
+            await outlet.flush()
+
+    def note(self, text: str) -> None:
+        """Journal a note for the model's next call (once: a note already pending is kept)."""
+        if text not in self.state.notes:
+            self.record(NoteAdded, content=text)
+
+    # --- model calls ------------------------------------------------------------------------
+
+    async def call_model(
+        self,
+        messages: Sequence[Message] | None,
+        params: ModelParams,
+        *,
+        purpose: str = "turn",
+        step: int | None = None,
+        model: Model | None = None,
+    ) -> ModelResponse:
+        """One model call: journaled, bounded by the wall-clock budget, charged.
+
+        ``messages`` None means the conversation itself (after pending notes join it).
+        """
+        model = model or self.model
+        st = self.state
+        self.record(
+            ModelRequested,
+            step=st.step if step is None else step,
+            tools=params.allow_tools,
+            purpose=purpose,
+        )
+        history = st.messages if messages is None else messages
+        started = time.perf_counter()
+        remaining = st.tracker.seconds_left()
+        if remaining is None:
+            response = await self._ask(model, history, params)
+        else:
+            async with asyncio.timeout(max(remaining, 0.0)):
+                response = await self._ask(model, history, params)
+        if response.cost_usd is not None:
+            cost = response.cost_usd
+        elif model.price is not None:
+            cost = model.price.cost(response.usage)
+        else:
+            cost = 0.0
+        for i, call in enumerate(response.tool_calls):
+            if not call.id:  # deterministic, so a rebuilt run names its calls the same
+                call.id = f"call_{st.step}_{i}"
+        self.record(
+            ModelResponded,
+            step=st.step,
+            response=response,
+            cost_usd=cost,
+            duration_s=time.perf_counter() - started,
+        )
+        return response
+
+    async def _ask(
+        self, model: Model, messages: Sequence[Message], params: ModelParams
+    ) -> ModelResponse:
+        if not self.streaming:
+            return await model.request(messages, params)
+        final: ModelResponse | None = None
+        async for item in model.stream(messages, params):
+            if isinstance(item, str):
+                delta = TextDelta(
+                    run_id=self.run_id,
+                    seq=len(self.events),
+                    at=time.time(),
+                    step=self.state.step,
+                    delta=item,
+                )
+                for outlet in self.outlets:
+                    outlet.emit(delta)
+            else:
+                final = item
+        if final is None:
+            raise RuntimeError(f"model {model.name!r} ended its stream without a response")
+        return final
+
+    # --- tool calls -------------------------------------------------------------------------
+
+    def tool_context(self, step: int, call: ToolCall) -> RunContext[Any]:
+        """The run context for one tool call."""
+        return RunContext(
+            self.deps,
+            self.run_id,
+            self.state.tracker,
+            self.config.owner,
+            step,
+            call.id,
+            f"{self.run_id}:{call.id}",
+        )

@@ -1,0 +1,89 @@
+"""The mutable state of one run, changed only by the fold (:mod:`tether.run._fold`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from tether._events import ApprovalDecided, Reason, RunFinished, StreamEvent, ToolOutcome
+from tether._messages import Message, ToolCall
+from tether._usage import BudgetTracker
+from tether.tools._exec import CallOutcome
+
+from ._detect import Detection, ProgressMonitor
+
+__all__ = ["RunState", "ToolResult"]
+
+
+@dataclass(slots=True)
+class ToolResult:
+    """A finished tool call of the run, as strategies read it."""
+
+    call: ToolCall
+    content: str
+    outcome: ToolOutcome
+
+    @property
+    def ok(self) -> bool:
+        """True when the tool returned a result (not an error, a refusal or a skip)."""
+        return self.outcome == "ok"
+
+
+@dataclass(slots=True, eq=False)
+class RunState:
+    """What a run has become: everything the journal's events have made of it.
+
+    The live loop and a resume build it the same way, by folding events into it
+    one by one (:func:`tether.run.fold`); nothing else writes to it.
+
+    Attributes:
+        messages: the conversation the model sees (tool-call pairs always intact).
+        tracker: usage and limits.
+        monitor: the loop detector's memory.
+        step: the current model turn.
+        corrections: loop corrections sent so far.
+        output_attempts: invalid final answers so far.
+        last_text: the last text the model wrote into the conversation.
+        notes: orchestrator notes journaled but not yet shown to the model.
+        batch: the tool calls of the latest turn.
+        started: ids of the batch's calls that started.
+        outcomes: the batch's finished calls, by id.
+        results: every finished call of the run, in journal order.
+        decisions: a person's decisions on pending calls, by call id.
+        plan_check, call_checks, result_check: what the loop detector said about
+            the latest plan, each call of the batch, and the batch's results.
+        last: the latest event that moved the run on (a response, a turn, a tool
+            call's start or end, an invalid output, a give-up); strategies decide
+            where a resumed run goes on from it.
+        last_purpose: the purpose of the model call whose response is ``last``.
+        purpose: the purpose of the latest model call.
+        stop: why the run is stopping, once a limit or a loop ended it.
+        giving_up: True once the run started its fallback.
+        finished: the run's end, once journaled.
+    """
+
+    messages: list[Message]
+    tracker: BudgetTracker
+    monitor: ProgressMonitor
+    step: int = 0
+    corrections: int = 0
+    output_attempts: int = 0
+    last_text: str | None = None
+    notes: list[str] = field(default_factory=list)
+    batch: list[ToolCall] = field(default_factory=list)
+    started: set[str] = field(default_factory=set)
+    outcomes: dict[str, CallOutcome] = field(default_factory=dict)
+    results: list[ToolResult] = field(default_factory=list)
+    decisions: dict[str, ApprovalDecided] = field(default_factory=dict)
+    plan_check: Detection | None = None
+    call_checks: dict[str, Detection] = field(default_factory=dict)
+    result_check: Detection | None = None
+    last: StreamEvent | None = None
+    last_purpose: str = ""
+    purpose: str = ""
+    stop: Reason | None = None
+    giving_up: bool = False
+    finished: RunFinished | None = None
+
+    def open_calls(self) -> list[ToolCall]:
+        """Calls of the latest turn without a result yet."""
+        return [c for c in self.batch if c.id not in self.outcomes]

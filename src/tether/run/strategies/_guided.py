@@ -1,0 +1,538 @@
+"""The guided strategy: the orchestrator, not the model, decides when a run stops.
+
+Which strategy to pick:
+
+* :class:`~tether.ToolLoop` (the default) trusts the model to steer: it calls tools
+  natively until it writes a final answer. Right for capable models (hosted models,
+  local models of several billion parameters with native tool calling).
+* :class:`GuidedStrategy` asks the model only what a small model does well, and
+  decides the rest itself. Right for the embedded 0.5B model
+  (:class:`~tether.models.local.LocalModel`) and other small local models, whose
+  first tool call is usually right but who do not know when to stop: given 391
+  by the calculator they call ``calculator("391")``, or ``calculator("391*23")``.
+
+Each guided step:
+
+1. **decide**: the model, prompted with its own chat template and the tools, answers
+   freely; a tool call in the answer means "call a tool", text means "no tool": the
+   answer is then asked for again in a fresh context without tools.
+2. **repair**: a call whose arguments do not validate loses the arguments its tool
+   does not take, or else is generated again with the tool forced (``tool_choice``),
+   which constrained decoding makes valid.
+3. **check**: a call that repeats the last one, feeds the last result back into the
+   same tool or only restates it ends the run with that result; a call copied from
+   the tool's description example, or one repeating a failed call, is not run and
+   the model answers without tools, in a fresh context with the facts found.
+4. **run** the call through the tool loop's own node
+   (:class:`~tether.run.RunTools`: journal events, budget checks, loop detection,
+   approval, bad calls reported back to the model).
+5. **stop or go on**: a question in sequential clauses ("A, then B") goes on clause
+   by clause, each put to the model as a fresh question starting from the last
+   result ("R, then B"): small models are good at a first step and poor at every
+   later one. Otherwise, when every number and name of the question has been used by
+   a call, the orchestrator ends the run with the last result; if not, the model is
+   told "Tool X returned R. If this answers the question, answer now." and what of
+   the question is still unused. An answer that only restates the result is
+   replaced by the result itself (small models miscopy names and numbers), and an
+   answer that is not in the output type takes one constrained finishing step.
+
+Each technique is a constructor flag, so that ``bench/eval_local.py`` can measure what
+each adds. The steps are nodes driven by the same loop as the tool loop's, and every
+decision is journaled, so a guided run resumed after a crash goes on guided, from
+the step it was in. The orchestrator's own judgements (which values a question
+names, the "then" of sequential clauses) read English questions; they are pure
+functions in :mod:`tether.run.strategies._heuristics`.
+
+Example:
+    ```python
+    from tether import Agent
+    from tether.models.local import LocalModel
+
+    # The embedded model declares the guided strategy: no strategy= needed.
+    agent = Agent(LocalModel(), tools=[calculator])
+    agent.run_sync("What is 17*23?").output  # "391"
+    ```
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from tether._events import ModelResponded, OutputInvalid, Reason, TurnRecorded
+from tether._messages import Message, ModelResponse, SystemMessage, ToolCall, UserMessage
+from tether.models import ModelParams
+from tether.run._config import RunConfig
+from tether.run._nodes import (
+    INVALID_NOTE,
+    Finish,
+    GiveUp,
+    Node,
+    RunTools,
+    judge_answer,
+    model_step,
+    reject_output,
+)
+from tether.run._prompt import OrchestratorPrompt
+from tether.run._run import Run
+
+from . import _heuristics as h
+from ._base import Strategy
+
+__all__ = ["GUIDED_PROMPT", "TECHNIQUES", "GuidedStrategy"]
+
+TECHNIQUES = (
+    "native_decision",
+    "fresh_answers",
+    "repair_calls",
+    "check_calls",
+    "track_question",
+    "follow_clauses",
+    "result_notes",
+    "finish_with_results",
+    "compact_prompt",
+)
+"""The guided strategy's techniques, each a constructor flag that is on by default."""
+
+GUIDED_PROMPT = OrchestratorPrompt(
+    template="""{instructions}
+
+Use a tool when the question needs one; answer directly when it does not.
+Call one tool at a time.
+
+Final answer format:
+{output_format}
+{extra}"""
+)
+"""The compact system prompt the guided strategy uses when the agent keeps the default one.
+
+The tools are not listed: the model's chat template shows them with their schemas.
+"""
+
+_NO_TOOLS_PROMPT = OrchestratorPrompt(
+    template="""\
+{instructions}
+
+Answer the question from what you know and the facts given. No tool is available.
+
+Final answer format:
+{output_format}"""
+)
+_RESULT_NOTE = "Tool {name} returned {result}. If this answers the question, answer now."
+_ERROR_NOTE = (
+    "Tool {name} failed: {result}\nCall it again with the arguments fixed as the error "
+    "says, or answer from what you know."
+)
+_LEFT_NOTE = "Not used yet from the question: {left}."
+_COMBINE_NOTE = "Known so far: {facts}. Answer the question from these."
+_FINISH_NOTE = "Give the final answer now, as JSON matching this schema:\n{schema}"
+
+Verdict = list[ToolCall] | h.Fact | Literal["answer"]
+
+
+class GuidedStrategy(Strategy):
+    """The orchestrator decides when to stop; the model decides only the next move.
+
+    Args:
+        native_decision: the model decides "tool or answer" with its own chat
+            template and a free answer. False: with a constrained choice among the
+            tools' names and ``"answer"`` (measured worse on small models).
+        fresh_answers: when the first decision is an answer, not a call, the model
+            answers again in a fresh context without tools: the decision only says
+            "no tool", the answer comes from a prompt that does not pull towards tool
+            calls (a small model answers knowledge questions better there).
+        repair_calls: a call whose arguments do not validate is generated again with
+            the tool forced, under its argument schema.
+        check_calls: check each call before it runs (see step 3 in the module docs).
+        track_question: after a result, end the run with it when every number and
+            name in the question has been used by a call (and no two results need
+            combining); otherwise tell the model what is still unused.
+        follow_clauses: a question in sequential clauses ("convert 5 miles to km, then
+            double it") is done one clause at a time, each put to the model as a fresh
+            question that starts from the last result ("8.04672, then double it").
+            Small models are good at a first step and poor at every later one.
+        result_notes: after each result, tell the model what the tool returned and
+            to answer now if that answers the question.
+        finish_with_results: end the run with the tool's result when the model's answer
+            only restates it, instead of the model's copy of it.
+        compact_prompt: use :data:`GUIDED_PROMPT` as the system prompt when the agent
+            has the default orchestrator prompt (a custom prompt is always kept).
+    """
+
+    name = "guided"
+
+    def __init__(
+        self,
+        *,
+        native_decision: bool = True,
+        fresh_answers: bool = True,
+        repair_calls: bool = True,
+        check_calls: bool = True,
+        track_question: bool = True,
+        follow_clauses: bool = True,
+        result_notes: bool = True,
+        finish_with_results: bool = True,
+        compact_prompt: bool = True,
+    ) -> None:
+        self.native_decision = native_decision
+        self.fresh_answers = fresh_answers
+        self.repair_calls = repair_calls
+        self.check_calls = check_calls
+        self.track_question = track_question
+        self.follow_clauses = follow_clauses
+        self.result_notes = result_notes
+        self.finish_with_results = finish_with_results
+        self.compact_prompt = compact_prompt
+
+    def __repr__(self) -> str:
+        off = [f"{f}=False" for f in TECHNIQUES if not getattr(self, f)]
+        return f"GuidedStrategy({', '.join(off)})"
+
+    # --- the Strategy interface -------------------------------------------------------------
+
+    def system_prompt(self, config: RunConfig) -> str:
+        """The compact prompt when the agent kept the default one (and ``compact_prompt``)."""
+        if not self.compact_prompt or not config.default_prompt:
+            return config.system
+        defs = [t.definition for t in config.tools.values()]
+        return GUIDED_PROMPT.render(config.instructions, defs, config.spec.schema)
+
+    def start(self, run: Run) -> Node:
+        """Every run starts with a decision: a tool, or an answer."""
+        return Decide()
+
+    def after_tools(self, run: Run) -> Node:
+        """After the calls ran: end with their result, or tell the model and decide again."""
+        return AfterResults()
+
+    def resume(self, run: Run) -> Node:
+        """Where a rebuilt guided run goes on: from the last thing it journaled."""
+        st = run.state
+        last = st.last
+        if isinstance(last, ModelResponded):
+            response, purpose = last.response, st.last_purpose
+            if purpose == "choose":
+                return Chosen(response)
+            if purpose == "repair":
+                return Repaired(response)
+            if purpose in ("answer", "finish"):
+                return Answer(response.text or "", final=purpose == "finish")
+            return Decided(response)
+        if isinstance(last, TurnRecorded) and not last.calls:
+            return Answer(last.text or "", final=True)
+        if isinstance(last, OutputInvalid):
+            return Finishing(st.last_text or "", last.errors)
+        if st.results and not st.open_calls():
+            return AfterResults()
+        return Decide()
+
+    # --- what the steps share ---------------------------------------------------------------
+
+    def clauses(self, run: Run) -> list[str]:
+        """The question's sequential clauses (the whole prompt when not following them)."""
+        return h.clauses(run.prompt) if self.follow_clauses else [run.prompt]
+
+    def progresses(self, run: Run, call: ToolCall, results: list[h.Fact]) -> bool:
+        """True when feeding a result back is the question's next step, not a rerun."""
+        clauses = self.clauses(run)
+        if len(clauses) > 1 and sum(r.ok for r in results) < len(clauses):
+            return True
+        if not self.track_question:
+            return False
+        left = h.unused(run.prompt, [r.call for r in results])
+        return len(h.unused(run.prompt, [*(r.call for r in results), call])) < len(left)
+
+
+def _strategy(run: Run) -> GuidedStrategy:
+    s = run.strategy
+    assert isinstance(s, GuidedStrategy)
+    return s
+
+
+def _facts(run: Run) -> list[h.Fact]:
+    """Every finished call of the run, as the orchestrator judges them."""
+    return [h.Fact(r.call, r.content, r.ok) for r in run.state.results]
+
+
+def _view(run: Run, results: list[h.Fact]) -> list[Message] | None:
+    """What the model sees for the next decision: the run's history, or one clause."""
+    clauses = _strategy(run).clauses(run)
+    done = [r for r in results if r.ok]
+    if len(clauses) < 2 or len(done) >= len(clauses):
+        return None
+    first = run.state.messages[0]
+    system = first if isinstance(first, SystemMessage) else None
+    question = f"{done[-1].content}, then {clauses[len(done)]}." if done else f"{clauses[0]}."
+    return [*([system] if system else []), UserMessage(question)]
+
+
+# --- the nodes -------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Decide:
+    """Ask the model for its next move: a tool call, or an answer."""
+
+    async def run(self, r: Run) -> Node | GiveUp | Finish:
+        g = _strategy(r)
+        if g.native_decision:
+            got = await model_step(r, r.config.params, _view(r, _facts(r)), purpose="decide")
+            return got if isinstance(got, GiveUp | Finish) else Decided(got)
+        names = [*r.config.tools, "answer"]
+        schema = {"type": "object", "properties": {"next": {"enum": names}}, "required": ["next"]}
+        params = ModelParams(json_schema=schema, allow_tools=False)
+        got = await model_step(r, params, purpose="choose")
+        return got if isinstance(got, GiveUp | Finish) else Chosen(got)
+
+
+@dataclass(slots=True)
+class Chosen:
+    """A constrained choice among the tools and "answer" (``native_decision=False``)."""
+
+    response: ModelResponse
+
+    async def run(self, r: Run) -> Node | GiveUp | Finish:
+        choice = h.json_field(self.response.text, "next")
+        if choice in r.config.tools:
+            return Decided(
+                ModelResponse(tool_calls=[ToolCall(choice, {}, f"call_{r.state.step}_0")])
+            )
+        got = await model_step(r, r.config.no_tools_params, purpose="decide")
+        return got if isinstance(got, GiveUp | Finish) else Decided(got)
+
+
+@dataclass(slots=True)
+class Decided:
+    """The model's move: answer (maybe again, in a fresh context), or repair and check calls."""
+
+    response: ModelResponse
+
+    async def run(self, r: Run) -> Node | GiveUp | Finish:
+        g = _strategy(r)
+        calls = list(self.response.tool_calls)
+        if not calls:
+            if g.fresh_answers and not r.state.results:
+                return AnswerWithoutTools()
+            return Answer(self.response.text or "")
+        out: list[ToolCall] = []
+        for call in calls:
+            if _valid(r, call):
+                out.append(call)
+                continue
+            trimmed = _without_unknown_keys(r, call)
+            if trimmed is not None and g.repair_calls:
+                out.append(trimmed)
+                continue
+            if out or not g.repair_calls:
+                # Later calls are decided again after the valid ones have run.
+                return Judge(out or [call])
+            tool = r.config.tools.get(call.name)
+            defs = (
+                (tool.definition,) if tool else tuple(t.definition for t in r.config.tools.values())
+            )
+            params = ModelParams(defs, tool_choice=call.name if tool else "required")
+            got = await model_step(r, params, purpose="repair")
+            return got if isinstance(got, GiveUp | Finish) else Repaired(got)
+        return Judge(out)
+
+
+@dataclass(slots=True)
+class Repaired:
+    """A call generated again under its tool's schema."""
+
+    response: ModelResponse
+
+    async def run(self, r: Run) -> Node:
+        calls = self.response.tool_calls
+        if not calls:
+            return AnswerWithoutTools()
+        return Judge([calls[0]])
+
+
+@dataclass(slots=True)
+class Judge:
+    """Run the calls, end with a result, or have the model answer without tools."""
+
+    calls: list[ToolCall]
+
+    async def run(self, r: Run) -> Node | GiveUp | Finish:
+        g = _strategy(r)
+        results = _facts(r)
+        verdict: Verdict = _judge(r, self.calls, results) if g.check_calls else self.calls
+        if isinstance(verdict, h.Fact):
+            if g.track_question and len(h.unconsumed(results)) > 1:
+                return AnswerWithoutTools()
+            return Answer(verdict.content, chosen=verdict)
+        if verdict == "answer":
+            return AnswerWithoutTools()
+        r.record(TurnRecorded, step=r.state.step, calls=verdict)
+        return RunTools(verdict)
+
+
+def _judge(r: Run, calls: list[ToolCall], results: list[h.Fact]) -> Verdict:
+    last = results[-1] if results and results[-1].ok else None
+    call = calls[0]
+    earlier = next((x for x in reversed(results) if x.call.key() == call.key()), None)
+    if earlier is not None:
+        return last if earlier is last and last is not None else "answer"
+    if last is not None and (
+        h.restates_value(call, last.content)
+        or (h.feeds_back(call, last) and not _strategy(r).progresses(r, call, results))
+    ):
+        return last
+    tool = r.config.tools.get(call.name)
+    if tool is not None and h.copied_example(tool.description, call, r.prompt, results):
+        return last if last is not None else "answer"
+    return [c for c in calls if all(c.key() != x.call.key() for x in results)]
+
+
+@dataclass(slots=True)
+class AfterResults:
+    """End the run with the last result when the question has nothing left to use;
+    otherwise tell the model what the tools returned and what is left, and decide again."""
+
+    async def run(self, r: Run) -> Node | GiveUp | Finish:
+        g = _strategy(r)
+        results = _facts(r)
+        batch = {c.id for c in r.state.batch}
+        notes: list[str] = []
+        if g.result_notes:
+            for x in results:
+                if x.call.id in batch:
+                    note = _RESULT_NOTE if x.ok else _ERROR_NOTE
+                    notes.append(note.format(name=x.call.name, result=x.content))
+        end = self._end(r, g, results, notes)
+        if notes:  # one note per step, so a resumed run sees whether it was journaled
+            r.note("\n\n".join(notes))
+        return end
+
+    @staticmethod
+    def _end(r: Run, g: GuidedStrategy, results: list[h.Fact], notes: list[str]) -> Node:
+        if not results or not results[-1].ok:
+            return Decide()
+        clauses = g.clauses(r)
+        if len(clauses) > 1:  # one clause per result; the last clause's result answers
+            if sum(x.ok for x in results) < len(clauses):
+                return Decide()
+            return Answer(results[-1].content, chosen=results[-1])
+        if not g.track_question:
+            return Decide()
+        left = h.unused(r.prompt, [x.call for x in results])
+        waiting = h.unconsumed(results)
+        if left:
+            notes.append(_LEFT_NOTE.format(left=", ".join(left)))
+            return Decide()
+        if len(waiting) > 1:
+            notes.append(_COMBINE_NOTE.format(facts=h.facts(waiting)))
+            return Decide()
+        return Answer(results[-1].content, chosen=results[-1])
+
+
+@dataclass(slots=True)
+class AnswerWithoutTools:
+    """The model answers in a fresh context: the question and the facts found, no tools."""
+
+    async def run(self, r: Run) -> Node | GiveUp | Finish:
+        system = _NO_TOOLS_PROMPT.render(r.config.instructions, [], r.config.spec.schema)
+        found = h.facts([x for x in _facts(r) if x.ok])
+        question = r.prompt if not found else f"{r.prompt}\n\nFacts: {found}."
+        messages: list[Message] = [SystemMessage(system.strip()), UserMessage(question)]
+        got = await model_step(r, r.config.no_tools_params, messages, purpose="answer")
+        return got if isinstance(got, GiveUp | Finish) else Answer(got.text or "")
+
+
+@dataclass(slots=True)
+class Answer:
+    """End the run with an answer: the tool's result when the model only restates it.
+
+    ``final`` marks an answer from a finishing step, taken as it is.
+    """
+
+    text: str
+    chosen: h.Fact | None = None
+    final: bool = False
+
+    async def run(self, r: Run) -> Node | Finish:
+        g = _strategy(r)
+        text, chosen = self.text, self.chosen
+        results = _facts(r)
+        if (
+            chosen is None
+            and not self.final
+            and g.finish_with_results
+            and results
+            and results[-1].ok
+            and h.restates(text, results[-1].content, r.prompt, [x.content for x in results])
+        ):
+            chosen = results[-1]
+        if chosen is not None:
+            text = chosen.content
+            reason = Reason(
+                "final_answer", f"The orchestrator answered with the result of {chosen.call.name}."
+            )
+        else:
+            reason = Reason("final_answer", "The model gave a final answer.")
+            last = r.state.last
+            if text.strip() and not (
+                isinstance(last, TurnRecorded) and not last.calls and last.text == text
+            ):
+                r.record(TurnRecorded, step=r.state.step, text=text)
+        got = judge_answer(r, text, reason)
+        if isinstance(got, Finish):
+            return got
+        reject_output(r, got)
+        return Finishing(text, got)
+
+
+@dataclass(slots=True)
+class Finishing:
+    """One constrained step that turns an invalid answer into the output type."""
+
+    text: str
+    errors: Any
+
+    async def run(self, r: Run) -> Node | GiveUp | Finish:
+        schema = r.config.spec.schema
+        if schema is None:  # plain text wanted, but the answer was empty
+            r.note("Give your final answer now, as plain text.")
+            got = await model_step(r, r.config.no_tools_params, purpose="finish")
+        else:
+            if self.text.strip():
+                r.note(INVALID_NOTE.format(errors=self.errors))
+            r.note(_FINISH_NOTE.format(schema=json.dumps(schema, separators=(",", ":"))))
+            params = ModelParams(output_schema=schema, allow_tools=False, json_schema=schema)
+            got = await model_step(r, params, purpose="finish")
+        return got if isinstance(got, GiveUp | Finish) else Answer(got.text or "", final=True)
+
+
+# --- checks on calls that need the tools -----------------------------------------------------
+
+
+def _valid(r: Run, call: ToolCall) -> bool:
+    tool = r.config.tools.get(call.name)
+    if tool is None:
+        return False
+    try:
+        tool.validate(call.arguments)
+    except ValueError:  # pydantic's ValidationError is a ValueError
+        return False
+    return True
+
+
+def _without_unknown_keys(r: Run, call: ToolCall) -> ToolCall | None:
+    """The call without arguments its tool does not take, when that makes it valid.
+
+    Small models add schema words as arguments (``"required": ["expression"]``);
+    dropping them keeps the call the model meant, which a regenerated call may not be.
+    """
+    tool = r.config.tools.get(call.name)
+    args = call.parsed_arguments()
+    if tool is None or not isinstance(args, dict):
+        return None
+    known = tool.definition.parameters.get("properties", {})
+    kept = {k: v for k, v in args.items() if k in known}
+    if len(kept) == len(args):
+        return None
+    trimmed = ToolCall(call.name, kept, call.id)
+    return trimmed if _valid(r, trimmed) else None

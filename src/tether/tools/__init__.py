@@ -1,0 +1,20 @@
+"""Typed tools: schemas from type hints and docstrings, validated calls, timeouts,
+retries, worker threads for sync tools and optional process isolation."""
+
+from tether._messages import ToolDefinition
+
+from ._context import RunContext
+from ._exec import CallOutcome, render_result, run_tool_call, truncate
+from ._tool import Tool, format_validation_error, tool
+
+__all__ = [
+    "CallOutcome",
+    "RunContext",
+    "Tool",
+    "ToolDefinition",
+    "format_validation_error",
+    "render_result",
+    "run_tool_call",
+    "tool",
+    "truncate",
+]
