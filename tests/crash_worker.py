@@ -1,7 +1,8 @@
 """The agent of the crash test, and a child-process entry that runs or resumes it.
 
-Usage: python crash_worker.py STORE RUN_ID LEDGER OUT
-  STORE is ``sqlite:PATH`` or ``postgres:DSN|SCHEMA``. The child starts the run
+Usage: python crash_worker.py STORE RUN_ID LEDGER OUT [AGENT]
+  STORE is ``sqlite:PATH`` or ``postgres:DSN|SCHEMA``; AGENT is ``tool_loop``
+  (the default) or ``guided`` (the same tools under the guided strategy). The child starts the run
   if the store does not have it, else resumes it, and writes the final
   transcript to OUT. The parent kills it with SIGKILL at random moments.
 """
@@ -17,12 +18,23 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from tether import Agent, Message, ModelResponse, RunContext, Tool, ToolCall, ToolResultMessage
+from tether import (
+    Agent,
+    GuidedStrategy,
+    Message,
+    ModelResponse,
+    RunContext,
+    Tool,
+    ToolCall,
+    ToolResultMessage,
+    UserMessage,
+)
 from tether.journal import JournalStore, PostgresStore, RunLocked, SQLiteStore
 from tether.models import ModelParams
 from tether.testing import FunctionModel
 
 PROMPT = "charge and ship the order"
+GUIDED_PROMPT = "Charge the book, then ship the book, then charge the postage"
 STEP_DELAY = float(os.environ.get("CRASH_STEP_DELAY", "0.004"))
 
 
@@ -43,8 +55,8 @@ def ledger_lines(path: str) -> list[str]:
         return [line for line in f.read().split("\n") if line]
 
 
-def build_agent(store: JournalStore, ledger: str) -> Agent[Any, str]:
-    """Six steps: charges (idempotent), a parallel pair, and shipments (not idempotent)."""
+def _tools(ledger: str) -> list[Tool]:
+    """Charges (idempotent) and shipments (not idempotent, reconciled from the ledger)."""
 
     def charge(ctx: RunContext[None], item: str, cents: int) -> str:
         """Charge for an item."""
@@ -66,6 +78,16 @@ def build_agent(store: JournalStore, ledger: str) -> Agent[Any, str]:
                 return f"shipped {args['item']}"
         raise LookupError(key)
 
+    return [Tool(charge, idempotent=True), Tool(ship, reconcile=shipped)]
+
+
+def build_agent(store: JournalStore, ledger: str, kind: str = "tool_loop") -> Agent[Any, str]:
+    """Six steps: charges (idempotent), a parallel pair, and shipments (not idempotent).
+
+    ``kind="guided"``: a three-clause task under the guided strategy instead.
+    """
+    if kind == "guided":
+        return _guided_agent(store, ledger)
     plan: list[list[ToolCall]] = [
         [ToolCall("charge", {"item": "book", "cents": 1200})],
         [
@@ -87,10 +109,34 @@ def build_agent(store: JournalStore, ledger: str) -> Agent[Any, str]:
 
     return Agent(
         FunctionModel(policy),
-        tools=[Tool(charge, idempotent=True), Tool(ship, reconcile=shipped)],
+        tools=_tools(ledger),
         store=store,
         name="crash-test",
         lease_ttl=0.3,
+    )
+
+
+def _guided_agent(store: JournalStore, ledger: str) -> Agent[Any, str]:
+    """The guided strategy on a question in three clauses: each clause is put to the
+    model alone ("charged book 1200, then ship the book."), and it calls one tool."""
+
+    async def policy(messages: Sequence[Message], params: ModelParams) -> ModelResponse:
+        await asyncio.sleep(STEP_DELAY)
+        asked = next(m.content for m in reversed(messages) if isinstance(m, UserMessage))
+        clause = asked.rsplit("then ", 1)[-1].lower()
+        if "ship" in clause:
+            return ModelResponse(tool_calls=[ToolCall("ship", {"item": "book"})])
+        if "postage" in clause:
+            return ModelResponse(tool_calls=[ToolCall("charge", {"item": "postage", "cents": 90})])
+        return ModelResponse(tool_calls=[ToolCall("charge", {"item": "book", "cents": 1200})])
+
+    return Agent(
+        FunctionModel(policy),
+        tools=_tools(ledger),
+        store=store,
+        name="crash-test-guided",
+        lease_ttl=0.3,
+        strategy=GuidedStrategy(),
     )
 
 
@@ -115,9 +161,9 @@ def transcript(messages: Sequence[Message]) -> list[str]:
     return out
 
 
-async def main(spec: str, run_id: str, ledger: str, out: str) -> int:
+async def main(spec: str, run_id: str, ledger: str, out: str, kind: str = "tool_loop") -> int:
     store = open_store(spec)
-    agent = build_agent(store, ledger)
+    agent = build_agent(store, ledger, kind)
     known = {r.run_id for r in await store.list_runs(limit=10_000)}
     try:
         if run_id in known:
@@ -126,7 +172,7 @@ async def main(spec: str, run_id: str, ledger: str, out: str) -> int:
             from tether import _agent
 
             _agent.new_run_id = lambda: run_id  # the parent chose the id
-            result = await agent.run(PROMPT)
+            result = await agent.run(GUIDED_PROMPT if kind == "guided" else PROMPT)
     except RunLocked:  # the killed process's lease has not expired yet
         return 4
     finally:
@@ -142,4 +188,4 @@ async def main(spec: str, run_id: str, ledger: str, out: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(asyncio.run(main(*sys.argv[1:5])))
+    sys.exit(asyncio.run(main(*sys.argv[1:6])))

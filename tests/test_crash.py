@@ -22,18 +22,20 @@ from pathlib import Path
 import pytest
 
 from conftest import PG_DSN, _postgres_reachable
-from crash_worker import PROMPT, build_agent, ledger_lines, open_store, transcript
+from crash_worker import GUIDED_PROMPT, PROMPT, build_agent, ledger_lines, open_store, transcript
 from tether import ToolCallFinished
 from tether.journal import SQLiteStore
 
 WORKER = str(Path(__file__).with_name("crash_worker.py"))
 KILLS = int(os.environ.get("TETHER_CRASH_KILLS", "200"))
+GUIDED_KILLS = int(os.environ.get("TETHER_CRASH_KILLS_GUIDED", "40"))
 
 
-def _reference(tmp_path: Path) -> list[str]:
+def _reference(tmp_path: Path, kind: str = "tool_loop") -> list[str]:
     async def go() -> list[str]:
-        store = SQLiteStore(tmp_path / "reference.db")
-        result = await build_agent(store, str(tmp_path / "reference.ledger")).run(PROMPT)
+        store = SQLiteStore(tmp_path / f"reference-{kind}.db")
+        agent = build_agent(store, str(tmp_path / f"reference-{kind}.ledger"), kind)
+        result = await agent.run(GUIDED_PROMPT if kind == "guided" else PROMPT)
         await store.close()
         assert result.status == "completed"
         return transcript(result.messages)
@@ -41,26 +43,36 @@ def _reference(tmp_path: Path) -> list[str]:
     return asyncio.run(go())
 
 
-def _child(spec: str, run_id: str, ledger: str, out: str) -> subprocess.Popen[bytes]:
+def _child(
+    spec: str, run_id: str, ledger: str, out: str, kind: str = "tool_loop"
+) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}
-    return subprocess.Popen([sys.executable, WORKER, spec, run_id, ledger, out], env=env)
+    return subprocess.Popen([sys.executable, WORKER, spec, run_id, ledger, out, kind], env=env)
 
 
-def _baseline(spec: str, tmp_path: Path) -> float:
+def _baseline(spec: str, tmp_path: Path, kind: str = "tool_loop") -> float:
     """Seconds one child takes to do a whole run, start-up included."""
     started = time.perf_counter()
-    code = _child(spec, "baseline", str(tmp_path / "b.ledger"), str(tmp_path / "b.json")).wait()
+    ledger, out = str(tmp_path / f"b-{kind}.ledger"), str(tmp_path / f"b-{kind}.json")
+    code = _child(spec, f"baseline-{kind}", ledger, out, kind).wait()
     assert code == 0
     return time.perf_counter() - started
 
 
 def _run_until_done(
-    spec: str, run_id: str, ledger: str, out: str, *, rng: random.Random, span: float
+    spec: str,
+    run_id: str,
+    ledger: str,
+    out: str,
+    *,
+    rng: random.Random,
+    span: float,
+    kind: str = "tool_loop",
 ) -> int:
     """Start or resume the run in child processes, killing them, until one finishes."""
     kills = 0
     for _ in range(200):
-        proc = _child(spec, run_id, ledger, out)
+        proc = _child(spec, run_id, ledger, out, kind)
         # Kill anywhere from late start-up to the end of a whole run; after eight kills
         # in a row (a loaded machine makes runs slower than measured) let one finish.
         timeout = rng.uniform(0.4 * span, 1.05 * span) if kills < 8 else 120.0
@@ -78,7 +90,7 @@ def _run_until_done(
     raise AssertionError("the run never finished")
 
 
-def _check_ledger(ledger: str, store_spec: str, run_id: str) -> None:
+def _check_ledger(ledger: str, store_spec: str, run_id: str, calls: int = 7) -> None:
     lines = ledger_lines(ledger)
     by_key: dict[str, set[str]] = {}
     for line in lines:
@@ -97,7 +109,7 @@ def _check_ledger(ledger: str, store_spec: str, run_id: str) -> None:
         return [e for e in events if isinstance(e, ToolCallFinished)]
 
     done = asyncio.run(finished())
-    assert [e.outcome for e in done] == ["ok"] * 7
+    assert [e.outcome for e in done] == ["ok"] * calls
     for e in done:  # every finished effect is in the ledger
         assert counts[f"{run_id}:{e.call_id}"] >= 1, e
 
@@ -161,3 +173,43 @@ def test_two_processes_resuming_one_run_only_one_goes_on(tmp_path: Path) -> None
     _check_ledger(ledger, spec, "shared")
     lines = ledger_lines(ledger)
     assert len(lines) == len(set(lines)) == 7  # every effect once: only one process ran it
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_a_guided_run_killed_anywhere_resumes_guided_and_ends_as_a_run_never_killed(
+    kind: str, tmp_path: Path
+) -> None:
+    schema = f"crashg_{uuid.uuid4().hex[:10]}"
+    if kind == "postgres":
+        why = _postgres_reachable()
+        if why is not None:
+            pytest.skip(f"PostgreSQL tests need a server: {why}")
+        spec = f"postgres:{PG_DSN}|{schema}"
+    else:
+        spec = f"sqlite:{tmp_path / 'crash-guided.db'}"
+    reference = _reference(tmp_path, "guided")
+    # The reference is guided: one clause at a time, each with its own tool call.
+    assert sum(line.startswith("tool:") for line in reference) == 3
+    span = _baseline(spec, tmp_path, "guided")
+    rng = random.Random(20261204)
+    kills = runs = 0
+    while kills < GUIDED_KILLS:
+        run_id = f"crashg-{runs:04d}"
+        ledger, out = str(tmp_path / f"{run_id}.ledger"), str(tmp_path / f"{run_id}.json")
+        kills += _run_until_done(spec, run_id, ledger, out, rng=rng, span=span, kind="guided")
+        runs += 1
+        final = json.loads(Path(out).read_text())
+        assert (final["status"], final["output"]) == ("completed", "charged postage 90")
+        assert final["transcript"] == reference
+        _check_ledger(ledger, spec, run_id, calls=3)
+    print(f"guided on {kind}: {kills} kills over {runs} runs, every run ended as the reference")
+    if kind == "postgres":
+        from tether.journal import PostgresStore
+
+        async def drop() -> None:
+            store = PostgresStore(PG_DSN, schema=schema)
+            await store.drop()
+            await store.close()
+
+        asyncio.run(drop())

@@ -16,6 +16,7 @@ from ._errors import (
     ModelRetry,
     ModelUnavailable,
     ReplayMismatch,
+    RunLocked,
     ScriptExhausted,
     TetherError,
     UsageError,
@@ -59,7 +60,6 @@ from ._messages import (
 )
 from ._scope import RunScope, current_scope
 from ._usage import Budget, Usage
-from .journal import RunLocked
 from .run import (
     DEFAULT_TEMPLATE,
     AgentFallback,

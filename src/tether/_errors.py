@@ -5,7 +5,8 @@ users can catch one base class::
 
     TetherError
     ├── ConfigError            a user mistake in how tether is set up (bad agent path,
-    │                          unknown model name, missing extra, bad tool signature)
+    │                          unknown model name, missing extra, bad tool signature,
+    │                          a negative budget); also a ValueError
     ├── ModelError             a model or provider failed to give a usable response
     │   ├── ModelHTTPError         the provider answered with an HTTP error (status, Retry-After)
     │   │   └── ContextLengthExceeded  the request is longer than the model's context
@@ -16,6 +17,7 @@ users can catch one base class::
     │   └── ScriptExhausted        a scripted model ran out of responses
     ├── UsageError             the API was used in a way it does not support
     └── JournalError           a journal record could not be read (unknown schema version)
+        └── RunLocked              another live process holds the run's lease
 
 Control signals to the model are *not* errors and do not derive from
 :class:`TetherError`: :class:`ModelRetry` asks the model to call a tool again
@@ -35,6 +37,7 @@ __all__ = [
     "ModelRetry",
     "ModelUnavailable",
     "ReplayMismatch",
+    "RunLocked",
     "ScriptExhausted",
     "TetherError",
     "UsageError",
@@ -45,8 +48,12 @@ class TetherError(Exception):
     """Base class of every error tether raises."""
 
 
-class ConfigError(TetherError):
-    """A mistake in how tether is set up; the message says what to do."""
+class ConfigError(TetherError, ValueError):
+    """A mistake in how tether is set up; the message says what to do.
+
+    It is also a :class:`ValueError`, so code that catches ``ValueError`` for a bad
+    setting keeps working.
+    """
 
 
 class UsageError(TetherError):
@@ -130,3 +137,7 @@ class ModelRetry(Exception):
     def __init__(self, hint: str) -> None:
         super().__init__(hint)
         self.hint = hint
+
+
+class RunLocked(JournalError):
+    """Another live process holds the run's lease; it cannot be resumed here now."""

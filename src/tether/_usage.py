@@ -12,6 +12,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Literal
 
+from ._errors import ConfigError
+
 __all__ = ["Budget", "BudgetTracker", "Dimension", "Exceeded", "Usage"]
 
 Dimension = Literal[
@@ -74,7 +76,7 @@ class Budget:
 
     def __post_init__(self) -> None:
         if not 0.0 < self.warn_at <= 1.0:
-            raise ValueError(f"Budget.warn_at must be in (0, 1], got {self.warn_at}")
+            raise ConfigError(f"Budget.warn_at must be in (0, 1], got {self.warn_at}")
         for name in (
             "max_steps",
             "max_model_calls",
@@ -86,7 +88,7 @@ class Budget:
         ):
             value = getattr(self, name)
             if value is not None and value < 0:
-                raise ValueError(f"Budget.{name} must be >= 0 or None, got {value}")
+                raise ConfigError(f"Budget.{name} must be >= 0 or None, got {value}")
 
     def limits(self) -> list[tuple[Dimension, float]]:
         """The dimensions that have a limit, with that limit."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import datetime as dt
+import json
 import re
 import time
 from pathlib import Path
@@ -66,8 +67,6 @@ def runs(
     except TetherError as exc:
         raise _fail(str(exc)) from None
     if as_json:
-        import json
-
         for r in found:
             typer.echo(
                 json.dumps(

@@ -15,17 +15,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tether._errors import JournalError
+from tether._errors import JournalError, RunLocked
 from tether._events import EVENT_SCHEMA_VERSION, Event, dump_event, load_event
 
 __all__ = ["BLOB_THRESHOLD", "JournalStore", "Record", "RunInfo", "RunLocked"]
 
 BLOB_THRESHOLD = 4096
 """Strings longer than this (characters) are stored once as blobs and referenced."""
-
-
-class RunLocked(JournalError):
-    """Another live process holds the run's lease; it cannot be resumed here now."""
 
 
 @dataclass(frozen=True, slots=True)

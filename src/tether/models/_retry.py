@@ -22,7 +22,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Literal, TypeVar
 
-from tether._errors import ModelConnectionError, ModelHTTPError, ModelUnavailable
+from tether._errors import ConfigError, ModelConnectionError, ModelHTTPError, ModelUnavailable
 from tether._events import ModelRetried
 from tether._messages import Message, ModelResponse
 from tether._scope import current_scope
@@ -55,9 +55,9 @@ class CircuitBreaker:
         clock: Clock = time.monotonic,
     ) -> None:
         if failure_threshold < 1:
-            raise ValueError(f"failure_threshold must be >= 1, got {failure_threshold}")
+            raise ConfigError(f"failure_threshold must be >= 1, got {failure_threshold}")
         if reset_after < 0:
-            raise ValueError(f"reset_after must be >= 0, got {reset_after}")
+            raise ConfigError(f"reset_after must be >= 0, got {reset_after}")
         self.failure_threshold = failure_threshold
         self.reset_after = reset_after
         self._clock = clock
@@ -191,9 +191,9 @@ class RetryingModel(WrapperModel):
         sleep: Sleep = asyncio.sleep,
     ) -> None:
         if max_attempts < 1:
-            raise ValueError(f"max_attempts must be >= 1, got {max_attempts}")
+            raise ConfigError(f"max_attempts must be >= 1, got {max_attempts}")
         if base_delay < 0 or max_delay < 0:
-            raise ValueError("base_delay and max_delay must be >= 0")
+            raise ConfigError("base_delay and max_delay must be >= 0")
         super().__init__(model)
         self.max_attempts = max_attempts
         self.base_delay = base_delay

@@ -115,7 +115,8 @@ def resume_node(r: Run) -> Node | Finish:
         return GiveUp(st.stop or Reason("budget_exhausted", "The run was giving up."))
     open_calls = st.open_calls()
     if not open_calls:
-        return r.strategy.resume(r)
+        node: Node = r.strategy.resume(r)
+        return node
     preset: dict[str, CallOutcome] = {}
     in_doubt: list[ToolCall] = []
     for call in open_calls:

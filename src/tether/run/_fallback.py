@@ -17,15 +17,12 @@ import inspect
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from tether._events import Reason
 from tether._messages import Message, ToolResultMessage, UserMessage
 from tether._usage import Usage
 from tether.models import Model
-
-if TYPE_CHECKING:
-    from ._run import Run
 
 __all__ = [
     "AgentFallback",
@@ -53,7 +50,8 @@ class FallbackContext:
     reason: Reason
     messages: list[Message]
     deps: Any
-    _run: Run
+    _ask: Callable[[list[Message], Model | None], Awaitable[tuple[str, Any, bool]]]
+    _charge: Callable[[Usage], None]
 
     def tool_results(self) -> list[ToolResultMessage]:
         """The tool results the run obtained, in order."""
@@ -72,13 +70,11 @@ class FallbackContext:
         Returns:
             the answer's text, the parsed output (or None) and whether it was valid.
         """
-        run = self._run
-        response = await run.call_model(
-            messages, run.config.no_tools_params, purpose="fallback", model=model
-        )
-        text = response.text or ""
-        ok, value = run.config.spec.parse(text)
-        return text, (value if ok else None), ok
+        return await self._ask(messages, model)
+
+    def charge(self, usage: Usage) -> None:
+        """Add usage spent outside the run (another agent's) to the run's budget."""
+        self._charge(usage)
 
 
 class Fallback(ABC):
@@ -168,7 +164,7 @@ class AgentFallback(Fallback):
         facts = ctx.known_facts()
         prompt = ctx.prompt if not facts else f"{ctx.prompt}\n\nKnown so far:\n{facts}"
         result = await self.agent.run(prompt, deps=ctx.deps)
-        ctx._run.tracker.absorb(result.usage)
+        ctx.charge(result.usage)
         return result.output
 
 

@@ -36,7 +36,7 @@ from tether._events import (
 )
 from tether._messages import Message, ModelResponse, ToolCall
 from tether._usage import Exceeded
-from tether.models import ModelParams
+from tether.models import Model, ModelParams
 from tether.tools import CallOutcome, run_tool_call
 
 from ._detect import Detection
@@ -192,7 +192,14 @@ class GiveUp:
     async def run(self, r: Run) -> Finish:
         if not r.state.giving_up:
             r.record(StrategyChanged, strategy=r.config.fallback.name, cause=self.reason.message)
-        ctx = FallbackContext(r.prompt, self.reason, list(r.state.messages), r.deps, r)
+        ctx = FallbackContext(
+            r.prompt,
+            self.reason,
+            list(r.state.messages),
+            r.deps,
+            lambda messages, model: _ask_without_tools(r, messages, model),
+            r.state.tracker.absorb,
+        )
         try:
             output = await r.config.fallback.run(ctx)
         except Exception as exc:  # the fallback must not turn a give-up into a crash
@@ -201,6 +208,18 @@ class GiveUp:
                 "gave_up", Reason(self.reason.kind, msg, self.reason.detail), r.state.last_text
             )
         return Finish("gave_up", self.reason, output)
+
+
+async def _ask_without_tools(
+    r: Run, messages: list[Message], model: Model | None
+) -> tuple[str, Any, bool]:
+    """A fallback's model call: no tools, journaled and charged to the run."""
+    response = await r.call_model(
+        messages, r.config.no_tools_params, purpose="fallback", model=model
+    )
+    text = response.text or ""
+    ok, value = r.config.spec.parse(text)
+    return text, (value if ok else None), ok
 
 
 @dataclass(slots=True)

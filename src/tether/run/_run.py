@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from tether._events import ModelRequested, ModelResponded, NoteAdded, StreamEvent, TextDelta
 from tether._messages import Message, ModelResponse, ToolCall
@@ -23,12 +23,27 @@ from ._fold import fold
 from ._outlets import Outlet
 from ._state import RunState
 
-if TYPE_CHECKING:
-    from .strategies import Strategy
-
 __all__ = ["Run"]
 
 E = TypeVar("E")
+
+
+class Steering(Protocol):
+    """What a run needs of its strategy (:class:`tether.Strategy` is the full interface)."""
+
+    name: str
+
+    def start(self, run: Run) -> Any:
+        """The first node of a new run."""
+        ...
+
+    def after_tools(self, run: Run) -> Any:
+        """Where a run goes once a turn's tool calls have their results."""
+        ...
+
+    def resume(self, run: Run) -> Any:
+        """Where a rebuilt run goes on."""
+        ...
 
 
 class Run:
@@ -63,7 +78,7 @@ class Run:
     def __init__(  # noqa: PLR0917 - built in one place, by the agent
         self,
         config: RunConfig,
-        strategy: Strategy,
+        strategy: Steering,
         model: Model,
         run_id: str,
         prompt: str,
