@@ -8,6 +8,7 @@ from ._agent import Agent, RunResult, RunStream
 from ._errors import (
     ConfigError,
     ContextLengthExceeded,
+    JournalConflict,
     JournalError,
     ModelConnectionError,
     ModelError,
@@ -102,6 +103,7 @@ __all__ = [
     "FallbackContext",
     "FinalAnswer",
     "GuidedStrategy",
+    "JournalConflict",
     "JournalError",
     "JournalModel",
     "LoopDetected",

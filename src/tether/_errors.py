@@ -17,7 +17,8 @@ users can catch one base class::
     │   └── ScriptExhausted        a scripted model ran out of responses
     ├── UsageError             the API was used in a way it does not support
     └── JournalError           a journal record could not be read (unknown schema version)
-        └── RunLocked              another live process holds the run's lease
+        ├── RunLocked              another live process holds the run's lease
+        └── JournalConflict        a different event is already at that place in the journal
 
 Control signals to the model are *not* errors and do not derive from
 :class:`TetherError`: :class:`ModelRetry` asks the model to call a tool again
@@ -29,6 +30,7 @@ from __future__ import annotations
 __all__ = [
     "ConfigError",
     "ContextLengthExceeded",
+    "JournalConflict",
     "JournalError",
     "ModelConnectionError",
     "ModelError",
@@ -141,3 +143,8 @@ class ModelRetry(Exception):
 
 class RunLocked(JournalError):
     """Another live process holds the run's lease; it cannot be resumed here now."""
+
+
+class JournalConflict(JournalError):
+    """A different event is already journaled at that sequence number: another process
+    wrote the run, and this writer lost it. Nothing was written."""

@@ -14,6 +14,10 @@ Schema versions (bump :data:`EVENT_SCHEMA_VERSION` and add a line per change):
   otherwise); new ``turn_recorded`` (a strategy put a model turn into the
   conversation); ``run_started`` names the run's ``strategy``. Version 1 records
   still load (the new fields have defaults).
+* 3: stores encode values so that no user value can be mistaken for a marker: user
+  dicts with a key starting with ``$`` are escaped, and blobs hold JSON text (so
+  strings with unpaired surrogates round-trip). Events are unchanged; records of
+  versions 1 and 2 still load.
 """
 
 from __future__ import annotations
@@ -61,8 +65,8 @@ __all__ = [
     "load_event",
 ]
 
-EVENT_SCHEMA_VERSION = 2
-_READABLE_VERSIONS = frozenset({1, 2})
+EVENT_SCHEMA_VERSION = 3
+_READABLE_VERSIONS = frozenset({1, 2, 3})
 
 RunStatus = Literal["completed", "gave_up", "failed", "interrupted"]
 LoopKind = Literal["repeated_call", "cycle", "stale_results", "replanning"]

@@ -6,10 +6,12 @@ run can be resumed after a crash, listed, forked and replayed from its journal.
 
 from ._postgres import PostgresStore
 from ._sqlite import SQLiteStore, default_path
-from ._store import BLOB_THRESHOLD, JournalStore, RunInfo, RunLocked
+from ._store import BLOB_THRESHOLD, JournalCheck, JournalConflict, JournalStore, RunInfo, RunLocked
 
 __all__ = [
     "BLOB_THRESHOLD",
+    "JournalCheck",
+    "JournalConflict",
     "JournalStore",
     "PostgresStore",
     "RunInfo",

@@ -11,10 +11,24 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from tether._errors import ConfigError, JournalError
+from tether._errors import ConfigError, JournalError, RunLocked
 from tether._events import Event
 
-from ._store import JournalStore, Record, RunInfo, blob_refs, decode, encode, run_filters
+from ._store import (
+    LIVE_GRACE,
+    JournalCheck,
+    JournalStore,
+    Record,
+    RunInfo,
+    blob_refs,
+    check_prune_args,
+    conflict,
+    decode,
+    encode,
+    plain_text,
+    run_filters,
+    same_record,
+)
 
 __all__ = ["PostgresStore"]
 
@@ -91,19 +105,38 @@ class PostgresStore(JournalStore):
             self._ready = True
         return self._pool.connection()
 
-    async def append(self, run_id: str, events: Sequence[Event]) -> None:
-        """Store events in one transaction."""
+    async def append(
+        self, run_id: str, events: Sequence[Event], *, owner: str | None = None
+    ) -> None:
+        """Store events in one transaction; see :meth:`JournalStore.append`."""
         if not events:
             return
         records, blobs = encode(events)
         async with await self._conn() as conn, conn.transaction():
+            if owner is not None:
+                cur = await conn.execute(
+                    "SELECT lease_owner FROM runs WHERE run_id = %s FOR UPDATE", (run_id,)
+                )
+                row = await cur.fetchone()
+                if row is None or row[0] != owner:
+                    raise RunLocked(
+                        f"run {run_id} is no longer leased to this process; another "
+                        "process holds it, so nothing was written"
+                    )
             for e in events:
                 if e.type == "run_started":
                     await conn.execute(
                         "INSERT INTO runs (run_id, agent, status, prompt, parent_run_id, "
                         "created_at, updated_at) VALUES (%s, %s, 'running', %s, %s, %s, %s) "
                         "ON CONFLICT DO NOTHING",
-                        (run_id, e.agent, e.prompt, e.parent_run_id, e.at, e.at),
+                        (
+                            run_id,
+                            plain_text(e.agent),
+                            plain_text(e.prompt),
+                            e.parent_run_id,
+                            e.at,
+                            e.at,
+                        ),
                     )
             async with conn.cursor() as cur:
                 if blobs:
@@ -118,7 +151,16 @@ class PostgresStore(JournalStore):
                         "ON CONFLICT DO NOTHING",
                         (run_id, r.seq, r.type, r.data),
                     )
-                    inserted += cur.rowcount
+                    if cur.rowcount == 1:
+                        inserted += 1
+                        continue
+                    # Already there: the same event again is a no-op, another is a conflict.
+                    await cur.execute(
+                        "SELECT data FROM events WHERE run_id = %s AND seq = %s", (run_id, r.seq)
+                    )
+                    row = await cur.fetchone()
+                    if row is None or not same_record(row[0], r.data):
+                        raise conflict(run_id, r.seq)
             status = next((e.status for e in reversed(events) if e.type == "run_finished"), None)
             await conn.execute(
                 "UPDATE runs SET events = events + %s, updated_at = %s, "
@@ -184,22 +226,35 @@ class PostgresStore(JournalStore):
             )
 
     async def prune(self, *, older_than: float | None = None, keep_last: int | None = None) -> int:
-        """Delete old runs, their events and unreferenced blobs; vacuum the tables."""
+        """Delete old runs, their events and unreferenced blobs; vacuum the tables.
+
+        Live runs are never deleted; see :meth:`JournalStore.prune`.
+        """
+        check_prune_args(older_than, keep_last)
         doomed: set[str] = set()
         async with await self._conn() as conn:
-            if older_than is not None:
+            async with conn.transaction():
+                # One pruner at a time; runs are chosen and deleted in one transaction.
+                await conn.execute("LOCK TABLE runs IN SHARE ROW EXCLUSIVE MODE")
+                if older_than is not None:
+                    cur = await conn.execute(
+                        f"SELECT run_id FROM runs WHERE created_at < {_NOW} - %s", (older_than,)
+                    )
+                    doomed |= {r[0] for r in await cur.fetchall()}
+                if keep_last is not None:
+                    cur = await conn.execute(
+                        "SELECT run_id FROM runs ORDER BY created_at DESC, run_id DESC OFFSET %s",
+                        (keep_last,),
+                    )
+                    doomed |= {r[0] for r in await cur.fetchall()}
                 cur = await conn.execute(
-                    f"SELECT run_id FROM runs WHERE created_at < {_NOW} - %s", (older_than,)
+                    f"SELECT run_id FROM runs WHERE (lease_owner IS NOT NULL AND "
+                    f"lease_expires >= {_NOW}) OR (status = 'running' AND "
+                    f"updated_at >= {_NOW} - %s)",
+                    (LIVE_GRACE,),
                 )
-                doomed |= {r[0] for r in await cur.fetchall()}
-            if keep_last is not None:
-                cur = await conn.execute(
-                    "SELECT run_id FROM runs ORDER BY created_at DESC, run_id DESC OFFSET %s",
-                    (keep_last,),
-                )
-                doomed |= {r[0] for r in await cur.fetchall()}
-            if doomed:
-                async with conn.transaction():
+                doomed -= {r[0] for r in await cur.fetchall()}
+                if doomed:
                     ids = sorted(doomed)
                     await conn.execute("DELETE FROM events WHERE run_id = ANY(%s)", (ids,))
                     await conn.execute("DELETE FROM runs WHERE run_id = ANY(%s)", (ids,))
@@ -208,9 +263,31 @@ class PostgresStore(JournalStore):
                     )
                     used = sorted(blob_refs([Record(*r) for r in await cur.fetchall()]))
                     await conn.execute("DELETE FROM blobs WHERE NOT (digest = ANY(%s))", (used,))
+            if doomed:
                 for table in ("events", "runs", "blobs"):  # FULL gives the space back
                     await conn.execute(f"VACUUM FULL {table}")
         return len(doomed)
+
+    async def check(self) -> JournalCheck:
+        """Look for damage; see :meth:`JournalStore.check`."""
+        async with await self._conn() as conn:
+            cur = await conn.execute(
+                "SELECT DISTINCT e.run_id FROM events e LEFT JOIN runs r USING (run_id) "
+                "WHERE r.run_id IS NULL ORDER BY 1"
+            )
+            orphans = [r[0] for r in await cur.fetchall()]
+            cur = await conn.execute(
+                "SELECT r.run_id FROM runs r WHERE NOT EXISTS "
+                "(SELECT 1 FROM events e WHERE e.run_id = r.run_id) ORDER BY 1"
+            )
+            empty = [r[0] for r in await cur.fetchall()]
+            cur = await conn.execute(
+                "SELECT seq, type, data FROM events WHERE data LIKE '%%\"$blob\"%%'"
+            )
+            used = blob_refs([Record(*r) for r in await cur.fetchall()])
+            cur = await conn.execute("SELECT digest FROM blobs")
+            have = {r[0] for r in await cur.fetchall()}
+        return JournalCheck(orphans, empty, sorted(used - have), len(have - used))
 
     async def size_bytes(self) -> int:
         """Bytes of tether's tables, indexes and TOAST included."""

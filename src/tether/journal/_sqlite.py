@@ -17,10 +17,24 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from tether._errors import JournalError
+from tether._errors import JournalError, RunLocked
 from tether._events import Event
 
-from ._store import JournalStore, Record, RunInfo, blob_refs, decode, encode, run_filters
+from ._store import (
+    LIVE_GRACE,
+    JournalCheck,
+    JournalStore,
+    Record,
+    RunInfo,
+    blob_refs,
+    check_prune_args,
+    conflict,
+    decode,
+    encode,
+    plain_text,
+    run_filters,
+    same_record,
+)
 
 __all__ = ["SQLiteStore", "default_path"]
 
@@ -68,8 +82,23 @@ def default_path() -> Path:
     return Path(base) / "tether" / "journal.db"
 
 
-def _migrate(conn: sqlite3.Connection, path: Path) -> None:
+_TABLES = {"runs", "events", "blobs"}
+
+
+def _check_ours(conn: sqlite3.Connection, path: Path) -> int:
+    """The file's tether schema version; refuses a database that is not tether's."""
     (version,) = conn.execute("PRAGMA user_version").fetchone()
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if (version == 0 and tables) or (version > 0 and not tables >= _TABLES):
+        raise JournalError(
+            f"{path} is a database of another program, not a tether journal; it was left "
+            "as it was. Give tether a journal file of its own (--store or $TETHER_DB)"
+        )
+    return int(version)
+
+
+def _migrate(conn: sqlite3.Connection, path: Path) -> None:
+    version = _check_ours(conn, path)
     if version > SCHEMA_VERSION:
         raise JournalError(
             f"the journal {path} has schema version {version}, newer than this tether "
@@ -86,35 +115,105 @@ class SQLiteStore(JournalStore):
     Args:
         path: the database file; :func:`default_path` by default. Its folder is created.
         durable: fsync every commit (survives power loss, slower).
+        read_only: open an existing journal for reading only (nothing is changed in
+            the file; a journal on a read-only filesystem is opened so by itself).
     """
 
-    def __init__(self, path: str | Path | None = None, *, durable: bool = False) -> None:
+    def __init__(
+        self, path: str | Path | None = None, *, durable: bool = False, read_only: bool = False
+    ) -> None:
         self.path = Path(path) if path is not None else default_path()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
-        conn.execute("PRAGMA busy_timeout=10000")
-        _migrate(conn, self.path)
+        self.read_only = False
+        try:
+            if read_only:
+                if not self.path.is_file():
+                    raise JournalError(f"there is no journal at {self.path}")
+                conn = self._open_read_only()
+            else:
+                conn = self._open(durable)
+        except sqlite3.DatabaseError as exc:
+            raise JournalError(
+                f"cannot open the journal {self.path}: {exc}. If it is not a tether journal "
+                "(or is damaged), give another file with --store or $TETHER_DB"
+            ) from None
         self._conn = conn
         self._lock = threading.Lock()
+
+    def _open(self, durable: bool) -> sqlite3.Connection:
+        path = self.path
+        if path.is_dir():
+            raise JournalError(f"the journal {path} is a folder; give the path of a file")
+        if not path.exists():
+            if not path.parent.exists():
+                # Prompts, arguments and results are private: only the user reads them.
+                path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            try:  # SQLite gives its -wal and -shm files the database file's permissions
+                os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+            except OSError as exc:
+                raise JournalError(f"cannot create the journal {path}: {exc.strerror}") from None
+        elif not os.access(path, os.W_OK) or not os.access(path.parent, os.W_OK):
+            return self._open_read_only()
+        conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        try:
+            _check_ours(conn, path)  # before anything is changed in a foreign file
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+            conn.execute("PRAGMA busy_timeout=10000")
+            _migrate(conn, path)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _open_read_only(self) -> sqlite3.Connection:
+        """A journal on a read-only filesystem (or without write permission): read only."""
+        uri = f"{self.path.resolve().as_uri()}?mode=ro&immutable=1"
+        conn = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
+        try:
+            version = _check_ours(conn, self.path)
+            if version != SCHEMA_VERSION:
+                raise JournalError(
+                    f"the read-only journal {self.path} has schema version {version}; this "
+                    f"tether reads version {SCHEMA_VERSION} (open it writable once to migrate)"
+                )
+        except BaseException:
+            conn.close()
+            raise
+        self.read_only = True
+        return conn
 
     async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         def locked() -> T:
             with self._lock:
-                return fn(self._conn)
+                try:
+                    return fn(self._conn)
+                except sqlite3.DatabaseError as exc:
+                    raise JournalError(f"the journal {self.path} failed: {exc}") from exc
 
         return await asyncio.to_thread(locked)
 
-    async def append(self, run_id: str, events: Sequence[Event]) -> None:
-        """Store events in one transaction."""
+    async def append(
+        self, run_id: str, events: Sequence[Event], *, owner: str | None = None
+    ) -> None:
+        """Store events in one transaction; see :meth:`JournalStore.append`."""
         if not events:
             return
+        if self.read_only:
+            raise JournalError(f"the journal {self.path} is open read-only; nothing was written")
         records, blobs = encode(events)
 
         def write(conn: sqlite3.Connection) -> None:
             with conn:
                 conn.execute("BEGIN IMMEDIATE")
+                if owner is not None:
+                    row = conn.execute(
+                        "SELECT lease_owner FROM runs WHERE run_id = ?", (run_id,)
+                    ).fetchone()
+                    if row is None or row[0] != owner:
+                        raise RunLocked(
+                            f"run {run_id} is no longer leased to this process; "
+                            "another process holds it, so nothing was written"
+                        )
                 _write(conn, run_id, events, records, blobs)
 
         await self._run(write)
@@ -183,27 +282,42 @@ class SQLiteStore(JournalStore):
         )
 
     async def prune(self, *, older_than: float | None = None, keep_last: int | None = None) -> int:
-        """Delete old runs and their events, drop unreferenced blobs, and vacuum."""
+        """Delete old runs and their events, drop unreferenced blobs, and vacuum.
+
+        Live runs are never deleted; see :meth:`JournalStore.prune`.
+        """
+        check_prune_args(older_than, keep_last)
 
         def delete(conn: sqlite3.Connection) -> int:
             doomed: set[str] = set()
-            if older_than is not None:
-                cutoff = time.time() - older_than
-                doomed |= {
-                    r[0]
-                    for r in conn.execute("SELECT run_id FROM runs WHERE created_at < ?", (cutoff,))
-                }
-            if keep_last is not None:
-                doomed |= {
+            with conn:
+                conn.execute("BEGIN IMMEDIATE")  # chosen and deleted in one transaction
+                now = time.time()
+                if older_than is not None:
+                    doomed |= {
+                        r[0]
+                        for r in conn.execute(
+                            "SELECT run_id FROM runs WHERE created_at < ?", (now - older_than,)
+                        )
+                    }
+                if keep_last is not None:
+                    doomed |= {
+                        r[0]
+                        for r in conn.execute(
+                            "SELECT run_id FROM runs ORDER BY created_at DESC, run_id DESC "
+                            "LIMIT -1 OFFSET ?",
+                            (keep_last,),
+                        )
+                    }
+                live = {
                     r[0]
                     for r in conn.execute(
-                        "SELECT run_id FROM runs ORDER BY created_at DESC, run_id DESC "
-                        "LIMIT -1 OFFSET ?",
-                        (keep_last,),
+                        "SELECT run_id FROM runs WHERE (lease_owner IS NOT NULL AND "
+                        "lease_expires >= ?) OR (status = 'running' AND updated_at >= ?)",
+                        (now, now - LIVE_GRACE),
                     )
                 }
-            with conn:
-                conn.execute("BEGIN IMMEDIATE")
+                doomed -= live
                 for run_id in doomed:
                     conn.execute("DELETE FROM events WHERE run_id = ?", (run_id,))
                     conn.execute("DELETE FROM runs WHERE run_id = ?", (run_id,))
@@ -213,6 +327,31 @@ class SQLiteStore(JournalStore):
             return len(doomed)
 
         return await self._run(delete)
+
+    async def check(self) -> JournalCheck:
+        """Look for damage; see :meth:`JournalStore.check`."""
+
+        def look(conn: sqlite3.Connection) -> JournalCheck:
+            orphans = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT DISTINCT run_id FROM events WHERE run_id NOT IN "
+                    "(SELECT run_id FROM runs) ORDER BY run_id"
+                )
+            ]
+            empty = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT run_id FROM runs WHERE run_id NOT IN "
+                    "(SELECT DISTINCT run_id FROM events) ORDER BY run_id"
+                )
+            ]
+            rows = conn.execute("SELECT seq, type, data FROM events WHERE data LIKE '%\"$blob\"%'")
+            used = blob_refs([Record(*r) for r in rows])
+            have = {r[0] for r in conn.execute("SELECT digest FROM blobs")}
+            return JournalCheck(orphans, empty, sorted(used - have), len(have - used))
+
+        return await self._run(look)
 
     async def size_bytes(self) -> int:
         """Bytes of the database file and its WAL, after moving the WAL into the file."""
@@ -244,7 +383,7 @@ def _write(
             conn.execute(
                 "INSERT OR IGNORE INTO runs (run_id, agent, status, prompt, parent_run_id, "
                 "created_at, updated_at) VALUES (?, ?, 'running', ?, ?, ?, ?)",
-                (run_id, e.agent, e.prompt, e.parent_run_id, e.at, e.at),
+                (run_id, plain_text(e.agent), plain_text(e.prompt), e.parent_run_id, e.at, e.at),
             )
     conn.executemany(
         "INSERT OR IGNORE INTO blobs (digest, data) VALUES (?, ?)", list(blobs.items())
@@ -253,6 +392,17 @@ def _write(
         "INSERT OR IGNORE INTO events (run_id, seq, type, data) VALUES (?, ?, ?, ?)",
         [(run_id, r.seq, r.type, r.data) for r in records],
     )
+    if cur.rowcount < len(records):  # some were there: the same events, or a conflict
+        marks = ",".join("?" * len(records))
+        stored = dict(
+            conn.execute(
+                f"SELECT seq, data FROM events WHERE run_id = ? AND seq IN ({marks})",
+                (run_id, *(r.seq for r in records)),
+            ).fetchall()
+        )
+        for r in records:
+            if not same_record(stored[r.seq], r.data):
+                raise conflict(run_id, r.seq)
     status: Any = None
     for e in events:
         if e.type == "run_finished":

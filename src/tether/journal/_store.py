@@ -2,8 +2,10 @@
 
 A store keeps, per run, one row of metadata (for listing, leases and
 retention) and the run's events in order. Events are written append-only,
-keyed by ``(run_id, seq)``, so writing the same event twice is harmless: a
-resumed run that re-appends what it already wrote changes nothing.
+keyed by ``(run_id, seq)``. Writing the same event twice is harmless (a no-op);
+writing a different event at a sequence number already taken fails loudly with
+:class:`JournalConflict` and changes nothing: the writer has lost the run to
+another process, and its events must never silently disappear.
 """
 
 from __future__ import annotations
@@ -15,10 +17,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tether._errors import JournalError, RunLocked
+from tether._errors import ConfigError, JournalConflict, JournalError, RunLocked
 from tether._events import EVENT_SCHEMA_VERSION, Event, dump_event, load_event
 
-__all__ = ["BLOB_THRESHOLD", "JournalStore", "Record", "RunInfo", "RunLocked"]
+__all__ = [
+    "BLOB_THRESHOLD",
+    "JournalCheck",
+    "JournalConflict",
+    "JournalStore",
+    "Record",
+    "RunInfo",
+    "RunLocked",
+]
 
 BLOB_THRESHOLD = 4096
 """Strings longer than this (characters) are stored once as blobs and referenced."""
@@ -36,6 +46,28 @@ class RunInfo:
     updated_at: float
     events: int
     parent_run_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JournalCheck:
+    """What :meth:`JournalStore.check` found.
+
+    Attributes:
+        orphan_runs: run ids that have events but no run row.
+        empty_runs: run ids that have a row but no events.
+        missing_blobs: blob digests that events refer to but the store lacks.
+        unused_blobs: blobs no event refers to.
+    """
+
+    orphan_runs: list[str]
+    empty_runs: list[str]
+    missing_blobs: list[str]
+    unused_blobs: int
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing is wrong."""
+        return not (self.orphan_runs or self.empty_runs or self.missing_blobs)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,33 +101,52 @@ def run_filters(
     return ("WHERE " + " AND ".join(clauses)) if clauses else "", args
 
 
+# How values are encoded in a stored record (from event schema version 3 on):
+# a string longer than BLOB_THRESHOLD becomes {"$blob": digest}, the digest of its
+# JSON text, which the blobs table holds (JSON text is ASCII, so any string, unpaired
+# surrogates included, round-trips); a user's dict with a key starting with "$" is
+# wrapped as {"$esc": {...}}, so no user value can be mistaken for a marker.
+# Records of versions 1 and 2 held blobs as raw text and no escapes; they still load.
+_ESCAPING_FROM = 3
+
+
 def _extract_blobs(value: Any, blobs: dict[str, str]) -> Any:
-    if isinstance(value, str) and len(value) > BLOB_THRESHOLD:
-        digest = hashlib.sha256(value.encode()).hexdigest()
-        blobs[digest] = value
+    if isinstance(value, str):
+        if len(value) <= BLOB_THRESHOLD:
+            return value
+        text = json.dumps(value)
+        digest = hashlib.sha256(text.encode()).hexdigest()
+        blobs[digest] = text
         return {"$blob": digest}
     if isinstance(value, dict):
-        return {k: _extract_blobs(v, blobs) for k, v in value.items()}
+        out = {k: _extract_blobs(v, blobs) for k, v in value.items()}
+        if any(isinstance(k, str) and k.startswith("$") for k in value):
+            return {"$esc": out}
+        return out
     if isinstance(value, list):
         return [_extract_blobs(v, blobs) for v in value]
     return value
 
 
-def _inline_blobs(value: Any, blobs: dict[str, str]) -> Any:
+def _inline_blobs(value: Any, blobs: dict[str, str], escaped: bool) -> Any:
     if isinstance(value, dict):
         if len(value) == 1 and "$blob" in value:
             digest = value["$blob"]
             if digest not in blobs:
                 raise JournalError(f"the journal refers to blob {digest}, which is missing")
-            return blobs[digest]
-        return {k: _inline_blobs(v, blobs) for k, v in value.items()}
+            text = blobs[digest]
+            return json.loads(text) if escaped else text
+        if escaped and len(value) == 1 and "$esc" in value:
+            return {k: _inline_blobs(v, blobs, escaped) for k, v in value["$esc"].items()}
+        return {k: _inline_blobs(v, blobs, escaped) for k, v in value.items()}
     if isinstance(value, list):
-        return [_inline_blobs(v, blobs) for v in value]
+        return [_inline_blobs(v, blobs, escaped) for v in value]
     return value
 
 
 def encode(events: Sequence[Event]) -> tuple[list[Record], dict[str, str]]:
-    """Events as records, with long strings moved out into blobs."""
+    """Events as records, with long strings moved out into blobs and user dicts that
+    look like markers escaped."""
     blobs: dict[str, str] = {}
     records = []
     for e in events:
@@ -108,8 +159,10 @@ def decode(records: Sequence[Record], blobs: dict[str, str]) -> list[Event]:
     """Records back into events (refuses unknown schema versions)."""
     events: list[Event] = []
     for r in records:
-        data = _inline_blobs(json.loads(r.data), blobs)
-        event = load_event(data)
+        raw = json.loads(r.data)
+        escaped = isinstance(raw, dict) and isinstance(raw.get("v"), int)
+        escaped = escaped and raw["v"] >= _ESCAPING_FROM
+        event = load_event(_inline_blobs(raw, blobs, escaped))
         events.append(event)  # type: ignore[arg-type]
     return events
 
@@ -125,14 +178,29 @@ def blob_refs(records: Sequence[Record]) -> set[str]:
 
 def _collect(value: Any, refs: set[str]) -> None:
     if isinstance(value, dict):
-        if len(value) == 1 and "$blob" in value:
+        if len(value) == 1 and "$blob" in value and isinstance(value["$blob"], str):
             refs.add(value["$blob"])
             return
-        for v in value.values():
+        inner = value["$esc"] if len(value) == 1 and isinstance(value.get("$esc"), dict) else value
+        for v in inner.values():
             _collect(v, refs)
     elif isinstance(value, list):
         for v in value:
             _collect(v, refs)
+
+
+def same_record(stored: str, new: str) -> bool:
+    """True when two stored forms of an event are the same event."""
+    return stored == new or json.loads(stored) == json.loads(new)
+
+
+def plain_text(text: str) -> str:
+    """Text safe for a database column: unpaired surrogates written as escapes."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode()
+    return text
 
 
 class JournalStore(ABC):
@@ -145,9 +213,22 @@ class JournalStore(ABC):
     schema_version: int = EVENT_SCHEMA_VERSION
 
     @abstractmethod
-    async def append(self, run_id: str, events: Sequence[Event]) -> None:
-        """Store events of a run (creating its row at ``run_started``, updating its status
-        at ``run_finished``)."""
+    async def append(
+        self, run_id: str, events: Sequence[Event], *, owner: str | None = None
+    ) -> None:
+        """Store events of a run in one transaction (creating its row at ``run_started``,
+        updating its status at ``run_finished``).
+
+        Args:
+            run_id: the run.
+            events: its next events.
+            owner: the lease owner writing them; when given, the write is refused unless
+                this owner holds the run's lease.
+
+        Raises:
+            JournalConflict: a different event is stored at one of these sequence numbers.
+            RunLocked: ``owner`` does not hold the run's lease.
+        """
 
     @abstractmethod
     async def load(self, run_id: str) -> list[Event]:
@@ -181,7 +262,18 @@ class JournalStore(ABC):
     @abstractmethod
     async def prune(self, *, older_than: float | None = None, keep_last: int | None = None) -> int:
         """Delete runs created more than ``older_than`` seconds ago, or beyond the newest
-        ``keep_last``; reclaim their space; return how many runs were deleted."""
+        ``keep_last``; reclaim their space; return how many runs were deleted.
+
+        Never deletes a live run (one holding a lease, or just started and about to
+        take one). A run, its events and the blobs only it used go in one transaction.
+
+        Raises:
+            ConfigError: ``older_than`` or ``keep_last`` is negative.
+        """
+
+    @abstractmethod
+    async def check(self) -> JournalCheck:
+        """Look for damage: events without a run, runs without events, missing blobs."""
 
     @abstractmethod
     async def size_bytes(self) -> int:
@@ -190,3 +282,24 @@ class JournalStore(ABC):
     @abstractmethod
     async def close(self) -> None:
         """Release connections."""
+
+
+LIVE_GRACE = 60.0
+"""Seconds after its last write during which a running run without a lease is left
+alone by prune (it is between journaling ``run_started`` and taking its lease)."""
+
+
+def check_prune_args(older_than: float | None, keep_last: int | None) -> None:
+    """Refuse negative ages and counts (a negative offset would match every run)."""
+    if older_than is not None and not older_than >= 0:
+        raise ConfigError(f"older_than must be >= 0 seconds, got {older_than}")
+    if keep_last is not None and keep_last < 0:
+        raise ConfigError(f"keep_last must be >= 0, got {keep_last}")
+
+
+def conflict(run_id: str, seq: int) -> JournalConflict:
+    """The error for a different event at a taken sequence number."""
+    return JournalConflict(
+        f"run {run_id}: another event is already journaled at sequence number {seq}; "
+        "another process has written this run (this one lost it) and nothing was written"
+    )
