@@ -280,10 +280,14 @@ class Agent(Generic[DepsT, OutputT]):
         if store is not None and lease is None:
             await run.flush()  # the run's row exists before its lease is taken
             lease = await Lease.take(store, run.run_id, self.lease_ttl)
+        if lease is not None:  # from now on only this lease's holder may write the run
+            for outlet in run.outlets:
+                if isinstance(outlet, JournalOutlet):
+                    outlet.owner = lease.owner
         try:
             with use_scope(run):
-                node = run.strategy.start(run) if start is None else start
-                end = await drive(run, node)
+                # No local keeps the first node: it would stay alive for the whole run.
+                end = await drive(run, run.strategy.start(run) if start is None else start)
         except asyncio.CancelledError:
             end = Finish("interrupted", Reason("cancelled", "The run was cancelled."), None)
             self._finish(run, end)
@@ -362,6 +366,7 @@ class Agent(Generic[DepsT, OutputT]):
         decisions: Mapping[str, Decision] | None = None,
         deps: DepsT | None = None,
         store: JournalStore | None = None,
+        wait: float = 0.0,
     ) -> RunResult[OutputT]:
         """Go on with a run from its journal: after a crash, or with decisions on pending calls.
 
@@ -374,9 +379,14 @@ class Agent(Generic[DepsT, OutputT]):
                 or :func:`tether.edit`.
             deps: the dependencies for tools (they are not journaled).
             store: the journal store; the agent's own by default.
+            wait: seconds to wait for the run's lease while another process holds it;
+                by default a second resumer fails at once with :class:`~tether.RunLocked`
+                and changes nothing.
 
         Raises:
-            ConfigError: no store is configured.
+            ConfigError: no store is configured, or a decision names a call that is not
+                waiting (the message lists those that are) or contradicts one journaled.
+            UsageError: decisions were given for a run that has already finished.
             RunLocked: another live process is executing the run.
             JournalError: the run is not in the store.
         """
@@ -386,16 +396,16 @@ class Agent(Generic[DepsT, OutputT]):
         events = await store.load(run_id)
         done = self._journaled_result(run_id, events)
         if done is not None:
-            return done
+            return _finished_already(done, decisions)
         # Only the lease holder acts on the run, and it reads the journal after taking it:
         # what the journal said before the lease may be stale by now.
-        lease = await Lease.take(store, run_id, self.lease_ttl)
+        lease = await Lease.take(store, run_id, self.lease_ttl, wait=wait)
         try:
             events = await store.load(run_id)
             done = self._journaled_result(run_id, events)
             if done is not None:
                 await lease.release()
-                return done
+                return _finished_already(done, decisions)
             first = events[0]
             assert isinstance(first, RunStarted)
             run = self._new_run(
@@ -405,16 +415,7 @@ class Agent(Generic[DepsT, OutputT]):
             # Time the run was alive counts, not time it lay dead.
             elapsed = events[-1].at - first.at
             run.state.tracker.started = time.monotonic() - max(elapsed, 0.0)
-            for call in run.state.open_calls():
-                decision = (decisions or {}).get(call.id)
-                if decision is not None and call.id not in run.state.decisions:
-                    run.record(
-                        ApprovalDecided,
-                        call_id=call.id,
-                        decision=decision.kind,
-                        message=decision.message,
-                        arguments=decision.arguments,
-                    )
+            _record_decisions(run, decisions or {})
             node = resume_node(run)
         except BaseException:
             await lease.release()
@@ -557,3 +558,55 @@ class RunStream(Generic[OutputT]):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+
+
+def _finished_already(
+    done: RunResult[OutputT], decisions: Mapping[str, Decision] | None
+) -> RunResult[OutputT]:
+    """A finished run's result; the same decision given again changes nothing, any
+    other decision is an error (the run cannot act on it any more)."""
+    journaled = {e.call_id: e.decision for e in done.events if isinstance(e, ApprovalDecided)}
+    wrong = sorted(
+        call_id
+        for call_id, decision in (decisions or {}).items()
+        if journaled.get(call_id) != getattr(decision, "kind", None)
+    )
+    if wrong:
+        raise UsageError(
+            f"run {done.run_id} has already finished ({done.status}); the decisions on "
+            f"{', '.join(wrong)} were not applied (they were not what the journal holds)"
+        )
+    return done
+
+
+def _record_decisions(run: Run, decisions: Mapping[str, Decision]) -> None:
+    """Journal a person's decisions on the run's waiting calls (the lease is held)."""
+    waiting = {c.id: c for c in run.state.open_calls()}
+    unknown = sorted(set(decisions) - set(waiting))
+    if unknown:
+        listed = ", ".join(f"{c.id} ({c.name})" for c in waiting.values()) or "none"
+        raise ConfigError(
+            f"run {run.run_id} has no waiting call {', '.join(unknown)}; the calls waiting "
+            f"for a decision: {listed}"
+        )
+    for call_id, decision in decisions.items():
+        if not isinstance(decision, Decision):
+            raise ConfigError(
+                f"the decision on {call_id} must be tether.approve(), reject() or edit(), "
+                f"got {decision!r}"
+            )
+        earlier = run.state.decisions.get(call_id)
+        if earlier is not None:
+            if earlier.decision != decision.kind:
+                raise ConfigError(
+                    f"call {call_id} was already decided ({earlier.decision}); it cannot "
+                    f"also be {decision.kind}ed"
+                )
+            continue
+        run.record(
+            ApprovalDecided,
+            call_id=call_id,
+            decision=decision.kind,
+            message=decision.message,
+            arguments=decision.arguments,
+        )

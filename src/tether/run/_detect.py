@@ -112,8 +112,10 @@ class ProgressMonitor:
                 f"give anything new.{seen} Do not call it again: use the results you have, "
                 "or give your final answer now.",
             )
-        for period in range(2, self.policy.max_cycle_period + 1):
-            if len(seq) >= 2 * period and seq[-period:] == seq[-2 * period : -period]:
+        for period in range(2, min(self.policy.max_cycle_period, len(seq) // 2) + 1):
+            # The latest call repeats the one a period back (cheap) before whole periods
+            # are compared.
+            if seq[-1] == seq[-1 - period] and seq[-period:] == seq[-2 * period : -period]:
                 names = [k.split(":", 1)[0] for k in seq[-period:]]
                 if len(set(seq[-period:])) > 1:
                     pattern = " -> ".join(names)

@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import os
 import socket
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -63,44 +64,76 @@ def edit(arguments: dict[str, Any]) -> Decision:
 
 
 class Lease:
-    """One live execution per run: a lease in the store, renewed while the run goes."""
+    """One live execution per run: a lease in the store, renewed while the run goes.
+
+    The renewal loop stops on a flag, never by a cancel alone: a cancel can be
+    swallowed inside a connection pool's own wait (seen on Python 3.11), and the
+    release must never hang.
+    """
 
     def __init__(self, store: JournalStore, run_id: str, owner: str, ttl: float) -> None:
         self.store = store
         self.run_id = run_id
         self.owner = owner
         self.ttl = ttl
+        self.lost = False
+        self._stop: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
 
     @classmethod
-    async def take(cls, store: JournalStore, run_id: str, ttl: float = LEASE_TTL) -> Lease:
+    async def take(
+        cls, store: JournalStore, run_id: str, ttl: float = LEASE_TTL, *, wait: float = 0.0
+    ) -> Lease:
         """Take the run's lease (the run's row must exist: journal ``run_started`` first).
 
+        Args:
+            store: the journal store.
+            run_id: the run.
+            ttl: seconds the lease lasts without renewal.
+            wait: seconds to keep trying while another process holds it (0: fail at once).
+
         Raises:
-            RunLocked: another live process holds it.
+            RunLocked: another live process holds it (after ``wait`` seconds).
         """
         owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        if not await store.acquire_lease(run_id, owner, ttl):
-            raise RunLocked(
-                f"run {run_id} is being executed by another process (its lease has not "
-                f"expired); try again after {ttl:g} s if that process died"
-            )
+        deadline = time.monotonic() + max(wait, 0.0)
+        while not await store.acquire_lease(run_id, owner, ttl):
+            if time.monotonic() >= deadline:
+                raise RunLocked(
+                    f"run {run_id} is being executed by another process (its lease has not "
+                    f"expired); try again after {ttl:g} s if that process died"
+                )
+            await asyncio.sleep(min(0.05, ttl / 4))
         lease = cls(store, run_id, owner, ttl)
+        lease._stop = asyncio.Event()
         lease._task = asyncio.create_task(lease._renew())
         return lease
 
     async def _renew(self) -> None:
-        while True:
-            await asyncio.sleep(self.ttl / 3)
-            with contextlib.suppress(Exception):  # a missed renewal is retried next time
-                await self.store.acquire_lease(self.run_id, self.owner, self.ttl)
+        assert self._stop is not None
+        while not self._stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), self.ttl / 3)
+            if self._stop.is_set():
+                return
+            try:
+                if not await self.store.acquire_lease(self.run_id, self.owner, self.ttl):
+                    self.lost = True  # another process took it: our writes will be refused
+                    return
+            except Exception:  # a missed renewal is retried next time
+                continue
 
     async def release(self) -> None:
         """Stop renewing and give the lease back."""
+        if self._stop is not None:
+            self._stop.set()
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            try:  # the loop ends at its flag; a renewal in flight is bounded too
+                await asyncio.wait_for(asyncio.shield(self._task), self.ttl)
+            except (TimeoutError, asyncio.CancelledError):
+                self._task.cancel()
+            except Exception:
+                pass
         with contextlib.suppress(Exception):
             await self.store.release_lease(self.run_id, self.owner)
 
@@ -120,6 +153,9 @@ def resume_node(r: Run) -> Node | Finish:
     preset: dict[str, CallOutcome] = {}
     in_doubt: list[ToolCall] = []
     for call in open_calls:
+        # A call that started and never finished: a decision given since it started
+        # allows one more execution; otherwise its tool decides (an approval given
+        # before it started was for that execution, which the crash cut off).
         if call.id in st.started and call.id not in st.decisions:
             outcome = _recover(r, call)
             if outcome is None:

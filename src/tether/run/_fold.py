@@ -91,6 +91,8 @@ def _turn(st: RunState, e: TurnRecorded) -> None:
 def _started(st: RunState, e: ToolCallStarted) -> None:
     st.last = e
     st.started.add(e.call.id)
+    # A person's decision allows one execution: this one uses it up.
+    st.decisions.pop(e.call.id, None)
 
 
 def _finished_call(st: RunState, e: ToolCallFinished) -> None:
@@ -100,19 +102,27 @@ def _finished_call(st: RunState, e: ToolCallFinished) -> None:
     st.outcomes[e.call_id] = CallOutcome(
         e.outcome, e.content, e.truncated, e.attempts, e.duration_s or 0.0
     )
-    call = next((c for c in st.batch if c.id == e.call_id), None)
-    if call is None:
+    batch = st.batch
+    for call in batch:
+        if call.id == e.call_id:
+            break
+    else:
         return
     st.results.append(ToolResult(call, e.content, e.outcome))
     if e.outcome != "not_run":
         det = st.monitor.on_result(call, e.content)
         if det is not None and st.result_check is None:
             st.result_check = det
-    if len(st.outcomes) >= len(st.batch) and all(c.id in st.outcomes for c in st.batch):
-        # Results join the conversation in call order, once the whole turn has them.
-        for c in st.batch:
-            out = st.outcomes[c.id]
-            st.messages.append(ToolResultMessage(c.id, c.name, out.content, out.outcome != "ok"))
+    outcomes = st.outcomes
+    if len(outcomes) < len(batch):
+        return
+    for c in batch:
+        if c.id not in outcomes:
+            return
+    # Results join the conversation in call order, once the whole turn has them.
+    for c in batch:
+        out = outcomes[c.id]
+        st.messages.append(ToolResultMessage(c.id, c.name, out.content, out.outcome != "ok"))
 
 
 def _note(st: RunState, e: NoteAdded) -> None:

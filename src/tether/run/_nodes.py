@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Literal, Protocol
 
 from tether._events import (
@@ -316,7 +317,8 @@ class RunTools:
                 blocked[call.id] = f"Not run: {det.message}"
             elif call.id in st.decisions:
                 self._apply(r, call)
-            elif _needs_approval(r, call):
+            elif call.id not in st.started and _needs_approval(r, call):
+                # (a call cut off by a crash passed this gate before it started)
                 pending.append(call)
                 continue
             to_run.append(call)
@@ -338,7 +340,9 @@ class RunTools:
         st = r.state
         step = st.step
         for call in calls:
-            if call.id not in st.started:  # a call started before a crash is not started twice
+            # Every execution is journaled as started, a rerun after a crash too; a call
+            # settled without running (reconciled after a crash) is not started again.
+            if call.id not in st.started or call.id not in self.preset:
                 r.record(
                     ToolCallStarted,
                     step=step,
@@ -346,7 +350,8 @@ class RunTools:
                     idempotency_key=f"{r.run_id}:{call.id}",
                 )
         # A started call is durable before it runs: a resume knows it may have happened.
-        await r.flush()
+        if r.outlets:
+            await r.flush()
         runnable = [c for c in calls if c.id not in blocked] if blocked else calls
         if len(runnable) == 1:
             await self._one(r, step, runnable[0])
@@ -376,10 +381,18 @@ class RunTools:
         """Run one call (or take its preset outcome) and journal its end at once."""
         out = self.preset.get(call.id)
         if out is None:
+            tools = r.config.tools
+            tool = tools.get(call.name)
+            # The context is built only for a tool that takes one (no closure per call).
+            make_ctx = (
+                partial(r.tool_context, step, call)
+                if tool is not None and tool.ctx_param is not None
+                else None
+            )
             out = await run_tool_call(
-                r.config.tools,  # type: ignore[arg-type]
+                tools,  # type: ignore[arg-type]
                 call,
-                lambda: r.tool_context(step, call),
+                make_ctx,
                 r.config.max_result_chars,
             )
         r.record(
@@ -393,7 +406,8 @@ class RunTools:
             attempts=out.attempts,
             duration_s=out.duration_s,
         )
-        await r.flush()  # a finished effect is durable before anything else
+        if r.outlets:
+            await r.flush()  # a finished effect is durable before anything else
 
 
 def _needs_approval(r: Run, call: ToolCall) -> bool:
@@ -427,5 +441,6 @@ async def drive(r: Run, start: Node | Finish) -> Finish:
     node: Node | Finish = start
     while not isinstance(node, Finish):
         node = await node.run(r)
-        await r.flush()
+        if r.outlets:  # no outlet, nothing to flush: no coroutine per node
+            await r.flush()
     return node

@@ -47,11 +47,13 @@ class JournalOutlet(Outlet):
     that flush at once never write an event twice or out of order.
     """
 
-    __slots__ = ("_lock", "_pending", "run_id", "store")
+    __slots__ = ("_lock", "_pending", "owner", "run_id", "store")
 
-    def __init__(self, store: JournalStore, run_id: str) -> None:
+    def __init__(self, store: JournalStore, run_id: str, owner: str | None = None) -> None:
         self.store = store
         self.run_id = run_id
+        self.owner = owner
+        """The lease owner writing the run; once set, the store refuses anyone else's writes."""
         self._pending: list[Event] = []
         self._lock: asyncio.Lock | None = None
 
@@ -71,7 +73,7 @@ class JournalOutlet(Outlet):
             if not batch:
                 return
             try:
-                await self.store.append(self.run_id, batch)
+                await self.store.append(self.run_id, batch, owner=self.owner)
             except BaseException:
                 self._pending[:0] = batch  # not written: keep them for the next flush
                 raise

@@ -113,11 +113,13 @@ class Run:
     def record(self, kind: type[E], /, **fields: Any) -> E:
         """Build an event of this run (id, sequence number and time filled in), fold it
         into the state and hand it to every outlet."""
-        event = kind(run_id=self.run_id, seq=len(self.events), at=time.time(), **fields)  # type: ignore[call-arg]
-        self.events.append(event)  # type: ignore[arg-type]
+        events = self.events
+        event = kind(run_id=self.run_id, seq=len(events), at=time.time(), **fields)  # type: ignore[call-arg]
+        events.append(event)  # type: ignore[arg-type]
         fold(self.state, event)  # type: ignore[arg-type]
-        for outlet in self.outlets:
-            outlet.emit(event)  # type: ignore[arg-type]
+        if self.outlets:
+            for outlet in self.outlets:
+                outlet.emit(event)  # type: ignore[arg-type]
         return event
 
     def adopt(self, events: Sequence[StreamEvent]) -> None:
@@ -162,8 +164,13 @@ class Run:
         history = st.messages if messages is None else messages
         started = time.perf_counter()
         remaining = st.tracker.seconds_left()
+        # Without streaming the model is awaited directly: one coroutine less in every
+        # model call's chain, which thousands of concurrent runs keep alive while they wait.
         if remaining is None:
-            response = await self._ask(model, history, params)
+            if self.streaming:
+                response = await self._ask(model, history, params)
+            else:
+                response = await model.request(history, params)
         else:
             async with asyncio.timeout(max(remaining, 0.0)):
                 response = await self._ask(model, history, params)
