@@ -75,18 +75,44 @@ def _as_json(result: RunResult[Any]) -> str:
         "output": to_jsonable_python(result.output, fallback=str),
         "reason": {"kind": reason.kind, "message": reason.message, "detail": reason.detail},
         "usage": to_jsonable_python(result.usage),
+        "pending": [
+            {"id": c.id, "name": c.name, "arguments": c.parsed_arguments()} for c in result.pending
+        ],
         "events": [dump_event(e) for e in result.events],
     }
-    return json.dumps(record, ensure_ascii=False)
+    return _printable(json.dumps(record, ensure_ascii=False))
+
+
+def _printable(text: str) -> str:
+    """Text any terminal or pipe takes: unpaired surrogates written as escapes."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode()
+    return text
 
 
 def _print_output(output: Any) -> None:
     if output is None:
         return
     if isinstance(output, str):
-        typer.echo(output)
+        typer.echo(_printable(output))
     else:
-        typer.echo(json.dumps(to_jsonable_python(output, fallback=str), indent=2))
+        typer.echo(_printable(json.dumps(to_jsonable_python(output, fallback=str), indent=2)))
+
+
+def _print_pending(result: RunResult[Any], store: str | None, agent: str | None) -> None:
+    """The calls an interrupted run waits on, and the command that goes on with it."""
+    if not result.pending:
+        return
+    for c in result.pending:
+        typer.echo(_printable(f"pending {c.id}: {c.name}({c.arguments_json()})"), err=True)
+    options = "".join(f" --approve {c.id}" for c in result.pending)
+    if agent:
+        options += f" --agent {agent}"
+    if store:
+        options += f" --store {store}"
+    typer.echo(f"to go on: tether resume {result.run_id}{options}", err=True)
 
 
 def _fail(message: str) -> typer.Exit:

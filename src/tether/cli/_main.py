@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import copy
 from collections.abc import Callable
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -37,10 +36,10 @@ from tether._events import (
     ToolCallFinished,
     ToolCallStarted,
 )
-from tether.journal import SQLiteStore, default_path
+from tether.journal import open_store
 from tether.models import local, resolve_model
 
-from ._app import _as_json, _fail, _load_agent, _print_output, app
+from ._app import _as_json, _fail, _load_agent, _print_output, _print_pending, app
 from ._demo import demo_agent
 
 __all__ = ["run"]
@@ -146,8 +145,11 @@ def run(
         bool, typer.Option("--json", help="Print one JSON object with the result and events.")
     ] = False,
     store: Annotated[
-        Path | None,
-        typer.Option(help="The journal file (default: $TETHER_DB or the user's data folder)."),
+        str | None,
+        typer.Option(
+            help="The journal: a SQLite file or a postgresql:// URL (default: $TETHER_DB, "
+            "else a file in the user's data folder)."
+        ),
     ] = None,
     no_store: Annotated[
         bool, typer.Option("--no-store", help="Do not write the run to the journal.")
@@ -165,7 +167,7 @@ def run(
             the_agent = _load_agent(agent)
         if the_agent.store is None and not no_store:
             the_agent = copy.copy(the_agent)  # the user's agent object stays as it was
-            the_agent.store = SQLiteStore(store or default_path())
+            the_agent.store = open_store(store)
         result = asyncio.run(_drive(the_agent, prompt, model, console))
     except TetherError as exc:
         raise _fail(str(exc)) from None
@@ -177,5 +179,6 @@ def run(
     if as_json:
         typer.echo(_as_json(result))
     else:
+        _print_pending(result, store, agent)
         _print_output(result.output)
     raise typer.Exit(0 if result.status == "completed" else 1)

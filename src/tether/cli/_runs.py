@@ -1,4 +1,4 @@
-"""``tether runs``, ``tether resume`` and ``tether prune``: the journal from the terminal."""
+"""``tether runs``, ``resume``, ``prune`` and ``doctor``: the journal from the terminal."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import datetime as dt
 import json
 import re
 import time
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -17,10 +16,12 @@ from rich.table import Table
 
 from tether._agent import Agent, RunResult
 from tether._errors import ConfigError, TetherError
-from tether.journal import SQLiteStore, default_path
+from tether._events import RunStarted
+from tether.journal import JournalStore, open_store
+from tether.models import resolve_model
 from tether.run import Decision, approve, reject
 
-from ._app import _as_json, _fail, _load_agent, _print_output, app
+from ._app import _as_json, _fail, _load_agent, _print_output, _print_pending, app
 from ._demo import demo_agent
 
 __all__ = ["parse_age"]
@@ -28,8 +29,12 @@ __all__ = ["parse_age"]
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 StoreOption = Annotated[
-    Path | None,
-    typer.Option("--store", help="The journal file (default: $TETHER_DB or the data folder)."),
+    str | None,
+    typer.Option(
+        "--store",
+        help="The journal: a SQLite file or a postgresql:// URL (default: $TETHER_DB, "
+        "else a file in the user's data folder).",
+    ),
 ]
 
 
@@ -43,8 +48,8 @@ def parse_age(text: str) -> float:
     return float(m.group(1)) * _UNITS[m.group(2)]
 
 
-def _store(path: Path | None) -> SQLiteStore:
-    return SQLiteStore(path or default_path())
+def _store(target: str | None, *, read_only: bool = False) -> JournalStore:
+    return open_store(target, read_only=read_only)
 
 
 @app.command()
@@ -91,7 +96,7 @@ def runs(
 
 
 async def _list(
-    store: SQLiteStore, status: str | None, agent: str | None, since: float | None, limit: int
+    store: JournalStore, status: str | None, agent: str | None, since: float | None, limit: int
 ) -> list[Any]:
     try:
         return await store.list_runs(status=status, agent=agent, since=since, limit=limit)
@@ -116,41 +121,102 @@ def resume(
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Go on with a run from its journal: after a crash, or with decisions on pending calls."""
-    decisions: dict[str, Decision] = {c: approve() for c in approve_ids or []}
-    for spec in reject_ids or []:
-        call_id, _, message = spec.partition(":")
-        decisions[call_id] = reject(message) if message else reject()
     try:
+        decisions = _decisions(approve_ids or [], reject_ids or [])
         journal = _store(store)
-        the_agent = _agent_for(journal, run_id, agent)
-        result: RunResult[Any] = asyncio.run(the_agent.resume(run_id, decisions=decisions))
+        result: RunResult[Any] = asyncio.run(_resume(journal, run_id, agent, decisions))
     except TetherError as exc:
         raise _fail(str(exc)) from None
     if as_json:
         typer.echo(_as_json(result))
     else:
-        if result.pending:
-            for c in result.pending:
-                typer.echo(f"pending {c.id}: {c.name}({c.arguments_json()})", err=True)
+        _print_pending(result, store, agent)
         typer.echo(f"{result.status} ({result.reason.kind}): {result.reason.message}", err=True)
         _print_output(result.output)
     raise typer.Exit(0 if result.status == "completed" else 1)
 
 
-def _agent_for(journal: SQLiteStore, run_id: str, spec: str | None) -> Agent[Any, Any]:
+def _decisions(approve_ids: list[str], reject_ids: list[str]) -> dict[str, Decision]:
+    decisions: dict[str, Decision] = {}
+    for call_id in approve_ids:
+        decisions[call_id.strip()] = approve()
+    for spec in reject_ids:
+        call_id, _, message = spec.partition(":")
+        call_id = call_id.strip()
+        if call_id in decisions:
+            raise ConfigError(f"call {call_id} is both approved and rejected; decide once")
+        decisions[call_id] = reject(message) if message else reject()
+    if any(not c for c in decisions):
+        raise ConfigError("an empty call id was given; use the ids `tether runs` shows")
+    return decisions
+
+
+async def _resume(
+    journal: JournalStore, run_id: str, spec: str | None, decisions: dict[str, Decision]
+) -> RunResult[Any]:
+    try:
+        events = await journal.load(run_id)
+        the_agent = _agent_for(journal, events, spec)
+        return await the_agent.resume(run_id, decisions=decisions)
+    finally:
+        await journal.close()
+
+
+def _agent_for(journal: JournalStore, events: list[Any], spec: str | None) -> Agent[Any, Any]:
+    """The agent that goes on with the run, on the model the run was started with."""
+    first = events[0]
+    assert isinstance(first, RunStarted)
     if spec is not None:
         the_agent = _load_agent(spec)
-    else:
-        events = asyncio.run(journal.load(run_id))
-        name = getattr(events[0], "agent", "")
-        if name != "demo":
+        if the_agent.model.name != first.model:
             raise ConfigError(
-                f"run {run_id} is of agent {name!r}: say which with --agent module:attribute"
+                f"run {first.run_id} was started on the model {first.model!r}, but {spec} "
+                f"uses {the_agent.model.name!r}; resume it with an agent on {first.model!r}"
             )
-        the_agent = demo_agent()
+    elif first.agent == "demo":
+        try:
+            model = resolve_model(first.model)
+        except ConfigError as exc:
+            raise ConfigError(
+                f"run {first.run_id} was started on the model {first.model!r}, which is not "
+                f"available here: {exc}"
+            ) from None
+        the_agent = demo_agent(model)
+    else:
+        raise ConfigError(
+            f"run {first.run_id} is of agent {first.agent!r}: say which with "
+            "--agent module:attribute"
+        )
     the_agent = copy.copy(the_agent)  # the user's agent object stays as it was
     the_agent.store = journal
     return the_agent
+
+
+@app.command()
+def doctor(store: StoreOption = None) -> None:
+    """Check the journal: events without a run, runs without events, missing blobs."""
+    try:
+        found = asyncio.run(_check(_store(store)))
+    except TetherError as exc:
+        raise _fail(str(exc)) from None
+    for run_id in found.orphan_runs:
+        typer.echo(f"orphaned events: run {run_id} has events but no run row")
+    for run_id in found.empty_runs:
+        typer.echo(f"empty run: {run_id} has a run row but no events")
+    for digest in found.missing_blobs:
+        typer.echo(f"missing blob: {digest}")
+    if found.unused_blobs:
+        typer.echo(f"{found.unused_blobs} blobs no event uses (prune removes them)")
+    if found.ok:
+        typer.echo("the journal is sound")
+    raise typer.Exit(0 if found.ok else 1)
+
+
+async def _check(store: JournalStore) -> Any:
+    try:
+        return await store.check()
+    finally:
+        await store.close()
 
 
 @app.command()
@@ -164,6 +230,8 @@ def prune(
     """Delete old runs from the journal and give the space back."""
     if older_than is None and keep is None:
         raise _fail("say what to delete: --older-than AGE and/or --keep N")
+    if keep is not None and keep < 0:
+        raise _fail(f"--keep takes a count of runs to keep, 0 or more; got {keep}")
     try:
         age = parse_age(older_than) if older_than else None
         journal = _store(store)
@@ -173,7 +241,7 @@ def prune(
     typer.echo(f"deleted {deleted} runs; journal {before:,} -> {after:,} bytes")
 
 
-async def _prune(store: SQLiteStore, age: float | None, keep: int | None) -> tuple[int, int, int]:
+async def _prune(store: JournalStore, age: float | None, keep: int | None) -> tuple[int, int, int]:
     try:
         before = await store.size_bytes()
         deleted = await store.prune(older_than=age, keep_last=keep)

@@ -99,9 +99,17 @@ class PostgresStore(JournalStore):
 
     async def _conn(self) -> Any:
         if not self._ready:
-            await self._pool.open(wait=True, timeout=30)
-            async with self._pool.connection() as conn:
-                await _migrate(conn, self.schema)
+            try:
+                await self._pool.open(wait=True, timeout=30)
+                async with self._pool.connection() as conn:
+                    await _migrate(conn, self.schema)
+            except JournalError:
+                raise
+            except Exception as exc:
+                raise JournalError(
+                    f"cannot use the PostgreSQL journal at {_redact(self.dsn)}: "
+                    f"{type(exc).__name__}: {exc}"
+                ) from exc
             self._ready = True
         return self._pool.connection()
 
@@ -184,7 +192,7 @@ class PostgresStore(JournalStore):
                 blobs = dict(await cur.fetchall())
         if not records:
             raise JournalError(f"no run {run_id!r} in the PostgreSQL journal ({self.schema})")
-        return decode(records, blobs)
+        return decode(records, blobs, run_id)
 
     async def list_runs(
         self,
@@ -339,3 +347,8 @@ async def _migrate(conn: Any, schema: str) -> None:
             await conn.execute(
                 f"INSERT INTO {schema}.schema_version VALUES (%s)", (SCHEMA_VERSION,)
             )
+
+
+def _redact(dsn: str) -> str:
+    """A connection string without its password."""
+    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", re.sub(r"password=\S+", "password=***", dsn))

@@ -167,10 +167,22 @@ class SQLiteStore(JournalStore):
 
     def _open_read_only(self) -> sqlite3.Connection:
         """A journal on a read-only filesystem (or without write permission): read only."""
-        uri = f"{self.path.resolve().as_uri()}?mode=ro&immutable=1"
-        conn = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
+        base = self.path.resolve().as_uri()
+        conn = sqlite3.connect(
+            f"{base}?mode=ro", uri=True, check_same_thread=False, isolation_level=None
+        )
         try:
             version = _check_ours(conn, self.path)
+        except sqlite3.OperationalError:  # WAL without a writable -shm: read the file as is
+            conn.close()
+            conn = sqlite3.connect(
+                f"{base}?mode=ro&immutable=1",
+                uri=True,
+                check_same_thread=False,
+                isolation_level=None,
+            )
+            version = _check_ours(conn, self.path)
+        try:
             if version != SCHEMA_VERSION:
                 raise JournalError(
                     f"the read-only journal {self.path} has schema version {version}; this "
@@ -237,7 +249,7 @@ class SQLiteStore(JournalStore):
         records, blobs = await self._run(read)
         if not records:
             raise JournalError(f"no run {run_id!r} in the journal {self.path}")
-        return decode(records, blobs)
+        return decode(records, blobs, run_id)
 
     async def list_runs(
         self,

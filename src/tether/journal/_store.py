@@ -155,11 +155,17 @@ def encode(events: Sequence[Event]) -> tuple[list[Record], dict[str, str]]:
     return records, blobs
 
 
-def decode(records: Sequence[Record], blobs: dict[str, str]) -> list[Event]:
+def decode(records: Sequence[Record], blobs: dict[str, str], run_id: str = "") -> list[Event]:
     """Records back into events (refuses unknown schema versions)."""
     events: list[Event] = []
     for r in records:
-        raw = json.loads(r.data)
+        try:
+            raw = json.loads(r.data)
+        except ValueError as exc:
+            raise JournalError(
+                f"event {r.seq} ({r.type}) of run {run_id} is not valid JSON ({exc}); the "
+                "journal is damaged: `tether doctor` lists what else is wrong"
+            ) from None
         escaped = isinstance(raw, dict) and isinstance(raw.get("v"), int)
         escaped = escaped and raw["v"] >= _ESCAPING_FROM
         event = load_event(_inline_blobs(raw, blobs, escaped))

@@ -1,0 +1,38 @@
+"""Opening a journal from a path or a URL, as the CLI and ``$TETHER_DB`` name it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from tether._errors import ConfigError
+
+from ._postgres import PostgresStore
+from ._sqlite import SQLiteStore, default_path
+from ._store import JournalStore
+
+__all__ = ["open_store"]
+
+_PG_SCHEMES = ("postgresql://", "postgres://")
+
+
+def open_store(target: str | Path | None = None, *, read_only: bool = False) -> JournalStore:
+    """The journal at ``target``: a ``postgresql://`` URL, or a SQLite file path.
+
+    ``None`` means ``$TETHER_DB`` (a path or a URL), else the default SQLite file.
+    ``read_only`` opens a SQLite journal without changing it (PostgreSQL is read
+    through the same connection either way).
+
+    Raises:
+        ConfigError: a URL of a database tether does not support.
+        JournalError: the file is not a tether journal, or cannot be opened.
+    """
+    spec = str(target) if target is not None else os.environ.get("TETHER_DB") or ""
+    if spec.startswith(_PG_SCHEMES):
+        return PostgresStore(spec)
+    if "://" in spec:
+        raise ConfigError(
+            f"{spec.split('://', 1)[0]}:// journals are not supported; give a SQLite file "
+            "path or a postgresql:// URL"
+        )
+    return SQLiteStore(Path(spec) if spec else default_path(), read_only=read_only)
