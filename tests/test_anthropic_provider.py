@@ -167,6 +167,21 @@ def test_tool_choice_maps_to_the_api_forms(choice: str, wire: dict[str, str]) ->
     assert body["tool_choice"] == wire
 
 
+@pytest.mark.parametrize(
+    ("arguments", "wire"),
+    [
+        ('{"a": 1, "b": 2}', {"a": 1, "b": 2}),
+        ("[1, 2]", {"_arguments": [1, 2]}),
+        ('"two"', {"_arguments": "two"}),
+        ("{oops", {"_unparsed_arguments": "{oops"}),
+    ],
+)
+def test_a_tool_use_input_is_always_an_object(arguments: str, wire: dict[str, Any]) -> None:
+    history = [*HISTORY, AssistantMessage(None, [ToolCall("add", arguments, "toolu_1")])]
+    body = AnthropicModel("m").request_body(history, PARAMS)
+    assert body["messages"][-1]["content"][0]["input"] == wire
+
+
 def test_a_json_schema_becomes_the_structured_output_format() -> None:
     schema = {"type": "object", "properties": {"n": {"type": "integer"}}}
     body = AnthropicModel("m").request_body(HISTORY, ModelParams(json_schema=schema))

@@ -175,6 +175,26 @@ def test_tool_calls_written_in_free_text_are_read(text: str, name: str, argument
     assert [(c.name, c.arguments) for c in calls] == [(name, arguments)]
 
 
+def test_a_call_in_the_openai_shape_is_read() -> None:
+    function = {"name": "calculator", "arguments": '{"expression": "2+2"}'}
+    text = json.dumps({"type": "function", "function": function})
+    assert parse_tool_calls(text, DEFS) == ([ToolCall("calculator", {"expression": "2+2"})], None)
+
+
+def test_a_call_whose_json_does_not_parse_keeps_its_raw_arguments() -> None:
+    text = '{"name": "calculator", "arguments": {"expression": 812000 - 310000}}'
+    calls, rest = parse_tool_calls(text, DEFS)
+    assert calls == [ToolCall("calculator", '{"expression": 812000 - 310000}')]
+    assert rest is None
+
+
+def test_a_repeated_call_counts_once_and_a_list_leaves_no_text() -> None:
+    call = '{"name": "lookup_capital", "arguments": {"country": "Valdoria"}}'
+    expected = [ToolCall("lookup_capital", {"country": "Valdoria"})]
+    assert parse_tool_calls(f"<tool_call>{call}</tool_call>\n" * 2, DEFS) == (expected, None)
+    assert parse_tool_calls(f"[{call}, {call}]", DEFS) == (expected, None)
+
+
 def test_several_tagged_calls_are_read() -> None:
     text = "".join(
         f'<tool_call>\n{{"name": "lookup_capital", "arguments": {{"country": "{c}"}}}}\n'

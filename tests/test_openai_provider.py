@@ -8,6 +8,7 @@ the provider, and a whole agent, against it.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -38,7 +39,8 @@ from tether import (
     tool,
 )
 from tether.models import Model, ModelParams, resolve_model
-from tether.models._wire import parse_retry_after, parse_text_tool_calls
+from tether.models._textcalls import parse_tool_calls
+from tether.models._wire import parse_retry_after
 from tether.models.openai import OpenAIModel
 
 
@@ -538,7 +540,34 @@ def test_retry_after_reads_seconds_milliseconds_and_dates() -> None:
 def test_tool_calls_written_as_text_are_found(
     text: str, rest: str | None, calls: list[ToolCall]
 ) -> None:
-    assert parse_text_tool_calls(text) == (rest, calls)
+    # As the provider reads them with text_tool_calls=True.
+    assert parse_tool_calls(text, PARAMS.tools, as_written=True) == (calls, rest)
+
+
+def test_a_call_of_a_tool_not_offered_is_read_only_when_it_stands_alone() -> None:
+    call = '{"name": "search", "arguments": {"q": "tether"}, "id": "c7"}'
+    expected = [ToolCall("search", {"q": "tether"}, "c7")]
+    for alone in (call, f"<tool_call>{call}</tool_call>", f"Searching.\n```json\n{call}\n```"):
+        calls, _rest = parse_tool_calls(alone, PARAMS.tools, as_written=True)
+        assert calls == expected
+    among_prose = f"The call would be {call} if search existed."
+    assert parse_tool_calls(among_prose, PARAMS.tools, as_written=True) == ([], among_prose)
+    assert parse_tool_calls(call, PARAMS.tools) == ([], call)  # the local model's reading
+
+
+def test_the_client_is_made_once_per_event_loop_and_closed_by_aclose() -> None:
+    model = OpenAIModel("gpt-test", base_url="http://127.0.0.1:9/v1")
+
+    async def clients() -> tuple[Any, Any]:
+        return model._client(), model._client()
+
+    first, again = asyncio.run(clients())
+    assert first is again
+    second, _ = asyncio.run(clients())  # run_sync starts a new loop on each call
+    assert second is not first
+    asyncio.run(model.aclose())
+    assert second.is_closed()
+    assert model._client_obj is None
 
 
 # ---------------------------------------------------------------- a real llama.cpp server

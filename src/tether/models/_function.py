@@ -75,14 +75,21 @@ def _to_response(reply: Reply, messages: Sequence[Message], name: str) -> ModelR
     return response
 
 
-async def _chunks(response: ModelResponse) -> AsyncIterator[str | ModelResponse]:
-    if response.text:
-        for piece in re.findall(r"\S+\s*|\s+", response.text):
-            yield piece
-    yield response
+class _WordStreamingModel(Model):
+    """A fake whose stream yields its answer's text word by word, as a provider's would."""
+
+    async def stream(
+        self, messages: Sequence[Message], params: ModelParams
+    ) -> AsyncIterator[str | ModelResponse]:
+        """Answer as :meth:`request` does; stream its text word by word, then the response."""
+        response = await self.request(messages, params)
+        if response.text:
+            for piece in re.findall(r"\S+\s*|\s+", response.text):
+                yield piece
+        yield response
 
 
-class ScriptedModel(Model):
+class ScriptedModel(_WordStreamingModel):
     """A model that answers with the given replies, in order, one per call.
 
     Args:
@@ -124,18 +131,11 @@ class ScriptedModel(Model):
         self._next += 1
         return _to_response(reply, messages, self.name)
 
-    async def stream(
-        self, messages: Sequence[Message], params: ModelParams
-    ) -> AsyncIterator[str | ModelResponse]:
-        """Serve the next reply, its text word by word."""
-        async for item in _chunks(await self.request(messages, params)):
-            yield item
-
 
 ModelFunction: TypeAlias = Callable[[Sequence[Message], ModelParams], Reply | Awaitable[Reply]]
 
 
-class FunctionModel(Model):
+class FunctionModel(_WordStreamingModel):
     """A model whose answers come from your function.
 
     Args:
@@ -159,10 +159,3 @@ class FunctionModel(Model):
         if self._is_async or inspect.isawaitable(reply):
             reply = await reply  # type: ignore[misc]
         return _to_response(reply, messages, self.name)
-
-    async def stream(
-        self, messages: Sequence[Message], params: ModelParams
-    ) -> AsyncIterator[str | ModelResponse]:
-        """Ask the function; stream its text word by word."""
-        async for item in _chunks(await self.request(messages, params)):
-            yield item

