@@ -81,7 +81,7 @@ from .run import (
     edit,
     reject,
 )
-from .tools import RunContext, Tool, tool
+from .tools import RunContext, Secret, Tool, tool
 
 __version__ = "0.1.0"
 
@@ -135,6 +135,7 @@ __all__ = [
     "RunStarted",
     "RunStream",
     "ScriptExhausted",
+    "Secret",
     "StaticAnswer",
     "Strategy",
     "StrategyChanged",

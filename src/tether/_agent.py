@@ -262,6 +262,7 @@ class Agent(Generic[DepsT, OutputT]):
         if store is not None:
             outlets.append(JournalOutlet(store, new_id))
         run = Run(config, chosen, model, new_id, prompt, deps, state, outlets, sink is not None)
+        run.secrets.update(model.secret_values())  # an API key a server echoes is redacted
         if run_id is None:
             run.record(
                 RunStarted,
@@ -328,7 +329,7 @@ class Agent(Generic[DepsT, OutputT]):
 
     def _finish(self, run: Run, end: Finish) -> RunResult[OutputT]:
         usage = run.state.tracker.usage.copy()
-        run.record(
+        finished = run.record(
             RunFinished,
             status=end.status,
             reason=end.reason,
@@ -339,7 +340,7 @@ class Agent(Generic[DepsT, OutputT]):
             run.run_id,
             end.status,
             cast(OutputT | None, end.output),
-            end.reason,
+            finished.reason,  # as journaled: secret values redacted
             usage,
             cast(list[Event], run.events),
             run.state.messages,

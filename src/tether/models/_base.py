@@ -88,6 +88,11 @@ class Model(ABC):
     price: Price | None = None
     requires_network: ClassVar[bool] = False
 
+    def secret_values(self) -> frozenset[str]:
+        """Values this model holds that must never be journaled (its API key): a run
+        redacts them from every event, an error body that echoes the key included."""
+        return frozenset()
+
     @property
     def preferred_strategy(self) -> str | None:
         """The orchestration strategy this model works best with, by name, or None.
@@ -169,6 +174,10 @@ class WrapperModel(Model):
     def preferred_strategy(self) -> str | None:
         """The inner model's preferred strategy."""
         return self.model.preferred_strategy
+
+    def secret_values(self) -> frozenset[str]:
+        """The inner model's secret values."""
+        return self.model.secret_values()
 
     async def request(self, messages: Sequence[Message], params: ModelParams) -> ModelResponse:
         """Ask the inner model."""

@@ -79,6 +79,10 @@ class FallbackModel(Model):
         """The first model's preferred strategy."""
         return self.models[0].preferred_strategy
 
+    def secret_values(self) -> frozenset[str]:
+        """Every model's secret values."""
+        return frozenset().union(*(m.secret_values() for m in self.models))
+
     def _place(self) -> _Place | None:
         run = current_scope()
         if run is None:

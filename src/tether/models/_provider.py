@@ -161,6 +161,13 @@ class ProviderModel(Model, Generic[ClientT]):
             "http_client": self.http_client,
         }
 
+    def secret_values(self) -> frozenset[str]:
+        """The API key (as given, or from the environment), to redact wherever it appears."""
+        key = self.api_key or os.environ.get(f"{self._env}_API_KEY")
+        return (
+            frozenset({key}) if key and key != _PLACEHOLDER_KEY and len(key) >= 8 else frozenset()
+        )
+
     async def _send(self, request: Awaitable[T]) -> T:
         """The SDK call's result, its exceptions turned into tether's."""
         try:

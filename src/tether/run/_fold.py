@@ -214,3 +214,7 @@ def fold_all(st: RunState, events: Iterable[StreamEvent]) -> None:
 
 DIM_WORDS = _DIM_WORDS
 """How each budget dimension is named in messages."""
+
+HANDLERS = _HANDLERS
+"""How each event type changes a run's state (:func:`fold` dispatches through it; a live
+run looks its handler up directly, once per recorded event)."""

@@ -38,7 +38,8 @@ from tether._events import (
 from tether._messages import Message, ModelResponse, ToolCall
 from tether._usage import Exceeded
 from tether.models import Model, ModelParams
-from tether.tools import CallOutcome, run_tool_call
+from tether.tools import CallOutcome, Tool, run_tool_call
+from tether.tools._secrets import plain
 
 from ._detect import Detection
 from ._fallback import FallbackContext
@@ -174,7 +175,11 @@ async def model_step(
         r.record(ModelFailed, step=r.state.step, error=f"{type(exc).__name__}: {exc}")
         return Finish(
             "failed",
-            Reason("model_error", f"The model {r.model.name!r} failed: {exc}", type(exc).__name__),
+            Reason(
+                "model_error",
+                r.redact(f"The model {r.model.name!r} failed: {exc}"),
+                type(exc).__name__,
+            ),
             None,
         )
     check_warnings(r)
@@ -389,12 +394,17 @@ class RunTools:
                 if tool is not None and tool.ctx_param is not None
                 else None
             )
-            out = await run_tool_call(
-                tools,  # type: ignore[arg-type]
-                call,
-                make_ctx,
-                r.config.max_result_chars,
-            )
+            secrets = _secret_values(r, tool) if tool is not None and tool.secrets else None
+            if isinstance(secrets, CallOutcome):
+                out = secrets
+            else:
+                out = await run_tool_call(
+                    tools,  # type: ignore[arg-type]
+                    call,
+                    make_ctx,
+                    r.config.max_result_chars,
+                    secrets,
+                )
         r.record(
             ToolCallFinished,
             step=step,
@@ -408,6 +418,26 @@ class RunTools:
         )
         if r.outlets:
             await r.flush()  # a finished effect is durable before anything else
+
+
+def _secret_values(r: Run, tool: Tool) -> dict[str, Any] | CallOutcome:
+    """The values of a tool's secret parameters, from the run's deps or the environment;
+    an error for the model (naming where to put them, never a value) when one is missing."""
+    values: dict[str, Any] = {}
+    for param in tool.secrets:
+        value = param.value(r.deps)
+        if value is None:
+            return CallOutcome(
+                "error",
+                f"Tool {tool.name!r} cannot run: its secret parameter {param.name!r} has no "
+                f"value (tether looks for it in {param.where()}). Do not retry it; say so.",
+                attempts=0,
+            )
+        text = plain(value)
+        if text is not None:
+            r.secrets.add(text)
+        values[param.name] = value
+    return values
 
 
 def _needs_approval(r: Run, call: ToolCall) -> bool:

@@ -12,14 +12,14 @@ import time
 from collections.abc import Sequence
 from typing import Any, Protocol, TypeVar
 
-from tether._events import ModelRequested, ModelResponded, NoteAdded, StreamEvent, TextDelta
+from tether._events import ModelRequested, ModelResponded, NoteAdded, Reason, StreamEvent, TextDelta
 from tether._messages import Message, ModelResponse, ToolCall
 from tether._usage import BudgetTracker
 from tether.models import Model, ModelParams
-from tether.tools import RunContext
+from tether.tools import RunContext, redact
 
 from ._config import RunConfig
-from ._fold import fold
+from ._fold import HANDLERS, fold
 from ._outlets import Outlet
 from ._state import RunState
 
@@ -70,6 +70,7 @@ class Run:
         "outlets",
         "prompt",
         "run_id",
+        "secrets",
         "state",
         "strategy",
         "streaming",
@@ -97,6 +98,8 @@ class Run:
         self.events: list[StreamEvent] = []
         self.outlets = list(outlets)
         self.streaming = streaming
+        self.secrets: set[str] = set()
+        """Secret values this run has handed to tools: redacted wherever they are repeated."""
 
     # --- the run scope ----------------------------------------------------------------------
 
@@ -114,9 +117,17 @@ class Run:
         """Build an event of this run (id, sequence number and time filled in), fold it
         into the state and hand it to every outlet."""
         events = self.events
-        event = kind(run_id=self.run_id, seq=len(events), at=time.time(), **fields)  # type: ignore[call-arg]
+        if self.secrets:  # no secret value is ever journaled, streamed or exported
+            fields = {k: self._scrub(v) for k, v in fields.items()}
+        # Filled into the fresh keyword dict rather than merged into a second one.
+        fields["run_id"] = self.run_id
+        fields["seq"] = len(events)
+        fields["at"] = time.time()
+        event = kind(**fields)
         events.append(event)  # type: ignore[arg-type]
-        fold(self.state, event)  # type: ignore[arg-type]
+        handler = HANDLERS.get(kind)  # the fold, without a call to find the handler
+        if handler is not None:
+            handler(self.state, event)
         if self.outlets:
             for outlet in self.outlets:
                 outlet.emit(event)  # type: ignore[arg-type]
@@ -132,6 +143,17 @@ class Run:
         """Make the events recorded so far durable in every outlet."""
         for outlet in self.outlets:
             await outlet.flush()
+
+    def _scrub(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return redact(value, self.secrets)
+        if isinstance(value, Reason):
+            return Reason(value.kind, redact(value.message, self.secrets), value.detail)
+        return value
+
+    def redact(self, text: str) -> str:
+        """``text`` with the run's secret values replaced by ``***``."""
+        return redact(text, self.secrets) if self.secrets else text
 
     def note(self, text: str) -> None:
         """Journal a note for the model's next call (once: a note already pending is kept)."""

@@ -5,14 +5,19 @@ from tether._messages import ToolDefinition
 
 from ._context import RunContext
 from ._exec import CallOutcome, render_result, run_tool_call, truncate
+from ._secrets import REDACTED, Secret, SecretParam, redact
 from ._tool import Tool, format_validation_error, tool
 
 __all__ = [
+    "REDACTED",
     "CallOutcome",
     "RunContext",
+    "Secret",
+    "SecretParam",
     "Tool",
     "ToolDefinition",
     "format_validation_error",
+    "redact",
     "render_result",
     "run_tool_call",
     "tool",

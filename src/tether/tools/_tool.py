@@ -21,6 +21,7 @@ from tether._errors import ConfigError
 from tether._messages import ToolDefinition
 
 from ._context import RunContext
+from ._secrets import SecretParam, secret_of
 
 __all__ = ["Tool", "format_validation_error", "tool"]
 
@@ -58,6 +59,7 @@ class _Schema:
     ctx_param: str | None
     args_model: type[BaseModel]
     param_names: tuple[str, ...]
+    secrets: tuple[SecretParam, ...] = ()
 
 
 _SCHEMAS: weakref.WeakKeyDictionary[Any, _Schema] = weakref.WeakKeyDictionary()
@@ -158,8 +160,8 @@ class Tool:
         is_async = inspect.iscoroutinefunction(target) or inspect.iscoroutinefunction(fn)
         doc = docstring_parser.parse(inspect.getdoc(fn) or "")
         description = "\n\n".join(p for p in (doc.short_description, doc.long_description) if p)
-        ctx_param, model, names = self._build_model(fn, doc)
-        return _Schema(is_async, description, ctx_param, model, names)
+        ctx_param, model, names, secrets = self._build_model(fn, doc)
+        return _Schema(is_async, description, ctx_param, model, names, secrets)
 
     @property
     def is_async(self) -> bool:
@@ -181,13 +183,18 @@ class Tool:
         """The pydantic model that validates the arguments."""
         return self._ensure().args_model
 
+    @property
+    def secrets(self) -> tuple[SecretParam, ...]:
+        """The parameters tether fills from the run's deps or the environment."""
+        return self._ensure().secrets
+
     def check(self) -> None:
         """Build the schema now, so a bad signature fails early with a :class:`ConfigError`."""
         self._ensure()
 
     def _build_model(
         self, fn: Callable[..., Any], doc: docstring_parser.Docstring
-    ) -> tuple[str | None, type[BaseModel], tuple[str, ...]]:
+    ) -> tuple[str | None, type[BaseModel], tuple[str, ...], tuple[SecretParam, ...]]:
         try:
             sig = inspect.signature(fn)
             hints = get_type_hints(fn, include_extras=True)
@@ -200,6 +207,7 @@ class Tool:
             params = params[1:]
         docs = {p.arg_name: p.description for p in doc.params}
         fields: dict[str, Any] = {}
+        secrets: list[SecretParam] = []
         for p in params:
             if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
                 raise ConfigError(
@@ -215,6 +223,10 @@ class Tool:
                 raise ConfigError(
                     f"tool {self.name!r}: RunContext must be the first parameter, not {p.name!r}"
                 )
+            secret = secret_of(p.name, annotation)
+            if secret is not None:  # filled by tether, never shown to or written by the model
+                secrets.append(secret)
+                continue
             default = ... if p.default is p.empty else p.default
             fields[p.name] = (annotation, Field(default, description=docs.get(p.name)))
         model = create_model(
@@ -222,7 +234,7 @@ class Tool:
             __config__=ConfigDict(extra="forbid"),
             **fields,
         )
-        return ctx_param, model, tuple(fields)
+        return ctx_param, model, tuple(fields), tuple(secrets)
 
     @property
     def definition(self) -> ToolDefinition:
