@@ -17,7 +17,8 @@ live one cannot disagree. Strategies build on these nodes and may add their own.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import time
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Literal, Protocol
@@ -398,13 +399,15 @@ class RunTools:
             if isinstance(secrets, CallOutcome):
                 out = secrets
             else:
-                out = await run_tool_call(
+                call_tool = run_tool_call(
                     tools,  # type: ignore[arg-type]
                     call,
                     make_ctx,
                     r.config.max_result_chars,
                     secrets,
                 )
+                left = r.state.tracker.seconds_left()
+                out = await (call_tool if left is None else _bounded(call_tool, call, left))
         r.record(
             ToolCallFinished,
             step=step,
@@ -418,6 +421,24 @@ class RunTools:
         )
         if r.outlets:
             await r.flush()  # a finished effect is durable before anything else
+
+
+async def _bounded(
+    call_tool: Coroutine[Any, Any, CallOutcome], call: ToolCall, left: float
+) -> CallOutcome:
+    """A tool call stopped when the run's wall-clock budget runs out (a sync tool's
+    thread is abandoned then: Python cannot stop a thread)."""
+    started = time.perf_counter()
+    try:
+        async with asyncio.timeout(max(left, 0.0)):
+            return await call_tool
+    except TimeoutError:
+        return CallOutcome(
+            "timeout",
+            f"Tool {call.name!r} was stopped: the run's time budget ran out while it ran.",
+            attempts=1,
+            duration_s=time.perf_counter() - started,
+        )
 
 
 def _secret_values(r: Run, tool: Tool) -> dict[str, Any] | CallOutcome:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import difflib
+import inspect
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,9 +44,22 @@ class CallOutcome:
 
 
 def render_result(value: Any) -> str:
-    """A tool's return value as the text the model reads."""
+    """A tool's return value as the text the model reads.
+
+    Raises:
+        TypeError: the value cannot be shown as text (binary data that is not UTF-8,
+            or an object whose conversion to text fails).
+    """
     if isinstance(value, str):
         return value
+    if isinstance(value, bytes | bytearray | memoryview):
+        try:
+            return bytes(value).decode()
+        except UnicodeDecodeError:
+            raise TypeError(
+                f"it returned {len(value)} bytes of binary data; return text (for example "
+                "base64) or a description"
+            ) from None
     if value is None or isinstance(value, bool):
         return "null" if value is None else ("true" if value else "false")
     if type(value) is int:
@@ -72,6 +86,18 @@ def unknown_tool_message(name: str, tools: dict[str, Tool]) -> str:
     return f"Unknown tool {name!r}.{hint} Available tools: {listing}."
 
 
+def _start(tool: Tool, args: dict[str, Any]) -> Awaitable[Any]:
+    """The call's awaitable. The common cases are awaited directly, not through
+    :func:`_invoke`: one coroutine less per call for every run waiting on a tool."""
+    if tool.timeout is None and tool.is_async:
+        awaitable: Awaitable[Any] = tool.fn(**args)
+        return awaitable
+    if tool.timeout is None and tool.isolation != "process":
+        pool = default_pool()
+        return pool.result(pool.submit(tool.fn, args))
+    return _invoke(tool, args)
+
+
 async def _invoke(tool: Tool, args: dict[str, Any]) -> Any:
     if tool.is_async:
         if tool.timeout is None:
@@ -80,9 +106,9 @@ async def _invoke(tool: Tool, args: dict[str, Any]) -> Any:
             return await tool.fn(**args)
     if tool.isolation == "process":
         if tool.timeout is None:
-            return await run_in_process(tool.fn, args)
+            return await run_in_process(tool.fn, args, tool.limits)
         async with asyncio.timeout(tool.timeout):
-            return await run_in_process(tool.fn, args)
+            return await run_in_process(tool.fn, args, tool.limits)
     pool = default_pool()
     ticket = pool.submit(tool.fn, args)
     if tool.timeout is None:
@@ -141,15 +167,9 @@ async def run_tool_call(
     while True:
         attempt += 1
         try:
-            # The common cases are awaited here, not through _invoke: one coroutine less
-            # per call for every run waiting on a tool.
-            if tool.timeout is None and tool.is_async:
-                value = await tool.fn(**args)
-            elif tool.timeout is None and tool.isolation != "process":
-                pool = default_pool()
-                value = await pool.result(pool.submit(tool.fn, args))
-            else:
-                value = await _invoke(tool, args)
+            value = await _start(tool, args)
+            if inspect.isawaitable(value):  # a sync callable that returned a coroutine
+                value = await value
         except ModelRetry as signal:
             return _done(
                 "retry_requested",
@@ -160,10 +180,12 @@ async def run_tool_call(
         except TimeoutError:
             if attempt <= tool.retries and TimeoutError in tool.retry_on:
                 continue
+            return _done("timeout", _timeout_message(tool), attempt, started)
+        except (SystemExit, KeyboardInterrupt) as exc:  # a tool must not end the process
             return _done(
-                "timeout",
-                f"Tool {tool.name!r} timed out after {tool.timeout} s and was stopped. "
-                "Try different arguments, another tool, or answer with what you know.",
+                "error",
+                f"Tool {tool.name!r} tried to exit the process ({type(exc).__name__}: {exc}); "
+                "it was stopped. Do not call it again for this.",
                 attempt,
                 started,
             )
@@ -178,9 +200,36 @@ async def run_tool_call(
                 attempt,
                 started,
             )
-        limit = tool.max_result_chars or max_result_chars
-        content, cut = truncate(render_result(value), limit)
-        return CallOutcome("ok", content, cut, attempt, time.perf_counter() - started, value)
+        return _finished(tool, value, max_result_chars, attempt, started)
+
+
+def _finished(
+    tool: Tool, value: Any, max_result_chars: int, attempt: int, started: float
+) -> CallOutcome:
+    """A returned value as the model's result, or an error when it cannot be shown."""
+    try:
+        text = render_result(value)
+    except Exception as exc:
+        why = str(exc) if isinstance(exc, TypeError) else f"{type(exc).__name__}: {exc}"
+        return _done(
+            "error",
+            f"Tool {tool.name!r} returned a value tether cannot show as text: {why}",
+            attempt,
+            started,
+        )
+    content, cut = truncate(text, tool.max_result_chars or max_result_chars)
+    return CallOutcome("ok", content, cut, attempt, time.perf_counter() - started, value)
+
+
+def _timeout_message(tool: Tool) -> str:
+    if tool.is_async or tool.isolation == "process":
+        what = "was stopped"
+    else:  # a thread cannot be stopped: the call is abandoned and may still be running
+        what = "was abandoned (its work may still be going on)"
+    return (
+        f"Tool {tool.name!r} timed out after {tool.timeout} s and {what}. "
+        "Try different arguments, another tool, or answer with what you know."
+    )
 
 
 def _done(outcome: ToolOutcome, content: str, attempts: int, started: float) -> CallOutcome:

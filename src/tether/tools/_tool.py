@@ -21,6 +21,7 @@ from tether._errors import ConfigError
 from tether._messages import ToolDefinition
 
 from ._context import RunContext
+from ._procs import ProcessLimits
 from ._secrets import SecretParam, secret_of
 
 __all__ = ["Tool", "format_validation_error", "tool"]
@@ -93,6 +94,9 @@ class Tool:
         isolation: where a sync tool runs: ``"thread"`` (default; abandoned at its
             timeout) or ``"process"`` (a child process, killed at its timeout; the
             function and its arguments must be picklable, and it gets no RunContext).
+        limits: what a ``"process"`` tool may use (:class:`ProcessLimits`: memory, CPU
+            seconds, open files; 1 GiB, 60 s and 256 by default); a limit that trips
+            is an error the model sees.
     """
 
     def __init__(
@@ -110,9 +114,15 @@ class Tool:
         isolation: Literal["thread", "process"] = "thread",
         requires_approval: bool = False,
         reconcile: Callable[[dict[str, Any], str], Any] | None = None,
+        limits: ProcessLimits | None = None,
     ) -> None:
         if not callable(fn):
             raise ConfigError(f"a tool must be a function, got {fn!r}")
+        if inspect.isasyncgenfunction(fn) or inspect.isgeneratorfunction(fn):
+            raise ConfigError(
+                f"tool {getattr(fn, '__name__', fn)!r} is a generator; a tool returns one "
+                "value: collect the items into a list and return it"
+            )
         if retries < 0:
             raise ConfigError(f"tool retries must be >= 0, got {retries}")
         if timeout is not None and timeout <= 0:
@@ -128,6 +138,12 @@ class Tool:
         if isolation not in ("thread", "process"):
             raise ConfigError(f"tool isolation must be 'thread' or 'process', got {isolation!r}")
         self.isolation = isolation
+        if limits is not None and isolation != "process":
+            raise ConfigError(
+                f"tool {self.name!r}: limits apply to isolation='process' tools only "
+                "(a thread shares the process's memory and CPU)"
+            )
+        self.limits = limits or (ProcessLimits() if isolation == "process" else None)
         self.requires_approval = requires_approval
         self.reconcile = reconcile
         self._description = description

@@ -1,0 +1,184 @@
+"""Tools cannot take the run or the process down, and every odd value gets a clear answer."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+import proc_tools
+from tether import Agent, Budget, ConfigError, StaticAnswer, Tool, ToolCall
+from tether.journal import SQLiteStore
+from tether.testing import ScriptedModel
+from tether.tools import ProcessLimits
+
+
+def _finished(result: object) -> list[object]:
+    return [e for e in result.events if e.type == "tool_call_finished"]  # type: ignore[attr-defined]
+
+
+def _one(tool: object, arguments: dict[str, object] | None = None, **agent: object) -> object:
+    name = tool.name if isinstance(tool, Tool) else tool.__name__  # type: ignore[attr-defined]
+    model = ScriptedModel([ToolCall(name, arguments or {}), "done"])
+    return Agent(model, tools=[tool], **agent).run_sync("go")  # type: ignore[arg-type,list-item]
+
+
+def sync_exit() -> str:
+    """Exit."""
+    sys.exit("bye")
+
+
+async def async_interrupt() -> str:
+    """Interrupt."""
+    raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("tool", [sync_exit, async_interrupt], ids=["sync-exit", "async-ctrl-c"])
+def test_a_tool_that_exits_is_an_error_not_the_end_of_the_process(tool: object) -> None:
+    result = _one(tool)
+    assert result.status == "completed"  # type: ignore[attr-defined]
+    (done,) = _finished(result)
+    assert done.outcome == "error"  # type: ignore[attr-defined]
+    assert "tried to exit the process" in done.content  # type: ignore[attr-defined]
+
+
+def test_a_process_tool_that_exits_is_an_error(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "j.db")
+    result = _one(Tool(proc_tools.exits, isolation="process"), store=store)
+    (done,) = _finished(result)
+    assert (result.status, done.outcome) == ("completed", "error")  # type: ignore[attr-defined]
+    assert "tried to exit" in done.content  # type: ignore[attr-defined]
+    listed = asyncio.run(store.list_runs())
+    assert listed[0].status == "completed"  # journaled, lease released
+
+
+def test_the_wall_clock_budget_stops_a_tool_that_never_returns() -> None:
+    def hangs() -> str:
+        """Never return."""
+        time.sleep(3600)
+        return "never"
+
+    async def hangs_async() -> str:
+        """Never return."""
+        await asyncio.Event().wait()
+        return "never"
+
+    for tool in (hangs, hangs_async):
+        started = time.monotonic()
+        result = _one(tool, budget=Budget(max_seconds=0.3), fallback=StaticAnswer("late"))
+        assert time.monotonic() - started < 5
+        assert (result.status, result.reason.detail) == ("gave_up", "seconds")  # type: ignore[attr-defined]
+        (done,) = _finished(result)
+        assert done.outcome == "timeout"  # type: ignore[attr-defined]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("fn", "args", "limits", "needle"),
+    [
+        (proc_tools.eats_memory, {"mb": 2000}, ProcessLimits(memory_mb=200), "out of memory"),
+        (proc_tools.spins, {}, ProcessLimits(cpu_seconds=1), "CPU time limit"),
+        (proc_tools.opens_files, {"n": 200}, ProcessLimits(open_files=40), "Too many open files"),
+    ],
+    ids=["memory", "cpu", "files"],
+)
+def test_process_limits_trip_with_a_clear_error(
+    fn: object, args: dict[str, object], limits: ProcessLimits, needle: str
+) -> None:
+    result = _one(Tool(fn, isolation="process", limits=limits, timeout=30), args)  # type: ignore[arg-type]
+    (done,) = _finished(result)
+    assert done.outcome == "error", done  # type: ignore[attr-defined]
+    assert needle in done.content, done.content  # type: ignore[attr-defined]
+    assert result.status == "completed"  # type: ignore[attr-defined]
+
+
+def test_limits_are_for_process_tools_and_must_be_positive() -> None:
+    with pytest.raises(ConfigError, match="isolation='process'"):
+        Tool(proc_tools.spins, limits=ProcessLimits())
+    with pytest.raises(ConfigError, match="memory_mb"):
+        ProcessLimits(memory_mb=-1)
+
+
+class _Unprintable:
+    def __str__(self) -> str:
+        raise ValueError("no text for you")
+
+    __repr__ = __str__
+
+
+def text_bytes() -> bytes:
+    """UTF-8 bytes."""
+    return "héllo".encode()
+
+
+def binary() -> bytes:
+    """Binary data."""
+    return b"\xff\xfe\x00\x81"
+
+
+def unprintable() -> object:
+    """An object without text."""
+    return _Unprintable()
+
+
+async def _later() -> str:
+    return "awaited"
+
+
+def returns_coroutine() -> object:
+    """A sync function that hands back a coroutine."""
+    return _later()
+
+
+@pytest.mark.parametrize(
+    ("tool", "outcome", "needle"),
+    [
+        (text_bytes, "ok", "héllo"),
+        (binary, "error", "4 bytes of binary data"),
+        (unprintable, "error", "cannot show as text"),
+        (returns_coroutine, "ok", "awaited"),
+    ],
+)
+def test_odd_return_values_get_a_clear_answer(tool: object, outcome: str, needle: str) -> None:
+    result = _one(tool)
+    assert result.status == "completed"  # type: ignore[attr-defined]
+    (done,) = _finished(result)
+    assert done.outcome == outcome  # type: ignore[attr-defined]
+    assert needle in done.content  # type: ignore[attr-defined]
+
+
+async def agen() -> AsyncIterator[int]:
+    """Items."""
+    yield 1
+
+
+def gen() -> Iterator[int]:
+    """Items."""
+    yield 1
+
+
+@pytest.mark.parametrize("fn", [agen, gen])
+def test_generators_are_refused_when_the_tool_is_made(fn: object) -> None:
+    with pytest.raises(ConfigError, match="generator"):
+        Tool(fn)  # type: ignore[arg-type]
+
+
+def test_a_sync_tool_at_its_timeout_is_said_to_be_abandoned() -> None:
+    def slow() -> str:
+        """Slow."""
+        time.sleep(1)
+        return "late"
+
+    async def slow_async() -> str:
+        """Slow."""
+        await asyncio.sleep(1)
+        return "late"
+
+    (sync_done,) = _finished(_one(Tool(slow, timeout=0.05)))
+    (async_done,) = _finished(_one(Tool(slow_async, timeout=0.05)))
+    assert "abandoned (its work may still be going on)" in sync_done.content  # type: ignore[attr-defined]
+    assert "was stopped" in async_done.content  # type: ignore[attr-defined]
