@@ -15,6 +15,7 @@ from tether import __version__
 from tether._agent import Agent, RunResult
 from tether._errors import ConfigError, TetherError
 from tether._events import dump_event
+from tether._text import plain_text
 
 __all__ = ["app"]
 
@@ -80,25 +81,16 @@ def _as_json(result: RunResult[Any]) -> str:
         ],
         "events": [dump_event(e) for e in result.events],
     }
-    return _printable(json.dumps(record, ensure_ascii=False))
-
-
-def _printable(text: str) -> str:
-    """Text any terminal or pipe takes: unpaired surrogates written as escapes."""
-    try:
-        text.encode()
-    except UnicodeEncodeError:
-        return text.encode("utf-8", "backslashreplace").decode()
-    return text
+    return plain_text(json.dumps(record, ensure_ascii=False))
 
 
 def _print_output(output: Any) -> None:
     if output is None:
         return
     if isinstance(output, str):
-        typer.echo(_printable(output))
+        typer.echo(plain_text(output))
     else:
-        typer.echo(_printable(json.dumps(to_jsonable_python(output, fallback=str), indent=2)))
+        typer.echo(plain_text(json.dumps(to_jsonable_python(output, fallback=str), indent=2)))
 
 
 def _print_pending(result: RunResult[Any], store: str | None, agent: str | None) -> None:
@@ -106,7 +98,7 @@ def _print_pending(result: RunResult[Any], store: str | None, agent: str | None)
     if not result.pending:
         return
     for c in result.pending:
-        typer.echo(_printable(f"pending {c.id}: {c.name}({c.arguments_json()})"), err=True)
+        typer.echo(plain_text(f"pending {c.id}: {c.name}({c.arguments_json()})"), err=True)
     options = "".join(f" --approve {c.id}" for c in result.pending)
     if agent:
         options += f" --agent {agent}"

@@ -13,6 +13,7 @@ from typing import Any
 
 from tether._errors import ConfigError, JournalError, RunLocked
 from tether._events import Event
+from tether._text import plain_text
 
 from ._store import (
     LIVE_GRACE,
@@ -25,7 +26,6 @@ from ._store import (
     conflict,
     decode,
     encode,
-    plain_text,
     run_filters,
     same_record,
 )

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 from tether._errors import JournalError, RunLocked
 from tether._events import Event
+from tether._text import plain_text
 
 from ._store import (
     LIVE_GRACE,
@@ -31,7 +32,6 @@ from ._store import (
     conflict,
     decode,
     encode,
-    plain_text,
     run_filters,
     same_record,
 )

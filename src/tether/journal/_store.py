@@ -200,15 +200,6 @@ def same_record(stored: str, new: str) -> bool:
     return stored == new or json.loads(stored) == json.loads(new)
 
 
-def plain_text(text: str) -> str:
-    """Text safe for a database column: unpaired surrogates written as escapes."""
-    try:
-        text.encode()
-    except UnicodeEncodeError:
-        return text.encode("utf-8", "backslashreplace").decode()
-    return text
-
-
 class JournalStore(ABC):
     """Where run journals live. Implementations: SQLite (default) and PostgreSQL.
 

@@ -1,19 +1,5 @@
-"""The fake models that :mod:`tether.testing` exports: scripted and function models.
-
-:class:`ScriptedModel` plays back a list of responses; :class:`FunctionModel`
-asks a function of yours. Both run in-process with no network, so tests are
-fast and deterministic.
-
-Example:
-    ```python
-    from tether import Agent, ToolCall
-    from tether.testing import ScriptedModel
-
-    model = ScriptedModel([ToolCall("add", {"a": 1, "b": 2}), "3"])
-    result = Agent(model=model, tools=[add]).run_sync("1+2?")
-    assert result.output == "3"
-    ```
-"""
+"""The fake models that :mod:`tether.testing` exports (see its docs): scripted replies
+and a function of yours, in-process, with token estimates and word-by-word streams."""
 
 from __future__ import annotations
 

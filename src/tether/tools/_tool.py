@@ -301,6 +301,7 @@ def tool(
     isolation: Literal["thread", "process"] = "thread",
     requires_approval: bool = False,
     reconcile: Callable[[dict[str, Any], str], Any] | None = None,
+    limits: ProcessLimits | None = None,
 ) -> Callable[[F], Tool]: ...
 
 
@@ -319,6 +320,7 @@ def tool(
     isolation: Literal["thread", "process"] = "thread",
     requires_approval: bool = False,
     reconcile: Callable[[dict[str, Any], str], Any] | None = None,
+    limits: ProcessLimits | None = None,
 ) -> Tool | Callable[[F], Tool]:
     """Make a function into a :class:`Tool`, with or without options.
 
@@ -348,6 +350,7 @@ def tool(
             isolation=isolation,
             requires_approval=requires_approval,
             reconcile=reconcile,
+            limits=limits,
         )
 
     return wrap(fn) if fn is not None else wrap
