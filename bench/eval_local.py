@@ -6,7 +6,7 @@ Variants, each over the same tasks (bench/eval_tasks.py), temperature 0, seed 0:
   ``create_chat_completion``, no tether: the tool calls it writes in its documented
   format (``<tool_call>`` tags, or a message that is only the call's JSON) are run and
   their results sent back, for up to four turns;
-* ``guided``: a tether agent with :class:`tether._guided.GuidedStrategy`;
+* ``guided``: a tether agent with :class:`tether.GuidedStrategy`;
 * ``tool_loop``: a tether agent with the default :class:`tether.ToolLoop`;
 * ``guided-no-X``: the guided strategy with one technique switched off (the ablation).
 
