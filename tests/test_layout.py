@@ -127,3 +127,17 @@ def test_configuration_mistakes_are_config_errors_and_value_errors(make: object)
 def test_a_model_name_that_takes_no_suffix_is_refused() -> None:
     with pytest.raises(ConfigError, match="takes no suffix"):
         Agent("demo:x")
+
+
+async def test_an_old_style_strategy_still_runs_with_a_warning() -> None:
+    from tether.run import Finish, Run, drive
+    from tether.run import ModelTurn as Turn
+
+    with pytest.warns(DeprecationWarning, match="start"):
+
+        class Old(tether.Strategy):
+            async def run(self, run: Run) -> Finish:
+                return await drive(run, Turn())
+
+    result = await Agent(ScriptedModel(["hi"]), strategy=Old()).run("q")
+    assert (result.status, result.output) == ("completed", "hi")

@@ -22,7 +22,10 @@ run; ``run.state`` (read it, never write it: the fold does), ``run.config`` and
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
+import warnings
+from abc import ABC
+from dataclasses import dataclass
+from typing import Any
 
 from tether._events import ModelResponded, OutputInvalid
 from tether.run._config import RunConfig
@@ -32,18 +35,31 @@ from tether.run._run import Run
 __all__ = ["Strategy", "ToolLoop"]
 
 
-class Strategy(ABC):
+class Strategy(ABC):  # noqa: B024 - start() is required, but old run()-only strategies still work
     """How a run is orchestrated: the nodes it starts from and goes on from."""
 
     name: str = "strategy"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "run" in cls.__dict__ and "start" not in cls.__dict__:
+            warnings.warn(
+                f"{cls.__name__} overrides Strategy.run() only; a strategy now names its "
+                "nodes with start() (and after_tools(), resume()). run() is still called "
+                "for one minor version, but such a run does not resume as itself",
+                DeprecationWarning,
+                stacklevel=2,
+            )
 
     def system_prompt(self, config: RunConfig) -> str:
         """The system prompt of a run (the agent's rendered orchestrator prompt by default)."""
         return config.system
 
-    @abstractmethod
     def start(self, run: Run) -> Node:
-        """The first node of a new run."""
+        """The first node of a new run (a strategy must override it)."""
+        if type(self).run is not Strategy.run:  # an old-style strategy: its own run()
+            return _Legacy(self)
+        raise NotImplementedError(f"{type(self).__name__} must define start()")
 
     def after_tools(self, run: Run) -> Node:
         """Where a run goes once a turn's tool calls have their results."""
@@ -57,6 +73,16 @@ class Strategy(ABC):
     async def run(self, run: Run) -> Finish:
         """Drive a new run from :meth:`start` to its end."""
         return await drive(run, self.start(run))
+
+
+@dataclass(slots=True)
+class _Legacy:
+    """A strategy of the old interface, which ran the whole run in ``run()``."""
+
+    strategy: Strategy
+
+    async def run(self, r: Run) -> Finish:
+        return await self.strategy.run(r)
 
 
 class ToolLoop(Strategy):
