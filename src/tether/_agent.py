@@ -262,7 +262,8 @@ class Agent(Generic[DepsT, OutputT]):
         if store is not None:
             outlets.append(JournalOutlet(store, new_id))
         run = Run(config, chosen, model, new_id, prompt, deps, state, outlets, sink is not None)
-        run.secrets.update(model.secret_values())  # an API key a server echoes is redacted
+        for key in model.secret_values():  # an API key a server echoes is redacted
+            run.add_secret(key)
         if run_id is None:
             run.record(
                 RunStarted,

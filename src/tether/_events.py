@@ -362,7 +362,10 @@ def _adapter() -> TypeAdapter[Any]:
 
 def dump_event(event: StreamEvent) -> dict[str, Any]:
     """The event as a JSON-compatible dict carrying the schema version under ``"v"``."""
-    data: dict[str, Any] = _adapter().dump_python(event, mode="json")
+    try:
+        data: dict[str, Any] = _adapter().dump_python(event, mode="json")
+    except UnicodeEncodeError:  # a dict key with an unpaired surrogate: the stdlib takes it
+        data = json.loads(json.dumps(_adapter().dump_python(event, mode="python"), default=str))
     data["v"] = EVENT_SCHEMA_VERSION
     return data
 

@@ -8,7 +8,10 @@ budget can cover a whole tree of agents.
 
 from __future__ import annotations
 
+import functools
+import operator
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -122,10 +125,14 @@ class BudgetTracker:
     usage: Usage = field(default_factory=Usage)
     started: float = field(default_factory=time.monotonic)
     warned: set[str] = field(default_factory=set)
-    _limits: list[tuple[Dimension, float]] = field(default_factory=list)
+    _limits: tuple[tuple[Dimension, float], ...] = ()
+    _before: dict[str, tuple[_Limit, ...]] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self._limits = self.budget.limits()
+        # Tuples of names and numbers (the garbage collector stops tracking them), and
+        # the limits to check before each action, shared by every tracker of the budget.
+        self._limits = tuple(self.budget.limits())
+        self._before = _limits_before(self._limits)
 
     def child(self, budget: Budget) -> BudgetTracker:
         """A tracker for a sub-run whose usage is charged here as well."""
@@ -134,22 +141,6 @@ class BudgetTracker:
     def elapsed(self) -> float:
         """Seconds since this tracker started."""
         return time.monotonic() - self.started
-
-    def _used(self, dim: Dimension) -> float:
-        u = self.usage
-        if dim == "steps":
-            return u.steps
-        if dim == "model_calls":
-            return u.model_calls
-        if dim == "tool_calls":
-            return u.tool_calls
-        if dim == "input_tokens":
-            return u.input_tokens
-        if dim == "output_tokens":
-            return u.output_tokens
-        if dim == "cost_usd":
-            return u.cost_usd
-        return self.elapsed()
 
     def charge_step(self) -> None:
         """Count one model turn."""
@@ -196,14 +187,8 @@ class BudgetTracker:
         """
         t: BudgetTracker | None = self
         while t is not None:
-            for dim, limit in t._limits:
-                if dim == "steps" and before != "step":
-                    continue
-                if dim == "model_calls" and before == "tool":
-                    continue
-                if dim == "tool_calls" and before != "tool":
-                    continue
-                used = t._used(dim)
+            for dim, limit, get in t._before[before]:
+                used = t.elapsed() if get is None else get(t.usage)
                 if used >= limit:
                     return Exceeded(dim, used, limit)
             t = t.parent
@@ -237,11 +222,29 @@ class BudgetTracker:
         """Dimensions that have just crossed the warning fraction (each reported once)."""
         out: list[tuple[Dimension, float, float]] = []
         frac = self.budget.warn_at
-        for dim, limit in self._limits:
+        for dim, limit, get in self._before["any"]:
             if dim in self.warned or limit <= 0:
                 continue
-            used = self._used(dim)
+            used = self.elapsed() if get is None else get(self.usage)
             if used >= frac * limit:
                 self.warned.add(dim)
                 out.append((dim, used, limit))
         return out
+
+
+_Limit = tuple[Dimension, float, Callable[[Usage], float] | None]
+"""A limit, with how to read its use from a :class:`Usage` (None: the time elapsed)."""
+
+
+@functools.lru_cache(maxsize=256)
+def _limits_before(limits: tuple[tuple[Dimension, float], ...]) -> dict[str, tuple[_Limit, ...]]:
+    """The limits checked before each kind of action (see :meth:`BudgetTracker.check`),
+    and all of them (``"any"``)."""
+    skip = {
+        "step": ("tool_calls",),
+        "model": ("steps", "tool_calls"),
+        "tool": ("steps", "model_calls"),
+        "any": (),
+    }
+    read = {d: None if d == "seconds" else operator.attrgetter(d) for d, _ in limits}
+    return {k: tuple((d, v, read[d]) for d, v in limits if d not in s) for k, s in skip.items()}

@@ -68,7 +68,8 @@ def _requested(st: RunState, e: ModelRequested) -> None:
         st.step = e.step
         st.tracker.charge_step()
     st.purpose = e.purpose
-    _deliver_notes(st)
+    if st.notes:
+        _deliver_notes(st)
 
 
 def _responded(st: RunState, e: ModelResponded) -> None:

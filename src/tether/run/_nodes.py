@@ -162,29 +162,41 @@ async def model_step(
     turn whose response joins the conversation). Returns the response, or the node
     to go to when the budget is used up (:class:`GiveUp`) or the model failed.
     """
-    tracker = r.state.tracker
-    ex = tracker.check("step") or tracker.check("model")
-    if ex is not None:
-        return exhausted(r, ex)
+    stop = _model_budget(r)
+    if stop is not None:
+        return stop
     try:
         response = await r.call_model(messages, params, purpose=purpose, step=r.state.step + 1)
-    except TimeoutError:
+    except Exception as exc:
+        return _model_error(r, exc)
+    check_warnings(r)
+    return response
+
+
+def _model_budget(r: Run) -> GiveUp | None:
+    """Give up when the budget allows no further model call."""
+    tracker = r.state.tracker
+    ex = tracker.check("step") or tracker.check("model")
+    return None if ex is None else exhausted(r, ex)
+
+
+def _model_error(r: Run, exc: Exception) -> GiveUp | Finish:
+    """Where a run goes when its model call raised: the time budget ran out, or it failed."""
+    if isinstance(exc, TimeoutError):
+        tracker = r.state.tracker
         ex = tracker.check("model")
         seconds = tracker.budget.max_seconds or 0.0
         return exhausted(r, ex or Exceeded("seconds", tracker.elapsed(), seconds))
-    except Exception as exc:
-        r.record(ModelFailed, step=r.state.step, error=f"{type(exc).__name__}: {exc}")
-        return Finish(
-            "failed",
-            Reason(
-                "model_error",
-                r.redact(f"The model {r.model.name!r} failed: {exc}"),
-                type(exc).__name__,
-            ),
-            None,
-        )
-    check_warnings(r)
-    return response
+    r.record(ModelFailed, step=r.state.step, error=f"{type(exc).__name__}: {exc}")
+    return Finish(
+        "failed",
+        Reason(
+            "model_error",
+            r.redact(f"The model {r.model.name!r} failed: {exc}"),
+            type(exc).__name__,
+        ),
+        None,
+    )
 
 
 # --- the tool loop's nodes -------------------------------------------------------------------
@@ -234,8 +246,17 @@ class ModelTurn:
     """Ask the model for its next move; its response joins the conversation."""
 
     async def run(self, r: Run) -> HandleResponse | GiveUp | Finish:
-        got = await model_step(r, r.config.params)
-        return got if isinstance(got, GiveUp | Finish) else HandleResponse(got)
+        # model_step(r, r.config.params), with the call awaited here: under thousands of
+        # concurrent runs every coroutine in the chain of a waiting call costs.
+        stop = _model_budget(r)
+        if stop is not None:
+            return stop
+        try:
+            response = await r.call_model(None, r.config.params, step=r.state.step + 1)
+        except Exception as exc:
+            return _model_error(r, exc)
+        check_warnings(r)
+        return HandleResponse(response)
 
 
 @dataclass(slots=True)
@@ -456,7 +477,7 @@ def _secret_values(r: Run, tool: Tool) -> dict[str, Any] | CallOutcome:
             )
         text = plain(value)
         if text is not None:
-            r.secrets.add(text)
+            r.add_secret(text)
         values[param.name] = value
     return values
 
@@ -490,6 +511,7 @@ async def drive(r: Run, start: Node | Finish) -> Finish:
     What a node recorded is flushed to every outlet before the next node starts.
     """
     node: Node | Finish = start
+    del start  # the first node is not kept alive for the whole run
     while not isinstance(node, Finish):
         node = await node.run(r)
         if r.outlets:  # no outlet, nothing to flush: no coroutine per node

@@ -28,6 +28,9 @@ __all__ = ["Run"]
 E = TypeVar("E")
 
 
+_NONE: frozenset[str] = frozenset()
+
+
 class Steering(Protocol):
     """What a run needs of its strategy (:class:`tether.Strategy` is the full interface)."""
 
@@ -98,7 +101,8 @@ class Run:
         self.events: list[StreamEvent] = []
         self.outlets = list(outlets)
         self.streaming = streaming
-        self.secrets: set[str] = set()
+        self.secrets: set[str] | frozenset[str] = _NONE
+        # (a set of its own only once a secret is handed to a tool: most runs have none)
         """Secret values this run has handed to tools: redacted wherever they are repeated."""
 
     # --- the run scope ----------------------------------------------------------------------
@@ -150,6 +154,12 @@ class Run:
         if isinstance(value, Reason):
             return Reason(value.kind, redact(value.message, self.secrets), value.detail)
         return value
+
+    def add_secret(self, value: str) -> None:
+        """Redact ``value`` from every event this run records from now on."""
+        if not isinstance(self.secrets, set):
+            self.secrets = set(self.secrets)
+        self.secrets.add(value)
 
     def redact(self, text: str) -> str:
         """``text`` with the run's secret values replaced by ``***``."""

@@ -86,6 +86,10 @@ def unknown_tool_message(name: str, tools: dict[str, Tool]) -> str:
     return f"Unknown tool {name!r}.{hint} Available tools: {listing}."
 
 
+_PLAIN = frozenset({str, int, float, bool, type(None), bytes, dict, list, tuple})
+"""Exact types of tool results that are never awaitable."""
+
+
 def _start(tool: Tool, args: dict[str, Any]) -> Awaitable[Any]:
     """The call's awaitable. The common cases are awaited directly, not through
     :func:`_invoke`: one coroutine less per call for every run waiting on a tool."""
@@ -168,7 +172,8 @@ async def run_tool_call(
         attempt += 1
         try:
             value = await _start(tool, args)
-            if inspect.isawaitable(value):  # a sync callable that returned a coroutine
+            # A sync callable that returned a coroutine (plain values skip the slow check).
+            if type(value) not in _PLAIN and inspect.isawaitable(value):
                 value = await value
         except ModelRetry as signal:
             return _done(

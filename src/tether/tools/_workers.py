@@ -33,22 +33,41 @@ _IDLE_EXIT_S = 60.0
 
 
 class Ticket:
-    """One submitted call: its result, and whether the caller abandoned it."""
+    """One submitted call: what to run, its result, and whether the caller abandoned it.
+
+    The ticket is also the job in the pool's queue (no tuple per call), and the worker
+    drops what it ran as soon as it has run it.
+    """
 
     __slots__ = (
         "abandoned",
         "claimed",
+        "ctx",
         "done",
         "finished",
+        "fn",
         "future",
+        "inbox",
+        "kwargs",
         "loop",
         "ok",
         "value",
         "waiting",
     )
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        inbox: _Inbox,
+        ctx: contextvars.Context,
+        fn: Callable[..., Any],
+        kwargs: dict[str, Any],
+    ) -> None:
         self.loop = loop
+        self.inbox = inbox
+        self.ctx = ctx
+        self.fn = fn
+        self.kwargs = kwargs
         self.future: asyncio.Future[Any] | None = None
         self.abandoned = False
         self.claimed = False
@@ -56,8 +75,8 @@ class Ticket:
         self.finished = False
         self.ok = False
         self.value: Any = None
-        self.done = threading.Lock()
-        self.done.acquire()
+        # Created (held) by a caller that waits in place; the worker releases it.
+        self.done: threading.Lock | None = None
 
     def take(self) -> Any:
         """The result, taken directly by the caller (raises the call's exception)."""
@@ -67,16 +86,18 @@ class Ticket:
         raise self.value
 
 
-_Job = tuple[contextvars.Context, Callable[..., Any], dict[str, Any], "_Inbox", Ticket]
-
-
 class _Inbox:
-    """Finished calls waiting to be handed back to one event loop."""
+    """Finished calls waiting to be handed back to one event loop.
+
+    It refers to its loop weakly: the pool keeps inboxes by loop in a weak-keyed
+    dict, whose entries would otherwise keep every loop that ever ran a sync tool.
+    A ticket in flight holds its loop, so the loop lives while a call is handed back.
+    """
 
     __slots__ = ("items", "lock", "loop", "pending")
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
+        self.loop = weakref.ref(loop)
         self.items: deque[Ticket] = deque()
         self.lock = threading.Lock()
         self.pending = False
@@ -88,7 +109,7 @@ class _Inbox:
                 return
             self.pending = True
         with contextlib.suppress(RuntimeError):  # the loop closed while the tool ran
-            self.loop.call_soon_threadsafe(self.drain)
+            ticket.loop.call_soon_threadsafe(self.drain)
 
     def drain(self) -> None:
         with self.lock:
@@ -124,25 +145,30 @@ class WorkerPool:
 
     def __init__(self, max_workers: int = 16) -> None:
         self.max_workers = max_workers
-        self._jobs: SimpleQueue[_Job] = SimpleQueue()
+        self._jobs: SimpleQueue[Ticket] = SimpleQueue()
         self._lock = threading.Lock()
         self._threads = 0  # threads serving the queue, abandoned calls left out
         self._idle = 0
         self._inboxes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Inbox] = (
             weakref.WeakKeyDictionary()
         )
+        self._last_inbox: _Inbox | None = None
 
     def _inbox(self, loop: asyncio.AbstractEventLoop) -> _Inbox:
+        inbox = self._last_inbox  # nearly always the one loop: no lookup per call
+        if inbox is not None and inbox.loop() is loop:
+            return inbox
         inbox = self._inboxes.get(loop)
         if inbox is None:
             inbox = self._inboxes[loop] = _Inbox(loop)
+        self._last_inbox = inbox
         return inbox
 
     def submit(self, fn: Callable[..., Any], kwargs: dict[str, Any]) -> Ticket:
         """Start ``fn(**kwargs)`` in a worker; await :meth:`result` for its outcome."""
         loop = asyncio.get_running_loop()
-        ticket = Ticket(loop)
-        self._jobs.put((contextvars.copy_context(), fn, kwargs, self._inbox(loop), ticket))
+        ticket = Ticket(loop, self._inbox(loop), contextvars.copy_context(), fn, kwargs)
+        self._jobs.put(ticket)
         with self._lock:
             if self._idle > 0:
                 self._idle -= 1
@@ -159,9 +185,14 @@ class WorkerPool:
         if _loop_is_idle(loop, SPIN_WAIT_S):
             # While ``waiting`` is set, the worker leaves the result here instead of
             # waking the loop; the lock decides who saw the end of the call first.
+            done = threading.Lock()
+            done.acquire()
             with self._lock:
+                if ticket.finished:
+                    return ticket.take()
+                ticket.done = done
                 ticket.waiting = True
-            ticket.done.acquire(timeout=SPIN_WAIT_S)
+            done.acquire(timeout=SPIN_WAIT_S)
             with self._lock:
                 ticket.waiting = False
                 taken = ticket.finished
@@ -190,7 +221,7 @@ class WorkerPool:
         jobs = self._jobs
         while True:
             try:
-                ctx, fn, kwargs, inbox, ticket = jobs.get(timeout=_IDLE_EXIT_S)
+                ticket = jobs.get(timeout=_IDLE_EXIT_S)
             except Empty:
                 with self._lock:
                     if self._idle > 0:  # nobody reserved this thread: leave
@@ -198,6 +229,8 @@ class WorkerPool:
                         self._threads -= 1
                         return
                 continue  # a job was reserved for this thread; it is on its way
+            ctx, fn, kwargs, inbox = ticket.ctx, ticket.fn, ticket.kwargs, ticket.inbox
+            del ticket.ctx, ticket.fn, ticket.kwargs, ticket.inbox  # held only while it runs
             try:
                 ticket.value = ctx.run(fn, **kwargs)
                 ticket.ok = True
@@ -205,7 +238,8 @@ class WorkerPool:
                 ticket.value = exc
             with self._lock:
                 ticket.finished = True
-                ticket.done.release()
+                if ticket.done is not None:
+                    ticket.done.release()
                 direct = ticket.waiting or ticket.future is None
                 if ticket.abandoned:  # this thread was written off; it may serve again
                     if self._threads >= self.max_workers:

@@ -94,6 +94,10 @@ class ToolLoop(Strategy):
         """Ask the model."""
         return ModelTurn()
 
+    def after_tools(self, run: Run) -> Node:
+        """Ask the model again, with the results."""
+        return ModelTurn()
+
     def resume(self, run: Run) -> Node:
         """Judge a final answer journaled before the crash; otherwise ask the model."""
         last = run.state.last
