@@ -13,7 +13,7 @@ import pytest
 import proc_tools
 from tether import Agent, Budget, ConfigError, StaticAnswer, Tool, ToolCall
 from tether.journal import SQLiteStore
-from tether.testing import ScriptedModel
+from tether.testing import FunctionModel, ScriptedModel
 from tether.tools import ProcessLimits
 
 
@@ -182,3 +182,35 @@ def test_a_sync_tool_at_its_timeout_is_said_to_be_abandoned() -> None:
     (async_done,) = _finished(_one(Tool(slow_async, timeout=0.05)))
     assert "abandoned (its work may still be going on)" in sync_done.content  # type: ignore[attr-defined]
     assert "was stopped" in async_done.content  # type: ignore[attr-defined]
+
+
+def _echo(messages: list[object], params: object) -> object:
+    results = [m for m in messages if getattr(m, "role", "") == "tool"]
+    if results:
+        return results[-1].content  # type: ignore[attr-defined]
+    return ToolCall("dive", {})
+
+
+def _nested_agent(level: int, depth: int) -> Agent[None, str]:
+    def dive() -> str:
+        """Go one level deeper."""
+        if level >= depth:
+            return f"bottom {level}"
+        return _nested_agent(level + 1, depth).run_sync("dive").output or "none"
+
+    return Agent(FunctionModel(_echo), tools=[dive])  # type: ignore[arg-type]
+
+
+def test_sync_tools_that_run_agents_nest_past_the_pool_size() -> None:
+    started = time.monotonic()
+    result = _nested_agent(1, 24).run_sync("dive")  # the worker pool has 16 threads
+    assert result.output == "bottom 24"
+    assert time.monotonic() - started < 20
+
+
+def test_runs_nested_too_deep_fail_with_a_clear_error() -> None:
+    from tether._agent import MAX_NESTING
+
+    result = _nested_agent(1, MAX_NESTING + 5).run_sync("dive")
+    assert result.status == "completed"
+    assert "nested more than 32 deep" in (result.output or "")

@@ -52,6 +52,9 @@ DepsT = TypeVar("DepsT")
 OutputT = TypeVar("OutputT")
 log = logging.getLogger("tether")
 _DEFAULT_BUDGET = Budget()
+MAX_NESTING = 32
+"""How deep agent runs may nest (a tool that runs an agent counts one level)."""
+_DEPTH: contextvars.ContextVar[int] = contextvars.ContextVar("tether_run_depth", default=0)
 _DEFAULT_PROMPT = OrchestratorPrompt()
 
 
@@ -244,6 +247,11 @@ class Agent(Generic[DepsT, OutputT]):
         """A run ready to start (``run_id`` None) or to adopt its journal (a resume)."""
         if not isinstance(prompt, str):
             raise ConfigError(f"a prompt is a str, got {type(prompt).__name__}")
+        if _DEPTH.get() >= MAX_NESTING:
+            raise UsageError(
+                f"agent runs are nested more than {MAX_NESTING} deep (a tool runs an agent "
+                "whose tool runs an agent ...); look for a tool that calls its own agent"
+            )
         config = self._prepare()
         tracker = (
             parent.tracker.child(self.budget) if parent is not None else BudgetTracker(self.budget)
@@ -288,8 +296,12 @@ class Agent(Generic[DepsT, OutputT]):
                     outlet.owner = lease.owner
         try:
             with use_scope(run):
-                # No local keeps the first node: it would stay alive for the whole run.
-                end = await drive(run, run.strategy.start(run) if start is None else start)
+                depth = _DEPTH.set(_DEPTH.get() + 1)  # seen by runs that this run's tools start
+                try:
+                    # No local keeps the first node: it would stay alive for the whole run.
+                    end = await drive(run, run.strategy.start(run) if start is None else start)
+                finally:
+                    _DEPTH.reset(depth)
         except asyncio.CancelledError:
             end = Finish("interrupted", Reason("cancelled", "The run was cancelled."), None)
             self._finish(run, end)

@@ -169,11 +169,14 @@ class WorkerPool:
         loop = asyncio.get_running_loop()
         ticket = Ticket(loop, self._inbox(loop), contextvars.copy_context(), fn, kwargs)
         self._jobs.put(ticket)
+        # A call from inside a sync tool (a nested agent run) must never wait for a slot
+        # that its own callers hold: it gets a thread even past max_workers.
+        nested = getattr(_in_pool, "pool", None) is self
         with self._lock:
             if self._idle > 0:
                 self._idle -= 1
                 return ticket
-            if self._threads >= self.max_workers:
+            if self._threads >= self.max_workers and not nested:
                 return ticket
             self._threads += 1
         threading.Thread(target=self._serve, name="tether-tool", daemon=True).start()
@@ -218,6 +221,7 @@ class WorkerPool:
             threading.Thread(target=self._serve, name="tether-tool", daemon=True).start()
 
     def _serve(self) -> None:
+        _in_pool.pool = self
         jobs = self._jobs
         while True:
             try:
@@ -250,6 +254,8 @@ class WorkerPool:
                 inbox.put(ticket)
             del ctx, fn, kwargs, inbox, ticket
 
+
+_in_pool = threading.local()  # .pool: the pool whose worker this thread is
 
 _DEFAULT: WorkerPool | None = None
 
