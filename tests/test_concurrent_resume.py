@@ -278,3 +278,24 @@ async def test_releasing_a_lease_never_hangs(make_store: StoreFactory) -> None:
         lease = await Lease.take(store, run_id, 0.03)
         await asyncio.sleep(0.011)  # a renewal may be in flight
         await asyncio.wait_for(lease.release(), 5)
+
+
+async def test_resuming_a_finished_run_returns_its_output_as_the_output_type(
+    make_store: StoreFactory,
+) -> None:
+    from pydantic import BaseModel
+
+    class Refund(BaseModel):
+        order: str
+        cents: int
+
+    store = make_store()
+    agent = Agent(
+        FunctionModel(lambda m, p: ModelResponse(text='{"order": "A-17", "cents": 1200}')),
+        output_type=Refund,
+        store=store,
+    )
+    done = await agent.run("refund")
+    again = await agent.resume(done.run_id)
+    assert isinstance(again.output, Refund)
+    assert again.output == done.output
