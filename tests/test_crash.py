@@ -114,6 +114,17 @@ def _check_ledger(ledger: str, store_spec: str, run_id: str, calls: int = 7) -> 
         assert counts[f"{run_id}:{e.call_id}"] >= 1, e
 
 
+def _drop_schema(schema: str) -> None:
+    from tether.journal import PostgresStore
+
+    async def drop() -> None:
+        store = PostgresStore(PG_DSN, schema=schema)
+        await store.drop()
+        await store.close()
+
+    asyncio.run(drop())
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", ["sqlite", "postgres"])
 def test_two_hundred_kills_lose_nothing_and_do_nothing_twice(kind: str, tmp_path: Path) -> None:
@@ -143,14 +154,7 @@ def test_two_hundred_kills_lose_nothing_and_do_nothing_twice(kind: str, tmp_path
         "completed with the same transcript and ledger checks"
     )
     if kind == "postgres":
-        from tether.journal import PostgresStore
-
-        async def drop() -> None:
-            store = PostgresStore(PG_DSN, schema=schema)
-            await store.drop()
-            await store.close()
-
-        asyncio.run(drop())
+        _drop_schema(schema)
 
 
 @pytest.mark.slow
@@ -205,11 +209,4 @@ def test_a_guided_run_killed_anywhere_resumes_guided_and_ends_as_a_run_never_kil
         _check_ledger(ledger, spec, run_id, calls=3)
     print(f"guided on {kind}: {kills} kills over {runs} runs, every run ended as the reference")
     if kind == "postgres":
-        from tether.journal import PostgresStore
-
-        async def drop() -> None:
-            store = PostgresStore(PG_DSN, schema=schema)
-            await store.drop()
-            await store.close()
-
-        asyncio.run(drop())
+        _drop_schema(schema)
