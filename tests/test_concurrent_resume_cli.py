@@ -1,0 +1,102 @@
+"""Two ``tether resume RUN --approve c1`` processes started together: the refund runs
+once, and the journal says what happened (both stores)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import uuid
+from pathlib import Path
+
+import pytest
+
+from conftest import PG_DSN, _postgres_reachable
+
+PAIRS = int(os.environ.get("TETHER_RESUME_PROCESS_PAIRS", "10"))
+
+AGENT = """
+import os
+from tether import Agent, ModelResponse, RunContext, Tool, ToolCall, ToolResultMessage
+from tether.testing import FunctionModel
+
+LEDGER = os.environ["REFUND_LEDGER"]
+
+
+def refund(ctx: RunContext[None], order: str) -> str:
+    '''Refund an order (not idempotent).'''
+    fd = os.open(LEDGER, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    os.write(fd, (ctx.idempotency_key + "\\n").encode())
+    os.close(fd)
+    return f"refunded {order}"
+
+
+def policy(messages, params):
+    results = [m for m in messages if isinstance(m, ToolResultMessage)]
+    if results:
+        return ModelResponse(text=results[-1].content)
+    return ModelResponse(tool_calls=[ToolCall("refund", {"order": "A-17"}, "c1")])
+
+
+agent = Agent(FunctionModel(policy), tools=[Tool(refund, requires_approval=True)], name="refunds")
+"""
+
+
+def _tether(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "tether", *args],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_two_resume_processes_refund_once(kind: str, tmp_path: Path) -> None:
+    if kind == "postgres":
+        why = _postgres_reachable()
+        if why is not None:
+            pytest.skip(f"PostgreSQL tests need a server: {why}")
+        schema = f"cli_{uuid.uuid4().hex[:8]}"
+        store = f"{PG_DSN}?options=-csearch_path%3D{schema}"
+        import asyncio
+
+        from tether.journal import PostgresStore
+
+        asyncio.run(PostgresStore(PG_DSN, schema=schema).close())
+    else:
+        store = str(tmp_path / "j.db")
+    (tmp_path / "refunds.py").write_text(textwrap.dedent(AGENT))
+    ledger = tmp_path / "ledger"
+    env = {**os.environ, "REFUND_LEDGER": str(ledger), "PYTHONPATH": str(tmp_path)}
+    base = ["--agent", "refunds:agent", "--store", store]
+    try:
+        for _ in range(PAIRS):
+            started = _tether(["run", "refund A-17", *base, "--json"], tmp_path, env)
+            out, err = started.communicate(timeout=60)
+            run_id = json.loads(out)["run_id"]
+            pair = [
+                _tether(["resume", run_id, "--approve", "c1", *base, "--json"], tmp_path, env)
+                for _ in range(2)
+            ]
+            codes = []
+            for proc in pair:
+                out, err = proc.communicate(timeout=60)
+                codes.append(proc.returncode)
+                assert "Traceback" not in err, err
+            assert 0 in codes, codes  # one went on; the other lost the lease (2) or saw it done (0)
+            assert set(codes) <= {0, 2}, codes
+            lines = [line for line in ledger.read_text().splitlines() if run_id in line]
+            assert lines == [f"{run_id}:c1"], lines
+    finally:
+        if kind == "postgres":
+            import asyncio
+
+            from tether.journal import PostgresStore
+
+            asyncio.run(PostgresStore(PG_DSN, schema=schema).drop())
