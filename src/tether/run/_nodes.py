@@ -192,7 +192,7 @@ def _model_error(r: Run, exc: Exception) -> GiveUp | Finish:
         "failed",
         Reason(
             "model_error",
-            r.redact(f"The model {r.model.name!r} failed: {exc}"),
+            f"The model {r.model.name!r} failed: {exc}",  # secrets are scrubbed when recorded
             type(exc).__name__,
         ),
         None,

@@ -161,10 +161,6 @@ class Run:
             self.secrets = set(self.secrets)
         self.secrets.add(value)
 
-    def redact(self, text: str) -> str:
-        """``text`` with the run's secret values replaced by ``***``."""
-        return redact(text, self.secrets) if self.secrets else text
-
     def note(self, text: str) -> None:
         """Journal a note for the model's next call (once: a note already pending is kept)."""
         if text not in self.state.notes:
