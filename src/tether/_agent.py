@@ -609,7 +609,18 @@ def _record_decisions(run: Run, decisions: Mapping[str, Decision]) -> None:
                 f"the decision on {call_id} must be tether.approve(), reject() or edit(), "
                 f"got {decision!r}"
             )
-        earlier = run.state.decisions.get(call_id)
+        st = run.state
+        if call_id in st.started and call_id not in st.in_doubt:
+            # Cut off by a crash after the decision that let it run: only the run (its
+            # tool's reconcile hook, or a question to a person) decides whether it runs
+            # again. The same decision once more changes nothing.
+            if st.decided.get(call_id) != decision.kind:
+                raise ConfigError(
+                    f"call {call_id} was already decided ({st.decided.get(call_id)}) and "
+                    "started; resume without a decision to learn whether it needs one"
+                )
+            continue
+        earlier = st.decisions.get(call_id)
         if earlier is not None:
             if earlier.decision != decision.kind:
                 raise ConfigError(

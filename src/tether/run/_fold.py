@@ -12,6 +12,7 @@ from typing import Any
 
 from tether._events import (
     ApprovalDecided,
+    ApprovalRequested,
     BudgetExhausted,
     BudgetWarning,
     LoopDetected,
@@ -94,6 +95,7 @@ def _started(st: RunState, e: ToolCallStarted) -> None:
     st.started.add(e.call.id)
     # A person's decision allows one execution: this one uses it up.
     st.decisions.pop(e.call.id, None)
+    st.in_doubt.discard(e.call.id)
 
 
 def _finished_call(st: RunState, e: ToolCallFinished) -> None:
@@ -167,6 +169,12 @@ def _changed(st: RunState, e: StrategyChanged) -> None:
 
 def _decided(st: RunState, e: ApprovalDecided) -> None:
     st.decisions[e.call_id] = e
+    st.decided[e.call_id] = e.decision
+
+
+def _asked(st: RunState, e: ApprovalRequested) -> None:
+    if e.reason == "in_doubt":
+        st.in_doubt.update(c.id for c in e.calls)
 
 
 def _run_finished(st: RunState, e: RunFinished) -> None:
@@ -196,6 +204,7 @@ _HANDLERS: dict[type[Any], Callable[[RunState, Any], None]] = {
     BudgetWarning: _warning,
     StrategyChanged: _changed,
     ApprovalDecided: _decided,
+    ApprovalRequested: _asked,
     RunFinished: _run_finished,
 }
 

@@ -48,7 +48,9 @@ class RunState:
         started: ids of the batch's calls that started.
         outcomes: the batch's finished calls, by id.
         results: every finished call of the run, in journal order.
-        decisions: a person's decisions on pending calls, by call id.
+        decisions: a person's decisions not yet used by an execution, by call id.
+        decided: the last decision journaled on each call (used or not).
+        in_doubt: calls cut off by a crash that the run stopped to ask a person about.
         plan_check, call_checks, result_check: what the loop detector said about
             the latest plan, each call of the batch, and the batch's results.
         last: the latest event that moved the run on (a response, a turn, a tool
@@ -74,6 +76,8 @@ class RunState:
     outcomes: dict[str, CallOutcome] = field(default_factory=dict)
     results: list[ToolResult] = field(default_factory=list)
     decisions: dict[str, ApprovalDecided] = field(default_factory=dict)
+    decided: dict[str, str] = field(default_factory=dict)
+    in_doubt: set[str] = field(default_factory=set)
     plan_check: Detection | None = None
     call_checks: dict[str, Detection] = field(default_factory=dict)
     result_check: Detection | None = None
