@@ -24,6 +24,9 @@ from .run import (
     Fallback,
     FallbackContext,
     Finish,
+    Guardrail,
+    GuardrailSet,
+    InjectionPolicy,
     JournalModel,
     JournalOutlet,
     Lease,
@@ -39,10 +42,12 @@ from .run import (
     Strategy,
     StreamOutlet,
     as_fallback,
-    drive,
+    drive_guarded,
+    first_node,
     fork_events,
     resolve_strategy,
     resume_node,
+    resumed_node,
 )
 from .tools import RunContext, Tool
 
@@ -130,6 +135,13 @@ class Agent(Generic[DepsT, OutputT]):
         lease_ttl: seconds a run's lease lasts without renewal (it is renewed every
             third of that while the run goes); a crashed process's run can be
             resumed elsewhere once its lease has expired.
+        guardrails: checks on the input, each tool call and the final answer
+            (:class:`~tether.Guardrail`, made with ``@input_guardrail``,
+            ``@tool_guardrail``, ``@output_guardrail`` or from an agent); a tripped one
+            ends the run or redirects the model.
+        injection_policy: how calls of high-risk tools (declared with ``effects``) are
+            treated once tool output is in the conversation
+            (:class:`~tether.InjectionPolicy`: they wait for approval by default).
     """
 
     def __init__(
@@ -151,6 +163,8 @@ class Agent(Generic[DepsT, OutputT]):
         approval: Callable[[ToolCall], bool] | None = None,
         store: JournalStore | None = None,
         lease_ttl: float = 30.0,
+        guardrails: Sequence[Guardrail] = (),
+        injection_policy: InjectionPolicy | None = None,
     ) -> None:
         self.model = model if isinstance(model, Model) else resolve_model(model)
         self.instructions = instructions
@@ -175,6 +189,8 @@ class Agent(Generic[DepsT, OutputT]):
         self.approval = approval
         self.store = store
         self.lease_ttl = lease_ttl
+        self.guardrails = GuardrailSet.of(guardrails)
+        self.injection_policy = injection_policy or InjectionPolicy()
         self._config: RunConfig | None = None
 
     def _prepare(self) -> RunConfig:
@@ -197,6 +213,8 @@ class Agent(Generic[DepsT, OutputT]):
                 max_result_chars=self.max_result_chars,
                 default_prompt=self.prompt == _DEFAULT_PROMPT,
                 owner=self,
+                guardrails=self.guardrails,
+                injection=self.injection_policy,
             )
         return self._config
 
@@ -299,7 +317,9 @@ class Agent(Generic[DepsT, OutputT]):
                 depth = _DEPTH.set(_DEPTH.get() + 1)  # seen by runs that this run's tools start
                 try:
                     # No local keeps the first node: it would stay alive for the whole run.
-                    end = await drive(run, run.strategy.start(run) if start is None else start)
+                    end = await drive_guarded(
+                        run, first_node(run, run.strategy.start(run)) if start is None else start
+                    )
                 finally:
                     _DEPTH.reset(depth)
         except asyncio.CancelledError:
@@ -430,7 +450,7 @@ class Agent(Generic[DepsT, OutputT]):
             elapsed = events[-1].at - first.at
             run.state.tracker.started = time.monotonic() - max(elapsed, 0.0)
             _record_decisions(run, decisions or {})
-            node = resume_node(run)
+            node = resumed_node(run, resume_node(run), events)
         except BaseException:
             await lease.release()
             raise

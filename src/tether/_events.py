@@ -18,6 +18,9 @@ Schema versions (bump :data:`EVENT_SCHEMA_VERSION` and add a line per change):
   dicts with a key starting with ``$`` are escaped, and blobs hold JSON text (so
   strings with unpaired surrogates round-trip). Events are unchanged; records of
   versions 1 and 2 still load.
+* 4: new ``guardrail_checked`` (a guardrail or the injection policy looked at the
+  input, a tool call or the final answer); the reason kind ``guardrail_tripped``.
+  Records of versions 1 to 3 still load.
 """
 
 from __future__ import annotations
@@ -40,6 +43,9 @@ __all__ = [
     "BudgetExhausted",
     "BudgetWarning",
     "Event",
+    "GuardrailAction",
+    "GuardrailChecked",
+    "GuardrailStage",
     "LoopDetected",
     "LoopKind",
     "ModelFailed",
@@ -65,8 +71,8 @@ __all__ = [
     "load_event",
 ]
 
-EVENT_SCHEMA_VERSION = 3
-_READABLE_VERSIONS = frozenset({1, 2, 3})
+EVENT_SCHEMA_VERSION = 4
+_READABLE_VERSIONS = frozenset({1, 2, 3, 4})
 
 RunStatus = Literal["completed", "gave_up", "failed", "interrupted"]
 LoopKind = Literal["repeated_call", "cycle", "stale_results", "replanning"]
@@ -90,7 +96,10 @@ ReasonKind = Literal[
     "internal_error",
     "approval_required",
     "needs_decision",
+    "guardrail_tripped",
 ]
+GuardrailStage = Literal["input", "output", "tool_call"]
+GuardrailAction = Literal["pass", "end", "redirect", "approve", "refuse"]
 
 
 @dataclass(slots=True)
@@ -320,6 +329,26 @@ class TurnRecorded(_EventBase):
 
 
 @dataclass(slots=True, kw_only=True)
+class GuardrailChecked(_EventBase):
+    """A guardrail (or the injection policy) looked at the run's input, a tool call or
+    the final answer.
+
+    ``action`` is what followed: ``pass``; ``end`` (the run ends as ``failed`` with the
+    reason ``guardrail_tripped``); ``redirect`` (the model is told ``reason`` and goes
+    on: a tool call is not run, a final answer is asked for again); ``approve`` (a
+    tool call waits for a person); ``refuse`` (a tool call is not run).
+    """
+
+    stage: GuardrailStage
+    guardrail: str
+    tripped: bool
+    action: GuardrailAction = "pass"
+    reason: str = ""
+    call_id: str | None = None
+    type: Literal["guardrail_checked"] = "guardrail_checked"
+
+
+@dataclass(slots=True, kw_only=True)
 class TextDelta(_EventBase):
     """A piece of streamed model text; streamed only, never journaled."""
 
@@ -346,6 +375,7 @@ Event = (
     | OutputInvalid
     | StrategyChanged
     | TurnRecorded
+    | GuardrailChecked
     | RunFinished
 )
 """An event of the run journal."""

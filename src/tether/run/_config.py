@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from tether._messages import ToolCall
@@ -12,6 +12,7 @@ from tether.tools import Tool
 
 from ._detect import LoopPolicy
 from ._fallback import Fallback
+from ._guardrails import GuardrailSet, InjectionPolicy
 from ._output import OutputSpec
 
 __all__ = ["RunConfig"]
@@ -36,6 +37,8 @@ class RunConfig:
         max_result_chars: the longest tool result shown to the model.
         default_prompt: True when the agent kept the default orchestrator prompt.
         owner: the agent itself (opaque to the run layer).
+        guardrails: the agent's guardrails, by stage.
+        injection: how high-risk tool calls are treated after tool output.
     """
 
     agent_name: str
@@ -52,3 +55,5 @@ class RunConfig:
     max_result_chars: int
     default_prompt: bool = True
     owner: Any = None
+    guardrails: GuardrailSet = field(default_factory=GuardrailSet)
+    injection: InjectionPolicy = field(default_factory=InjectionPolicy)

@@ -46,6 +46,7 @@ from ._detect import Detection
 from ._fallback import FallbackContext
 from ._fold import DIM_WORDS
 from ._run import Run
+from ._screen import check_all, gate
 
 __all__ = [
     "Finish",
@@ -57,6 +58,7 @@ __all__ = [
     "detected",
     "drive",
     "exhausted",
+    "guardrail_end",
     "judge_answer",
     "model_step",
     "suspend",
@@ -140,6 +142,15 @@ def judge_answer(r: Run, text: str, reason: Reason) -> Finish | str:
             None,
         )
     return str(value)
+
+
+def guardrail_end(name: str, reason: str, what: str) -> Finish:
+    """The end of a run that a guardrail stopped."""
+    return Finish(
+        "failed",
+        Reason("guardrail_tripped", f"The guardrail {name!r} stopped {what}: {reason}", name),
+        None,
+    )
 
 
 def reject_output(r: Run, errors: str) -> None:
@@ -342,17 +353,35 @@ class RunTools:
                     answer_unrun(r, self.calls[i:], f"Not run: {det.detail}.")
                     return stop
                 blocked[call.id] = f"Not run: {det.message}"
-            elif call.id in st.decisions:
-                self._apply(r, call)
-            elif call.id not in st.started and _needs_approval(r, call):
-                # (a call cut off by a crash passed this gate before it started)
+            elif self._waits(r, call, blocked):
                 pending.append(call)
                 continue
             to_run.append(call)
+        if r.config.guardrails.tool_call:
+            end = await _screen(r, to_run, pending, blocked, self.calls)
+            if end is not None:
+                return end
         stop = await self._execute(r, to_run, blocked)
         if pending:
             return suspend(r, pending, "approval")
         return stop or r.strategy.after_tools(r)
+
+    def _waits(self, r: Run, call: ToolCall, blocked: dict[str, str]) -> bool:
+        """Whether a call waits for a person; a person's decision is applied, and a call
+        the injection policy refuses joins ``blocked``."""
+        st = r.state
+        if call.id in st.decisions:
+            self._apply(r, call)
+            return False
+        if call.id in st.started:  # a call cut off by a crash passed the gates before
+            return False
+        gated = _gate(r, call)
+        if gated is None:
+            return False
+        if gated[0] == "approve":
+            return True
+        blocked[call.id] = gated[1]
+        return False
 
     def _apply(self, r: Run, call: ToolCall) -> None:
         decision = r.state.decisions[call.id]
@@ -482,12 +511,47 @@ def _secret_values(r: Run, tool: Tool) -> dict[str, Any] | CallOutcome:
     return values
 
 
-def _needs_approval(r: Run, call: ToolCall) -> bool:
+def _gate(r: Run, call: ToolCall) -> tuple[Literal["approve", "refuse"], str] | None:
+    """Whether a call waits for a person (its tool, the approval policy or the injection
+    policy says so) or is refused (the injection policy); None when it may run."""
     tool = r.config.tools.get(call.name)
     if tool is None:  # an unknown tool is answered with an error, nothing to approve
-        return False
+        return None
     policy = r.config.approval
-    return tool.requires_approval or (policy is not None and policy(call))
+    if tool.requires_approval or (policy is not None and policy(call)):
+        return ("approve", "")
+    return gate(r, call, tool) if tool.effects else None
+
+
+async def _screen(
+    r: Run,
+    to_run: list[ToolCall],
+    pending: list[ToolCall],
+    blocked: dict[str, str],
+    everything: Sequence[ToolCall],
+) -> Finish | None:
+    """The tool-call guardrails on the calls about to run or wait for a person, all at
+    once: a redirected call is answered without running; a guardrail that ends the run
+    answers every open call unrun."""
+    st = r.state
+    calls = [c for c in (*to_run, *pending) if c.id not in blocked and c.id not in st.started]
+    guards = r.config.guardrails.tool_call
+    verdicts = await asyncio.gather(*(check_all(r, guards, c, c.id) for c in calls))
+    end: Finish | None = None
+    for call, tripped in zip(calls, verdicts, strict=True):
+        if tripped is None:
+            continue
+        g, t = tripped
+        if t.action == "redirect":
+            blocked[call.id] = f"Not run: the guardrail {g.name!r} refused this call: {t.reason}"
+            if call in pending:
+                pending.remove(call)
+                to_run.append(call)
+        elif end is None:
+            end = guardrail_end(g.name, t.reason, f"the call {call.name} ({call.id})")
+    if end is not None:
+        answer_unrun(r, everything, f"Not run: {end.reason.message}")
+    return end
 
 
 def suspend(r: Run, calls: list[ToolCall], why: Literal["approval", "in_doubt"]) -> Finish:

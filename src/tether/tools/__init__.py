@@ -7,11 +7,12 @@ from ._context import RunContext
 from ._exec import CallOutcome, render_result, run_tool_call, truncate
 from ._procs import ProcessLimits, ToolLimitExceeded
 from ._secrets import REDACTED, Secret, SecretParam, redact
-from ._tool import Tool, format_validation_error, tool
+from ._tool import InvalidArguments, Tool, format_validation_error, tool
 
 __all__ = [
     "REDACTED",
     "CallOutcome",
+    "InvalidArguments",
     "ProcessLimits",
     "RunContext",
     "Secret",

@@ -25,7 +25,7 @@ from tether._messages import ToolCall
 
 from ._context import RunContext
 from ._procs import run_in_process
-from ._tool import Tool, format_validation_error
+from ._tool import InvalidArguments, Tool, format_validation_error
 from ._workers import default_pool
 
 __all__ = ["CallOutcome", "render_result", "run_tool_call", "truncate"]
@@ -134,10 +134,11 @@ def _arguments(
     """The call's keyword arguments: the model's, validated, then the context and secrets."""
     try:
         args = tool.validate(call.arguments)
-    except ValidationError as err:
+    except (ValidationError, InvalidArguments) as err:
+        problems = format_validation_error(err) if isinstance(err, ValidationError) else str(err)
         return CallOutcome(
             "invalid_arguments",
-            f"Invalid arguments for tool {tool.name!r}:\n{format_validation_error(err)}\n"
+            f"Invalid arguments for tool {tool.name!r}:\n{problems}\n"
             "Call it again with arguments that match its schema.",
         )
     if make_ctx is not None and tool.ctx_param is not None:

@@ -3,14 +3,20 @@
 A tool is a plain function (sync or async). Its parameters' type hints and its
 Google-style docstring give the JSON schema the model sees; pydantic validates
 the model's arguments against the same schema before the function runs.
+
+A tool whose schema comes from elsewhere (an MCP server, an OpenAPI document) is
+built with :meth:`Tool.from_schema`: the model sees that JSON schema exactly, and
+``jsonschema`` validates the arguments against it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import inspect
+import json
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar, get_origin, get_type_hints, overload
 
@@ -24,9 +30,11 @@ from ._context import RunContext
 from ._procs import ProcessLimits
 from ._secrets import SecretParam, secret_of
 
-__all__ = ["Tool", "format_validation_error", "tool"]
+__all__ = ["InvalidArguments", "Tool", "format_validation_error", "tool"]
 
 F = TypeVar("F", bound=Callable[..., Any])
+Effect = Literal["writes", "pays", "sends"]
+EFFECTS: tuple[Effect, ...] = ("writes", "pays", "sends")
 
 
 def _strip_titles(schema: Any) -> Any:
@@ -53,14 +61,52 @@ def format_validation_error(err: ValidationError) -> str:
     return "\n".join(lines)
 
 
+class InvalidArguments(ValueError):
+    """Arguments that do not fit a tool's JSON schema (see :meth:`Tool.from_schema`).
+
+    Its text is a short, model-readable list of what is wrong, one ``- place: problem``
+    line each, as :func:`format_validation_error` writes for pydantic's errors.
+    """
+
+
+_MAX_PROBLEMS = 10
+"""How many schema violations an error lists; more would drown the first ones."""
+
+
+def _schema_problems(validator: Any, arguments: Any) -> list[str]:
+    errors = sorted(validator.iter_errors(arguments), key=lambda e: list(e.absolute_path))
+    lines = []
+    for e in errors[:_MAX_PROBLEMS]:
+        loc = ".".join(str(p) for p in e.absolute_path) or "(arguments)"
+        lines.append(f"- {loc}: {e.message}")
+    if len(errors) > _MAX_PROBLEMS:
+        lines.append(f"- ... and {len(errors) - _MAX_PROBLEMS} more")
+    return lines
+
+
+class _DictCall:
+    """Calls a function of one arguments dict with keyword arguments, as tools are called."""
+
+    __slots__ = ("fn",)
+
+    def __init__(self, fn: Callable[[dict[str, Any]], Awaitable[Any]]) -> None:
+        self.fn = fn
+
+    async def __call__(self, **arguments: Any) -> Any:
+        result = self.fn(arguments)
+        return await result if inspect.isawaitable(result) else result
+
+
 @dataclass(frozen=True, slots=True)
 class _Schema:
     is_async: bool
     description: str
     ctx_param: str | None
-    args_model: type[BaseModel]
+    args_model: type[BaseModel] | None
     param_names: tuple[str, ...]
     secrets: tuple[SecretParam, ...] = ()
+    json_schema: dict[str, Any] | None = None
+    validator: Any = None  # a jsonschema validator, for tools built from a JSON schema
 
 
 _SCHEMAS: weakref.WeakKeyDictionary[Any, _Schema] = weakref.WeakKeyDictionary()
@@ -97,6 +143,12 @@ class Tool:
         limits: what a ``"process"`` tool may use (:class:`ProcessLimits`: memory, CPU
             seconds, open files; 1 GiB, 60 s and 256 by default); a limit that trips
             is an error the model sees.
+        effects: what the tool does to the world, for the injection policy: any of
+            ``"writes"``, ``"pays"``, ``"sends"``. A tool with effects is high-risk: once
+            tool output is in the conversation, its calls wait for approval or are
+            refused (see :class:`~tether.InjectionPolicy`).
+        trusted_output: the tool's results are trusted (written by you, not by others:
+            a calculator, a clock). Results are untrusted by default.
     """
 
     def __init__(
@@ -115,9 +167,20 @@ class Tool:
         requires_approval: bool = False,
         reconcile: Callable[[dict[str, Any], str], Any] | None = None,
         limits: ProcessLimits | None = None,
+        effects: Iterable[Effect] = (),
+        trusted_output: bool = False,
     ) -> None:
         if not callable(fn):
             raise ConfigError(f"a tool must be a function, got {fn!r}")
+        if isinstance(effects, str):
+            effects = (effects,)  # type: ignore[assignment]
+        self.effects: frozenset[Effect] = frozenset(effects)
+        unknown = sorted(str(e) for e in self.effects - set(EFFECTS))
+        if unknown:
+            raise ConfigError(
+                f"unknown tool effects {unknown}: a tool's effects are any of {list(EFFECTS)}"
+            )
+        self.trusted_output = trusted_output
         if inspect.isasyncgenfunction(fn) or inspect.isgeneratorfunction(fn):
             raise ConfigError(
                 f"tool {getattr(fn, '__name__', fn)!r} is a generator; a tool returns one "
@@ -149,6 +212,103 @@ class Tool:
         self._description = description
         self._schema: _Schema | None = None
         self._definition: ToolDefinition | None = None
+
+    @classmethod
+    def from_schema(
+        cls,
+        *,
+        name: str,
+        description: str,
+        parameters: dict[str, Any],
+        fn: Callable[[dict[str, Any]], Awaitable[Any]],
+        timeout: float | None = None,
+        retries: int = 0,
+        retry_on: tuple[type[BaseException], ...] = (Exception,),
+        retry_delay: float = 0.05,
+        max_result_chars: int | None = None,
+        idempotent: bool = False,
+        requires_approval: bool = False,
+    ) -> Tool:
+        """A tool whose arguments are described by a JSON schema rather than type hints.
+
+        For tools defined elsewhere (an MCP server, an OpenAPI operation): the model
+        sees ``parameters`` exactly as given, the arguments are validated against it
+        with ``jsonschema`` before ``fn`` runs (an invalid call never reaches ``fn``;
+        the model is told what is wrong), and ``fn`` receives them as one dict.
+
+        Args:
+            name: the name the model sees.
+            description: what the tool does.
+            parameters: the JSON schema of the arguments object.
+            fn: an async function of the validated arguments dict; it returns the
+                result, or raises to report an error to the model.
+            timeout: see :class:`Tool`.
+            retries: see :class:`Tool`.
+            retry_on: see :class:`Tool`.
+            retry_delay: see :class:`Tool`.
+            max_result_chars: see :class:`Tool`.
+            idempotent: see :class:`Tool`.
+            requires_approval: see :class:`Tool`.
+
+        Raises:
+            ConfigError: ``parameters`` is not a valid JSON schema, or ``fn`` is not callable.
+
+        Example:
+            ```python
+            async def search(args: dict[str, Any]) -> str:
+                return await index.search(args["query"])
+
+            search_tool = Tool.from_schema(
+                name="search",
+                description="Search the index.",
+                parameters={
+                    "type": "object",
+                    "properties": {"query": {"type": "string"}},
+                    "required": ["query"],
+                },
+                fn=search,
+            )
+            ```
+        """
+        # Imported here: most agents never build a tool from a schema, and jsonschema
+        # takes tens of milliseconds to import.
+        import jsonschema
+        import jsonschema.exceptions
+
+        if not callable(fn):
+            raise ConfigError(f"tool {name!r}: fn must be a function, got {fn!r}")
+        if not isinstance(parameters, dict):
+            raise ConfigError(f"tool {name!r}: parameters must be a JSON schema object")
+        schema = copy.deepcopy(parameters)
+        validator_class = jsonschema.validators.validator_for(schema)
+        try:
+            validator_class.check_schema(schema)
+        except jsonschema.exceptions.SchemaError as exc:
+            raise ConfigError(
+                f"tool {name!r}: parameters are not a valid JSON schema: {exc.message}"
+            ) from None
+        made = cls(
+            _DictCall(fn),
+            name=name,
+            description=description,
+            timeout=timeout,
+            retries=retries,
+            retry_on=retry_on,
+            retry_delay=retry_delay,
+            max_result_chars=max_result_chars,
+            idempotent=idempotent,
+            requires_approval=requires_approval,
+        )
+        made._schema = _Schema(
+            is_async=True,
+            description=description,
+            ctx_param=None,
+            args_model=None,
+            param_names=(),
+            json_schema=schema,
+            validator=validator_class(schema),
+        )
+        return made
 
     def _ensure(self) -> _Schema:
         # Built on first use and shared by every Tool of the same function, so that
@@ -196,8 +356,18 @@ class Tool:
 
     @property
     def args_model(self) -> type[BaseModel]:
-        """The pydantic model that validates the arguments."""
-        return self._ensure().args_model
+        """The pydantic model that validates the arguments.
+
+        Raises:
+            ConfigError: the tool was built from a JSON schema and has no pydantic model.
+        """
+        model = self._ensure().args_model
+        if model is None:
+            raise ConfigError(
+                f"tool {self.name!r} was built from a JSON schema and has no pydantic model; "
+                "read its definition.parameters"
+            )
+        return model
 
     @property
     def secrets(self) -> tuple[SecretParam, ...]:
@@ -256,8 +426,12 @@ class Tool:
     def definition(self) -> ToolDefinition:
         """The tool as a model sees it."""
         if self._definition is None:
-            schema = _strip_titles(self.args_model.model_json_schema())
-            schema.setdefault("properties", {})
+            given = self._ensure().json_schema
+            if given is not None:  # from_schema: exactly the schema it was given
+                schema = copy.deepcopy(given)
+            else:
+                schema = _strip_titles(self.args_model.model_json_schema())
+                schema.setdefault("properties", {})
             self._definition = ToolDefinition(self.name, self.description, schema)
         return self._definition
 
@@ -266,8 +440,12 @@ class Tool:
 
         Raises:
             pydantic.ValidationError: malformed JSON or arguments that do not fit.
+            InvalidArguments: the same, for a tool built with :meth:`from_schema`.
         """
         schema = self._schema or self._ensure()
+        if schema.validator is not None:
+            return _validate_json_schema(schema.validator, arguments)
+        assert schema.args_model is not None
         if isinstance(arguments, str):
             model = schema.args_model.model_validate_json(arguments or "{}")
         else:
@@ -281,6 +459,23 @@ class Tool:
 
     def __repr__(self) -> str:
         return f"Tool({self.name!r})"
+
+
+def _validate_json_schema(validator: Any, arguments: dict[str, Any] | str) -> dict[str, Any]:
+    """The arguments of a :meth:`Tool.from_schema` tool, checked against its schema."""
+    if isinstance(arguments, str):
+        try:
+            arguments = json.loads(arguments or "{}")
+        except ValueError as exc:
+            raise InvalidArguments(f"- (arguments): not valid JSON ({exc})") from None
+    if not isinstance(arguments, dict):
+        raise InvalidArguments(
+            f"- (arguments): expected a JSON object, got {type(arguments).__name__}"
+        )
+    problems = _schema_problems(validator, arguments)
+    if problems:
+        raise InvalidArguments("\n".join(problems))
+    return dict(arguments)
 
 
 @overload
@@ -302,6 +497,8 @@ def tool(
     requires_approval: bool = False,
     reconcile: Callable[[dict[str, Any], str], Any] | None = None,
     limits: ProcessLimits | None = None,
+    effects: Iterable[Effect] = (),
+    trusted_output: bool = False,
 ) -> Callable[[F], Tool]: ...
 
 
@@ -321,6 +518,8 @@ def tool(
     requires_approval: bool = False,
     reconcile: Callable[[dict[str, Any], str], Any] | None = None,
     limits: ProcessLimits | None = None,
+    effects: Iterable[Effect] = (),
+    trusted_output: bool = False,
 ) -> Tool | Callable[[F], Tool]:
     """Make a function into a :class:`Tool`, with or without options.
 
@@ -351,6 +550,8 @@ def tool(
             requires_approval=requires_approval,
             reconcile=reconcile,
             limits=limits,
+            effects=effects,
+            trusted_output=trusted_output,
         )
 
     return wrap(fn) if fn is not None else wrap

@@ -1,0 +1,94 @@
+"""What sandboxed code may use, and what came of a run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from tether._errors import ConfigError
+
+__all__ = ["LimitName", "SandboxLimits", "SandboxResult", "stop_message"]
+
+LimitName = Literal["cpu_seconds", "memory_mb", "processes", "file_size_mb", "wall_seconds"]
+"""The limit that stopped a run."""
+
+
+@dataclass(frozen=True, slots=True)
+class SandboxLimits:
+    """What code in a :class:`~tether.sandbox.PythonSandbox` may use; None is no limit.
+
+    Every limit but ``wall_seconds`` and ``output_chars`` is an rlimit set on the
+    sandboxed process before the interpreter starts; it cannot raise them again.
+
+    Args:
+        cpu_seconds: CPU time of each process (SIGXCPU at the limit, SIGKILL a
+            second later).
+        memory_mb: address space of each process, in MiB (allocations past it fail).
+        processes: processes and threads the sandbox may run at once (a fork bomb
+            stops here).
+        file_size_mb: the largest file the code may write, in MiB. The private
+            folder it writes in holds at most four times this.
+        wall_seconds: seconds after which the whole sandbox is killed.
+        output_chars: characters of stdout and of stderr kept; the rest is cut,
+            with a marker.
+    """
+
+    cpu_seconds: int | None = 10
+    memory_mb: int | None = 512
+    processes: int | None = 32
+    file_size_mb: int | None = 16
+    wall_seconds: int | None = 30
+    output_chars: int | None = 20_000
+
+    def __post_init__(self) -> None:
+        for name in self.__slots__:
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise ConfigError(
+                    f"SandboxLimits.{name} must be a positive int or None, got {value!r}"
+                )
+
+
+def stop_message(limit: LimitName, limits: SandboxLimits) -> str:
+    """The sentence that tells the model which limit stopped its code."""
+    value = getattr(limits, limit)
+    return {
+        "cpu_seconds": f"stopped: used more than {value} CPU seconds",
+        "memory_mb": f"stopped: tried to use more than {value} MiB of memory",
+        "processes": f"stopped: tried to run more than {value} processes or threads at once",
+        "file_size_mb": (
+            f"stopped: tried to write more than {value} MiB to a file"
+            f" or {value * 4 if value else None} MiB in all"
+        ),
+        "wall_seconds": f"stopped: still running after {value} seconds",
+    }[limit]
+
+
+@dataclass(frozen=True, slots=True)
+class SandboxResult:
+    """What came of running code in the sandbox.
+
+    Attributes:
+        stdout: what the code printed (cut past ``output_chars``, with a marker).
+        stderr: its errors, tracebacks included (cut the same way).
+        exit_code: the process's exit status; negative for the signal that ended it.
+        limit: the limit that stopped it, if one did.
+        message: the sentence for the model when a limit stopped it, else "".
+        duration_s: wall-clock seconds from start to end.
+        truncated: True when stdout or stderr was cut.
+    """
+
+    stdout: str
+    stderr: str
+    exit_code: int
+    limit: LimitName | None = None
+    message: str = ""
+    duration_s: float = 0.0
+    truncated: bool = False
+
+    @property
+    def ok(self) -> bool:
+        """True when the code ran to its end with exit status 0."""
+        return self.exit_code == 0 and self.limit is None
