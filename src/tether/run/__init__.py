@@ -7,6 +7,7 @@ strategy or an outlet of their own: see :class:`Strategy` for what a strategy ma
 
 from ._config import RunConfig
 from ._detect import Detection, LoopPolicy, ProgressMonitor
+from ._diagnose import Category, Diagnosis, diagnose
 from ._durable import Decision, Lease, approve, edit, reject, resume_node
 from ._fallback import (
     AgentFallback,
@@ -51,8 +52,10 @@ from .strategies import GuidedStrategy, Strategy, ToolLoop, resolve_strategy
 __all__ = [
     "DEFAULT_TEMPLATE",
     "AgentFallback",
+    "Category",
     "Decision",
     "Detection",
+    "Diagnosis",
     "Fallback",
     "FallbackContext",
     "FinalAnswer",
@@ -88,6 +91,7 @@ __all__ = [
     "approve",
     "as_fallback",
     "comparable",
+    "diagnose",
     "drive",
     "drive_guarded",
     "edit",
