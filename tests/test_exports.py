@@ -8,8 +8,12 @@ import pytest
 
 import tether
 import tether.journal
+import tether.mcp
 import tether.models
+import tether.run
+import tether.sandbox
 import tether.testing
+import tether.tools
 
 
 def _public(module: types.ModuleType) -> set[str]:
@@ -21,7 +25,18 @@ def _public(module: types.ModuleType) -> set[str]:
 
 
 @pytest.mark.parametrize(
-    "module", [tether, tether.models, tether.journal, tether.testing], ids=lambda m: m.__name__
+    "module",
+    [
+        tether,
+        tether.models,
+        tether.journal,
+        tether.testing,
+        tether.tools,
+        tether.run,
+        tether.mcp,
+        tether.sandbox,
+    ],
+    ids=lambda m: m.__name__,
 )
 def test_all_is_exactly_the_public_names(module: types.ModuleType) -> None:
     exported = set(module.__all__)
@@ -37,3 +52,8 @@ def test_the_error_tree_has_one_root() -> None:
     assert all(issubclass(e, tether.TetherError) for e in errors)
     assert issubclass(tether.RunLocked, tether.JournalError)
     assert tether.journal.RunLocked is tether.RunLocked
+
+
+def test_the_new_packages_errors_are_tether_errors() -> None:
+    assert issubclass(tether.mcp.MCPError, tether.TetherError)
+    assert issubclass(tether.sandbox.SandboxUnavailable, tether.ConfigError)

@@ -1,0 +1,126 @@
+"""The two ways to reach an MCP server: a child process over stdio, or a URL over
+streamable HTTP."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import TextIO
+from urllib.parse import urlsplit
+
+import httpx2
+from mcp import StdioServerParameters, stdio_client
+from mcp.client import Transport
+from mcp.client._transport import TransportStreams
+from mcp.client.streamable_http import streamable_http_client
+
+from ._server import MCPServer
+
+__all__ = ["MCPServerHTTP", "MCPServerStdio"]
+
+_SSE_READ_TIMEOUT = 300.0
+"""Seconds an HTTP response stream may stay silent (a server may hold one open)."""
+
+
+class MCPServerStdio(MCPServer):
+    """An MCP server run as a child process, spoken to over its stdin and stdout.
+
+    The process starts on ``connect()`` (or the first request) and is stopped by
+    ``close()``; if it crashes, the next request starts it again.
+
+    Args:
+        command: the program to run, such as ``"npx"``, ``"node"`` or ``sys.executable``.
+        args: its arguments.
+        env: environment variables for it, added to a safe minimal environment
+            (``PATH``, ``HOME`` and a few others; the rest of tether's is not passed on).
+        cwd: its working folder.
+        name: the server's name; the program's name by default.
+        timeout: seconds each request (and the start-up handshake) may take.
+        prefix: see :class:`MCPServer`.
+        max_restarts: see :class:`MCPServer`.
+        errlog: where the server's stderr goes; tether's stderr by default.
+
+    Example:
+        ```python
+        server = MCPServerStdio("npx", args=["-y", "@modelcontextprotocol/server-everything"])
+        async with server:
+            agent = Agent(model, tools=await server.list_tools())
+            result = await agent.run("Add 2 and 3 with the tool.")
+        ```
+    """
+
+    def __init__(
+        self,
+        command: str,
+        args: Sequence[str] = (),
+        *,
+        env: Mapping[str, str] | None = None,
+        cwd: str | Path | None = None,
+        name: str | None = None,
+        timeout: float = 30.0,
+        prefix: bool | str = False,
+        max_restarts: int = 3,
+        errlog: TextIO | None = None,
+    ) -> None:
+        super().__init__(
+            name=name or Path(command).name,
+            timeout=timeout,
+            prefix=prefix,
+            max_restarts=max_restarts,
+        )
+        self.params = StdioServerParameters(
+            command=command, args=list(args), env=dict(env) if env else None, cwd=cwd
+        )
+        self.errlog = errlog
+
+    def _transport(self) -> Transport:
+        # sys.stderr is read now, not at import: test runners swap it.
+        return stdio_client(self.params, errlog=self.errlog or sys.stderr)
+
+
+class MCPServerHTTP(MCPServer):
+    """An MCP server reached at a URL over streamable HTTP.
+
+    If the connection breaks, the next request connects again (a new MCP session).
+
+    Args:
+        url: the server's MCP endpoint, such as ``"http://127.0.0.1:3001/mcp"``.
+        headers: HTTP headers sent with every request (an ``Authorization`` header,
+            for example).
+        name: the server's name; the URL's host by default.
+        timeout: seconds each request (and the handshake) may take.
+        prefix: see :class:`MCPServer`.
+        max_restarts: see :class:`MCPServer`.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        name: str | None = None,
+        timeout: float = 30.0,
+        prefix: bool | str = False,
+        max_restarts: int = 3,
+    ) -> None:
+        super().__init__(
+            name=name or urlsplit(url).hostname or url,
+            timeout=timeout,
+            prefix=prefix,
+            max_restarts=max_restarts,
+        )
+        self.url = url
+        self.headers = dict(headers or {})
+
+    def _transport(self) -> Transport:
+        return self._connect()
+
+    @asynccontextmanager
+    async def _connect(self) -> AsyncIterator[TransportStreams]:
+        client = httpx2.AsyncClient(
+            headers=self.headers, timeout=httpx2.Timeout(self.timeout, read=_SSE_READ_TIMEOUT)
+        )
+        async with client, streamable_http_client(self.url, http_client=client) as streams:
+            yield streams
