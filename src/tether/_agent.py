@@ -42,7 +42,7 @@ from .run import (
     Strategy,
     StreamOutlet,
     as_fallback,
-    drive_guarded,
+    driver,
     first_node,
     fork_events,
     resolve_strategy,
@@ -317,7 +317,7 @@ class Agent(Generic[DepsT, OutputT]):
                 depth = _DEPTH.set(_DEPTH.get() + 1)  # seen by runs that this run's tools start
                 try:
                     # No local keeps the first node: it would stay alive for the whole run.
-                    end = await drive_guarded(
+                    end = await driver(run)(
                         run, first_node(run, run.strategy.start(run)) if start is None else start
                     )
                 finally:

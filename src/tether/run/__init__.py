@@ -19,7 +19,7 @@ from ._fallback import (
     as_fallback,
 )
 from ._fold import fold, fold_all
-from ._guarded import drive_guarded, first_node, resumed_node
+from ._guarded import drive_guarded, driver, first_node, resumed_node
 from ._guardrails import (
     Guardrail,
     GuardrailSet,
@@ -94,6 +94,7 @@ __all__ = [
     "diagnose",
     "drive",
     "drive_guarded",
+    "driver",
     "edit",
     "first_node",
     "fold",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from tether._events import GuardrailChecked, StreamEvent
@@ -14,7 +14,7 @@ from ._nodes import Finish, ModelTurn, Node, drive, guardrail_end, reject_output
 from ._run import Run
 from ._screen import check_all
 
-__all__ = ["CheckInput", "drive_guarded", "first_node", "resumed_node"]
+__all__ = ["CheckInput", "drive_guarded", "driver", "first_node", "resumed_node"]
 
 _REDIRECT_NOTE = (
     "Your final answer was not accepted: {reason}. Answer again without what was not accepted."
@@ -84,6 +84,13 @@ async def _check_output(r: Run, end: Finish) -> Node | Finish:
     reject_output(r, f"the guardrail {g.name!r}: {t.reason}")
     r.note(_REDIRECT_NOTE.format(reason=t.reason))
     return ModelTurn()
+
+
+def driver(r: Run) -> Callable[[Run, Node | Finish], Awaitable[Finish]]:
+    """What drives a run: :func:`drive_guarded` with output guardrails, else
+    :func:`~tether.run.drive` itself (one coroutine less in every run's chain, which
+    thousands of concurrent runs each keep alive)."""
+    return drive_guarded if r.config.guardrails.output else drive
 
 
 async def drive_guarded(r: Run, start: Node | Finish) -> Finish:
