@@ -109,12 +109,15 @@ from tether.testing import FunctionModel
 
 LEDGER = os.environ["REFUND_LEDGER"]
 ENTERED = os.environ["REFUND_ENTERED"]
+RELEASE = os.environ["REFUND_RELEASE"]
 
 
 def refund(ctx: RunContext[None], order: str) -> str:
     '''Refund an order (not idempotent; reconciled from the ledger after a crash).'''
     open(ENTERED, "a").close()
-    time.sleep(0.3)
+    deadline = time.monotonic() + 30
+    while not os.path.exists(RELEASE) and time.monotonic() < deadline:
+        time.sleep(0.01)  # held inside the tool until the test's second process has tried
     fd = os.open(LEDGER, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     os.write(fd, (ctx.idempotency_key + "\\n").encode())
     os.close(fd)
@@ -165,10 +168,12 @@ def test_a_second_process_during_the_tool_then_a_kill_refunds_once(
         store = str(tmp_path / "j.db")
     (tmp_path / "killed_refunds.py").write_text(textwrap.dedent(KILLED_AGENT))
     ledger, entered = tmp_path / "ledger", tmp_path / "entered"
+    release = tmp_path / "release"
     env = {
         **os.environ,
         "REFUND_LEDGER": str(ledger),
         "REFUND_ENTERED": str(entered),
+        "REFUND_RELEASE": str(release),
         "PYTHONPATH": str(tmp_path),
     }
     base = ["--agent", "killed_refunds:agent", "--store", store]
@@ -176,6 +181,7 @@ def test_a_second_process_during_the_tool_then_a_kill_refunds_once(
     try:
         for _ in range(KILL_ROUNDS):
             entered.unlink(missing_ok=True)
+            release.unlink(missing_ok=True)
             out, _err = _tether(["run", "refund A-17", *base, "--json"], tmp_path, env).communicate(
                 timeout=60
             )
@@ -190,6 +196,7 @@ def test_a_second_process_during_the_tool_then_a_kill_refunds_once(
             _out, err = second.communicate(timeout=60)
             assert second.returncode == 2, err
             assert "is being executed by another process" in err, err
+            release.touch()  # the first process goes on with the refund
             time.sleep(rng.uniform(0.0, 0.7))  # kill anywhere: before, in or after the effect
             first.send_signal(signal.SIGKILL)
             first.wait()

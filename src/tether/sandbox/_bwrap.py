@@ -239,6 +239,12 @@ class Bwrap:
         for dest, text in files.items():
             fds.append(_data_fd(text))
             args += ["--perms", "0444", "--ro-bind-data", str(fds[-1]), dest]
+        args += ["--proc", "/proc", "--dev", "/dev"]
+        size = str((limits.file_size_mb or 64) * 4 * 1024 * 1024)
+        args += ["--perms", "1777", "--size", size, "--tmpfs", "/tmp"]
+        args += ["--perms", "1777", "--size", size, "--tmpfs", "/dev/shm"]
+        # The interpreter's folders are bound after the tmpfs: a virtual environment
+        # under /tmp stays visible (a bind made before a tmpfs over its parent is hidden).
         prefixes = _prefixes()
         # bwrap gives a made-up parent folder the mode of the host's (0700 for /root);
         # the code's uid must pass through it to reach the interpreter.
@@ -246,10 +252,6 @@ class Bwrap:
             args += ["--perms", "0755", "--dir", folder]
         for prefix in prefixes:
             args += ["--ro-bind", prefix, prefix]
-        args += ["--proc", "/proc", "--dev", "/dev"]
-        size = str((limits.file_size_mb or 64) * 4 * 1024 * 1024)
-        args += ["--perms", "1777", "--size", size, "--tmpfs", "/tmp"]
-        args += ["--perms", "1777", "--size", size, "--tmpfs", "/dev/shm"]
         return args
 
     def _command(self, limits: SandboxLimits) -> list[str]:
