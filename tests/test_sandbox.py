@@ -490,7 +490,7 @@ print(sys.stdin.read().upper())
 async def test_normal_code_imports_writes_its_folder_and_prints(box: PythonSandbox) -> None:
     result = await box.run(NORMAL, stdin="hello")
     assert result.ok, result
-    assert result.stdout == "{\"pi\": 3.1416} /tmp ['notes.txt']\nHELLO\n"
+    assert result.stdout == "{\"pi\": 3.1416} /sandbox ['notes.txt']\nHELLO\n"
 
 
 async def test_installed_packages_can_be_imported(box: PythonSandbox) -> None:

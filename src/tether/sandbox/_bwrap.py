@@ -4,8 +4,9 @@
 uts, cgroup and mount namespace. Inside: read-only binds of ``/usr`` (and the
 ``/bin``, ``/lib*`` links of a merged-usr system), of a few files from ``/etc``
 and of the interpreter's prefixes (the venv and its base install), a fresh
-``/proc`` of the new pid namespace, a minimal ``/dev``, a size-capped tmpfs at
-``/tmp`` as the working folder, the code at ``/code/main.py`` (read-only), an
+``/proc`` of the new pid namespace, a minimal ``/dev``, size-capped tmpfs folders
+at ``/sandbox`` (the working folder and ``$HOME``) and ``/tmp``, the code at
+``/code/main.py`` (read-only), an
 empty environment but for a few variables, and a network namespace whose only
 interface is its own loopback.
 
@@ -214,7 +215,7 @@ class Bwrap:
         args += self._filesystem(limits, fds)
         fds.append(_data_fd(code))
         args += ["--perms", "0444", "--ro-bind-data", str(fds[-1]), "/code/main.py"]
-        args += ["--chdir", "/tmp", "--clearenv"]
+        args += ["--chdir", "/sandbox", "--clearenv"]
         for name, value in _sandbox_env().items():
             args += ["--setenv", name, value]
         args += ["--", *self._command(limits)]
@@ -232,7 +233,7 @@ class Bwrap:
             if os.path.exists(f"/etc/{name}"):
                 args += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
         files = {
-            "/etc/passwd": f"sandbox:x:{INNER_UID}:{INNER_UID}:sandbox:/tmp:/bin/sh\n",
+            "/etc/passwd": f"sandbox:x:{INNER_UID}:{INNER_UID}:sandbox:/sandbox:/bin/sh\n",
             "/etc/group": f"sandbox:x:{INNER_UID}:\n",
             "/etc/hosts": "127.0.0.1 localhost\n::1 localhost\n",
         }
@@ -241,6 +242,7 @@ class Bwrap:
             args += ["--perms", "0444", "--ro-bind-data", str(fds[-1]), dest]
         args += ["--proc", "/proc", "--dev", "/dev"]
         size = str((limits.file_size_mb or 64) * 4 * 1024 * 1024)
+        args += ["--perms", "1777", "--size", size, "--tmpfs", "/sandbox"]
         args += ["--perms", "1777", "--size", size, "--tmpfs", "/tmp"]
         args += ["--perms", "1777", "--size", size, "--tmpfs", "/dev/shm"]
         # The interpreter's folders are bound after the tmpfs: a virtual environment
@@ -284,7 +286,7 @@ def _parents(prefixes: Iterable[str]) -> list[str]:
 def _sandbox_env() -> dict[str, str]:
     return {
         "PATH": "/usr/local/bin:/usr/bin:/bin",
-        "HOME": "/tmp",
+        "HOME": "/sandbox",
         "TMPDIR": "/tmp",
         "LANG": "C.UTF-8",
         "USER": "sandbox",
