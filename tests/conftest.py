@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
+from phoenix_server import PhoenixServer, PhoenixUnavailable, ensure_venv, phoenix_server
 from tether import models
 from tether.journal import JournalStore, PostgresStore, SQLiteStore
 
@@ -65,3 +66,21 @@ async def make_store(
         if isinstance(store, PostgresStore):
             await store.drop()
         await store.close()
+
+
+@pytest.fixture(scope="session")
+def phoenix() -> Iterator[PhoenixServer]:
+    """A real Arize Phoenix, its OTLP/HTTP endpoint and span reader (see phoenix_server.py).
+
+    Its venv is built on first use; where that cannot be done (no PyPI), the tests
+    that use it fail in CI and skip elsewhere, saying why.
+    """
+    try:
+        ensure_venv()
+    except PhoenixUnavailable as exc:
+        why = f"Phoenix's venv could not be built: {exc}"
+        if os.environ.get("CI"):
+            pytest.fail(why, pytrace=False)
+        pytest.skip(why)
+    with phoenix_server() as server:
+        yield server

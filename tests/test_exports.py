@@ -14,6 +14,8 @@ import tether.run
 import tether.sandbox
 import tether.testing
 import tether.tools
+import tether.tracing
+import tether.ui
 
 
 def _public(module: types.ModuleType) -> set[str]:
@@ -35,6 +37,8 @@ def _public(module: types.ModuleType) -> set[str]:
         tether.run,
         tether.mcp,
         tether.sandbox,
+        tether.tracing,
+        tether.ui,
     ],
     ids=lambda m: m.__name__,
 )

@@ -43,8 +43,10 @@ from .run import (
     StreamOutlet,
     as_fallback,
     driver,
+    factory_outlets,
     first_node,
     fork_events,
+    refuse_cancelled,
     resolve_strategy,
     resume_node,
     resumed_node,
@@ -288,6 +290,8 @@ class Agent(Generic[DepsT, OutputT]):
         if store is not None:
             outlets.append(JournalOutlet(store, new_id))
         run = Run(config, chosen, model, new_id, prompt, deps, state, outlets, sink is not None)
+        for outlet in factory_outlets(run):  # e.g. tether.tracing, when instrumented
+            run.add_outlet(outlet)
         for key in model.secret_values():  # an API key a server echoes is redacted
             run.add_secret(key)
         if run_id is None:
@@ -312,8 +316,10 @@ class Agent(Generic[DepsT, OutputT]):
             for outlet in run.outlets:
                 if isinstance(outlet, JournalOutlet):
                     outlet.owner = lease.owner
+            lease.watch()  # a cancel request in the store cancels this task
         try:
-            with use_scope(run):
+            # run.during: what an outlet enters around the run (a tracer's run span).
+            with use_scope(run), run.during(run.events[0]):
                 depth = _DEPTH.set(_DEPTH.get() + 1)  # seen by runs that this run's tools start
                 try:
                     # No local keeps the first node: it would stay alive for the whole run.
@@ -323,13 +329,10 @@ class Agent(Generic[DepsT, OutputT]):
                 finally:
                     _DEPTH.reset(depth)
         except asyncio.CancelledError:
-            end = Finish("interrupted", Reason("cancelled", "The run was cancelled."), None)
-            self._finish(run, end)
-            with contextlib.suppress(Exception):
-                await asyncio.shield(run.flush())
-            if lease is not None:
-                await lease.release()
-            raise
+            cancelled = await self._end_cancelled(run, lease)
+            if cancelled is None:
+                raise
+            return cancelled  # cancelled on request from the store: the run's own ending
         except Exception as exc:  # a bug must still end the run with a reason
             log.exception("tether run %s failed with an internal error", run.run_id)
             end = Finish(
@@ -345,12 +348,29 @@ class Agent(Generic[DepsT, OutputT]):
             if lease is not None:
                 await lease.release()
             raise
+        _stop_watching(lease)  # the run has ended: a cancel request comes too late
         result = self._finish(run, end)
         try:
             await run.flush()
         finally:
             if lease is not None:
                 await lease.release()
+        return result
+
+    async def _end_cancelled(self, run: Run, lease: Lease | None) -> RunResult[OutputT] | None:
+        """Journal a cancelled run's end and give its lease back. Returns the result when
+        the cancel was a request found in the store (the run's own ending), else None:
+        the cancellation is the caller's and goes on."""
+        asked = lease.unwatch() if lease is not None else None
+        end = Finish("interrupted", asked or Reason("cancelled", "The run was cancelled."), None)
+        result = self._finish(run, end)
+        with contextlib.suppress(Exception):
+            await asyncio.shield(run.flush())
+        if lease is not None:
+            await lease.release()
+        task = asyncio.current_task()
+        if asked is None or (task is not None and task.cancelling()):
+            return None
         return result
 
     @staticmethod
@@ -440,6 +460,7 @@ class Agent(Generic[DepsT, OutputT]):
             if done is not None:
                 await lease.release()
                 return _finished_already(done, decisions)
+            await refuse_cancelled(store, run_id, events, lease.owner)
             first = events[0]
             assert isinstance(first, RunStarted)
             run = self._new_run(
@@ -592,6 +613,11 @@ class RunStream(Generic[OutputT]):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+
+
+def _stop_watching(lease: Lease | None) -> None:
+    if lease is not None:
+        lease.unwatch()
 
 
 def _finished_already(

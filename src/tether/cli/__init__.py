@@ -1,11 +1,12 @@
-"""The ``tether`` command line: ``run``, ``runs``, ``resume`` and ``prune``."""
+"""The ``tether`` command line: ``run``, ``runs``, ``trace``, ``cancel``, ``resume`` and
+``prune``."""
 
-from . import _main, _runs
+from . import _cancel, _main, _runs, _trace, _ui  # noqa: F401 - _ui is kept: `tether ui`
 from ._app import app
 
 __all__ = ["app", "main"]
 
-del _main, _runs  # imported for their commands, which register on the app
+del _cancel, _main, _runs, _trace  # imported for their commands, which register on the app
 
 
 def main() -> None:

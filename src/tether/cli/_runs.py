@@ -12,17 +12,20 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from tether._agent import Agent, RunResult
-from tether._errors import ConfigError, TetherError
+from tether._errors import ConfigError, JournalError, TetherError
 from tether._events import RunStarted
+from tether._text import plain_text
 from tether.journal import JournalStore, open_store
 from tether.models import resolve_model
 from tether.run import Decision, approve, reject
 
 from ._app import _as_json, _fail, _load_agent, _print_output, _print_pending, app
 from ._demo import demo_agent
+from ._tracedata import run_summary
 
 __all__ = ["parse_age"]
 
@@ -54,7 +57,10 @@ def _store(target: str | None, *, read_only: bool = False) -> JournalStore:
 
 @app.command()
 def runs(
-    status: Annotated[str | None, typer.Option(help="Only runs with this status.")] = None,
+    status: Annotated[
+        str | None,
+        typer.Option(help="Only runs with this status (completed, gave_up, failed, interrupted)."),
+    ] = None,
     agent: Annotated[
         str | None, typer.Option(help="Only runs of the agent with this name.")
     ] = None,
@@ -63,43 +69,66 @@ def runs(
     ] = None,
     limit: Annotated[int, typer.Option(help="At most this many runs.")] = 50,
     store: StoreOption = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines.")] = False,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="Print one JSON object per run: run_id, agent, status, prompt, created_at, "
+            "updated_at, events, parent_run_id, duration_s, cost_usd, usage, reason {kind, "
+            "message, detail}, diagnosis {category, detail, summary}.",
+        ),
+    ] = False,
 ) -> None:
-    """List runs in the journal, newest first."""
+    """List runs in the journal, newest first: status, cost, duration, and why each ended."""
     try:
         cutoff = time.time() - parse_age(since) if since else None
         found = asyncio.run(_list(_store(store), status, agent, cutoff, limit))
     except TetherError as exc:
         raise _fail(str(exc)) from None
     if as_json:
-        for r in found:
-            typer.echo(
-                json.dumps(
-                    {
-                        "run_id": r.run_id,
-                        "agent": r.agent,
-                        "status": r.status,
-                        "prompt": r.prompt,
-                        "created_at": r.created_at,
-                        "updated_at": r.updated_at,
-                        "events": r.events,
-                    }
-                )
-            )
+        for row in found:
+            typer.echo(plain_text(json.dumps(row, ensure_ascii=False)))
         return
-    table = Table("agent", "status", "started", "events", "prompt")
+    table = Table("agent", "status", "started", "duration", "cost", "reason", "prompt")
     table.add_column("run id", no_wrap=True)
     for r in found:
-        started = dt.datetime.fromtimestamp(r.created_at).strftime("%Y-%m-%d %H:%M:%S")
-        table.add_row(r.agent, r.status, started, str(r.events), r.prompt[:40], r.run_id)
+        started = dt.datetime.fromtimestamp(r["created_at"]).strftime("%Y-%m-%d %H:%M:%S")
+        table.add_row(
+            r["agent"],
+            r["status"],
+            started,
+            "" if r["duration_s"] is None else f"{r['duration_s']:.2f} s",
+            "" if r["cost_usd"] is None else f"${r['cost_usd']:.4f}",
+            escape(_why(r)),
+            escape(r["prompt"][:40]),
+            r["run_id"],
+        )
     Console().print(table)
+
+
+def _why(row: dict[str, Any]) -> str:
+    """The reason's kind, and the diagnosis for a run that did not complete."""
+    reason, found = row["reason"], row["diagnosis"]
+    why = reason["kind"] if reason else ""
+    if found and found["category"] not in ("completed", "running", why):
+        detail = f" ({found['detail']})" if found["detail"] else ""
+        why = f"{why}: {found['category']}{detail}" if why else f"{found['category']}{detail}"
+    return why
 
 
 async def _list(
     store: JournalStore, status: str | None, agent: str | None, since: float | None, limit: int
-) -> list[Any]:
+) -> list[dict[str, Any]]:
     try:
-        return await store.list_runs(status=status, agent=agent, since=since, limit=limit)
+        infos = await store.list_runs(status=status, agent=agent, since=since, limit=limit)
+        rows = []
+        for info in infos:
+            try:
+                events: list[Any] | None = await store.load(info.run_id)
+            except JournalError:  # a run row without events: listed as the store has it
+                events = None
+            rows.append(run_summary(info, events))
+        return rows
     finally:
         await store.close()
 

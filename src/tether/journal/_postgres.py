@@ -7,6 +7,7 @@ database whose schema is newer than this tether is refused.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -32,6 +33,9 @@ from ._store import (
 
 __all__ = ["PostgresStore"]
 
+# Versioned migrations; the index + 1 is the schema version they bring the schema to.
+# 1: runs, events, blobs.
+# 2: runs record a person's cancel request (its reason and when it was made).
 _MIGRATIONS: list[str] = [
     """
     CREATE TABLE runs (
@@ -59,6 +63,10 @@ _MIGRATIONS: list[str] = [
         digest TEXT PRIMARY KEY,
         data TEXT NOT NULL
     );
+    """,
+    """
+    ALTER TABLE runs ADD COLUMN cancel_reason TEXT,
+        ADD COLUMN cancel_requested_at DOUBLE PRECISION;
     """,
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
@@ -96,22 +104,30 @@ class PostgresStore(JournalStore):
             kwargs={"autocommit": True, "options": f"-c search_path={schema}"},
         )
         self._ready = False
+        self._opening: asyncio.Lock | None = None
 
     async def _conn(self) -> Any:
         if not self._ready:
-            try:
-                await self._pool.open(wait=True, timeout=30)
-                async with self._pool.connection() as conn:
-                    await _migrate(conn, self.schema)
-            except JournalError:
-                raise
-            except Exception as exc:
-                raise JournalError(
-                    f"cannot use the PostgreSQL journal at {_redact(self.dsn)}: "
-                    f"{type(exc).__name__}: {exc}"
-                ) from exc
-            self._ready = True
+            if self._opening is None:  # created here: the lock belongs to the running loop
+                self._opening = asyncio.Lock()
+            async with self._opening:  # two first uses at once open the pool once
+                if not self._ready:
+                    await self._open()
         return self._pool.connection()
+
+    async def _open(self) -> None:
+        try:
+            await self._pool.open(wait=True, timeout=30)
+            async with self._pool.connection() as conn:
+                await _migrate(conn, self.schema)
+        except JournalError:
+            raise
+        except Exception as exc:
+            raise JournalError(
+                f"cannot use the PostgreSQL journal at {_redact(self.dsn)}: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+        self._ready = True
 
     async def append(
         self, run_id: str, events: Sequence[Event], *, owner: str | None = None
@@ -232,6 +248,31 @@ class PostgresStore(JournalStore):
                 "WHERE run_id = %s AND lease_owner = %s",
                 (run_id, owner),
             )
+
+    async def request_cancel(self, run_id: str, reason: str = "") -> bool:
+        """Record a cancel request; see :meth:`JournalStore.request_cancel`."""
+        async with await self._conn() as conn, conn.transaction():
+            cur = await conn.execute(
+                "SELECT cancel_reason FROM runs WHERE run_id = %s FOR UPDATE", (run_id,)
+            )
+            row = await cur.fetchone()
+            if row is None:
+                raise JournalError(f"no run {run_id!r} in the PostgreSQL journal ({self.schema})")
+            if row[0] is not None:
+                return False
+            await conn.execute(
+                f"UPDATE runs SET cancel_reason = %s, cancel_requested_at = {_NOW} "
+                "WHERE run_id = %s",
+                (plain_text(reason), run_id),
+            )
+            return True
+
+    async def cancel_requested(self, run_id: str) -> str | None:
+        """The cancel request's reason, or None; see :meth:`JournalStore.cancel_requested`."""
+        async with await self._conn() as conn:
+            cur = await conn.execute("SELECT cancel_reason FROM runs WHERE run_id = %s", (run_id,))
+            row = await cur.fetchone()
+        return None if row is None or row[0] is None else str(row[0])
 
     async def prune(self, *, older_than: float | None = None, keep_last: int | None = None) -> int:
         """Delete old runs, their events and unreferenced blobs; vacuum the tables.

@@ -41,6 +41,8 @@ __all__ = ["SQLiteStore", "default_path"]
 T = TypeVar("T")
 
 # Versioned migrations; the index + 1 is the schema version they bring the file to.
+# 1: runs, events, blobs.
+# 2: runs record a person's cancel request (its reason and when it was made).
 _MIGRATIONS: list[str] = [
     """
     CREATE TABLE runs (
@@ -69,8 +71,13 @@ _MIGRATIONS: list[str] = [
         data TEXT NOT NULL
     ) WITHOUT ROWID;
     """,
+    """
+    ALTER TABLE runs ADD COLUMN cancel_reason TEXT;
+    ALTER TABLE runs ADD COLUMN cancel_requested_at REAL;
+    """,
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
+_CANCEL_FROM = 2  # the first schema version with cancel requests
 
 
 def default_path() -> Path:
@@ -138,6 +145,7 @@ class SQLiteStore(JournalStore):
             ) from None
         self._conn = conn
         self._lock = threading.Lock()
+        (self._version,) = conn.execute("PRAGMA user_version").fetchone()
 
     def _open(self, durable: bool) -> sqlite3.Connection:
         path = self.path
@@ -182,11 +190,11 @@ class SQLiteStore(JournalStore):
                 isolation_level=None,
             )
             version = _check_ours(conn, self.path)
-        try:
-            if version != SCHEMA_VERSION:
+        try:  # older versions read as they are: what they lack reads as absent
+            if not 1 <= version <= SCHEMA_VERSION:
                 raise JournalError(
                     f"the read-only journal {self.path} has schema version {version}; this "
-                    f"tether reads version {SCHEMA_VERSION} (open it writable once to migrate)"
+                    f"tether reads versions 1 to {SCHEMA_VERSION}"
                 )
         except BaseException:
             conn.close()
@@ -292,6 +300,40 @@ class SQLiteStore(JournalStore):
                 (run_id, owner),
             )
         )
+
+    async def request_cancel(self, run_id: str, reason: str = "") -> bool:
+        """Record a cancel request; see :meth:`JournalStore.request_cancel`."""
+        if self.read_only:
+            raise JournalError(f"the journal {self.path} is open read-only; nothing was written")
+
+        def ask(conn: sqlite3.Connection) -> bool:
+            with conn:
+                conn.execute("BEGIN IMMEDIATE")
+                row = conn.execute(
+                    "SELECT cancel_reason FROM runs WHERE run_id = ?", (run_id,)
+                ).fetchone()
+                if row is None:
+                    raise JournalError(f"no run {run_id!r} in the journal {self.path}")
+                if row[0] is not None:
+                    return False
+                conn.execute(
+                    "UPDATE runs SET cancel_reason = ?, cancel_requested_at = ? WHERE run_id = ?",
+                    (plain_text(reason), time.time(), run_id),
+                )
+                return True
+
+        return await self._run(ask)
+
+    async def cancel_requested(self, run_id: str) -> str | None:
+        """The cancel request's reason, or None; see :meth:`JournalStore.cancel_requested`."""
+        if self._version < _CANCEL_FROM:  # a read-only journal of an older version
+            return None
+        row = await self._run(
+            lambda c: c.execute(
+                "SELECT cancel_reason FROM runs WHERE run_id = ?", (run_id,)
+            ).fetchone()
+        )
+        return None if row is None else row[0]
 
     async def prune(self, *, older_than: float | None = None, keep_last: int | None = None) -> int:
         """Delete old runs and their events, drop unreferenced blobs, and vacuum.

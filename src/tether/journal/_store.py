@@ -257,6 +257,26 @@ class JournalStore(ABC):
         """Give the lease back, if this owner holds it."""
 
     @abstractmethod
+    async def request_cancel(self, run_id: str, reason: str = "") -> bool:
+        """Record that a person asked for the run to be cancelled.
+
+        The process holding the run's lease polls for it and cancels the run; a resume
+        refuses the run. The first request's reason is kept: asking again changes
+        nothing.
+
+        Returns:
+            True when this call recorded the request, False when one was already there.
+
+        Raises:
+            JournalError: the run is unknown.
+        """
+
+    @abstractmethod
+    async def cancel_requested(self, run_id: str) -> str | None:
+        """The reason given when the run's cancel was requested (``""`` when none was
+        given), or None when nobody asked; cheap enough to poll every half second."""
+
+    @abstractmethod
     async def prune(self, *, older_than: float | None = None, keep_last: int | None = None) -> int:
         """Delete runs created more than ``older_than`` seconds ago, or beyond the newest
         ``keep_last``; reclaim their space; return how many runs were deleted.

@@ -5,6 +5,7 @@ Most users need only :class:`tether.Agent`. This package is for those who write 
 strategy or an outlet of their own: see :class:`Strategy` for what a strategy may use.
 """
 
+from ._cancel import CancelOutcome, cancel_run, refuse_cancelled
 from ._config import RunConfig
 from ._detect import Detection, LoopPolicy, ProgressMonitor
 from ._diagnose import Category, Diagnosis, diagnose
@@ -41,7 +42,15 @@ from ._nodes import (
     judge_answer,
     model_step,
 )
-from ._outlets import JournalOutlet, Outlet, StreamOutlet
+from ._outlets import (
+    JournalOutlet,
+    Outlet,
+    OutletFactory,
+    StreamOutlet,
+    add_outlet_factory,
+    factory_outlets,
+    remove_outlet_factory,
+)
 from ._output import OutputSpec
 from ._prompt import DEFAULT_TEMPLATE, OrchestratorPrompt
 from ._run import Run
@@ -52,6 +61,7 @@ from .strategies import GuidedStrategy, Strategy, ToolLoop, resolve_strategy
 __all__ = [
     "DEFAULT_TEMPLATE",
     "AgentFallback",
+    "CancelOutcome",
     "Category",
     "Decision",
     "Detection",
@@ -75,6 +85,7 @@ __all__ = [
     "Node",
     "OrchestratorPrompt",
     "Outlet",
+    "OutletFactory",
     "OutputSpec",
     "ProgressMonitor",
     "Run",
@@ -88,14 +99,17 @@ __all__ = [
     "ToolResult",
     "Tripped",
     "Verdict",
+    "add_outlet_factory",
     "approve",
     "as_fallback",
+    "cancel_run",
     "comparable",
     "diagnose",
     "drive",
     "drive_guarded",
     "driver",
     "edit",
+    "factory_outlets",
     "first_node",
     "fold",
     "fold_all",
@@ -104,7 +118,9 @@ __all__ = [
     "judge_answer",
     "model_step",
     "output_guardrail",
+    "refuse_cancelled",
     "reject",
+    "remove_outlet_factory",
     "resolve_strategy",
     "resume_node",
     "resumed_node",

@@ -33,10 +33,31 @@ from tether.tools import CallOutcome, render_result, truncate
 from ._nodes import Finish, GiveUp, Node, RunTools, suspend
 from ._run import Run
 
-__all__ = ["Decision", "Lease", "approve", "edit", "reject", "resume_node"]
+__all__ = [
+    "Decision",
+    "Lease",
+    "approve",
+    "edit",
+    "reject",
+    "requested_cancel_reason",
+    "resume_node",
+]
 
 LEASE_TTL = 30.0
 """Seconds a run's lease lasts without renewal; a dead process's lease expires after it."""
+CANCEL_POLL = 0.5
+"""Seconds between the lease holder's looks for a cancel request in the store."""
+
+
+def requested_cancel_reason(reason: str) -> Reason:
+    """How a run cancelled at a person's request ends (``detail`` tells it from a task
+    cancelled in its own process)."""
+    said = " ".join(reason.split())
+    return Reason(
+        "cancelled",
+        f"Cancelled on request: {said}" if said else "Cancelled on request.",
+        "requested",
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +89,9 @@ class Lease:
 
     The renewal loop stops on a flag, never by a cancel alone: a cancel can be
     swallowed inside a connection pool's own wait (seen on Python 3.11), and the
-    release must never hang.
+    release must never hang. Beside the renewal it looks for a cancel request in the
+    store every :data:`CANCEL_POLL` seconds and cancels the task it watches
+    (:meth:`watch`) when it finds one.
     """
 
     def __init__(self, store: JournalStore, run_id: str, owner: str, ttl: float) -> None:
@@ -77,8 +100,12 @@ class Lease:
         self.owner = owner
         self.ttl = ttl
         self.lost = False
+        self.cancel_reason: str | None = None
+        """The reason of a cancel request found in the store, once one is."""
         self._stop: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
+        self._watched: asyncio.Task[Any] | None = None
+        self._sent = False
 
     @classmethod
     async def take(
@@ -111,20 +138,59 @@ class Lease:
 
     async def _renew(self) -> None:
         assert self._stop is not None
+        renew_at = time.monotonic() + self.ttl / 3
         while not self._stop.is_set():
+            pause = min(CANCEL_POLL, max(renew_at - time.monotonic(), 0.0))
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), self.ttl / 3)
+                await asyncio.wait_for(self._stop.wait(), pause)
             if self._stop.is_set():
                 return
+            if self.cancel_reason is None:
+                with contextlib.suppress(Exception):  # a missed look is made next time
+                    await self._look_for_cancel()
+            if time.monotonic() < renew_at:
+                continue
             try:
                 if not await self.store.acquire_lease(self.run_id, self.owner, self.ttl):
                     self.lost = True  # another process took it: our writes will be refused
                     return
-            except Exception:  # a missed renewal is retried next time
+                renew_at = time.monotonic() + self.ttl / 3
+            except Exception:  # a missed renewal is retried at the next look
                 continue
+
+    async def _look_for_cancel(self) -> None:
+        reason = await self.store.cancel_requested(self.run_id)
+        if reason is not None and self.cancel_reason is None:
+            self.cancel_reason = reason
+            self._cancel_watched()
+
+    def _cancel_watched(self) -> None:
+        task = self._watched
+        if task is not None and not task.done() and not self._sent:
+            self._sent = True
+            task.cancel("cancel requested")
+
+    def watch(self) -> None:
+        """Cancel the current task when a cancel request for the run is found (at once
+        if one was found already); :meth:`unwatch` takes the cancellation back."""
+        self._watched = asyncio.current_task()
+        if self.cancel_reason is not None:
+            self._cancel_watched()
+
+    def unwatch(self) -> Reason | None:
+        """Stop watching. When this lease cancelled the watched task, take that
+        cancellation back (it was a request, not the caller's) and return how the run
+        ends; else None."""
+        task, self._watched = self._watched, None
+        if task is None or not self._sent:
+            return None
+        self._sent = False
+        task.uncancel()
+        return requested_cancel_reason(self.cancel_reason or "")
 
     async def release(self) -> None:
         """Stop renewing and give the lease back."""
+        self._watched = None
         if self._stop is not None:
             self._stop.set()
         if self._task is not None:

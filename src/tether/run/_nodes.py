@@ -457,7 +457,13 @@ class RunTools:
                     secrets,
                 )
                 left = r.state.tracker.seconds_left()
-                out = await (call_tool if left is None else _bounded(call_tool, call, left))
+                work = call_tool if left is None else _bounded(call_tool, call, left)
+                started = _started(r, call) if r.scoped else None
+                if started is not None:  # an outlet (a tracer) gives a context for the call
+                    with r.during(started):
+                        out = await work
+                else:
+                    out = await work
         r.record(
             ToolCallFinished,
             step=step,
@@ -471,6 +477,14 @@ class RunTools:
         )
         if r.outlets:
             await r.flush()  # a finished effect is durable before anything else
+
+
+def _started(r: Run, call: ToolCall) -> ToolCallStarted | None:
+    """The event that started a call about to run (recorded by this turn, so near the end)."""
+    for event in reversed(r.events):
+        if isinstance(event, ToolCallStarted) and event.call.id == call.id:
+            return event
+    return None
 
 
 async def _bounded(

@@ -4,17 +4,32 @@ Every event a run records is handed to each of its outlets, in order, the moment
 it is recorded (``emit``, which must be cheap and must not block); at the run's
 durability points the loop awaits ``flush``. The stream to the caller and the
 journal store are the first two outlets; a tracer is another.
+
+An outlet may also give a context to enter while the work an event begins runs
+(:meth:`Outlet.around`: a tracer makes its span current there), and code that wants
+an outlet on every run in the process (``tether.tracing.instrument``) registers a
+factory with :func:`add_outlet_factory`. Neither costs anything when unused.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from contextlib import AbstractContextManager
+from typing import Any
 
 from tether._events import Event, StreamEvent, TextDelta
 from tether.journal import JournalStore
 
-__all__ = ["JournalOutlet", "Outlet", "StreamOutlet"]
+__all__ = [
+    "JournalOutlet",
+    "Outlet",
+    "OutletFactory",
+    "StreamOutlet",
+    "add_outlet_factory",
+    "factory_outlets",
+    "remove_outlet_factory",
+]
 
 
 class Outlet:
@@ -25,6 +40,42 @@ class Outlet:
 
     async def flush(self) -> None:
         """Make what was emitted so far durable (or delivered)."""
+
+    def around(self, event: StreamEvent) -> AbstractContextManager[object] | None:
+        """A context to enter while the work ``event`` began runs, or None (the default).
+
+        The run enters it around its whole execution (``event`` is its ``run_started``,
+        journaled earlier on a resume), around each model call (``model_requested``)
+        and around each tool call (``tool_call_started``), in the task doing that work:
+        a tracer makes the span of that work current there. Must be cheap.
+        """
+        return None
+
+
+OutletFactory = Callable[[Any], Outlet | None]
+"""Makes an outlet for a new :class:`~tether.run.Run` (its one argument), or None."""
+
+_factories: list[OutletFactory] = []
+
+
+def add_outlet_factory(factory: OutletFactory) -> None:
+    """Give every run created from now on, in this process, an outlet made by ``factory``."""
+    if factory not in _factories:
+        _factories.append(factory)
+
+
+def remove_outlet_factory(factory: OutletFactory) -> None:
+    """Stop giving new runs ``factory``'s outlets (runs already going keep theirs)."""
+    if factory in _factories:
+        _factories.remove(factory)
+
+
+def factory_outlets(run: Any) -> list[Outlet]:
+    """The outlets the registered factories make for a new run (none registered: none)."""
+    if not _factories:
+        return []
+    made = (factory(run) for factory in tuple(_factories))
+    return [outlet for outlet in made if outlet is not None]
 
 
 class StreamOutlet(Outlet):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, ExitStack, nullcontext
 from typing import Any, Protocol, TypeVar
 
 from tether._events import ModelRequested, ModelResponded, NoteAdded, Reason, StreamEvent, TextDelta
@@ -29,6 +30,29 @@ E = TypeVar("E")
 
 
 _NONE: frozenset[str] = frozenset()
+_NOTHING = nullcontext()
+
+
+def _scopes(outlet: Outlet) -> bool:
+    """Whether an outlet gives contexts to enter around work (overrides ``around``)."""
+    return type(outlet).around is not Outlet.around
+
+
+class _All:
+    """Several outlets' contexts entered as one (rare: one tracer is the usual case)."""
+
+    __slots__ = ("_cms", "_stack")
+
+    def __init__(self, cms: list[AbstractContextManager[object]]) -> None:
+        self._cms = cms
+        self._stack = ExitStack()
+
+    def __enter__(self) -> None:
+        for cm in self._cms:
+            self._stack.enter_context(cm)
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stack.__exit__(*exc)
 
 
 class Steering(Protocol):
@@ -73,6 +97,7 @@ class Run:
         "outlets",
         "prompt",
         "run_id",
+        "scoped",
         "secrets",
         "state",
         "strategy",
@@ -100,6 +125,8 @@ class Run:
         self.state = state
         self.events: list[StreamEvent] = []
         self.outlets = list(outlets)
+        self.scoped: tuple[Outlet, ...] = tuple(o for o in self.outlets if _scopes(o))
+        """The outlets that give a context to enter around work (:meth:`Outlet.around`)."""
         self.streaming = streaming
         self.secrets: set[str] | frozenset[str] = _NONE
         # (a set of its own only once a secret is handed to a tool: most runs have none)
@@ -148,6 +175,22 @@ class Run:
         for outlet in self.outlets:
             await outlet.flush()
 
+    def add_outlet(self, outlet: Outlet) -> None:
+        """Send this run's events from now on to ``outlet`` as well."""
+        self.outlets.append(outlet)
+        if _scopes(outlet):
+            self.scoped = (*self.scoped, outlet)
+
+    def during(self, event: StreamEvent) -> AbstractContextManager[object]:
+        """The context to enter while the work ``event`` began runs: every outlet's
+        :meth:`Outlet.around` (a tracer's span made current), or nothing."""
+        if len(self.scoped) == 1:  # the usual case: one tracer
+            return self.scoped[0].around(event) or _NOTHING
+        found = [cm for o in self.scoped if (cm := o.around(event)) is not None]
+        if not found:
+            return _NOTHING
+        return found[0] if len(found) == 1 else _All(found)
+
     def _scrub(self, value: Any) -> Any:
         if isinstance(value, str):
             return redact(value, self.secrets)
@@ -183,7 +226,7 @@ class Run:
         """
         model = model or self.model
         st = self.state
-        self.record(
+        requested = self.record(
             ModelRequested,
             step=st.step if step is None else step,
             tools=params.allow_tools,
@@ -194,7 +237,9 @@ class Run:
         remaining = st.tracker.seconds_left()
         # Without streaming the model is awaited directly: one coroutine less in every
         # model call's chain, which thousands of concurrent runs keep alive while they wait.
-        if remaining is None:
+        if self.scoped:  # an outlet (a tracer) gives a context for the call
+            response = await self._ask_within(requested, model, history, params, remaining)
+        elif remaining is None:
             if self.streaming:
                 response = await self._ask(model, history, params)
             else:
@@ -219,6 +264,20 @@ class Run:
             duration_s=time.perf_counter() - started,
         )
         return response
+
+    async def _ask_within(
+        self,
+        requested: ModelRequested,
+        model: Model,
+        messages: Sequence[Message],
+        params: ModelParams,
+        remaining: float | None,
+    ) -> ModelResponse:
+        with self.during(requested):
+            if remaining is None:
+                return await self._ask(model, messages, params)
+            async with asyncio.timeout(max(remaining, 0.0)):
+                return await self._ask(model, messages, params)
 
     async def _ask(
         self, model: Model, messages: Sequence[Message], params: ModelParams

@@ -51,8 +51,8 @@ class PythonSandbox:
     """Runs Python code that a model wrote, in a process sandbox.
 
     The code gets the installed packages (read-only), a private working folder
-    (``/sandbox``, and a ``/tmp``, both emptied after each run), no network, no view of other processes or
-    of the rest of the filesystem, and the :class:`SandboxLimits`. A limit that
+    (``/sandbox``; and a ``/tmp``; both emptied after each run), no network, no view of
+    other processes or of the rest of the filesystem, and the :class:`SandboxLimits`. A limit that
     trips stops the code and is reported in :attr:`SandboxResult.limit`; it never
     raises.
 

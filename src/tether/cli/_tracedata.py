@@ -1,0 +1,336 @@
+"""A run's journal as a tree of plain data: what ``tether trace`` and ``tether runs`` show.
+
+The tree is built from the events alone (the sub-runs are read by the caller and
+handed in), so the text view, ``--json`` and any other reader share one shape. The
+keys are stable: they are listed in ``tether trace --help``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic_core import to_jsonable_python
+
+from tether._events import (
+    ApprovalDecided,
+    ApprovalRequested,
+    BudgetExhausted,
+    BudgetWarning,
+    Event,
+    GuardrailChecked,
+    LoopDetected,
+    ModelFailed,
+    ModelRequested,
+    ModelResponded,
+    ModelRetried,
+    ModelSwitched,
+    OutputInvalid,
+    RunFinished,
+    RunStarted,
+    StrategyChanged,
+    ToolCallFinished,
+    ToolCallStarted,
+)
+from tether._text import plain_text
+from tether._usage import Usage
+from tether.journal import RunInfo
+from tether.run import Diagnosis, diagnose
+
+__all__ = ["run_summary", "trace_tree"]
+
+_FAILED = frozenset({"error", "timeout", "invalid_arguments", "unknown_tool", "rejected"})
+
+
+def _usage(u: Usage) -> dict[str, Any]:
+    return {
+        "input_tokens": u.input_tokens,
+        "output_tokens": u.output_tokens,
+        "total_tokens": u.total_tokens,
+        "model_calls": u.model_calls,
+        "tool_calls": u.tool_calls,
+        "steps": u.steps,
+        "cost_usd": u.cost_usd,
+    }
+
+
+def _diagnosis(d: Diagnosis) -> dict[str, Any]:
+    return {
+        "category": d.category,
+        "detail": d.detail,
+        "summary": d.summary,
+        "failed": d.failed,
+        "evidence": list(d.evidence),
+        "contributing": list(d.contributing),
+        "waiting_for": [
+            {"id": c.id, "name": c.name, "arguments": c.parsed_arguments()} for c in d.waiting_for
+        ],
+    }
+
+
+def _usage_so_far(events: Sequence[Event]) -> Usage:
+    """A run's usage: as its end says, else summed from what it journaled so far."""
+    end = _last_end(events)
+    if end is not None and end is events[-1]:
+        return end.usage
+    u = Usage()
+    for e in events:
+        if isinstance(e, ModelResponded):
+            t = e.response.usage
+            u.model_calls += 1
+            u.input_tokens += t.input_tokens
+            u.output_tokens += t.output_tokens
+            u.cost_usd += e.cost_usd
+        elif isinstance(e, ModelRequested):
+            u.steps = max(u.steps, e.step)
+        elif isinstance(e, ToolCallFinished) and e.attempts:
+            u.tool_calls += 1
+    return u
+
+
+def _last_end(events: Sequence[Event]) -> RunFinished | None:
+    for e in reversed(events):
+        if isinstance(e, RunFinished):
+            return e
+    return None
+
+
+def _ending(events: Sequence[Event]) -> dict[str, Any]:
+    """Status, reason, times and usage of a run."""
+    first = events[0]
+    end = _last_end(events)
+    ended = end is not None and end is events[-1]
+    status = end.status if end is not None and ended else "running"
+    last_at = events[-1].at
+    return {
+        "status": status,
+        "reason": (
+            {"kind": end.reason.kind, "message": end.reason.message, "detail": end.reason.detail}
+            if end is not None and ended
+            else None
+        ),
+        "started_at": first.at,
+        "ended_at": last_at if ended else None,
+        "duration_s": max(last_at - first.at, 0.0),
+        "usage": _usage(_usage_so_far(events)),
+    }
+
+
+def run_summary(info: RunInfo, events: Sequence[Event] | None) -> dict[str, Any]:
+    """One line of ``tether runs --json``: the store's row, how the run ended and why."""
+    row: dict[str, Any] = {
+        "run_id": info.run_id,
+        "agent": info.agent,
+        "status": info.status,
+        "prompt": info.prompt,
+        "created_at": info.created_at,
+        "updated_at": info.updated_at,
+        "events": info.events,
+        "parent_run_id": info.parent_run_id,
+        "duration_s": None,
+        "cost_usd": None,
+        "usage": None,
+        "reason": None,
+        "diagnosis": None,
+    }
+    if events:
+        ending = _ending(events)
+        d = diagnose(events)
+        row.update(
+            duration_s=ending["duration_s"],
+            cost_usd=ending["usage"]["cost_usd"],
+            usage=ending["usage"],
+            reason=ending["reason"],
+            diagnosis={"category": d.category, "detail": d.detail, "summary": d.summary},
+        )
+    return row
+
+
+def _model_call(seq: int | None, purpose: str, tools: bool) -> dict[str, Any]:
+    return {
+        "seq": seq,
+        "purpose": purpose,
+        "tools": tools,
+        "duration_s": None,
+        "input_tokens": 0,
+        "output_tokens": 0,
+        "cost_usd": 0.0,
+        "finish": "pending",
+        "tool_calls": [],
+        "text": None,
+        "error": None,
+    }
+
+
+@dataclass(slots=True)
+class _Builder:
+    """Walks a run's events once, putting each where it belongs in the tree."""
+
+    steps: dict[int, dict[str, Any]] = field(default_factory=dict)
+    loose: list[dict[str, Any]] = field(default_factory=list)
+    calls: dict[str, dict[str, Any]] = field(default_factory=dict)
+    asked_at: dict[int, float] = field(default_factory=dict)
+    step: int = 0
+
+    def _step(self, n: int | None = None) -> dict[str, Any]:
+        n = self.step if n is None else n
+        if n not in self.steps:
+            self.steps[n] = {"step": n, "model_calls": [], "tool_calls": [], "markers": []}
+        return self.steps[n]
+
+    def mark(self, e: Event, kind: str, text: str) -> None:
+        target = self._step()["markers"] if self.step else self.loose
+        target.append({"seq": e.seq, "kind": kind, "text": plain_text(text)})
+
+    def add(self, e: Event) -> None:  # noqa: C901, PLR0912 - one branch per event type
+        if isinstance(e, ModelRequested):
+            self.step = max(self.step, e.step)
+            self._step(e.step)["model_calls"].append(_model_call(e.seq, e.purpose, e.tools))
+            self.asked_at[e.seq] = e.at
+        elif isinstance(e, ModelResponded):
+            call = self._open_model_call(e.step)
+            r = e.response
+            call.update(
+                duration_s=e.duration_s,
+                input_tokens=r.usage.input_tokens,
+                output_tokens=r.usage.output_tokens,
+                cost_usd=e.cost_usd,
+                finish="tool_calls" if r.tool_calls else "text",
+                tool_calls=[c.name for c in r.tool_calls],
+                text=plain_text(r.text) if r.text is not None else None,
+            )
+        elif isinstance(e, ModelFailed):
+            call = self._open_model_call(e.step)
+            asked = self.asked_at.get(call.get("seq", -1))
+            call.update(
+                duration_s=max(e.at - asked, 0.0) if asked is not None else None,
+                finish="failed",
+                error=plain_text(e.error),
+            )
+        elif isinstance(e, ToolCallStarted):
+            self._tool_call(e.step, e.call.id, e.call.name, e.seq, e.at)["arguments"] = (
+                e.call.parsed_arguments()
+            )
+        elif isinstance(e, ToolCallFinished):
+            self._finish_tool(e)
+        elif isinstance(e, LoopDetected):
+            self.mark(e, "loop_detected", f"{e.loop} ({e.action}): {e.detail}")
+        elif isinstance(e, BudgetWarning):
+            self.mark(e, "budget_warning", f"{e.dimension} {e.used:g} of {e.limit:g}")
+        elif isinstance(e, BudgetExhausted):
+            self.mark(e, "budget_exhausted", f"{e.dimension} {e.used:g} of {e.limit:g}")
+        elif isinstance(e, ModelRetried):
+            self.mark(
+                e,
+                "model_retried",
+                f"{e.model} attempt {e.attempt} after {e.delay_s:.2f} s: {e.error}",
+            )
+        elif isinstance(e, ModelSwitched):
+            self.mark(e, "model_switched", f"{e.from_model} -> {e.to_model}: {e.cause}")
+        elif isinstance(e, StrategyChanged):
+            self.mark(e, "fallback", f"{e.strategy}: {e.cause}")
+        elif isinstance(e, GuardrailChecked) and e.tripped:
+            self.mark(
+                e, "guardrail_tripped", f"{e.guardrail} at {e.stage} ({e.action}): {e.reason}"
+            )
+        elif isinstance(e, ApprovalRequested):
+            names = ", ".join(f"{c.name} ({c.id})" for c in e.calls)
+            why = " (cut off by a crash: in doubt)" if e.reason == "in_doubt" else ""
+            self.mark(e, "approval_requested", f"{names}{why}")
+        elif isinstance(e, ApprovalDecided):
+            said = f": {e.message}" if e.message else ""
+            self.mark(e, "approval_decided", f"{e.call_id} {e.decision}{said}")
+        elif isinstance(e, OutputInvalid):
+            self.mark(e, "output_invalid", f"attempt {e.attempt}: {e.errors}")
+
+    def _open_model_call(self, step: int) -> dict[str, Any]:
+        calls = self._step(step)["model_calls"]
+        for call in reversed(calls):
+            if call["finish"] == "pending":
+                return call  # type: ignore[no-any-return]
+        call = _model_call(None, "turn", True)
+        calls.append(call)
+        return call
+
+    def _tool_call(self, step: int, call_id: str, name: str, seq: int, at: float) -> dict[str, Any]:
+        if call_id not in self.calls:
+            call: dict[str, Any] = {
+                "seq": seq,
+                "call_id": call_id,
+                "name": name,
+                "arguments": None,
+                "outcome": "running",
+                "duration_s": None,
+                "attempts": 0,
+                "truncated": False,
+                "error": None,
+                "started_at": at,
+                "ended_at": None,
+                "sub_runs": [],
+            }
+            self.calls[call_id] = call
+            self._step(step)["tool_calls"].append(call)
+        return self.calls[call_id]
+
+    def _finish_tool(self, e: ToolCallFinished) -> None:
+        call = self._tool_call(e.step, e.call_id, e.name, e.seq, e.at)
+        call.update(
+            outcome=e.outcome,
+            duration_s=e.duration_s,
+            attempts=e.attempts,
+            truncated=e.truncated,
+            ended_at=e.at,
+            error=plain_text(e.content) if e.outcome in _FAILED else None,
+        )
+
+
+def trace_tree(
+    events: Sequence[Event], children: Mapping[str, Sequence[dict[str, Any]]] | None = None
+) -> dict[str, Any]:
+    """The trace of one run as plain data (see ``tether trace --help`` for the keys).
+
+    Args:
+        events: the run's journal.
+        children: the traces of the run's sub-runs (by this run's id); each goes under
+            the tool call that was running when it started, else under ``sub_runs``.
+    """
+    first = events[0]
+    assert isinstance(first, RunStarted)
+    b = _Builder()
+    for e in events:
+        b.add(e)
+    loose_runs: list[dict[str, Any]] = []
+    for child in (children or {}).get(first.run_id, ()):
+        call = _caller(b.calls.values(), child["started_at"])
+        (call["sub_runs"] if call is not None else loose_runs).append(child)
+    return {
+        "run_id": first.run_id,
+        "agent": plain_text(first.agent),
+        "model": first.model,
+        "strategy": first.strategy,
+        "prompt": plain_text(first.prompt),
+        "parent_run_id": first.parent_run_id,
+        **_ending(events),
+        "diagnosis": _diagnosis(diagnose(events)),
+        "markers": b.loose,
+        "steps": [b.steps[n] for n in sorted(b.steps)],
+        "sub_runs": loose_runs,
+        "output": to_jsonable_python(_output(events), fallback=str),
+    }
+
+
+def _output(events: Sequence[Event]) -> Any:
+    end = _last_end(events)
+    return end.output if end is not None and end is events[-1] else None
+
+
+def _caller(calls: Any, at: float) -> dict[str, Any] | None:
+    """The tool call that was running at ``at`` and started last before it."""
+    best: dict[str, Any] | None = None
+    for call in calls:
+        ended = call["ended_at"]
+        running = call["started_at"] <= at and (ended is None or at <= ended)
+        if running and (best is None or call["started_at"] >= best["started_at"]):
+            best = call
+    return best

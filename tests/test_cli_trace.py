@@ -1,0 +1,383 @@
+"""`tether trace` and `tether runs` on journals of real runs (SQLite and PostgreSQL):
+the tree, its timings, why each run ended, the JSON shapes, and clear errors."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from conftest import PG_DSN, _postgres_reachable
+from tether import Agent, Budget, RunContext, ToolCall
+from tether.cli import app
+from tether.journal import PostgresStore, open_store
+from tether.testing import ScriptedModel
+
+runner = CliRunner()
+WIDE = {"COLUMNS": "240"}
+
+RUN_KEYS = {
+    "run_id",
+    "agent",
+    "model",
+    "strategy",
+    "prompt",
+    "parent_run_id",
+    "status",
+    "reason",
+    "started_at",
+    "ended_at",
+    "duration_s",
+    "usage",
+    "output",
+    "diagnosis",
+    "markers",
+    "steps",
+    "sub_runs",
+}
+DIAGNOSIS_KEYS = {
+    "category",
+    "detail",
+    "summary",
+    "failed",
+    "evidence",
+    "contributing",
+    "waiting_for",
+}
+STEP_KEYS = {"step", "model_calls", "tool_calls", "markers"}
+MODEL_CALL_KEYS = {
+    "seq",
+    "purpose",
+    "tools",
+    "duration_s",
+    "input_tokens",
+    "output_tokens",
+    "cost_usd",
+    "finish",
+    "tool_calls",
+    "text",
+    "error",
+}
+TOOL_CALL_KEYS = {
+    "seq",
+    "call_id",
+    "name",
+    "arguments",
+    "outcome",
+    "duration_s",
+    "attempts",
+    "truncated",
+    "error",
+    "started_at",
+    "ended_at",
+    "sub_runs",
+}
+MARKER_KEYS = {"seq", "kind", "text"}
+USAGE_KEYS = {
+    "input_tokens",
+    "output_tokens",
+    "total_tokens",
+    "model_calls",
+    "tool_calls",
+    "steps",
+    "cost_usd",
+}
+ROW_KEYS = {
+    "run_id",
+    "agent",
+    "status",
+    "prompt",
+    "created_at",
+    "updated_at",
+    "events",
+    "parent_run_id",
+    "duration_s",
+    "cost_usd",
+    "usage",
+    "reason",
+    "diagnosis",
+}
+
+
+def echo(x: int) -> int:
+    """Echo."""
+    return x
+
+
+def boom(x: int) -> int:
+    """Always fails."""
+    raise RuntimeError("disk full")
+
+
+def pay(amount: int) -> str:
+    """Pay."""
+    return f"paid {amount}"
+
+
+async def _make_runs(url: str) -> dict[str, str]:
+    """One run of each kind in the journal at ``url``; their ids by kind."""
+    store = open_store(url)
+    helper = Agent(ScriptedModel(["the helper's answer"]), store=store, name="helper")
+
+    async def ask_helper(ctx: RunContext[None], question: str) -> str:
+        """Ask the helper agent."""
+        answer = await helper.run(question, parent=ctx)
+        return str(answer.output)
+
+    agents = {
+        "completed": Agent(
+            ScriptedModel([ToolCall("echo", {"x": 1}), "one"]), tools=[echo], name="plain"
+        ),
+        "looped": Agent(
+            ScriptedModel([ToolCall("echo", {"x": 1})] * 10 + ["done"]), tools=[echo], name="loop"
+        ),
+        "budget": Agent(
+            ScriptedModel([ToolCall("echo", {"x": i}) for i in range(10)] + ["late"]),
+            tools=[echo],
+            budget=Budget(max_steps=3),
+            name="budget",
+        ),
+        "approval": Agent(
+            ScriptedModel([ToolCall("pay", {"amount": 5})]),
+            tools=[pay],
+            approval=lambda c: True,
+            name="payer",
+        ),
+        "failing": Agent(
+            ScriptedModel([ToolCall("boom", {"x": 1}), "it failed"]), tools=[boom], name="failing"
+        ),
+        "parent": Agent(
+            ScriptedModel([ToolCall("ask_helper", {"question": "why?"}), "because"]),
+            tools=[ask_helper],
+            name="parent",
+        ),
+    }
+    ids = {}
+    try:
+        for kind, agent in agents.items():
+            agent.store = store
+            ids[kind] = (await agent.run(f"task {kind}")).run_id
+    finally:
+        await store.close()
+    return ids
+
+
+@pytest.fixture(params=["sqlite", "postgres"], scope="module")
+def journal(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, dict[str, str]]]:
+    """A journal holding one run of each kind, and their ids."""
+    if request.param == "sqlite":
+        url = str(tmp_path_factory.mktemp("trace") / "journal.db")
+        yield url, asyncio.run(_make_runs(url))
+        return
+    why = _postgres_reachable()
+    if why is not None:
+        pytest.skip(f"PostgreSQL tests need a server: {why}")
+    schema = f"trace_{uuid.uuid4().hex[:8]}"
+    url = f"{PG_DSN}?tether_schema={schema}"
+    try:
+        yield url, asyncio.run(_make_runs(url))
+    finally:
+        asyncio.run(PostgresStore(PG_DSN, schema=schema).drop())
+
+
+def _trace(url: str, run_id: str) -> str:
+    out = runner.invoke(app, ["trace", run_id, "--store", url], env=WIDE)
+    assert out.exit_code == 0, out.output
+    return out.stdout
+
+
+def _trace_json(url: str, run_id: str) -> dict[str, Any]:
+    out = runner.invoke(app, ["trace", run_id, "--store", url, "--json"])
+    assert out.exit_code == 0, out.output
+    return json.loads(out.stdout)  # type: ignore[no-any-return]
+
+
+TIMING = re.compile(r"\d+\.\d ms|\d+\.\d\d s")
+
+
+def test_a_completed_run_shows_its_steps_calls_and_timings(
+    journal: tuple[str, dict[str, str]],
+) -> None:
+    url, ids = journal
+    text = _trace(url, ids["completed"])
+    assert text.startswith("why it ended: completed")
+    assert f"run {ids['completed']} · agent 'plain' · model 'scripted' · completed" in text
+    assert "step 1" in text
+    assert "step 2" in text
+    assert "model turn" in text
+    assert "→ tool calls: echo" in text
+    assert "→ text: one" in text
+    assert "✓ echo ok" in text
+    assert "1 attempt" in text
+    assert len(TIMING.findall(text)) == 4  # the run, two model calls and the tool call
+    assert re.search(r"\d+ tokens \(\d+ in, \d+ out\) · \$0\.0000", text)
+
+
+def test_a_looped_run_shows_the_detections_and_why(journal: tuple[str, dict[str, str]]) -> None:
+    url, ids = journal
+    text = _trace(url, ids["looped"])
+    assert text.startswith("why it ended: loop (repeated_call)")
+    assert "! loop detected: repeated_call (correct)" in text
+    assert "! loop detected: repeated_call (give_up)" in text
+    assert "! fallback: final_answer" in text
+    assert "also: 1 loop correction(s): repeated_call" in text
+    assert "✗ echo not_run" in text
+
+
+def test_a_budget_exhausted_run_shows_the_warning_and_the_end(
+    journal: tuple[str, dict[str, str]],
+) -> None:
+    url, ids = journal
+    text = _trace(url, ids["budget"])
+    assert text.startswith("why it ended: budget (steps)")
+    assert "The steps budget is used up (3 of 3)." in text
+    assert "! budget warning: steps" in text
+    assert "! budget exhausted: steps 3 of 3" in text
+    assert "gave_up (budget_exhausted)" in text
+
+
+def test_a_run_awaiting_approval_names_the_calls(journal: tuple[str, dict[str, str]]) -> None:
+    url, ids = journal
+    text = _trace(url, ids["approval"])
+    assert text.startswith("why it ended: waiting_for_approval (pay)")
+    assert 'waiting for: pay (call_1_0) {"amount": 5}' in text
+    assert "! approval requested: pay (call_1_0)" in text
+    data = _trace_json(url, ids["approval"])
+    assert data["status"] == "interrupted"
+    assert data["diagnosis"]["waiting_for"] == [
+        {"id": "call_1_0", "name": "pay", "arguments": {"amount": 5}}
+    ]
+
+
+def test_a_failing_tool_shows_its_error(journal: tuple[str, dict[str, str]]) -> None:
+    url, ids = journal
+    text = _trace(url, ids["failing"])
+    assert "✗ boom error" in text
+    assert "Tool 'boom' failed: RuntimeError: disk full" in text
+    assert "also: 1 of 1 tool calls failed (boom: error)" in text
+    [call] = _trace_json(url, ids["failing"])["steps"][0]["tool_calls"]
+    assert (call["outcome"], call["attempts"]) == ("error", 1)
+    assert "disk full" in call["error"]
+
+
+def test_a_sub_run_is_nested_under_the_calling_tool(journal: tuple[str, dict[str, str]]) -> None:
+    url, ids = journal
+    data = _trace_json(url, ids["parent"])
+    [call] = data["steps"][0]["tool_calls"]
+    assert call["name"] == "ask_helper"
+    [sub] = call["sub_runs"]
+    assert (sub["agent"], sub["parent_run_id"], sub["status"]) == (
+        "helper",
+        ids["parent"],
+        "completed",
+    )
+    assert sub["steps"][0]["model_calls"][0]["text"] == "the helper's answer"
+    assert data["sub_runs"] == []
+    text = _trace(url, ids["parent"])
+    lines = text.splitlines()
+    at = next(i for i, line in enumerate(lines) if "✓ ask_helper ok" in line)
+    assert "agent 'helper'" in lines[at + 1]
+    assert lines[at + 1].index("run ") > lines[at].index("✓")  # one level deeper
+
+
+def test_trace_json_has_the_documented_keys(journal: tuple[str, dict[str, str]]) -> None:
+    url, ids = journal
+    help_text = " ".join(runner.invoke(app, ["trace", "--help"], env=WIDE).stdout.split())
+    keys = RUN_KEYS | DIAGNOSIS_KEYS | STEP_KEYS | MODEL_CALL_KEYS | TOOL_CALL_KEYS | USAGE_KEYS
+    for key in keys | MARKER_KEYS:
+        assert key in help_text, key
+    for kind, run_id in ids.items():
+        data = _trace_json(url, run_id)
+        assert set(data) == RUN_KEYS, kind
+        assert set(data["diagnosis"]) == DIAGNOSIS_KEYS
+        assert set(data["usage"]) == USAGE_KEYS
+        for step in data["steps"]:
+            assert set(step) == STEP_KEYS
+            assert all(set(m) == MODEL_CALL_KEYS for m in step["model_calls"])
+            assert all(set(c) == TOOL_CALL_KEYS for c in step["tool_calls"])
+            assert all(set(m) == MARKER_KEYS for m in step["markers"])
+            assert all(m["duration_s"] >= 0 for m in step["model_calls"])
+        assert data["duration_s"] > 0
+    looped = _trace_json(url, ids["looped"])
+    kinds = [m["kind"] for s in looped["steps"] for m in s["markers"]]
+    assert kinds.count("loop_detected") == 2
+    assert "fallback" in kinds
+
+
+def test_runs_json_lists_status_cost_duration_and_reason(
+    journal: tuple[str, dict[str, str]],
+) -> None:
+    url, ids = journal
+    out = runner.invoke(app, ["runs", "--store", url, "--json"])
+    assert out.exit_code == 0, out.output
+    rows = {r["run_id"]: r for r in map(json.loads, out.stdout.splitlines())}
+    assert set(ids.values()) < set(rows)  # and the helper's run
+    assert all(set(r) == ROW_KEYS for r in rows.values())
+    budget = rows[ids["budget"]]
+    assert budget["status"] == "gave_up"
+    assert budget["reason"]["kind"] == "budget_exhausted"
+    assert budget["diagnosis"]["category"] == "budget"
+    assert budget["duration_s"] > 0
+    assert budget["cost_usd"] == 0.0
+    assert budget["usage"]["steps"] == 3
+    assert rows[ids["approval"]]["diagnosis"]["category"] == "waiting_for_approval"
+    helper = next(r for r in rows.values() if r["agent"] == "helper")
+    assert helper["parent_run_id"] == ids["parent"]
+    only = runner.invoke(app, ["runs", "--store", url, "--json", "--agent", "loop"])
+    [looped] = map(json.loads, only.stdout.splitlines())
+    assert looped["diagnosis"]["category"] == "loop"
+    table = runner.invoke(app, ["runs", "--store", url, "--status", "gave_up"], env=WIDE).stdout
+    assert "budget_exhausted: budget (steps)" in table
+    assert "loop_detected: loop (repeated_call)" in table
+    assert ids["completed"] not in table
+
+
+def test_an_unknown_run_is_a_clear_error(journal: tuple[str, dict[str, str]]) -> None:
+    url, _ids = journal
+    out = runner.invoke(app, ["trace", "nope", "--store", url])
+    assert out.exit_code == 1
+    assert "Traceback" not in out.output
+    assert out.stderr.startswith("error: no run 'nope' in the")
+    where = url if not url.startswith("postgresql") else "PostgreSQL journal (trace_"
+    assert where in out.stderr
+
+
+def test_a_missing_journal_file_is_a_clear_error(tmp_path: Path) -> None:
+    missing = tmp_path / "nothing.db"
+    out = runner.invoke(app, ["trace", "abc", "--store", str(missing)])
+    assert out.exit_code == 1
+    assert out.stderr.strip() == f"error: there is no journal at {missing}"
+    assert not missing.exists()  # trace reads; it creates nothing
+
+
+def test_a_cancelled_run_traces_as_cancelled(tmp_path: Path) -> None:
+    url = str(tmp_path / "j.db")
+
+    async def make() -> str:
+        from tether import cancel_run
+
+        store = open_store(url)
+        agent = Agent(
+            ScriptedModel([ToolCall("pay", {"amount": 1})]),
+            tools=[pay],
+            approval=lambda c: True,
+            store=store,
+        )
+        run_id = (await agent.run("pay")).run_id
+        await cancel_run(store, run_id, reason="changed my mind")
+        await store.close()
+        return run_id
+
+    run_id = asyncio.run(make())
+    text = _trace(url, run_id)
+    assert text.startswith("why it ended: cancelled (requested)")
+    assert "Cancelled on request: changed my mind" in text
