@@ -9,6 +9,7 @@ import pytest
 import tether
 import tether.journal
 import tether.mcp
+import tether.memory
 import tether.models
 import tether.run
 import tether.sandbox
@@ -36,6 +37,7 @@ def _public(module: types.ModuleType) -> set[str]:
         tether.tools,
         tether.run,
         tether.mcp,
+        tether.memory,
         tether.sandbox,
         tether.tracing,
         tether.ui,

@@ -1,0 +1,345 @@
+"""The one interface of long-term memory stores, and what every store shares.
+
+A store holds memories in namespaces. The public methods check their arguments,
+embed texts and fuse rankings here; a store implements the storage primitives
+(``_add``, ``_lexical``, ``_vector``, ...) in its own database.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from types import TracebackType
+from typing import Any, Self
+
+from tether._errors import ConfigError, TetherError
+from tether._text import plain_text
+
+from ._embed import Embedder, Vectors
+from ._merge import restates
+from ._rank import LEXICAL_WEIGHT, RRF_K, fuse
+from ._types import (
+    Memory,
+    MemoryHit,
+    NamespaceLike,
+    check_k,
+    check_kind,
+    check_kinds,
+    check_mode,
+    check_text,
+    dump_metadata,
+    namespace_key,
+    seconds,
+)
+
+__all__ = ["MemoryStore", "MemoryStoreError", "Policy", "Write", "memory_from_row"]
+
+_MAX_KEY = 200
+
+
+class MemoryStoreError(TetherError):
+    """A memory store could not be opened or used (a foreign file, another embedder)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """A namespace's defaults: time-to-live of new memories and the most it keeps."""
+
+    ttl: float | None = None
+    cap: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Write:
+    """One checked ``add``, ready for a store to write."""
+
+    namespace: str
+    kind: str
+    text: str
+    metadata: str
+    vector: Vectors
+    ttl: float | None
+    key: str | None
+    now: float
+    threshold: float
+
+    def restated(self, candidates: Sequence[tuple[str, float, str]]) -> str | None:
+        """The id of the first candidate (id, cosine, text) this write restates, if any."""
+        return next(
+            (i for i, cos, text in candidates if restates(self.text, text, cos, self.threshold)),
+            None,
+        )
+
+    def merged_metadata(self, old: str) -> str:
+        """The stored metadata with this write's keys laid over it."""
+        return json.dumps(
+            {**json.loads(old), **json.loads(self.metadata)}, ensure_ascii=False, sort_keys=True
+        )
+
+    def expires(self, policy: Policy, default_ttl: float | None) -> float | None:
+        """When the written memory expires: its own TTL, the namespace's, the store's."""
+        ttl = self.ttl or policy.ttl or default_ttl
+        return None if ttl is None else self.now + ttl
+
+    def memory(self, memory_id: str, expires_at: float | None) -> Memory:
+        """The memory as the request described it (for a key whose memory is gone)."""
+        return Memory(
+            memory_id,
+            tuple(json.loads(self.namespace)),
+            self.kind,
+            self.text,
+            json.loads(self.metadata),
+            self.now,
+            self.now,
+            self.now,
+            expires_at,
+        )
+
+
+def memory_from_row(row: Sequence[Any]) -> Memory:
+    """A memory from the columns id, namespace, kind, text, metadata and the four times."""
+    return Memory(
+        row[0],
+        tuple(json.loads(row[1])),
+        row[2],
+        row[3],
+        json.loads(row[4]),
+        row[5],
+        row[6],
+        row[7],
+        row[8],
+    )
+
+
+class MemoryStore(ABC):
+    """Long-term memory: facts, episodes and summaries, searched by words and meaning.
+
+    Args:
+        embedder: turns texts into vectors; every memory of a store uses the same one.
+        merge_threshold: the cosine at or above which a new memory of the same kind
+            updates an existing one instead of being added, if no name or number sets
+            them apart (the embedder's measured ``duplicate_threshold`` by default;
+            ``1.01`` turns merging off).
+        default_ttl: seconds (or a timedelta) a memory lives when neither it nor its
+            namespace says; ``None`` keeps memories until they are forgotten.
+        default_cap: the most memories a namespace keeps when its policy does not say;
+            beyond it the least recently used are evicted.
+        rrf_k: the constant ``k`` of reciprocal rank fusion in hybrid search.
+        lexical_weight: the full-text list's weight in the fusion (the embedding
+            list's is 1).
+    """
+
+    vector_method: str = "numpy"
+
+    def __init__(
+        self,
+        embedder: Embedder,
+        *,
+        merge_threshold: float | None = None,
+        default_ttl: float | timedelta | None = None,
+        default_cap: int | None = None,
+        rrf_k: int = RRF_K,
+        lexical_weight: float = LEXICAL_WEIGHT,
+    ) -> None:
+        self.embedder = embedder
+        self.merge_threshold = (
+            embedder.duplicate_threshold if merge_threshold is None else merge_threshold
+        )
+        self.default_ttl = seconds(default_ttl, "default_ttl")
+        self.default_cap = _check_cap(default_cap)
+        self.rrf_k = rrf_k
+        self.lexical_weight = lexical_weight
+
+    async def add(
+        self,
+        namespace: NamespaceLike,
+        text: str,
+        *,
+        kind: str = "fact",
+        metadata: dict[str, Any] | None = None,
+        ttl: float | timedelta | None = None,
+        idempotency_key: str | None = None,
+    ) -> Memory:
+        """Remember ``text`` in ``namespace``, or update the memory it restates.
+
+        A live memory of the same kind whose embedding's cosine with the new one is at
+        least ``merge_threshold``, and which names the same names and numbers, is
+        updated in place (new text, metadata laid over the old, a new expiry)
+        and returned; otherwise a new memory is stored. Beyond the namespace's cap,
+        the least recently used memories are evicted.
+
+        Args:
+            namespace: whose memory, e.g. ``("user-42", "support-agent")`` or
+                ``"user-42/support-agent"``.
+            text: what to remember (not empty).
+            kind: ``"fact"``, ``"episode"``, ``"summary"``, ``"preference"`` or a word
+                of your own.
+            metadata: JSON-compatible data kept with it.
+            ttl: seconds (or a timedelta) until it expires; the namespace's or the
+                store's default when ``None``.
+            idempotency_key: a key of this write; the same key in the same namespace
+                writes once, whatever happens between (a resumed run, a retry), and
+                returns the memory it wrote.
+
+        Raises:
+            ConfigError: an empty text, a bad namespace, kind, metadata, ttl or key.
+        """
+        ns = namespace_key(namespace)
+        text = check_text(text)
+        kind = check_kind(kind)
+        meta = dump_metadata(metadata)
+        ttl_s = seconds(ttl, "ttl")
+        if idempotency_key is not None:
+            if not isinstance(idempotency_key, str) or not 0 < len(idempotency_key) <= _MAX_KEY:
+                raise ConfigError(f"an idempotency key is a string of 1 to {_MAX_KEY} characters")
+            idempotency_key = plain_text(idempotency_key)
+        vector = (await self.embedder.embed([text]))[0]
+        write = Write(
+            ns, kind, text, meta, vector, ttl_s, idempotency_key, time.time(), self.merge_threshold
+        )
+        return await self._add(write)
+
+    async def search(
+        self,
+        namespace: NamespaceLike,
+        query: str,
+        k: int = 5,
+        *,
+        mode: str = "hybrid",
+        kinds: str | Sequence[str] | None = None,
+    ) -> list[MemoryHit]:
+        """The ``k`` live memories of ``namespace`` that best match ``query``, best first.
+
+        ``mode="lexical"`` ranks by full-text search, ``"vector"`` by embedding cosine,
+        and ``"hybrid"`` (the default) fuses both lists by weighted reciprocal rank
+        fusion.
+        The memories found count as used (their ``last_used_at`` is now), which keeps
+        them from eviction by the namespace's cap.
+
+        Raises:
+            ConfigError: an empty query, ``k`` below 1, an unknown mode or kind.
+        """
+        ns = namespace_key(namespace)
+        query = check_text(query, "a memory search query")
+        k = check_k(k)
+        search_mode = check_mode(mode)
+        kind_filter = check_kinds(kinds)
+        now = time.time()
+        depth = max(4 * k, 50)
+        lexical: list[str] = []
+        vector: list[str] = []
+        if search_mode != "vector":
+            lexical = await self._lexical(ns, query, depth, kind_filter, now)
+        if search_mode != "lexical":
+            query_vector = (await self.embedder.embed([query]))[0]
+            vector = [i for i, _ in await self._vector(ns, query_vector, depth, kind_filter, now)]
+        ranked = fuse(lexical, vector, k=self.rrf_k, lexical_weight=self.lexical_weight)[:k]
+        found = await self._touch([f.id for f in ranked], now)
+        return [
+            MemoryHit(found[f.id], f.score, f.lexical_rank, f.vector_rank)
+            for f in ranked
+            if f.id in found
+        ]
+
+    async def set_policy(
+        self,
+        namespace: NamespaceLike,
+        *,
+        ttl: float | timedelta | None = None,
+        cap: int | None = None,
+    ) -> None:
+        """Set a namespace's default time-to-live and its cap (``None``: the store's).
+
+        The cap applies from the next ``add`` in the namespace; the TTL to memories
+        written from now on.
+        """
+        await self._set_policy(
+            namespace_key(namespace), Policy(seconds(ttl, "ttl"), _check_cap(cap))
+        )
+
+    async def forget(
+        self,
+        ids: str | Sequence[str] | None = None,
+        *,
+        namespace: NamespaceLike | None = None,
+        kinds: str | Sequence[str] | None = None,
+    ) -> int:
+        """Delete memories by id, or every memory of a namespace (of some kinds).
+
+        Returns:
+            how many memories were deleted.
+
+        Raises:
+            ConfigError: no filter at all (forgetting everything takes a namespace).
+        """
+        id_list = None if ids is None else ([ids] if isinstance(ids, str) else list(ids))
+        if id_list is None and namespace is None:
+            raise ConfigError("forget() needs ids or a namespace; it never deletes everything")
+        ns = None if namespace is None else namespace_key(namespace)
+        return await self._forget(id_list, ns, check_kinds(kinds))
+
+    async def prune(self) -> int:
+        """Delete every expired memory; returns how many."""
+        return await self._prune(time.time())
+
+    @abstractmethod
+    async def get(self, memory_id: str) -> Memory | None:
+        """The memory with this id, expired or not, or ``None``."""
+
+    @abstractmethod
+    async def count(self, namespace: NamespaceLike) -> int:
+        """How many live (unexpired) memories ``namespace`` holds."""
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Close the store's connections."""
+
+    @abstractmethod
+    async def _add(self, write: Write) -> Memory: ...
+
+    @abstractmethod
+    async def _lexical(
+        self, ns: str, query: str, n: int, kinds: tuple[str, ...] | None, now: float
+    ) -> list[str]: ...
+
+    @abstractmethod
+    async def _vector(
+        self, ns: str, vector: Vectors, n: int, kinds: tuple[str, ...] | None, now: float
+    ) -> list[tuple[str, float]]: ...
+
+    @abstractmethod
+    async def _touch(self, ids: list[str], now: float) -> dict[str, Memory]: ...
+
+    @abstractmethod
+    async def _set_policy(self, ns: str, policy: Policy) -> None: ...
+
+    @abstractmethod
+    async def _forget(
+        self, ids: list[str] | None, ns: str | None, kinds: tuple[str, ...] | None
+    ) -> int: ...
+
+    @abstractmethod
+    async def _prune(self, now: float) -> int: ...
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+
+def _check_cap(cap: int | None) -> int | None:
+    if cap is None:
+        return None
+    if isinstance(cap, bool) or not isinstance(cap, int) or cap < 1:
+        raise ConfigError(f"a memory cap must be a positive whole number, got {cap!r}")
+    return cap

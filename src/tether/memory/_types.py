@@ -1,0 +1,189 @@
+"""What a memory is, and the checks every store makes on what it is given."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, Literal, TypeAlias
+
+from tether._errors import ConfigError
+from tether._text import plain_text
+
+__all__ = [
+    "Memory",
+    "MemoryHit",
+    "NamespaceLike",
+    "SearchMode",
+    "check_k",
+    "check_kind",
+    "check_kinds",
+    "check_mode",
+    "check_text",
+    "dump_metadata",
+    "namespace_key",
+    "namespace_of",
+    "seconds",
+]
+
+#: A namespace: a tuple of names, from the widest to the narrowest, such as
+#: ``("user-42", "support-agent")``, or the same as a path, ``"user-42/support-agent"``.
+NamespaceLike: TypeAlias = tuple[str, ...] | Sequence[str] | str
+
+#: How :meth:`MemoryStore.search` ranks: full-text search, embeddings, or both fused.
+SearchMode = Literal["hybrid", "lexical", "vector"]
+
+_MODES = ("hybrid", "lexical", "vector")
+_KIND = re.compile(r"[a-z][a-z0-9_-]{0,39}")
+_MAX_PART = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Memory:
+    """One remembered thing.
+
+    Attributes:
+        id: the store's id for it (a hex string).
+        namespace: whose memory it is, e.g. ``("user-42", "support-agent")``.
+        kind: what it is: ``"fact"``, ``"episode"``, ``"summary"``, ``"preference"``,
+            or a kind of the user's own (lower-case letters, digits, ``-`` and ``_``).
+        text: the memory itself.
+        metadata: JSON-compatible data the user attached.
+        created_at: when it was first stored (seconds since the epoch).
+        updated_at: when it was last written, by an add or a merge.
+        last_used_at: when a search last returned it (``created_at`` until then).
+        expires_at: when it stops being found, or ``None`` for never.
+    """
+
+    id: str
+    namespace: tuple[str, ...]
+    kind: str
+    text: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+    created_at: float = 0.0
+    updated_at: float = 0.0
+    last_used_at: float = 0.0
+    expires_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryHit:
+    """A memory that a search found.
+
+    Attributes:
+        memory: the memory.
+        score: its fused score (higher is better); only the order means anything.
+        lexical_rank: its 1-based place in the full-text list, if it was in it.
+        vector_rank: its 1-based place in the embedding list, if it was in it.
+    """
+
+    memory: Memory
+    score: float
+    lexical_rank: int | None = None
+    vector_rank: int | None = None
+
+
+def namespace_of(namespace: NamespaceLike) -> tuple[str, ...]:
+    """The namespace as a tuple; ``"a/b"`` is ``("a", "b")``.
+
+    Raises:
+        ConfigError: an empty namespace or part, a part with an unpaired surrogate
+            or a control character, or a part longer than 200 characters.
+    """
+    parts = tuple(namespace.split("/")) if isinstance(namespace, str) else tuple(namespace)
+    if not parts:
+        raise ConfigError("a memory namespace needs at least one part, e.g. ('user-42',)")
+    for part in parts:
+        if not isinstance(part, str) or not part:
+            raise ConfigError(f"namespace parts must be non-empty strings, got {parts!r}")
+        if len(part) > _MAX_PART:
+            raise ConfigError(f"a namespace part is {len(part)} characters; at most {_MAX_PART}")
+        if plain_text(part) != part or any(ord(c) < 32 for c in part):
+            raise ConfigError(
+                f"namespace part {part!r} holds an unpaired surrogate or a control character"
+            )
+    return parts
+
+
+def namespace_key(namespace: NamespaceLike) -> str:
+    """The namespace as the stores keep it: a JSON array, one string per part.
+
+    JSON makes the key unambiguous whatever the parts hold (``/``, quotes, SQL).
+    """
+    return json.dumps(list(namespace_of(namespace)), ensure_ascii=False)
+
+
+def check_text(text: str, what: str = "memory text") -> str:
+    """``text`` ready to store: unpaired surrogates written as escapes.
+
+    Raises:
+        ConfigError: the text is not a string, or is empty or only whitespace.
+    """
+    if not isinstance(text, str):
+        raise ConfigError(f"{what} must be a string, got {type(text).__name__}")
+    if not text.strip():
+        raise ConfigError(f"{what} is empty; there is nothing to remember or search for")
+    # PostgreSQL's text cannot hold NUL; both stores keep the same text.
+    return plain_text(text).replace("\x00", "\ufffd")
+
+
+def check_kind(kind: str) -> str:
+    """Raises ConfigError unless ``kind`` is a lower-case word (``fact``, ``my-kind``)."""
+    if not isinstance(kind, str) or not _KIND.fullmatch(kind):
+        raise ConfigError(
+            f"memory kind {kind!r} must be a lower-case word (letters, digits, - and _), "
+            "such as 'fact', 'episode' or 'summary'"
+        )
+    return kind
+
+
+def check_kinds(kinds: str | Sequence[str] | None) -> tuple[str, ...] | None:
+    """A filter of kinds as a tuple, or ``None`` for every kind."""
+    if kinds is None:
+        return None
+    found = (kinds,) if isinstance(kinds, str) else tuple(kinds)
+    if not found:
+        raise ConfigError("kinds=() matches nothing; pass None for every kind")
+    return tuple(check_kind(k) for k in found)
+
+
+def check_k(k: int) -> int:
+    """Raises ConfigError unless ``k`` is a positive whole number."""
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ConfigError(f"k must be a positive whole number of results, got {k!r}")
+    return k
+
+
+def check_mode(mode: str) -> SearchMode:
+    """Raises ConfigError unless ``mode`` is one of hybrid, lexical or vector."""
+    if mode not in _MODES:
+        raise ConfigError(f"search mode {mode!r} is not one of {', '.join(_MODES)}")
+    return mode  # type: ignore[return-value]
+
+
+def seconds(value: float | timedelta | None, what: str) -> float | None:
+    """A duration in seconds (``None`` stays ``None``); it must be positive and finite."""
+    if value is None:
+        return None
+    secs = value.total_seconds() if isinstance(value, timedelta) else value
+    if isinstance(secs, bool) or not isinstance(secs, int | float):
+        raise ConfigError(f"{what} must be seconds or a timedelta, got {value!r}")
+    if not math.isfinite(secs) or secs <= 0:
+        raise ConfigError(f"{what} must be positive and finite, got {value!r}")
+    return float(secs)
+
+
+def dump_metadata(metadata: dict[str, Any] | None) -> str:
+    """Metadata as JSON text; raises ConfigError for what JSON cannot hold."""
+    if metadata is None:
+        return "{}"
+    if not isinstance(metadata, dict):
+        raise ConfigError(f"memory metadata must be a dict, got {type(metadata).__name__}")
+    try:
+        text = json.dumps(metadata, ensure_ascii=False, allow_nan=False, sort_keys=True)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"memory metadata must be JSON-compatible: {exc}") from None
+    return plain_text(text)

@@ -1,0 +1,591 @@
+"""Long-term memory: one suite, run on the SQLite and the PostgreSQL store."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import types
+import uuid
+from collections.abc import AsyncIterator, Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pytest
+import pytest_asyncio
+
+import tether.memory
+from tether import ConfigError, TetherError
+from tether.memory import (
+    HashEmbedder,
+    LocalEmbedder,
+    MemoryStore,
+    MemoryStoreError,
+    OpenAIEmbedder,
+    PostgresMemoryStore,
+    SQLiteMemoryStore,
+)
+from tether.memory._rank import fuse
+from tether.memory._vectors import Row, VectorIndex
+
+PG_DSN = os.environ.get("TETHER_TEST_PG", "postgresql://127.0.0.1:5432/test")
+NS = ("user-42", "support-agent")
+WORKER = Path(__file__).with_name("memory_worker.py")
+
+MakeStore = Callable[..., MemoryStore]
+
+
+def _pg_missing() -> str | None:
+    try:
+        import psycopg
+    except ImportError:
+        return "psycopg is not installed (pip install 'tether[postgres]')"
+    try:
+        psycopg.connect(PG_DSN, connect_timeout=3).close()
+    except Exception as exc:
+        return f"no PostgreSQL at {PG_DSN}: {exc}"
+    return None
+
+
+async def _drop_schema(schema: str) -> None:
+    import psycopg
+
+    async with await psycopg.AsyncConnection.connect(PG_DSN, autocommit=True) as conn:
+        await conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+@pytest_asyncio.fixture(params=["sqlite", "postgres"])
+async def make_memory(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[MakeStore]:
+    """A factory of memory stores over one fresh database (SQLite file or PG schema)."""
+    made: list[MemoryStore] = []
+    schema = f"m_{uuid.uuid4().hex[:12]}"
+    if request.param == "postgres" and (why := _pg_missing()):
+        pytest.skip(f"PostgreSQL tests need a server: {why}")
+
+    def factory(**kw: Any) -> MemoryStore:
+        kw.setdefault("embedder", HashEmbedder())
+        store: MemoryStore
+        if request.param == "sqlite":
+            store = SQLiteMemoryStore(tmp_path / "memory.db", **kw)
+        else:
+            store = PostgresMemoryStore(PG_DSN, schema=schema, **kw)
+        made.append(store)
+        return store
+
+    yield factory
+    for store in made:
+        await store.close()
+    if request.param == "postgres":
+        await _drop_schema(schema)
+
+
+@pytest.fixture
+def store_spec(make_memory: MakeStore) -> str:
+    store = make_memory()
+    if isinstance(store, SQLiteMemoryStore):
+        return f"sqlite:{store.path}"
+    assert isinstance(store, PostgresMemoryStore)
+    return f"postgres:{PG_DSN}#{store.schema}"
+
+
+# -- adding, getting, namespaces ------------------------------------------------
+
+
+async def test_an_added_memory_can_be_read_back(make_memory: MakeStore) -> None:
+    store = make_memory()
+    memory = await store.add(NS, "Priya lives in Lisbon.", metadata={"source": "chat"})
+    assert (memory.namespace, memory.kind, memory.text) == (NS, "fact", "Priya lives in Lisbon.")
+    assert memory.metadata == {"source": "chat"}
+    assert memory.created_at == memory.updated_at == memory.last_used_at > 0
+    assert memory.expires_at is None
+    assert await store.get(memory.id) == memory
+    assert await store.get("no-such-id") is None
+
+
+async def test_a_path_names_the_same_namespace_as_a_tuple(make_memory: MakeStore) -> None:
+    store = make_memory()
+    await store.add("user-42/support-agent", "Priya lives in Lisbon.")
+    assert await store.count(NS) == 1
+    hits = await store.search(list(NS), "Lisbon", 5)
+    assert [h.memory.namespace for h in hits] == [NS]
+
+
+async def test_namespaces_do_not_see_each_other(make_memory: MakeStore) -> None:
+    store = make_memory()
+    await store.add(("user-1",), "The user's favourite colour is green.")
+    await store.add(("user-2",), "The user's favourite colour is green.")
+    await store.add(("user-1", "agent"), "The user's favourite colour is green.")
+    assert [await store.count(ns) for ns in [("user-1",), ("user-2",), ("user-1", "agent")]] == [
+        1,
+        1,
+        1,
+    ]
+    hits = await store.search(("user-2",), "favourite colour", 10)
+    assert [h.memory.namespace for h in hits] == [("user-2",)]
+    assert await store.forget(namespace=("user-1",)) == 1
+    assert await store.count(("user-2",)) == 1
+    assert await store.count(("user-1", "agent")) == 1
+
+
+async def test_a_namespace_that_looks_like_sql_or_a_marker_is_just_a_name(
+    make_memory: MakeStore,
+) -> None:
+    store = make_memory()
+    odd = [
+        ("x'); DROP TABLE memories; --",),
+        ('["a", "b"]',),
+        ("a", "b"),
+        ("a/b",),
+        ("memory_meta",),
+        ("%s", "?"),
+    ]
+    for i, ns in enumerate(odd):
+        await store.add(ns, f"note {i} for an odd namespace")
+    for i, ns in enumerate(odd):
+        hits = await store.search(ns, "odd namespace note", 10)
+        assert [h.memory.text for h in hits] == [f"note {i} for an odd namespace"]
+        assert hits[0].memory.namespace == ns
+
+
+# -- merging near-duplicates ----------------------------------------------------
+
+
+async def test_a_restated_memory_updates_the_old_one(make_memory: MakeStore) -> None:
+    store = make_memory()
+    first = await store.add(NS, "Priya lives in Lisbon", metadata={"a": 1, "b": 1})
+    second = await store.add(NS, "Priya lives in Lisbon.", metadata={"b": 2})
+    assert second.id == first.id
+    assert second.text == "Priya lives in Lisbon."
+    assert second.metadata == {"a": 1, "b": 2}
+    assert second.created_at == first.created_at
+    assert second.updated_at >= first.updated_at
+    assert await store.count(NS) == 1
+    hits = await store.search(NS, "Lisbon", 5, mode="lexical")
+    assert [h.memory.text for h in hits] == ["Priya lives in Lisbon."]
+
+
+async def test_different_names_or_numbers_are_never_merged(make_memory: MakeStore) -> None:
+    store = make_memory(merge_threshold=0.5)
+    a = await store.add(NS, "The meeting with Priya is in room 12 on Monday.")
+    b = await store.add(NS, "The meeting with Priya is in room 14 on Monday.")
+    c = await store.add(NS, "The meeting with Marco is in room 12 on Monday.")
+    assert len({a.id, b.id, c.id}) == 3
+
+
+async def test_memories_of_another_kind_or_with_merging_off_stay_apart(
+    make_memory: MakeStore,
+) -> None:
+    store = make_memory()
+    fact = await store.add(NS, "Priya asked for a refund.")
+    episode = await store.add(NS, "Priya asked for a refund.", kind="episode")
+    assert fact.id != episode.id
+    plain = make_memory(merge_threshold=1.01)
+    again = await plain.add(NS, "Priya asked for a refund.")
+    assert again.id not in {fact.id, episode.id}
+    assert await plain.count(NS) == 3
+
+
+async def test_an_expired_memory_is_not_merged_into(make_memory: MakeStore) -> None:
+    store = make_memory()
+    old = await store.add(NS, "Priya lives in Lisbon.", ttl=0.2)
+    await asyncio.sleep(0.3)
+    new = await store.add(NS, "Priya lives in Lisbon.")
+    assert new.id != old.id
+
+
+# -- search ---------------------------------------------------------------------
+
+
+async def _corpus(store: MemoryStore) -> dict[str, str]:
+    texts = {
+        "lisbon": "Priya lives in Lisbon and works remotely.",
+        "cats": "Marco has two cats called Pepe and Lulu.",
+        "refund": "Priya asked for a refund of invoice 4417.",
+        "sum": "Summary: most billing questions are about duplicate charges.",
+    }
+    ids = {}
+    for key, text in texts.items():
+        kind = "summary" if key == "sum" else "episode" if key == "refund" else "fact"
+        ids[key] = (await store.add(NS, text, kind=kind)).id
+    return ids
+
+
+async def test_each_search_mode_finds_the_matching_memory(make_memory: MakeStore) -> None:
+    store = make_memory()
+    ids = await _corpus(store)
+    for mode in ("lexical", "vector", "hybrid"):
+        hits = await store.search(NS, "invoice 4417 refund", 2, mode=mode)
+        assert hits[0].memory.id == ids["refund"], mode
+    hybrid = await store.search(NS, "invoice 4417 refund", 2)
+    assert hybrid[0].lexical_rank == 1
+    assert hybrid[0].vector_rank == 1
+    assert hybrid[0].score > hybrid[1].score
+
+
+async def test_search_filters_by_kind_and_returns_at_most_k(make_memory: MakeStore) -> None:
+    store = make_memory()
+    ids = await _corpus(store)
+    hits = await store.search(NS, "Priya", 10, kinds=["episode", "summary"])
+    assert {h.memory.id for h in hits} <= {ids["refund"], ids["sum"]}
+    assert ids["refund"] in {h.memory.id for h in hits}
+    assert len(await store.search(NS, "Priya", 1)) == 1
+    assert await store.search(("nobody",), "Priya", 5) == []
+
+
+async def test_a_query_of_only_punctuation_still_searches_by_vector(
+    make_memory: MakeStore,
+) -> None:
+    store = make_memory()
+    await _corpus(store)
+    assert await store.search(NS, "?!", 3, mode="lexical") == []
+    assert len(await store.search(NS, "?!", 3)) == 3
+
+
+async def test_search_marks_memories_as_used(make_memory: MakeStore) -> None:
+    store = make_memory()
+    ids = await _corpus(store)
+    before = await store.get(ids["cats"])
+    await asyncio.sleep(0.01)
+    await store.search(NS, "cats Pepe Lulu", 1)
+    after = await store.get(ids["cats"])
+    assert before is not None
+    assert after is not None
+    assert after.last_used_at > before.last_used_at
+
+
+async def test_another_store_on_the_same_database_sees_every_change(
+    make_memory: MakeStore,
+) -> None:
+    a, b = make_memory(), make_memory()
+    await _corpus(a)
+    assert len(await a.search(NS, "Lisbon", 10, mode="vector")) == 4  # a caches the vectors
+    added = await b.add(NS, "Marco moved to Turin in May.")
+    assert added.id in {h.memory.id for h in await a.search(NS, "Turin", 10, mode="vector")}
+    await b.forget(added.id)
+    found = {h.memory.id for h in await a.search(NS, "Turin", 10, mode="vector")}
+    assert added.id not in found
+    assert len(found) == 4
+
+
+# -- time to live, caps, forgetting ---------------------------------------------
+
+
+async def test_an_expired_memory_is_not_found_and_prune_deletes_it(
+    make_memory: MakeStore,
+) -> None:
+    store = make_memory()
+    short = await store.add(NS, "A one-off code: 5531.", ttl=0.2)
+    await store.add(NS, "Priya lives in Lisbon.")
+    assert short.expires_at == pytest.approx(short.created_at + 0.2)
+    await asyncio.sleep(0.3)
+    assert [h.memory.text for h in await store.search(NS, "code 5531", 5)] == [
+        "Priya lives in Lisbon."
+    ]
+    assert await store.count(NS) == 1
+    assert await store.get(short.id) is not None  # still there until pruned
+    assert await store.prune() == 1
+    assert await store.get(short.id) is None
+
+
+async def test_ttl_defaults_come_from_the_namespace_then_the_store(
+    make_memory: MakeStore,
+) -> None:
+    store = make_memory(default_ttl=1000)
+    await store.set_policy(("short",), ttl=10)
+    now = time.time()
+    in_store = await store.add(("plain",), "Stored with the store's default.")
+    in_ns = await store.add(("short",), "Stored with the namespace's default.")
+    own = await store.add(("short",), "Stored with its own.", ttl=3)
+    assert in_store.expires_at == pytest.approx(now + 1000, abs=5)
+    assert in_ns.expires_at == pytest.approx(now + 10, abs=5)
+    assert own.expires_at == pytest.approx(now + 3, abs=2)
+
+
+async def test_a_capped_namespace_evicts_the_least_recently_used(
+    make_memory: MakeStore,
+) -> None:
+    store = make_memory()
+    await store.set_policy(NS, cap=3)
+    a = await store.add(NS, "alpha memory about apples")
+    b = await store.add(NS, "bravo memory about boats")
+    c = await store.add(NS, "charlie memory about clouds")
+    await asyncio.sleep(0.01)
+    await store.search(NS, "apples", 1, mode="lexical")  # a is used: b is now the oldest
+    d = await store.add(NS, "delta memory about deserts")
+    assert await store.count(NS) == 3
+    assert await store.get(b.id) is None
+    assert all([await store.get(m.id) for m in (a, c, d)])
+    assert [h.memory.id for h in await store.search(NS, "boats", 5, mode="lexical")] == []
+    other = make_memory(default_cap=1)
+    await other.add(("x",), "one thing")
+    await other.add(("x",), "another thing entirely 2")
+    assert await other.count(("x",)) == 1
+
+
+async def test_forget_by_id_and_by_kind(make_memory: MakeStore) -> None:
+    store = make_memory()
+    ids = await _corpus(store)
+    assert await store.forget(ids["cats"]) == 1
+    assert await store.forget(ids["cats"]) == 0
+    assert await store.forget(namespace=NS, kinds="summary") == 1
+    assert await store.forget([]) == 0
+    assert {h.memory.id for h in await store.search(NS, "Priya", 10)} == {
+        ids["lisbon"],
+        ids["refund"],
+    }
+    with pytest.raises(ConfigError, match="never deletes everything"):
+        await store.forget()
+
+
+# -- idempotency and concurrency ------------------------------------------------
+
+
+async def test_the_same_idempotency_key_writes_once(make_memory: MakeStore) -> None:
+    store = make_memory(merge_threshold=1.01)
+    first = await store.add(NS, "Run 7 found the refund.", idempotency_key="run-7:step-3")
+    again = await store.add(NS, "Run 7 found the refund!", idempotency_key="run-7:step-3")
+    assert again == first
+    assert await store.count(NS) == 1
+    elsewhere = await store.add(
+        ("other",), "Run 7 found the refund.", idempotency_key="run-7:step-3"
+    )
+    assert elsewhere.id != first.id
+    await store.forget(first.id)
+    gone = await store.add(NS, "Run 7 found the refund.", idempotency_key="run-7:step-3")
+    assert gone.id == first.id  # not written again: the key was used
+    assert await store.count(NS) == 0
+
+
+async def test_concurrent_tasks_neither_lose_nor_duplicate(make_memory: MakeStore) -> None:
+    store = make_memory()
+    distinct = [store.add(NS, f"task note {i}: item {i * 37}") for i in range(20)]
+    keyed = [store.add(NS, f"keyed {i}", idempotency_key="one-key") for i in range(5)]
+    same = [store.add(NS, "Every task says the release is on Friday.") for _ in range(5)]
+    results = await asyncio.gather(*distinct, *keyed, *same)
+    assert len({m.id for m in results[20:25]}) == 1
+    assert len({m.id for m in results[25:]}) == 1
+    assert await store.count(NS) == 22
+
+
+@pytest.mark.slow
+def test_two_processes_adding_at_once_neither_lose_nor_duplicate(
+    store_spec: str, tmp_path: Path
+) -> None:
+    go = tmp_path / "go"
+    env = {**os.environ, "GO": str(go)}
+    procs = [
+        subprocess.Popen([sys.executable, str(WORKER), store_spec, tag], env=env)
+        for tag in ("A", "B")
+    ]
+    time.sleep(1.0)  # both open the store and wait
+    go.touch()
+    assert [p.wait(timeout=60) for p in procs] == [0, 0]
+
+    async def count() -> int:
+        from memory_worker import NS as SHARED
+        from memory_worker import open_store
+
+        store = open_store(store_spec)
+        try:
+            return await store.count(SHARED)
+        finally:
+            await store.close()
+
+    sys.path.insert(0, str(WORKER.parent))
+    assert asyncio.run(count()) == 2 * 20 + 5 + 1
+
+
+# -- odd input --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda s: s.add(NS, ""), "empty"),
+        (lambda s: s.add(NS, "  \n"), "empty"),
+        (lambda s: s.add((), "x"), "at least one part"),
+        (lambda s: s.add("a//b", "x"), "non-empty"),
+        (lambda s: s.add(("a\udcff",), "x"), "surrogate"),
+        (lambda s: s.add(("a\x00",), "x"), "control"),
+        (lambda s: s.add(NS, "x", kind="Fact!"), "lower-case"),
+        (lambda s: s.add(NS, "x", metadata={"s": {1, 2}}), "JSON"),
+        (lambda s: s.add(NS, "x", ttl=-1), "positive"),
+        (lambda s: s.add(NS, "x", ttl=float("nan")), "positive"),
+        (lambda s: s.add(NS, "x", idempotency_key=""), "idempotency key"),
+        (lambda s: s.search(NS, "x", -1), "positive whole number"),
+        (lambda s: s.search(NS, "x", 0), "positive whole number"),
+        (lambda s: s.search(NS, "x", True), "positive whole number"),
+        (lambda s: s.search(NS, "", 3), "empty"),
+        (lambda s: s.search(NS, "x", 3, mode="fuzzy"), "not one of"),
+        (lambda s: s.search(NS, "x", 3, kinds=()), "matches nothing"),
+        (lambda s: s.set_policy(NS, cap=0), "positive whole number"),
+    ],
+)
+async def test_bad_arguments_are_config_errors(
+    make_memory: MakeStore, call: Callable[[MemoryStore], Any], message: str
+) -> None:
+    store = make_memory()
+    with pytest.raises(ConfigError, match=message):
+        await call(store)
+
+
+async def test_unpaired_surrogates_and_nul_are_stored_escaped(make_memory: MakeStore) -> None:
+    store = make_memory(merge_threshold=1.01)
+    memory = await store.add(NS, "broken \udcff text\x00here", metadata={"k": "\udcff"})
+    assert memory.text == "broken \\udcff text\ufffdhere"
+    assert (await store.search(NS, "broken text", 1))[0].memory.id == memory.id
+    assert memory.metadata == {"k": "\udcff"}  # JSON keeps it as an escape: lossless
+
+
+async def test_a_store_refuses_memories_of_another_embedder(make_memory: MakeStore) -> None:
+    store = make_memory()
+    await store.add(NS, "Priya lives in Lisbon.")
+
+    async def open_other() -> None:
+        other = make_memory(embedder=HashEmbedder(dimension=64))  # SQLite checks on opening
+        await other.count(NS)  # PostgreSQL on first use
+
+    with pytest.raises(MemoryStoreError, match="not comparable"):
+        await open_other()
+
+
+def test_a_foreign_or_newer_sqlite_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "m.db"
+    SQLiteMemoryStore(path, embedder=HashEmbedder())
+    import sqlite3
+
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE memory_meta SET value = '99' WHERE key = 'schema'")
+    with pytest.raises(MemoryStoreError, match="newer"):
+        SQLiteMemoryStore(path, embedder=HashEmbedder())
+    (tmp_path / "junk.db").write_bytes(b"not a database at all" * 100)
+    with pytest.raises(MemoryStoreError, match="cannot open"):
+        SQLiteMemoryStore(tmp_path / "junk.db", embedder=HashEmbedder())
+
+
+async def test_the_postgres_store_says_how_it_searches_vectors(make_memory: MakeStore) -> None:
+    store = make_memory()
+    await store.count(NS)
+    assert store.vector_method in {"numpy", "pgvector"}
+    if isinstance(store, PostgresMemoryStore):
+        import psycopg
+
+        async with await psycopg.AsyncConnection.connect(PG_DSN) as conn:
+            cur = await conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'vector'")
+            has = await cur.fetchone() is not None
+        assert store.vector_method == ("pgvector" if has else "numpy")
+
+
+# -- the parts ------------------------------------------------------------------------
+
+
+def test_fusion_adds_weighted_reciprocal_ranks() -> None:
+    fused = fuse(["a", "b"], ["b", "c"], k=10, lexical_weight=0.5)
+    assert [f.id for f in fused] == ["b", "c", "a"]
+    assert fused[0].score == pytest.approx(0.5 / 12 + 1 / 11)
+    assert (fused[0].lexical_rank, fused[0].vector_rank) == (2, 1)
+
+
+def test_the_vector_index_adds_replaces_and_discards() -> None:
+    index = VectorIndex(2)
+    vec = {i: np.array([np.cos(i / 20), np.sin(i / 20)], dtype=np.float32) for i in range(40)}
+    index.apply(Row(str(i), "fact", None, i + 1, vec[i].tobytes()) for i in range(40))
+    assert (len(index), index.seq) == (40, 40)
+    assert index.search(vec[7], 1, now=0)[0][0] == "7"
+    index.discard(["7", "nope"])
+    assert index.search(vec[7], 1, now=0)[0][0] in {"6", "8"}
+    index.apply([Row("3", "episode", 5.0, 41, vec[7].tobytes())])
+    assert index.search(vec[7], 1, now=0)[0][0] == "3"
+    assert index.search(vec[7], 1, now=6)[0][0] != "3"  # expired by then
+    assert [i for i, _ in index.search(vec[7], 5, now=0, kinds=("episode",))] == ["3"]
+    assert index.fresh(41, 39)
+
+
+async def test_the_hash_embedder_is_deterministic_and_unit_length() -> None:
+    a = await HashEmbedder().embed(["Priya lives in Lisbon", "x"])
+    b = await HashEmbedder().embed(["Priya lives in Lisbon"])
+    assert np.array_equal(a[0], b[0])
+    assert np.allclose(np.linalg.norm(a, axis=1), 1.0)
+
+
+class _Embeddings(BaseHTTPRequestHandler):
+    """``POST /v1/embeddings``: each text's vector is (its length, 1, 0), listed in reverse."""
+
+    seen: ClassVar[list[dict[str, Any]]] = []
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        self.seen.append({"path": self.path, **body})
+        data = [
+            {"object": "embedding", "index": i, "embedding": [float(len(t)), 1.0, 0.0]}
+            for i, t in enumerate(body["input"])
+        ]
+        reply = json.dumps({"object": "list", "data": data[::-1], "model": body["model"]})
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(reply)))
+        self.end_headers()
+        self.wfile.write(reply.encode())
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+async def test_the_openai_embedder_calls_v1_embeddings() -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Embeddings)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    base_url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+    try:
+        embedder = OpenAIEmbedder("m", 3, base_url=base_url, api_key="k", batch_size=2)
+        vectors = await embedder.embed(["ab", "abcd", "x"])
+        assert [s["path"] for s in _Embeddings.seen] == ["/v1/embeddings"] * 2
+        assert _Embeddings.seen[0]["input"] == ["ab", "abcd"]
+        assert vectors.shape == (3, 3)
+        assert vectors[1][0] == pytest.approx(4 / np.sqrt(17))
+        wrong = OpenAIEmbedder("m", 5, base_url=base_url, api_key="k")
+        with pytest.raises(tether.ModelError, match="shape"):
+            await wrong.embed(["a"])
+        await embedder.aclose()
+        await wrong.aclose()
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.slow
+async def test_the_local_embedder_finds_by_meaning_and_merges_restatements(
+    tmp_path: Path,
+) -> None:
+    store = SQLiteMemoryStore(tmp_path / "m.db")
+    assert isinstance(store.embedder, LocalEmbedder)
+    lisbon = await store.add(NS, "Priya lives in Lisbon.")
+    await store.add(NS, "Marco has two cats.")
+    await store.add(NS, "Priya is allergic to peanuts.")
+    hits = await store.search(NS, "Which city is Priya based in?", 1, mode="vector")
+    assert hits[0].memory.id == lisbon.id
+    assert (await store.add(NS, "Priya is based in Lisbon.")).id == lisbon.id
+    utc1 = await store.add(NS, "Lars works in the UTC+1 timezone.")
+    assert (await store.add(NS, "Lars works in the UTC-4 timezone.")).id != utc1.id
+    single = await store.embedder.embed(["Priya lives in Lisbon."])
+    batch = await store.embedder.embed(["Priya lives in Lisbon.", "a much longer text " * 5])
+    assert batch.shape == (2, 384)
+    assert float(single[0] @ batch[0]) == pytest.approx(1.0, abs=1e-5)
+    await store.close()
+
+
+def test_memory_exports_exactly_its_public_names() -> None:
+    public = {
+        name
+        for name, value in vars(tether.memory).items()
+        if not name.startswith("_") and not isinstance(value, types.ModuleType)
+    }
+    assert set(tether.memory.__all__) == public
+    assert tether.memory.__all__ == sorted(tether.memory.__all__, key=str)
+    assert issubclass(MemoryStoreError, TetherError)
