@@ -365,10 +365,20 @@ class PostgresStore(JournalStore):
 
 
 async def _migrate(conn: Any, schema: str) -> None:
+    # One migrator at a time, across processes: a session lock taken before the
+    # transaction (two first openings that create the schema inside their transactions
+    # at once collide on the catalog even behind a transaction-scoped lock).
+    key = (f"tether:{schema}",)
+    await conn.execute("SELECT pg_advisory_lock(hashtext(%s))", key)
+    try:
+        await _migrate_locked(conn, schema)
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", key)
+
+
+async def _migrate_locked(conn: Any, schema: str) -> None:
     async with conn.transaction():
         await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
-        # One migrator at a time, across processes.
-        await conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"tether:{schema}",))
         await conn.execute(
             f"CREATE TABLE IF NOT EXISTS {schema}.schema_version (version INTEGER NOT NULL)"
         )
