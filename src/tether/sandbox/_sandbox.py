@@ -202,6 +202,9 @@ def _which_limit(
         return "file_size_mb" if limits.file_size_mb else None
     if last.startswith("MemoryError") or "Cannot allocate memory" in last:
         return "memory_mb" if limits.memory_mb else None
-    if "[Errno 11] Resource temporarily unavailable" in last or "can't start new thread" in last:
+    # Forked processes that fail at once interleave their tracebacks: look at the tail.
+    if "[Errno 11] Resource temporarily unavailable" in stderr_tail or (
+        "can't start new thread" in stderr_tail
+    ):
         return "processes" if limits.processes else None
     return None
