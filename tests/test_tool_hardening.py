@@ -214,3 +214,18 @@ def test_runs_nested_too_deep_fail_with_a_clear_error() -> None:
     result = _nested_agent(1, MAX_NESTING + 5).run_sync("dive")
     assert result.status == "completed"
     assert "nested more than 32 deep" in (result.output or "")
+
+
+def test_sync_tools_cut_off_by_the_run_budget_give_their_slot_back() -> None:
+    def hangs() -> str:
+        """Never return."""
+        time.sleep(3600)
+        return "never"
+
+    for _ in range(20):  # more than the pool's 16 threads
+        result = _one(hangs, budget=Budget(max_seconds=0.05), fallback=StaticAnswer("late"))
+        assert result.reason.detail == "seconds"  # type: ignore[attr-defined]
+    started = time.monotonic()
+    result = _nested_agent(1, 2).run_sync("dive")  # needs a free thread at once
+    assert result.output == "bottom 2"
+    assert time.monotonic() - started < 5

@@ -115,12 +115,14 @@ async def _invoke(tool: Tool, args: dict[str, Any]) -> Any:
             return await run_in_process(tool.fn, args, tool.limits)
     pool = default_pool()
     ticket = pool.submit(tool.fn, args)
-    if tool.timeout is None:
-        return await pool.result(ticket)
     try:
+        if tool.timeout is None:
+            return await pool.result(ticket)
         async with asyncio.timeout(tool.timeout):
             return await pool.result(ticket)
-    except TimeoutError:
+    except BaseException:
+        # Its timeout, the run's wall-clock budget or a cancel: the thread is written
+        # off, so a call that never returns cannot hold a slot of the pool for good.
         pool.abandon(ticket)
         raise
 
