@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, TypeVar
 
 from tether import Event, RunResult
@@ -19,3 +22,15 @@ def of_type(result: RunResult[Any] | Sequence[Event], kind: type[E]) -> list[E]:
 def types(result: RunResult[Any]) -> list[str]:
     """The event types of a run, in order."""
     return [e.type for e in result.events]
+
+
+def tether_cli(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Popen[str]:
+    """The ``tether`` command in another process, its output captured as text."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "tether", *args],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )

@@ -8,8 +8,6 @@ import asyncio
 import json
 import os
 import sqlite3
-import subprocess
-import sys
 import textwrap
 import time
 import uuid
@@ -20,6 +18,7 @@ import pytest
 from typer.testing import CliRunner
 
 from conftest import PG_DSN, _postgres_reachable
+from helpers import tether_cli
 from tether import (
     Agent,
     JournalError,
@@ -242,34 +241,25 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     asyncio.run(PostgresStore(PG_DSN, schema=schema).drop())
 
 
-def _tether(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "tether", *args],
-        cwd=cwd,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
 @pytest.mark.slow
 def test_tether_cancel_stops_a_run_in_another_process(store_url: str, tmp_path: Path) -> None:
     (tmp_path / "slowpoke.py").write_text(textwrap.dedent(SLOW_AGENT))
     entered = tmp_path / "entered"
     env = {**os.environ, "SLOW_ENTERED": str(entered), "PYTHONPATH": str(tmp_path)}
     base = ["--store", store_url]
-    running = _tether(["run", "wait", "--agent", "slowpoke:agent", *base, "--json"], tmp_path, env)
+    running = tether_cli(
+        ["run", "wait", "--agent", "slowpoke:agent", *base, "--json"], tmp_path, env
+    )
     try:
         deadline = time.monotonic() + 30
         while not entered.exists() and running.poll() is None and time.monotonic() < deadline:
             time.sleep(0.02)
         assert entered.exists(), running.communicate()[1]
-        listed = _tether(["runs", *base, "--json"], tmp_path, env).communicate(timeout=30)[0]
+        listed = tether_cli(["runs", *base, "--json"], tmp_path, env).communicate(timeout=30)[0]
         [row] = [json.loads(line) for line in listed.splitlines()]
         assert (row["status"], row["diagnosis"]["category"]) == ("running", "running")
         asked = time.monotonic()
-        cancel = _tether(
+        cancel = tether_cli(
             ["cancel", row["run_id"], "--reason", "operator stop", *base], tmp_path, env
         )
         out, err = cancel.communicate(timeout=30)
@@ -299,11 +289,13 @@ def test_tether_cancel_stops_a_run_in_another_process(store_url: str, tmp_path: 
             await store.close()
 
     asyncio.run(journal_says())
-    again = _tether(["cancel", row["run_id"], *base], tmp_path, env)
+    again = tether_cli(["cancel", row["run_id"], *base], tmp_path, env)
     out, err = again.communicate(timeout=30)
     assert again.returncode == 0, err
     assert "already cancelled" in out
-    resumed = _tether(["resume", row["run_id"], "--agent", "slowpoke:agent", *base], tmp_path, env)
+    resumed = tether_cli(
+        ["resume", row["run_id"], "--agent", "slowpoke:agent", *base], tmp_path, env
+    )
     _out, err = resumed.communicate(timeout=30)
     assert resumed.returncode == 2
     assert "was cancelled: operator stop" in err

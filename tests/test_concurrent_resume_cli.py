@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import textwrap
 import uuid
 from pathlib import Path
@@ -14,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import PG_DSN, _postgres_reachable
+from helpers import tether_cli
 
 PAIRS = int(os.environ.get("TETHER_RESUME_PROCESS_PAIRS", "10"))
 
@@ -44,17 +43,6 @@ agent = Agent(FunctionModel(policy), tools=[Tool(refund, requires_approval=True)
 """
 
 
-def _tether(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "tether", *args],
-        cwd=cwd,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", ["sqlite", "postgres"])
 def test_two_resume_processes_refund_once(kind: str, tmp_path: Path) -> None:
@@ -77,11 +65,11 @@ def test_two_resume_processes_refund_once(kind: str, tmp_path: Path) -> None:
     base = ["--agent", "refunds:agent", "--store", store]
     try:
         for _ in range(PAIRS):
-            started = _tether(["run", "refund A-17", *base, "--json"], tmp_path, env)
+            started = tether_cli(["run", "refund A-17", *base, "--json"], tmp_path, env)
             out, err = started.communicate(timeout=60)
             run_id = json.loads(out)["run_id"]
             pair = [
-                _tether(["resume", run_id, "--approve", "c1", *base, "--json"], tmp_path, env)
+                tether_cli(["resume", run_id, "--approve", "c1", *base, "--json"], tmp_path, env)
                 for _ in range(2)
             ]
             codes = []
@@ -182,17 +170,17 @@ def test_a_second_process_during_the_tool_then_a_kill_refunds_once(
         for _ in range(KILL_ROUNDS):
             entered.unlink(missing_ok=True)
             release.unlink(missing_ok=True)
-            out, _err = _tether(["run", "refund A-17", *base, "--json"], tmp_path, env).communicate(
-                timeout=60
-            )
+            out, _err = tether_cli(
+                ["run", "refund A-17", *base, "--json"], tmp_path, env
+            ).communicate(timeout=60)
             run_id = json.loads(out)["run_id"]
             resume = ["resume", run_id, "--approve", "c1", *base]
-            first = _tether(resume, tmp_path, env)
+            first = tether_cli(resume, tmp_path, env)
             deadline = time.monotonic() + 30
             while not entered.exists() and first.poll() is None and time.monotonic() < deadline:
                 time.sleep(0.01)
             assert entered.exists(), "the first process never reached the tool"
-            second = _tether(resume, tmp_path, env)  # while the first is inside the refund
+            second = tether_cli(resume, tmp_path, env)  # while the first is inside the refund
             _out, err = second.communicate(timeout=60)
             assert second.returncode == 2, err
             assert "is being executed by another process" in err, err
@@ -201,7 +189,7 @@ def test_a_second_process_during_the_tool_then_a_kill_refunds_once(
             first.send_signal(signal.SIGKILL)
             first.wait()
             for _attempt in range(40):  # go on until the run is done
-                done = _tether(resume, tmp_path, env)
+                done = tether_cli(resume, tmp_path, env)
                 _out, err = done.communicate(timeout=60)
                 assert "Traceback" not in err, err
                 if done.returncode == 0:
@@ -215,6 +203,90 @@ def test_a_second_process_during_the_tool_then_a_kill_refunds_once(
         if kind == "postgres":
             import asyncio
 
+            from tether.journal import PostgresStore
+
+            asyncio.run(PostgresStore(PG_DSN, schema=schema).drop())
+
+
+CANCEL_ROUNDS = int(os.environ.get("TETHER_CANCEL_RACE_ROUNDS", "8"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_a_cancel_racing_a_resume_and_a_kill_never_refunds_twice(kind: str, tmp_path: Path) -> None:
+    """A resume with the approval and a cancel start at the same moment from two
+    processes; the resumer is then killed at a random point; resumes and cancels go on
+    until the run has ended. The refund is in the ledger at most once, and once exactly
+    when the run completed."""
+    import asyncio
+    import random
+    import signal
+    import time
+
+    from tether.journal import open_store
+
+    if kind == "postgres":
+        why = _postgres_reachable()
+        if why is not None:
+            pytest.skip(f"PostgreSQL tests need a server: {why}")
+        schema = f"race_{uuid.uuid4().hex[:8]}"
+        store = f"{PG_DSN}?tether_schema={schema}"
+    else:
+        store = str(tmp_path / "j.db")
+    (tmp_path / "killed_refunds.py").write_text(textwrap.dedent(KILLED_AGENT))
+    ledger, release = tmp_path / "ledger", tmp_path / "release"
+    release.touch()  # the tool does not wait: the race is between the processes
+    env = {
+        **os.environ,
+        "REFUND_LEDGER": str(ledger),
+        "REFUND_ENTERED": str(tmp_path / "entered"),
+        "REFUND_RELEASE": str(release),
+        "PYTHONPATH": str(tmp_path),
+    }
+    base = ["--agent", "killed_refunds:agent", "--store", store]
+    rng = random.Random(4122026)
+
+    async def status(run_id: str) -> str:
+        journal = open_store(store)
+        try:
+            events = await journal.load(run_id)
+        finally:
+            await journal.close()
+        last = events[-1]
+        return f"{last.status}:{last.reason.kind}" if last.type == "run_finished" else "open"
+
+    try:
+        for _ in range(CANCEL_ROUNDS):
+            out, _err = tether_cli(
+                ["run", "refund A-17", *base, "--json"], tmp_path, env
+            ).communicate(timeout=60)
+            run_id = json.loads(out)["run_id"]
+            resumer = tether_cli(["resume", run_id, "--approve", "c1", *base], tmp_path, env)
+            canceller = tether_cli(["cancel", run_id, "--store", store], tmp_path, env)
+            time.sleep(rng.uniform(0.0, 0.8))
+            resumer.send_signal(signal.SIGKILL)
+            resumer.wait()
+            _out, err = canceller.communicate(timeout=60)
+            assert "Traceback" not in err, err
+            for _attempt in range(60):  # until the run has ended one way or the other
+                ended = asyncio.run(status(run_id))
+                if ended not in ("open", "interrupted:approval_required"):
+                    break
+                more = tether_cli(["cancel", run_id, "--store", store], tmp_path, env)
+                _out, err = more.communicate(timeout=60)
+                assert "Traceback" not in err, err
+                time.sleep(0.3)  # the killed resumer's lease expires
+            else:
+                raise AssertionError(f"run {run_id} never ended")
+            done = ledger.read_text().splitlines() if ledger.exists() else []
+            refunds = [line for line in done if run_id in line]
+            assert len(refunds) <= 1, refunds
+            if ended.startswith("completed"):
+                assert refunds == [f"{run_id}:c1"]
+            else:
+                assert ended == "interrupted:cancelled", ended
+    finally:
+        if kind == "postgres":
             from tether.journal import PostgresStore
 
             asyncio.run(PostgresStore(PG_DSN, schema=schema).drop())

@@ -21,6 +21,7 @@ import pytest
 import pytest_asyncio
 
 import tether.memory
+from conftest import PG_DSN, _postgres_reachable
 from tether import ConfigError, TetherError
 from tether.memory import (
     HashEmbedder,
@@ -34,23 +35,10 @@ from tether.memory import (
 from tether.memory._rank import fuse
 from tether.memory._vectors import Row, VectorIndex
 
-PG_DSN = os.environ.get("TETHER_TEST_PG", "postgresql://127.0.0.1:5432/test")
 NS = ("user-42", "support-agent")
 WORKER = Path(__file__).with_name("memory_worker.py")
 
 MakeStore = Callable[..., MemoryStore]
-
-
-def _pg_missing() -> str | None:
-    try:
-        import psycopg
-    except ImportError:
-        return "psycopg is not installed (pip install 'tether[postgres]')"
-    try:
-        psycopg.connect(PG_DSN, connect_timeout=3).close()
-    except Exception as exc:
-        return f"no PostgreSQL at {PG_DSN}: {exc}"
-    return None
 
 
 async def _drop_schema(schema: str) -> None:
@@ -65,7 +53,7 @@ async def make_memory(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIt
     """A factory of memory stores over one fresh database (SQLite file or PG schema)."""
     made: list[MemoryStore] = []
     schema = f"m_{uuid.uuid4().hex[:12]}"
-    if request.param == "postgres" and (why := _pg_missing()):
+    if request.param == "postgres" and (why := _postgres_reachable()):
         pytest.skip(f"PostgreSQL tests need a server: {why}")
 
     def factory(**kw: Any) -> MemoryStore:

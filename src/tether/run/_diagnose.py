@@ -113,7 +113,7 @@ def _last(events: Sequence[StreamEvent], kind: type) -> StreamEvent | None:
     return None
 
 
-def diagnose(events: Sequence[StreamEvent]) -> Diagnosis:  # noqa: C901 - one branch per ending
+def diagnose(events: Sequence[StreamEvent]) -> Diagnosis:
     """Classify how a run ended from its events (a journal, or ``RunResult.events``)."""
     if not events:
         return Diagnosis("running", None, "The run has no events yet.")
@@ -135,19 +135,15 @@ def diagnose(events: Sequence[StreamEvent]) -> Diagnosis:  # noqa: C901 - one br
     if kind == "budget_exhausted":
         hit = _last(events, BudgetExhausted)
         dim = hit.dimension if isinstance(hit, BudgetExhausted) else reason.detail
-        failed, total = _tool_failures(events)
-        if total >= 2 and len(failed) * 2 > total:
-            return _tool_errors(failed, total, seq, notes, f"the {dim} budget ran out")
-        at = (hit.seq, seq) if hit is not None else (seq,)
-        return Diagnosis("budget", dim, reason.message, at, notes)
+        return _stopped(
+            events, hit, "budget", dim, then=f"the {dim} budget ran out", end=end, notes=notes
+        )
     if kind == "loop_detected":
         hit = _last(events, LoopDetected)
         loop = hit.loop if isinstance(hit, LoopDetected) else reason.detail
-        failed, total = _tool_failures(events)
-        if total >= 2 and len(failed) * 2 > total:
-            return _tool_errors(failed, total, seq, notes, f"the run looped ({loop})")
-        at = (hit.seq, seq) if hit is not None else (seq,)
-        return Diagnosis("loop", loop, reason.message, at, notes)
+        return _stopped(
+            events, hit, "loop", loop, then=f"the run looped ({loop})", end=end, notes=notes
+        )
     if kind == "model_error":
         hit = _last(events, ModelFailed)
         at = (hit.seq, seq) if hit is not None else (seq,)
@@ -170,6 +166,24 @@ def diagnose(events: Sequence[StreamEvent]) -> Diagnosis:  # noqa: C901 - one br
     if kind == "cancelled":
         return Diagnosis("cancelled", reason.detail, reason.message, (seq,), notes)
     return Diagnosis("internal_error", reason.detail, reason.message, (seq,), notes)
+
+
+def _stopped(
+    events: Sequence[StreamEvent],
+    hit: StreamEvent | None,
+    category: Category,
+    detail: str | None,
+    *,
+    then: str,
+    end: RunFinished,
+    notes: tuple[str, ...],
+) -> Diagnosis:
+    """A run a limit or a loop stopped: put down to tool errors when most calls failed."""
+    failed, total = _tool_failures(events)
+    if total >= 2 and len(failed) * 2 > total:
+        return _tool_errors(failed, total, end.seq, notes, then)
+    at = (hit.seq, end.seq) if hit is not None else (end.seq,)
+    return Diagnosis(category, detail, end.reason.message, at, notes)
 
 
 def _tool_errors(

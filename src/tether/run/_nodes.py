@@ -395,24 +395,28 @@ class RunTools:
     ) -> GiveUp | None:
         st = r.state
         step = st.step
+        # The start events, for outlets that give a context around a call (a tracer).
+        starts: dict[str, ToolCallStarted] | None = {} if r.scoped else None
         for call in calls:
             # Every execution is journaled as started, a rerun after a crash too; a call
             # settled without running (reconciled after a crash) is not started again.
             if call.id not in st.started or call.id not in self.preset:
-                r.record(
+                begun = r.record(
                     ToolCallStarted,
                     step=step,
                     call=call,
                     idempotency_key=f"{r.run_id}:{call.id}",
                 )
+                if starts is not None:
+                    starts[call.id] = begun
         # A started call is durable before it runs: a resume knows it may have happened.
         if r.outlets:
             await r.flush()
         runnable = [c for c in calls if c.id not in blocked] if blocked else calls
         if len(runnable) == 1:
-            await self._one(r, step, runnable[0])
+            await self._one(r, step, runnable[0], starts)
         elif runnable:
-            await asyncio.gather(*(self._one(r, step, c) for c in runnable))
+            await asyncio.gather(*(self._one(r, step, c, starts) for c in runnable))
         for call in calls:
             if call.id in blocked:
                 r.record(
@@ -433,7 +437,9 @@ class RunTools:
             check_warnings(r)
         return give_up
 
-    async def _one(self, r: Run, step: int, call: ToolCall) -> None:
+    async def _one(
+        self, r: Run, step: int, call: ToolCall, starts: dict[str, ToolCallStarted] | None
+    ) -> None:
         """Run one call (or take its preset outcome) and journal its end at once."""
         out = self.preset.get(call.id)
         if out is None:
@@ -458,9 +464,9 @@ class RunTools:
                 )
                 left = r.state.tracker.seconds_left()
                 work = call_tool if left is None else _bounded(call_tool, call, left)
-                started = _started(r, call) if r.scoped else None
-                if started is not None:  # an outlet (a tracer) gives a context for the call
-                    with r.during(started):
+                begun = starts.get(call.id) if starts else None
+                if begun is not None:  # an outlet (a tracer) gives a context for the call
+                    with r.during(begun):
                         out = await work
                 else:
                     out = await work
@@ -477,14 +483,6 @@ class RunTools:
         )
         if r.outlets:
             await r.flush()  # a finished effect is durable before anything else
-
-
-def _started(r: Run, call: ToolCall) -> ToolCallStarted | None:
-    """The event that started a call about to run (recorded by this turn, so near the end)."""
-    for event in reversed(r.events):
-        if isinstance(event, ToolCallStarted) and event.call.id == call.id:
-            return event
-    return None
 
 
 async def _bounded(

@@ -184,6 +184,8 @@ class Run:
     def during(self, event: StreamEvent) -> AbstractContextManager[object]:
         """The context to enter while the work ``event`` began runs: every outlet's
         :meth:`Outlet.around` (a tracer's span made current), or nothing."""
+        if not self.scoped:
+            return _NOTHING
         if len(self.scoped) == 1:  # the usual case: one tracer
             return self.scoped[0].around(event) or _NOTHING
         found = [cm for o in self.scoped if (cm := o.around(event)) is not None]
