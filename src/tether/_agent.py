@@ -20,6 +20,7 @@ from ._usage import Budget, BudgetTracker, Usage
 from .journal import JournalStore
 from .models import Model, ModelParams, resolve_model
 from .run import (
+    ContextKeeper,
     Decision,
     Fallback,
     FallbackContext,
@@ -41,6 +42,7 @@ from .run import (
     RunState,
     Strategy,
     StreamOutlet,
+    WorkingMemory,
     as_fallback,
     driver,
     factory_outlets,
@@ -59,6 +61,7 @@ DepsT = TypeVar("DepsT")
 OutputT = TypeVar("OutputT")
 log = logging.getLogger("tether")
 _DEFAULT_BUDGET = Budget()
+_DEFAULT_MEMORY = WorkingMemory()
 MAX_NESTING = 32
 """How deep agent runs may nest (a tool that runs an agent counts one level)."""
 _DEPTH: contextvars.ContextVar[int] = contextvars.ContextVar("tether_run_depth", default=0)
@@ -144,6 +147,10 @@ class Agent(Generic[DepsT, OutputT]):
         injection_policy: how calls of high-risk tools (declared with ``effects``) are
             treated once tool output is in the conversation
             (:class:`~tether.InjectionPolicy`: they wait for approval by default).
+        working_memory: how the conversation is kept under a token budget
+            (:class:`~tether.WorkingMemory`). By default it is kept under the model's
+            context window when the model says its window (the embedded model does);
+            ``False`` always sends the whole conversation.
     """
 
     def __init__(
@@ -167,6 +174,7 @@ class Agent(Generic[DepsT, OutputT]):
         lease_ttl: float = 30.0,
         guardrails: Sequence[Guardrail] = (),
         injection_policy: InjectionPolicy | None = None,
+        working_memory: WorkingMemory | bool | None = None,
     ) -> None:
         self.model = model if isinstance(model, Model) else resolve_model(model)
         self.instructions = instructions
@@ -193,6 +201,12 @@ class Agent(Generic[DepsT, OutputT]):
         self.lease_ttl = lease_ttl
         self.guardrails = GuardrailSet.of(guardrails)
         self.injection_policy = injection_policy or InjectionPolicy()
+        if not isinstance(working_memory, WorkingMemory | bool | None):
+            raise ConfigError(
+                "working_memory is a WorkingMemory, True, False or None, "
+                f"got {type(working_memory).__name__}"
+            )
+        self.working_memory = working_memory
         self._config: RunConfig | None = None
 
     def _prepare(self) -> RunConfig:
@@ -253,6 +267,16 @@ class Agent(Generic[DepsT, OutputT]):
             return over.get(id(self), self.model)
         return self.model
 
+    def _working_memory(self, model: Model) -> WorkingMemory | None:
+        """The working memory of a run on ``model``: the one given, or the default when the
+        model says its context window."""
+        wm = self.working_memory
+        if isinstance(wm, WorkingMemory):
+            return wm
+        if wm is False or (wm is None and model.context_window is None):
+            return None
+        return _DEFAULT_MEMORY
+
     def _new_run(
         self,
         prompt: str,
@@ -278,8 +302,12 @@ class Agent(Generic[DepsT, OutputT]):
         )
         model = self._model()
         chosen = self._strategy_for(model, strategy)
+        policy = self._working_memory(model)
+        system = chosen.system_prompt(config)
+        if policy is not None:
+            system = policy.system_with_pins(system)
         state = RunState(
-            [SystemMessage(chosen.system_prompt(config)), UserMessage(prompt)],
+            [SystemMessage(system), UserMessage(prompt)],
             tracker,
             ProgressMonitor(self.loop_policy),
         )
@@ -290,6 +318,8 @@ class Agent(Generic[DepsT, OutputT]):
         if store is not None:
             outlets.append(JournalOutlet(store, new_id))
         run = Run(config, chosen, model, new_id, prompt, deps, state, outlets, sink is not None)
+        if policy is not None:
+            run.keeper = ContextKeeper(policy, model)
         for outlet in factory_outlets(run):  # e.g. tether.tracing, when instrumented
             run.add_outlet(outlet)
         for key in model.secret_values():  # an API key a server echoes is redacted

@@ -21,6 +21,8 @@ Schema versions (bump :data:`EVENT_SCHEMA_VERSION` and add a line per change):
 * 4: new ``guardrail_checked`` (a guardrail or the injection policy looked at the
   input, a tool call or the final answer); the reason kind ``guardrail_tripped``.
   Records of versions 1 to 3 still load.
+* 5: new ``context_compacted`` (working memory replaced the oldest turns of the
+  conversation with a summary). Records of versions 1 to 4 still load.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, TypeAdapter
 
 from ._errors import JournalError
-from ._messages import ModelResponse, ToolCall
+from ._messages import ModelResponse, TokenUsage, ToolCall
 from ._usage import Dimension, Usage
 
 __all__ = [
@@ -42,6 +44,7 @@ __all__ = [
     "ApprovalRequested",
     "BudgetExhausted",
     "BudgetWarning",
+    "ContextCompacted",
     "Event",
     "GuardrailAction",
     "GuardrailChecked",
@@ -71,8 +74,8 @@ __all__ = [
     "load_event",
 ]
 
-EVENT_SCHEMA_VERSION = 4
-_READABLE_VERSIONS = frozenset({1, 2, 3, 4})
+EVENT_SCHEMA_VERSION = 5
+_READABLE_VERSIONS = frozenset({1, 2, 3, 4, 5})
 
 RunStatus = Literal["completed", "gave_up", "failed", "interrupted"]
 LoopKind = Literal["repeated_call", "cycle", "stale_results", "replanning"]
@@ -349,6 +352,28 @@ class GuardrailChecked(_EventBase):
 
 
 @dataclass(slots=True, kw_only=True)
+class ContextCompacted(_EventBase):
+    """Working memory made room in the conversation: the messages before position
+    ``cut`` (the run's own prompt kept) gave way to ``summary``, which the system
+    message carries from now on.
+
+    ``tokens_before`` and ``tokens_after`` are the conversation's size as counted
+    before and after; ``usage`` and ``cost_usd`` are the summariser's call (charged
+    to the run's budget), ``model`` its name.
+    """
+
+    step: int
+    cut: int
+    summary: str
+    tokens_before: int
+    tokens_after: int
+    model: str = ""
+    usage: TokenUsage = field(default_factory=TokenUsage)
+    cost_usd: float = 0.0
+    type: Literal["context_compacted"] = "context_compacted"
+
+
+@dataclass(slots=True, kw_only=True)
 class TextDelta(_EventBase):
     """A piece of streamed model text; streamed only, never journaled."""
 
@@ -376,6 +401,7 @@ Event = (
     | StrategyChanged
     | TurnRecorded
     | GuardrailChecked
+    | ContextCompacted
     | RunFinished
 )
 """An event of the run journal."""

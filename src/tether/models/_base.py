@@ -103,6 +103,21 @@ class Model(ABC):
         """
         return None
 
+    @property
+    def context_window(self) -> int | None:
+        """The most tokens a request and its answer may hold together, when known.
+
+        An agent on a model that knows its window keeps the conversation under it
+        (working memory, :class:`~tether.WorkingMemory`) without being told.
+        """
+        return None
+
+    def count_tokens(self, text: str) -> int | None:
+        """The number of tokens ``text`` takes with this model's own tokenizer, or None
+        when the model has none at hand (working memory then estimates, and corrects the
+        estimate with the input tokens that responses report)."""
+        return None
+
     @abstractmethod
     async def request(self, messages: Sequence[Message], params: ModelParams) -> ModelResponse:
         """Answer the conversation so far."""
@@ -178,6 +193,15 @@ class WrapperModel(Model):
     def secret_values(self) -> frozenset[str]:
         """The inner model's secret values."""
         return self.model.secret_values()
+
+    @property
+    def context_window(self) -> int | None:
+        """The inner model's context window."""
+        return self.model.context_window
+
+    def count_tokens(self, text: str) -> int | None:
+        """Counted with the inner model's tokenizer."""
+        return self.model.count_tokens(text)
 
     async def request(self, messages: Sequence[Message], params: ModelParams) -> ModelResponse:
         """Ask the inner model."""

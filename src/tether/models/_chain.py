@@ -79,6 +79,16 @@ class FallbackModel(Model):
         """The first model's preferred strategy."""
         return self.models[0].preferred_strategy
 
+    @property
+    def context_window(self) -> int | None:
+        """The smallest known window of the chain's models: any of them may take a call."""
+        known = [w for m in self.models if (w := m.context_window) is not None]
+        return min(known) if known else None
+
+    def count_tokens(self, text: str) -> int | None:
+        """Counted with the first model's tokenizer."""
+        return self.models[0].count_tokens(text)
+
     def secret_values(self) -> frozenset[str]:
         """Every model's secret values."""
         return frozenset().union(*(m.secret_values() for m in self.models))

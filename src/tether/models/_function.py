@@ -64,6 +64,13 @@ def _to_response(reply: Reply, messages: Sequence[Message], name: str) -> ModelR
 class _WordStreamingModel(Model):
     """A fake whose stream yields its answer's text word by word, as a provider's would."""
 
+    window: int | None = None
+
+    @property
+    def context_window(self) -> int | None:
+        """The window given as ``context_window=`` (none by default)."""
+        return self.window
+
     async def stream(
         self, messages: Sequence[Message], params: ModelParams
     ) -> AsyncIterator[str | ModelResponse]:
@@ -84,14 +91,21 @@ class ScriptedModel(_WordStreamingModel):
             ``arguments`` may be raw JSON text, malformed on purpose.
         name: the model name shown in events.
         price: a price per token, to test cost budgets.
+        context_window: a context window in tokens, to test working memory.
 
     Attributes:
         requests: the message history of every call made, for assertions.
     """
 
     def __init__(
-        self, replies: Iterable[Reply], *, name: str = "scripted", price: Price | None = None
+        self,
+        replies: Iterable[Reply],
+        *,
+        name: str = "scripted",
+        price: Price | None = None,
+        context_window: int | None = None,
     ) -> None:
+        self.window = context_window
         self._replies = list(replies)
         self._next = 0
         self.name = name
@@ -129,11 +143,18 @@ class FunctionModel(_WordStreamingModel):
             (tools, output schema); returns a reply (see :data:`Reply`). It may be async.
         name: the model name shown in events.
         price: a price per token, to test cost budgets.
+        context_window: a context window in tokens, to test working memory.
     """
 
     def __init__(
-        self, fn: ModelFunction, *, name: str = "function", price: Price | None = None
+        self,
+        fn: ModelFunction,
+        *,
+        name: str = "function",
+        price: Price | None = None,
+        context_window: int | None = None,
     ) -> None:
+        self.window = context_window
         self.fn = fn
         self.name = name
         self.price = price

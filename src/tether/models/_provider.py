@@ -106,6 +106,12 @@ class ProviderModel(Model, Generic[ClientT]):
         self.http_client = http_client
         self._client_obj: ClientT | None = None
         self._client_loop: asyncio.AbstractEventLoop | None = None
+        self.window: int | None = None
+
+    @property
+    def context_window(self) -> int | None:
+        """The window given as ``context_window=``, if any."""
+        return self.window
 
     @abstractmethod
     def _make_client(self) -> ClientT:

@@ -64,6 +64,8 @@ class AnthropicModel(ProviderModel[anthropic.AsyncAnthropic]):
         timeout: seconds to wait for the server (connecting, or between bytes).
         price: the price per token, to charge the run's cost budget.
         http_client: an ``httpx2.AsyncClient`` to send requests with (proxies, tests).
+        context_window: the model's context window in tokens, when known: the agent's
+            working memory then keeps the conversation under it.
 
     A JSON schema in :class:`~tether.models.ModelParams` is sent as the API's
     structured output format (``output_config.format``). Retries are left to
@@ -86,6 +88,7 @@ class AnthropicModel(ProviderModel[anthropic.AsyncAnthropic]):
         timeout: float = 60.0,
         price: Price | None = None,
         http_client: httpx2.AsyncClient | None = None,
+        context_window: int | None = None,
     ) -> None:
         super().__init__(
             model,
@@ -96,6 +99,7 @@ class AnthropicModel(ProviderModel[anthropic.AsyncAnthropic]):
             price=price,
             http_client=http_client,
         )
+        self.window = context_window
         self.max_tokens = max_tokens
 
     def __repr__(self) -> str:

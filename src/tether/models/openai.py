@@ -65,6 +65,8 @@ class OpenAIModel(ProviderModel[openai.AsyncOpenAI]):
         extra_body: more fields for every request body, e.g. ``{"temperature": 0}``,
             ``{"max_tokens": 256}`` or a server's own options.
         http_client: an ``httpx2.AsyncClient`` to send requests with (proxies, tests).
+        context_window: the model's context window in tokens, when known: the agent's
+            working memory then keeps the conversation under it.
 
     Retries are left to tether's retry wrapper: the SDK's own are turned off.
     """
@@ -88,6 +90,7 @@ class OpenAIModel(ProviderModel[openai.AsyncOpenAI]):
         json_mode: Literal["json_schema", "json_object"] = "json_schema",
         extra_body: dict[str, Any] | None = None,
         http_client: httpx2.AsyncClient | None = None,
+        context_window: int | None = None,
     ) -> None:
         if json_mode not in ("json_schema", "json_object"):
             raise ConfigError(
@@ -102,6 +105,7 @@ class OpenAIModel(ProviderModel[openai.AsyncOpenAI]):
             price=price,
             http_client=http_client,
         )
+        self.window = context_window
         self.text_tool_calls = text_tool_calls
         self.json_mode = json_mode
         self.extra_body = dict(extra_body or {})

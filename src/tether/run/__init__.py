@@ -7,6 +7,7 @@ strategy or an outlet of their own: see :class:`Strategy` for what a strategy ma
 
 from ._cancel import CancelOutcome, cancel_run, refuse_cancelled
 from ._config import RunConfig
+from ._context import ContextKeeper, WorkingMemory, valid_sequence
 from ._detect import Detection, LoopPolicy, ProgressMonitor
 from ._diagnose import Category, Diagnosis, diagnose
 from ._durable import Decision, Lease, approve, edit, reject, resume_node
@@ -63,6 +64,7 @@ __all__ = [
     "AgentFallback",
     "CancelOutcome",
     "Category",
+    "ContextKeeper",
     "Decision",
     "Detection",
     "Diagnosis",
@@ -99,6 +101,7 @@ __all__ = [
     "ToolResult",
     "Tripped",
     "Verdict",
+    "WorkingMemory",
     "add_outlet_factory",
     "approve",
     "as_fallback",
@@ -125,4 +128,5 @@ __all__ = [
     "resume_node",
     "resumed_node",
     "tool_guardrail",
+    "valid_sequence",
 ]

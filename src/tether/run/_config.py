@@ -10,6 +10,7 @@ from tether._messages import ToolCall
 from tether.models import ModelParams
 from tether.tools import Tool
 
+from ._context import WorkingMemory
 from ._detect import LoopPolicy
 from ._fallback import Fallback
 from ._guardrails import GuardrailSet, InjectionPolicy
@@ -39,6 +40,8 @@ class RunConfig:
         owner: the agent itself (opaque to the run layer).
         guardrails: the agent's guardrails, by stage.
         injection: how high-risk tool calls are treated after tool output.
+        working_memory: how the conversation is kept under a token budget; None
+            sends it whole.
     """
 
     agent_name: str
@@ -57,3 +60,4 @@ class RunConfig:
     owner: Any = None
     guardrails: GuardrailSet = field(default_factory=GuardrailSet)
     injection: InjectionPolicy = field(default_factory=InjectionPolicy)
+    working_memory: WorkingMemory | None = None

@@ -15,6 +15,7 @@ from tether._events import (
     ApprovalRequested,
     BudgetExhausted,
     BudgetWarning,
+    ContextCompacted,
     LoopDetected,
     ModelRequested,
     ModelResponded,
@@ -28,9 +29,16 @@ from tether._events import (
     ToolCallStarted,
     TurnRecorded,
 )
-from tether._messages import AssistantMessage, ToolCall, ToolResultMessage, UserMessage
+from tether._messages import (
+    AssistantMessage,
+    SystemMessage,
+    ToolCall,
+    ToolResultMessage,
+    UserMessage,
+)
 from tether.tools._exec import CallOutcome
 
+from ._context import compacted
 from ._state import RunState, ToolResult
 
 __all__ = ["fold", "fold_all"]
@@ -177,6 +185,18 @@ def _asked(st: RunState, e: ApprovalRequested) -> None:
         st.in_doubt.update(c.id for c in e.calls)
 
 
+def _compacted(st: RunState, e: ContextCompacted) -> None:
+    msgs = st.messages
+    if st.system_base is None:
+        st.system_base = msgs[0].content if isinstance(msgs[0], SystemMessage) else ""
+    st.prompt_index = compacted(msgs, st.prompt_index, st.system_base, e.summary, e.cut)
+    st.summary = e.summary
+    st.compactions += 1
+    u = e.usage
+    if u.input_tokens or u.output_tokens or e.cost_usd:  # the summariser's call
+        st.tracker.charge_model(u.input_tokens, u.output_tokens, e.cost_usd)
+
+
 def _run_finished(st: RunState, e: RunFinished) -> None:
     st.finished = e
 
@@ -206,6 +226,7 @@ _HANDLERS: dict[type[Any], Callable[[RunState, Any], None]] = {
     ApprovalDecided: _decided,
     ApprovalRequested: _asked,
     RunFinished: _run_finished,
+    ContextCompacted: _compacted,
 }
 
 

@@ -20,6 +20,7 @@ from tether.models import Model, ModelParams
 from tether.tools import RunContext, redact
 
 from ._config import RunConfig
+from ._context import ContextKeeper
 from ._fold import HANDLERS, fold
 from ._outlets import Outlet
 from ._state import RunState
@@ -93,6 +94,7 @@ class Run:
         "config",
         "deps",
         "events",
+        "keeper",
         "model",
         "outlets",
         "prompt",
@@ -128,6 +130,8 @@ class Run:
         self.scoped: tuple[Outlet, ...] = tuple(o for o in self.outlets if _scopes(o))
         """The outlets that give a context to enter around work (:meth:`Outlet.around`)."""
         self.streaming = streaming
+        self.keeper: ContextKeeper | None = None
+        """The run's working memory, when the conversation is kept under a budget."""
         self.secrets: set[str] | frozenset[str] = _NONE
         # (a set of its own only once a secret is handed to a tool: most runs have none)
         """Secret values this run has handed to tools: redacted wherever they are repeated."""
@@ -234,6 +238,8 @@ class Run:
             tools=params.allow_tools,
             purpose=purpose,
         )
+        if messages is None and self.keeper is not None:
+            await self.keeper.fit(self, params)
         history = st.messages if messages is None else messages
         started = time.perf_counter()
         remaining = st.tracker.seconds_left()
@@ -255,6 +261,8 @@ class Run:
             cost = model.price.cost(response.usage)
         else:
             cost = 0.0
+        if messages is None and self.keeper is not None:
+            self.keeper.observe(response)
         for i, call in enumerate(response.tool_calls):
             if not call.id:  # deterministic, so a rebuilt run names its calls the same
                 call.id = f"call_{st.step}_{i}"

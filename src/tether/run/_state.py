@@ -61,6 +61,11 @@ class RunState:
         stop: why the run is stopping, once a limit or a loop ended it.
         giving_up: True once the run started its fallback.
         finished: the run's end, once journaled.
+        prompt_index: where the run's own prompt is in ``messages`` (after the earlier
+            turns of a conversation it continues).
+        summary: working memory's running summary of the turns it let go, if any.
+        system_base: the system message before a summary was added to it.
+        compactions: how many times working memory compacted the conversation.
     """
 
     messages: list[Message]
@@ -87,6 +92,10 @@ class RunState:
     stop: Reason | None = None
     giving_up: bool = False
     finished: RunFinished | None = None
+    prompt_index: int = 1
+    summary: str | None = None
+    system_base: str | None = None
+    compactions: int = 0
 
     def open_calls(self) -> list[ToolCall]:
         """Calls of the latest turn without a result yet."""

@@ -211,6 +211,16 @@ class LocalModel(Model):
         """``"guided"``: the orchestrator decides when to stop (:class:`tether.GuidedStrategy`)."""
         return "guided"
 
+    @property
+    def context_window(self) -> int | None:
+        """``n_ctx``."""
+        return self.n_ctx
+
+    def count_tokens(self, text: str) -> int | None:
+        """Counted with llama.cpp's tokenizer of the loaded weights (loading them if need be)."""
+        lm = self._loaded()
+        return len(lm.llama.tokenize(text.encode("utf-8", "replace"), add_bos=False, special=True))
+
     def __init__(
         self,
         *,

@@ -1,0 +1,396 @@
+"""Working memory: the conversation kept under a token budget.
+
+Before a model call on the conversation, a run with working memory counts what
+it would send. Past the budget, the oldest turns give way to a running summary
+written by a summariser model: the system message (with its pinned facts) and
+the run's own prompt always stay, the newest turns stay verbatim, and the cut
+falls only where a turn begins, so a tool call is never parted from its result
+and the sequence stays one that providers accept (the system message, then a
+user turn, then assistant turns each followed by their results).
+
+The compaction is journaled as :class:`~tether.ContextCompacted` and applied by
+the fold, so a resumed run rebuilds exactly the context it had before a crash.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+
+from tether._errors import ConfigError
+from tether._events import ContextCompacted
+from tether._messages import (
+    AssistantMessage,
+    Message,
+    ModelResponse,
+    SystemMessage,
+    TokenUsage,
+    ToolResultMessage,
+    UserMessage,
+)
+from tether.models import Model, ModelParams
+
+from ._state import RunState
+
+E = TypeVar("E")
+
+
+class _Recording(Protocol):
+    """What compaction needs of a run: its state, and recording an event."""
+
+    @property
+    def state(self) -> RunState: ...
+
+    def record(self, kind: type[E], /, **fields: Any) -> E: ...
+
+
+__all__ = ["SUMMARY_HEADING", "ContextKeeper", "WorkingMemory", "valid_sequence"]
+
+SUMMARY_HEADING = "\n\n## Summary of the earlier part of this conversation\n"
+"""What precedes the running summary in the system message."""
+
+PINNED_HEADING = "\n\n## Facts to keep in mind\n"
+"""What precedes the pinned facts in the system message."""
+
+_PER_MESSAGE = 4  # tokens a chat template adds around each message, about
+_SUMMARISE = (
+    "You keep the notes of a long task. Write a short summary of the conversation "
+    "below for whoever goes on with the task: the facts found (exact numbers, names "
+    "and values), what was done and what it returned, what failed, and what is still "
+    "to do. Plain sentences or a list; no preamble. At most {words} words."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkingMemory:
+    """How much of the conversation a run sends to the model, and what becomes of the rest.
+
+    Args:
+        max_tokens: the conversation's budget in tokens. By default the model's context
+            window (:attr:`~tether.models.Model.context_window`) less ``reserve``.
+        reserve: tokens left free for the answer when the budget comes from the window.
+        compact_to: once past the budget, the conversation is cut down to this fraction
+            of it (so compactions are rare, not one per step).
+        summarizer: the model that writes the summaries; the run's own by default.
+        pinned: facts always shown to the model, in the system message.
+        summary_tokens: about how long a summary may be.
+
+    Raises:
+        ConfigError: a value out of range (the message says which).
+    """
+
+    max_tokens: int | None = None
+    reserve: int = 1024
+    compact_to: float = 0.6
+    summarizer: Model | None = None
+    pinned: tuple[str, ...] = ()
+    summary_tokens: int = 300
+
+    def __post_init__(self) -> None:
+        if self.max_tokens is not None and (
+            not isinstance(self.max_tokens, int) or self.max_tokens < 64
+        ):
+            raise ConfigError(
+                f"WorkingMemory.max_tokens must be an int of at least 64, got {self.max_tokens!r}"
+            )
+        if not isinstance(self.reserve, int) or self.reserve < 0:
+            raise ConfigError(f"WorkingMemory.reserve must be an int >= 0, got {self.reserve!r}")
+        if not isinstance(self.compact_to, int | float) or not 0.1 <= self.compact_to < 1:
+            raise ConfigError(
+                f"WorkingMemory.compact_to must be a fraction in [0.1, 1), got {self.compact_to!r}"
+            )
+        if not isinstance(self.summary_tokens, int) or self.summary_tokens < 16:
+            raise ConfigError(
+                "WorkingMemory.summary_tokens must be an int of at least 16, "
+                f"got {self.summary_tokens!r}"
+            )
+        if isinstance(self.pinned, str) or not all(isinstance(p, str) for p in self.pinned):
+            raise ConfigError("WorkingMemory.pinned is a sequence of str (facts), not one str")
+        object.__setattr__(self, "pinned", tuple(self.pinned))
+
+    def budget_for(self, model: Model) -> int:
+        """The conversation's budget in tokens for a run on ``model``.
+
+        Raises:
+            ConfigError: no ``max_tokens`` was given and the model does not say its window.
+        """
+        if self.max_tokens is not None:
+            return self.max_tokens
+        window = model.context_window
+        if window is None:
+            raise ConfigError(
+                f"model {model.name!r} does not say its context window: give "
+                "WorkingMemory(max_tokens=...), or the model's context_window="
+            )
+        if window - self.reserve < 64:
+            raise ConfigError(
+                f"model {model.name!r} has a context window of {window} tokens, too small "
+                f"for WorkingMemory(reserve={self.reserve}); lower reserve"
+            )
+        return window - self.reserve
+
+    def system_with_pins(self, system: str) -> str:
+        """The system message with the pinned facts added."""
+        if not self.pinned:
+            return system
+        return system + PINNED_HEADING + "\n".join(f"- {p}" for p in self.pinned)
+
+
+def message_text(m: Message) -> str:
+    """What a message says, as the model reads it (for counting and summarising)."""
+    if isinstance(m, AssistantMessage):
+        calls = " ".join(f"{c.name}({c.arguments_json()})" for c in m.tool_calls)
+        return f"{m.text or ''} {calls}" if calls else m.text or ""
+    if isinstance(m, ToolResultMessage):
+        return f"{m.name}: {m.content}"
+    return m.content
+
+
+def valid_sequence(messages: Sequence[Message]) -> str | None:
+    """Why a provider would refuse this sequence, or None when OpenAI, Anthropic and
+    llama.cpp's chat templates all accept it.
+
+    The rules: at most one system message, first; then a user turn; every tool result
+    answers a call of the assistant turn just before it (results of one turn may be in
+    any order, but directly after it); every call of a turn that is not the last has
+    its result.
+    """
+    if not messages:
+        return "no messages"
+    rest = list(messages)
+    if isinstance(rest[0], SystemMessage):
+        rest = rest[1:]
+    if any(isinstance(m, SystemMessage) for m in rest):
+        return "a system message after the first message"
+    if not rest or not isinstance(rest[0], UserMessage):
+        return "the first message after the system message is not a user turn"
+    open_ids: set[str] = set()
+    answering = False
+    for i, m in enumerate(rest):
+        if isinstance(m, ToolResultMessage):
+            if not answering or m.call_id not in open_ids:
+                return f"message {i}: a tool result without its call just before it"
+            open_ids.discard(m.call_id)
+            continue
+        if open_ids:
+            return f"message {i}: a call of the turn before has no result"
+        answering = False
+        if isinstance(m, AssistantMessage) and m.tool_calls:
+            open_ids = {c.id for c in m.tool_calls}
+            answering = True
+    return None
+
+
+class ContextKeeper:
+    """One run's working memory: counts the conversation, and compacts it when needed."""
+
+    __slots__ = (
+        "budget",
+        "counted_at",
+        "model",
+        "policy",
+        "ratio",
+        "sent",
+        "sizes",
+        "tool_sizes",
+    )
+
+    def __init__(self, policy: WorkingMemory, model: Model) -> None:
+        self.policy = policy
+        self.model = model
+        self.budget = policy.budget_for(model)
+        self.sizes: list[int] = []  # per message of the conversation, in order
+        self.counted_at = -1  # the number of compactions when sizes were counted
+        self.ratio = 1.0  # estimate -> tokens, from the providers' reported usage
+        self.sent = 0  # the estimate of the latest request
+        self.tool_sizes: dict[int, int] = {}
+
+    # --- counting -------------------------------------------------------------------------
+
+    def count(self, text: str) -> int:
+        """Tokens of ``text``: the model's tokenizer, or an estimate."""
+        exact = self.model.count_tokens(text)
+        if exact is not None:
+            return exact
+        return math.ceil(len(text.encode("utf-8", "replace")) / 4 * self.ratio)
+
+    def _size(self, m: Message) -> int:
+        return self.count(message_text(m)) + _PER_MESSAGE
+
+    def measure(self, messages: Sequence[Message], compactions: int) -> int:
+        """The conversation's size in tokens (new messages are counted, the rest remembered)."""
+        sizes = self.sizes
+        if compactions != self.counted_at or len(sizes) > len(messages):
+            sizes.clear()
+            self.counted_at = compactions
+        for m in messages[len(sizes) :]:
+            sizes.append(self._size(m))
+        # The system message changes with the summary; it is the first one.
+        return sum(sizes)
+
+    def tools_size(self, params: ModelParams) -> int:
+        """Tokens the tool definitions of a call take."""
+        key = id(params.tools)
+        size = self.tool_sizes.get(key)
+        if size is None:
+            size = sum(self.count(f"{t.name} {t.description} {t.parameters}") for t in params.tools)
+            self.tool_sizes[key] = size
+        return size
+
+    def observe(self, response: ModelResponse) -> None:
+        """Correct the estimate with the input tokens a provider reported."""
+        reported = response.usage.input_tokens
+        if reported <= 0 or self.sent <= 0 or self.model.count_tokens("a") is not None:
+            return
+        ratio = min(max(self.ratio * reported / self.sent, 0.5), 4.0)
+        if abs(ratio - self.ratio) > 0.1 * self.ratio:  # recounted only on a real change
+            self.ratio = ratio
+            self.sizes.clear()
+            self.counted_at = -1
+
+    # --- compacting -----------------------------------------------------------------------
+
+    async def fit(self, run: _Recording, params: ModelParams) -> None:
+        """Compact the conversation if this call would pass the budget."""
+        st = run.state
+        extra = self.tools_size(params) if params.allow_tools else 0
+        size = self.measure(st.messages, st.compactions) + extra
+        self.sent = size
+        if size <= self.budget:
+            return
+        first = st.messages[0]
+        base = st.system_base if st.system_base is not None else message_text(first)
+        base_size = self.count(base + SUMMARY_HEADING) + _PER_MESSAGE
+        cut = self._cut(st.messages, st.prompt_index, base_size + extra)
+        if cut is None:
+            return  # nothing can go without parting a call from its result
+        summary, response, name = await self._summarise(run, st.messages, cut, st.prompt_index)
+        usage = response.usage if response is not None else TokenUsage()
+        cost = 0.0
+        if response is not None:
+            if response.cost_usd is not None:
+                cost = response.cost_usd
+            elif self.summarizer.price is not None:
+                cost = self.summarizer.price.cost(usage)
+        sizes = self.sizes
+        after = base_size + self.count(summary) + extra + sum(sizes[cut:])
+        if cut > st.prompt_index:
+            after += sizes[st.prompt_index]
+        run.record(
+            ContextCompacted,
+            step=st.step,
+            cut=cut,
+            summary=summary,
+            tokens_before=size,
+            tokens_after=after,
+            model=name,
+            usage=usage,
+            cost_usd=cost,
+        )
+        self.sent = self.measure(st.messages, st.compactions) + extra
+
+    @property
+    def summarizer(self) -> Model:
+        """The model that writes the summaries."""
+        return self.policy.summarizer or self.model
+
+    def _cut(self, messages: Sequence[Message], prompt_index: int, head: int) -> int | None:
+        """Where the kept tail begins: the first turn start that brings the conversation
+        under the target, else the last turn start there is (None: no turn can go).
+
+        ``head`` is the size of what leads the compacted conversation (the system
+        message and the tool definitions) without the summary.
+        """
+        sizes = self.sizes
+        target = self.budget * self.policy.compact_to
+        head += self.policy.summary_tokens
+        suffix = [0] * (len(sizes) + 1)
+        for i in range(len(sizes) - 1, -1, -1):
+            suffix[i] = suffix[i + 1] + sizes[i]
+        best: int | None = None
+        for cut in range(2, len(messages)):
+            m = messages[cut]
+            if cut <= prompt_index:
+                if not isinstance(m, UserMessage):
+                    continue
+                kept = head + suffix[cut]
+            else:
+                # Only history before the prompt would go: nothing, when the prompt is first.
+                if not isinstance(m, AssistantMessage) or cut - 1 <= 1:
+                    continue
+                kept = head + sizes[prompt_index] + suffix[cut]
+            best = cut
+            if kept <= target:
+                return cut
+        return best
+
+    async def _summarise(
+        self, run: _Recording, messages: Sequence[Message], cut: int, prompt_index: int
+    ) -> tuple[str, ModelResponse | None, str]:
+        st = run.state
+        dropped = [m for i, m in enumerate(messages[1:cut], 1) if i != prompt_index]
+        words = max(self.policy.summary_tokens * 3 // 4, 10)
+        # About the budget in tokens, so the summariser's own window holds it: every
+        # dropped message is in it, the long ones shortened alike.
+        window = model_window(self.summarizer)
+        limit = 3 * min(self.budget, window if window is not None else self.budget)
+        lines = [f"Summary so far: {st.summary}"] if st.summary else []
+        lines += [f"{m.role}: {message_text(m)}" for m in dropped]
+        per = max(limit // max(len(lines), 1), 120)
+        transcript = "\n".join(line if len(line) <= per else line[:per] + " …" for line in lines)
+        ask: list[Message] = [
+            SystemMessage(_SUMMARISE.format(words=words)),
+            UserMessage(transcript),
+        ]
+        model = self.summarizer
+        try:
+            remaining = st.tracker.seconds_left()
+            if remaining is not None and remaining <= 0:
+                raise TimeoutError
+            response = await model.request(ask, ModelParams((), None, False, "none"))
+            text = (response.text or "").strip()
+            if not text:
+                raise ValueError("the summariser answered with no text")
+        except Exception:  # the run goes on with a plain digest of what was dropped
+            return _digest(st.summary, dropped, self.policy.summary_tokens), None, ""
+        return _trim(text, self.policy.summary_tokens), response, model.name
+
+
+def model_window(model: Model) -> int | None:
+    """A model's context window less room for its answer, if it says its window."""
+    window = model.context_window
+    return None if window is None else max(window - 512, 256)
+
+
+def _trim(text: str, tokens: int) -> str:
+    chars = tokens * 4
+    return text if len(text) <= chars else text[:chars].rstrip() + " …"
+
+
+def _digest(previous: str | None, dropped: Sequence[Message], tokens: int) -> str:
+    """A summary without a model: the previous one, then each call and its result, short."""
+    parts = [previous] if previous else []
+    for m in dropped:
+        if isinstance(m, ToolResultMessage):
+            parts.append(f"{m.name} returned {m.content[:120]}")
+        elif isinstance(m, UserMessage):
+            parts.append(f"user: {m.content[:120]}")
+        elif isinstance(m, AssistantMessage) and m.text:
+            parts.append(f"assistant: {m.text[:120]}")
+    return _trim("; ".join(parts), tokens)
+
+
+def compacted(
+    messages: list[Message], prompt_index: int, system: str, summary: str, cut: int
+) -> int:
+    """Apply a compaction to ``messages`` in place; return the prompt's new position."""
+    head: list[Message] = [SystemMessage(system + SUMMARY_HEADING + summary)]
+    if cut > prompt_index:
+        head.append(messages[prompt_index])
+        new_index = 1
+    else:
+        new_index = prompt_index - cut + 1
+    messages[:] = head + messages[cut:]
+    return new_index
