@@ -165,6 +165,45 @@ async def test_loop_detections_and_budget_warnings_are_span_events(traces: Trace
     assert dict(warning.attributes or {})["tether.budget.dimension"] == "steps"
 
 
+async def test_a_compaction_is_an_event_of_the_model_call_it_made_room_for(
+    traces: Traces,
+) -> None:
+    from tether import ContextCompacted, WorkingMemory
+
+    replies: list[Any] = [ToolCall("_add", {"a": i, "b": 1000 + i}) for i in range(12)]
+    wm = WorkingMemory(max_tokens=700, summarizer=ScriptedModel(["sum"] * 10))
+    agent = Agent(ScriptedModel([*replies, "done"]), tools=[_add], working_memory=wm)
+    result = await agent.run("add them " + "please " * 200)
+    assert result.status == "completed"
+    compactions = [e for e in result.events if isinstance(e, ContextCompacted)]
+    assert compactions
+    chats = [s for s in traces.named("chat") if "tether.context_compacted" in _event_names(s)]
+    assert len(chats) == len(compactions)
+    for chat in chats:
+        assert chat.status.status_code != StatusCode.ERROR  # the call went on, not cut off
+    event = next(e for e in chats[0].events if e.name == "tether.context_compacted")
+    attrs = dict(event.attributes or {})
+    assert attrs["tether.context.tokens_before"] > attrs["tether.context.tokens_after"]
+    assert "tether.context.summary" not in attrs  # content capture is off
+
+
+async def test_a_run_that_keeps_few_events_is_not_traced_and_says_so(
+    traces: Traces, caplog: pytest.LogCaptureFixture
+) -> None:
+    replies: list[Any] = [ToolCall("_add", {"a": i, "b": 1}) for i in range(30)]
+    agent = Agent(
+        ScriptedModel([*replies, "done"]),
+        tools=[_add],
+        keep_events=16,
+        budget=Budget(max_steps=40),
+    )
+    with caplog.at_level(logging.WARNING, logger="tether.tracing"):
+        result = await agent.run("add")
+    assert result.status == "completed"
+    assert traces.spans() == []
+    assert "keep_events" in caplog.text and result.run_id in caplog.text
+
+
 async def test_a_span_made_inside_a_tool_is_a_child_of_the_tool_span(traces: Traces) -> None:
     user = traces.provider.get_tracer("user code")
 

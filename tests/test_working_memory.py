@@ -347,3 +347,35 @@ async def test_a_model_that_says_its_window_gets_working_memory_by_default() -> 
     )
     plain = await off.run("go")
     assert not any(isinstance(e, ContextCompacted) for e in plain.events)
+
+
+async def test_a_long_run_that_keeps_few_events_journals_them_all(tmp_path: Any) -> None:
+    store = SQLiteStore(tmp_path / "long.db")
+    seen: list[list[Message]] = []
+    agent = Agent(
+        recorder(stepper(150), seen),
+        tools=[lookup],
+        working_memory=WorkingMemory(max_tokens=600, summarizer=summariser()),
+        keep_events=16,
+        store=store,
+        budget=Budget(max_steps=200),
+        strategy=ToolLoop(),
+    )
+    result = await agent.run("look up 150 keys")
+    assert result.status == "completed", result.reason
+    assert len(result.events) <= 2 * 16 + 1
+    assert result.events[0].seq == 0  # run_started stays
+    assert result.events[-1].seq == result.events[-2].seq + 1
+    journal = await store.load(result.run_id)
+    assert [e.seq for e in journal] == list(range(len(journal)))
+    assert journal[-1].seq == result.events[-1].seq
+    # The whole journal folds into the run as it ended: a finished run reads back whole.
+    again = await agent.resume(result.run_id)
+    assert again.output == result.output
+    await store.close()
+
+
+def test_keep_events_must_be_a_sane_count() -> None:
+    for bad in (0, -3, 5, True, "100"):
+        with pytest.raises(ConfigError, match="keep_events must be an int"):
+            Agent(ScriptedModel([]), keep_events=bad)  # type: ignore[arg-type]

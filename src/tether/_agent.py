@@ -151,6 +151,11 @@ class Agent(Generic[DepsT, OutputT]):
             (:class:`~tether.WorkingMemory`). By default it is kept under the model's
             context window when the model says its window (the embedded model does);
             ``False`` always sends the whole conversation.
+        keep_events: keep only about the latest this many events of a run in memory
+            (its first event stays too), for runs of thousands of steps whose process
+            must not grow; the journal ``store`` still holds every event, and
+            :attr:`RunResult.events` then has only the kept ones. Such runs are not
+            traced by :mod:`tether.tracing` (spans are built from all of a run's events).
     """
 
     def __init__(
@@ -175,6 +180,7 @@ class Agent(Generic[DepsT, OutputT]):
         guardrails: Sequence[Guardrail] = (),
         injection_policy: InjectionPolicy | None = None,
         working_memory: WorkingMemory | bool | None = None,
+        keep_events: int | None = None,
     ) -> None:
         self.model = model if isinstance(model, Model) else resolve_model(model)
         self.instructions = instructions
@@ -207,6 +213,11 @@ class Agent(Generic[DepsT, OutputT]):
                 f"got {type(working_memory).__name__}"
             )
         self.working_memory = working_memory
+        if keep_events is not None and (
+            isinstance(keep_events, bool) or not isinstance(keep_events, int) or keep_events < 16
+        ):
+            raise ConfigError(f"keep_events must be an int of at least 16, got {keep_events!r}")
+        self.keep_events = keep_events
         self._config: RunConfig | None = None
 
     def _prepare(self) -> RunConfig:
@@ -318,6 +329,7 @@ class Agent(Generic[DepsT, OutputT]):
         if store is not None:
             outlets.append(JournalOutlet(store, new_id))
         run = Run(config, chosen, model, new_id, prompt, deps, state, outlets, sink is not None)
+        run.keep = self.keep_events
         if policy is not None:
             run.keeper = ContextKeeper(policy, model)
         for outlet in factory_outlets(run):  # e.g. tether.tracing, when instrumented

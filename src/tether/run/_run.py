@@ -94,6 +94,7 @@ class Run:
         "config",
         "deps",
         "events",
+        "keep",
         "keeper",
         "model",
         "outlets",
@@ -101,6 +102,7 @@ class Run:
         "run_id",
         "scoped",
         "secrets",
+        "seq",
         "state",
         "strategy",
         "streaming",
@@ -126,6 +128,11 @@ class Run:
         self.deps = deps
         self.state = state
         self.events: list[StreamEvent] = []
+        self.seq = 0
+        """The sequence number of the next event."""
+        self.keep: int | None = None
+        """When set, only the first event and about the latest ``keep`` stay in ``events``
+        (a very long run whose journal store holds them all)."""
         self.outlets = list(outlets)
         self.scoped: tuple[Outlet, ...] = tuple(o for o in self.outlets if _scopes(o))
         """The outlets that give a context to enter around work (:meth:`Outlet.around`)."""
@@ -156,10 +163,13 @@ class Run:
             fields = {k: self._scrub(v) for k, v in fields.items()}
         # Filled into the fresh keyword dict rather than merged into a second one.
         fields["run_id"] = self.run_id
-        fields["seq"] = len(events)
+        fields["seq"] = self.seq
+        self.seq += 1
         fields["at"] = time.time()
         event = kind(**fields)
         events.append(event)  # type: ignore[arg-type]
+        if self.keep is not None and len(events) > 2 * self.keep + 1:
+            del events[1 : len(events) - self.keep]  # the run_started event stays
         handler = HANDLERS.get(kind)  # the fold, without a call to find the handler
         if handler is not None:
             handler(self.state, event)
@@ -173,6 +183,8 @@ class Run:
         for event in events:
             self.events.append(event)
             fold(self.state, event)
+        if events:
+            self.seq = events[-1].seq + 1
 
     async def flush(self) -> None:
         """Make the events recorded so far durable in every outlet."""
@@ -299,7 +311,7 @@ class Run:
             if isinstance(item, str):
                 delta = TextDelta(
                     run_id=self.run_id,
-                    seq=len(self.events),
+                    seq=self.seq,
                     at=time.time(),
                     step=self.state.step,
                     delta=item,

@@ -37,6 +37,7 @@ from tether._events import (
     ApprovalRequested,
     BudgetExhausted,
     BudgetWarning,
+    ContextCompacted,
     GuardrailChecked,
     LoopDetected,
     ModelFailed,
@@ -61,7 +62,7 @@ __all__ = ["Job", "build"]
 
 Attrs = dict[str, Any]
 _FAILED = frozenset({"error", "timeout", "invalid_arguments", "unknown_tool"})
-_IN_CALL = (ModelRetried, ModelSwitched, ModelResponded, ModelFailed)
+_IN_CALL = (ModelRetried, ModelSwitched, ModelResponded, ModelFailed, ContextCompacted)
 
 
 def _ns(at: float) -> int:
@@ -167,6 +168,7 @@ class _Plan:
             GuardrailChecked: self.guardrail,
             StrategyChanged: self.strategy_changed,
             OutputInvalid: self.output_invalid,
+            ContextCompacted: self.compacted,
             RunFinished: self.run_finished,
         }
 
@@ -382,6 +384,20 @@ class _Plan:
         attrs["tether.budget.used"] = float(e.used)
         attrs["tether.budget.limit"] = float(e.limit)
         self._mark(f"tether.{e.type}", e.at, attrs)
+
+    def compacted(self, e: ContextCompacted) -> None:
+        attrs: Attrs = {
+            "tether.context.tokens_before": e.tokens_before,
+            "tether.context.tokens_after": e.tokens_after,
+            "tether.context.cut": e.cut,
+            "gen_ai.usage.input_tokens": e.usage.input_tokens,
+            "gen_ai.usage.output_tokens": e.usage.output_tokens,
+        }
+        if e.model:
+            attrs["tether.context.summarizer"] = e.model
+        if self.capture:
+            attrs["tether.context.summary"] = e.summary
+        self._mark("tether.context_compacted", e.at, attrs)
 
     def loop(self, e: LoopDetected) -> None:
         attrs: Attrs = {"tether.loop.kind": e.loop, "tether.loop.action": e.action}

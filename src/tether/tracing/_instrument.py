@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import logging
 import re
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
@@ -22,6 +23,8 @@ from ._worker import Builder
 
 __all__ = ["Tracing", "flush", "instrument", "uninstrument"]
 
+log = logging.getLogger("tether.tracing")
+
 
 class Tracing:
     """What :func:`instrument` set up: the tracer, the redactor and the span builder."""
@@ -40,8 +43,17 @@ class Tracing:
             tracer.id_generator = self.ids
         self.builder = Builder(self.build)
 
-    def outlet(self, run: Run) -> TracingOutlet:
-        """The outlet that traces ``run`` (the run layer calls this for every new run)."""
+    def outlet(self, run: Run) -> TracingOutlet | None:
+        """The outlet that traces ``run`` (the run layer calls this for every new run);
+        none for a run that keeps only its latest events (``keep_events``)."""
+        if run.keep is not None:
+            log.warning(
+                "tether.tracing: run %s keeps only its latest %d events (keep_events); "
+                "it is not traced",
+                run.run_id,
+                run.keep,
+            )
+            return None
         return TracingOutlet(self, run)
 
     def sample(
