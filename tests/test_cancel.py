@@ -25,6 +25,7 @@ from tether import (
     RunFinished,
     ToolCall,
     UsageError,
+    UserMessage,
     approve,
     cancel_run,
     diagnose,
@@ -342,10 +343,14 @@ async def test_a_version_1_sqlite_journal_is_migrated_and_a_dead_run_in_it_cance
     read_only = SQLiteStore(path, read_only=True)  # read as it is, without migrating
     assert await read_only.cancel_requested(run_id) is None
     assert len(await read_only.load(run_id)) == len(events) - 2
+    assert (await read_only.load_session("chat")).turns == []  # no sessions table yet
     await read_only.close()
     store = SQLiteStore(path)
     try:
-        assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone() == (2,)
+        # Migrated to the current version: cancel columns (2), then sessions (3).
+        assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone() == (3,)
+        await store.append_session("chat", run_id, [UserMessage("hi")])
+        assert await store.session_history("chat") == [UserMessage("hi")]
         assert await store.cancel_requested(run_id) is None
         assert await cancel_run(store, run_id, reason="old") == "cancelled"
         end = (await store.load(run_id))[-1]
@@ -393,7 +398,10 @@ async def test_a_version_1_postgres_schema_is_migrated(tmp_path: Path) -> None:
         assert await store.cancel_requested(first.run_id) is None  # type: ignore[attr-defined]
         async with await psycopg.AsyncConnection.connect(PG_DSN) as conn:
             cur = await conn.execute(f"SELECT version FROM {schema}.schema_version")
-            assert await cur.fetchone() == (2,)
+            assert await cur.fetchone() == (3,)  # cancel columns (2), then sessions (3)
+        run_id = first.run_id  # type: ignore[attr-defined]
+        await store.append_session("chat", run_id, [UserMessage("hi")])
+        assert await store.session_history("chat") == [UserMessage("hi")]
     finally:
         await store.drop()
         await store.close()

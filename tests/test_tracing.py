@@ -201,7 +201,8 @@ async def test_a_run_that_keeps_few_events_is_not_traced_and_says_so(
         result = await agent.run("add")
     assert result.status == "completed"
     assert traces.spans() == []
-    assert "keep_events" in caplog.text and result.run_id in caplog.text
+    assert "keep_events" in caplog.text
+    assert result.run_id in caplog.text
 
 
 async def test_a_span_made_inside_a_tool_is_a_child_of_the_tool_span(traces: Traces) -> None:

@@ -12,14 +12,24 @@ from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar, cast
 
+from pydantic_core import to_json
+
 from ._errors import ConfigError, JournalError, UsageError
 from ._events import ApprovalDecided, Event, Reason, RunFinished, RunStarted, RunStatus, StreamEvent
-from ._messages import Message, SystemMessage, ToolCall, UserMessage
+from ._messages import (
+    AssistantMessage,
+    Message,
+    SystemMessage,
+    ToolCall,
+    ToolResultMessage,
+    UserMessage,
+)
 from ._scope import use_scope
 from ._usage import Budget, BudgetTracker, Usage
-from .journal import JournalStore
+from .journal import JournalStore, Turn
 from .models import Model, ModelParams, resolve_model
 from .run import (
+    SUMMARY_HEADING,
     ContextKeeper,
     Decision,
     Fallback,
@@ -52,6 +62,7 @@ from .run import (
     resolve_strategy,
     resume_node,
     resumed_node,
+    valid_sequence,
 )
 from .tools import RunContext, Tool
 
@@ -66,6 +77,26 @@ MAX_NESTING = 32
 """How deep agent runs may nest (a tool that runs an agent counts one level)."""
 _DEPTH: contextvars.ContextVar[int] = contextvars.ContextVar("tether_run_depth", default=0)
 _DEFAULT_PROMPT = OrchestratorPrompt()
+
+
+@dataclass(frozen=True, slots=True)
+class Continuation:
+    """The conversation a run continues: a stored session's, or a history given."""
+
+    session: str | None
+    turns: list[Turn] = field(default_factory=list)
+    summary: str | None = None
+    summarized: int = 0
+
+    @classmethod
+    def of(cls, first: RunStarted) -> Continuation | None:
+        """The continuation a journaled run began with."""
+        if first.session is None and not first.history and first.history_summary is None:
+            return None
+        return cls(first.session, list(first.history), first.history_summary, first.history_from)
+
+
+_NO_EARLIER = Continuation(None)
 
 
 def new_run_id() -> str:
@@ -298,8 +329,12 @@ class Agent(Generic[DepsT, OutputT]):
         store: JournalStore | None = None,
         run_id: str | None = None,
         strategy: str | None = None,
+        earlier: Continuation | None = None,
     ) -> Run:
-        """A run ready to start (``run_id`` None) or to adopt its journal (a resume)."""
+        """A run ready to start (``run_id`` None) or to adopt its journal (a resume).
+
+        ``earlier``: the conversation the run continues (its earlier turns go between
+        the system message and the prompt)."""
         if not isinstance(prompt, str):
             raise ConfigError(f"a prompt is a str, got {type(prompt).__name__}")
         if _DEPTH.get() >= MAX_NESTING:
@@ -317,11 +352,17 @@ class Agent(Generic[DepsT, OutputT]):
         system = chosen.system_prompt(config)
         if policy is not None:
             system = policy.system_with_pins(system)
+        earlier = earlier or _NO_EARLIER
+        lead = system if earlier.summary is None else system + SUMMARY_HEADING + earlier.summary
         state = RunState(
-            [SystemMessage(system), UserMessage(prompt)],
+            [SystemMessage(lead), *earlier.turns, UserMessage(prompt)],
             tracker,
             ProgressMonitor(self.loop_policy),
         )
+        state.prompt_index = 1 + len(earlier.turns)
+        state.session, state.history_from = earlier.session, earlier.summarized
+        if earlier.summary is not None:
+            state.summary, state.system_base = earlier.summary, system
         outlets: list[Outlet] = []
         if sink is not None:
             outlets.append(StreamOutlet(sink))
@@ -344,6 +385,10 @@ class Agent(Generic[DepsT, OutputT]):
                 model=model.name,
                 parent_run_id=parent.run_id if parent is not None else None,
                 strategy=chosen.name,
+                session=earlier.session,
+                history=list(earlier.turns),
+                history_summary=earlier.summary,
+                history_from=earlier.summarized,
             )
         return run
 
@@ -394,6 +439,7 @@ class Agent(Generic[DepsT, OutputT]):
         result = self._finish(run, end)
         try:
             await run.flush()
+            await _add_to_session(store, run.state, run.prompt, result)
         finally:
             if lease is not None:
                 await lease.release()
@@ -443,7 +489,13 @@ class Agent(Generic[DepsT, OutputT]):
         )
 
     async def run(
-        self, prompt: str, *, deps: DepsT | None = None, parent: RunContext[Any] | None = None
+        self,
+        prompt: str,
+        *,
+        deps: DepsT | None = None,
+        parent: RunContext[Any] | None = None,
+        session: str | None = None,
+        history: Sequence[Message] | None = None,
     ) -> RunResult[OutputT]:
         """Run the agent on a prompt until it answers, gives up or fails.
 
@@ -452,8 +504,57 @@ class Agent(Generic[DepsT, OutputT]):
             deps: dependencies handed to tools through their :class:`RunContext`.
             parent: the context of a calling run; this run's usage is then charged to
                 the parent's budget as well (sub-agents share one budget).
+            session: a conversation to continue, by id, kept in the agent's journal
+                ``store``: the run sees its earlier turns (under working memory's
+                budget), and its prompt and answer join it when it finishes, so a chat
+                survives a restart.
+            history: earlier turns to continue from instead, given by you (for example
+                ``previous.messages``; a system message in them is left out).
+
+        Raises:
+            ConfigError: a session without a store, both ``session`` and ``history``,
+                or a history that providers would refuse (the message says why).
         """
-        return await self._execute(self._new_run(prompt, deps, parent=parent, store=self.store))
+        earlier = await self._checked_earlier(prompt, session, history)
+        run = self._new_run(prompt, deps, parent=parent, store=self.store, earlier=earlier)
+        return await self._execute(run)
+
+    async def _checked_earlier(
+        self, prompt: str, session: str | None, history: Sequence[Message] | None
+    ) -> Continuation | None:
+        earlier = await self._earlier(session, history)
+        if earlier is not None and earlier.session is None:
+            why = valid_sequence([SystemMessage(""), *earlier.turns, UserMessage(str(prompt))])
+            if why is not None:
+                raise ConfigError(f"providers would refuse this history ({why}); pass whole turns")
+        return earlier
+
+    async def _earlier(
+        self, session: str | None, history: Sequence[Message] | None
+    ) -> Continuation | None:
+        """The conversation a new run continues, checked, or None."""
+        if session is not None and history is not None:
+            raise ConfigError("give a run session= or history=, not both")
+        if history is not None:
+            if isinstance(history, str | bytes) or not isinstance(history, Sequence):
+                raise ConfigError(f"history is a list of messages, got {type(history).__name__}")
+            turns = [m for m in history if not isinstance(m, SystemMessage)]
+            for m in turns:
+                if not isinstance(m, UserMessage | AssistantMessage | ToolResultMessage):
+                    raise ConfigError(f"history holds messages, got {m!r}")
+            return Continuation(None, turns)
+        if session is None:
+            return None
+        if not isinstance(session, str) or not session.strip() or len(session) > 200:
+            raise ConfigError(
+                f"a session id is a non-empty str of at most 200 characters, got {session!r}"
+            )
+        if self.store is None:
+            raise ConfigError(
+                "a session is kept in the journal store: Agent(..., store=SQLiteStore())"
+            )
+        kept = await self.store.load_session(session)
+        return Continuation(session, list(kept.turns), kept.summary, kept.summarized)
 
     async def resume(
         self,
@@ -492,6 +593,7 @@ class Agent(Generic[DepsT, OutputT]):
         events = await store.load(run_id)
         done = self._journaled_result(run_id, events)
         if done is not None:
+            await self._catch_up_session(store, events, done)
             return _finished_already(done, decisions)
         # Only the lease holder acts on the run, and it reads the journal after taking it:
         # what the journal said before the lease may be stale by now.
@@ -501,12 +603,18 @@ class Agent(Generic[DepsT, OutputT]):
             done = self._journaled_result(run_id, events)
             if done is not None:
                 await lease.release()
+                await self._catch_up_session(store, events, done)
                 return _finished_already(done, decisions)
             await refuse_cancelled(store, run_id, events, lease.owner)
             first = events[0]
             assert isinstance(first, RunStarted)
             run = self._new_run(
-                first.prompt, deps, store=store, run_id=run_id, strategy=first.strategy
+                first.prompt,
+                deps,
+                store=store,
+                run_id=run_id,
+                strategy=first.strategy,
+                earlier=Continuation.of(first),
             )
             run.adopt(events)
             # Time the run was alive counts, not time it lay dead.
@@ -518,6 +626,21 @@ class Agent(Generic[DepsT, OutputT]):
             await lease.release()
             raise
         return await self._execute(run, start=node, lease=lease)
+
+    async def _catch_up_session(
+        self, store: JournalStore, events: list[Event], done: RunResult[OutputT]
+    ) -> None:
+        """Add a finished run's turns to its conversation, had a crash come between its
+        end and that (adding them twice changes nothing)."""
+        first = events[0]
+        if not isinstance(first, RunStarted) or first.session is None:
+            return
+        earlier = Continuation.of(first)
+        run = self._new_run(
+            first.prompt, None, run_id=done.run_id, strategy=first.strategy, earlier=earlier
+        )
+        run.adopt(events)
+        await _add_to_session(store, run.state, first.prompt, done)
 
     def _journaled_result(self, run_id: str, events: list[Event]) -> RunResult[OutputT] | None:
         """The result of a run whose journal shows it ended (not interrupted), else None."""
@@ -533,7 +656,13 @@ class Agent(Generic[DepsT, OutputT]):
                 output = spec.adapter.validate_python(output)
         first = events[0]
         assert isinstance(first, RunStarted)
-        run = self._new_run(first.prompt, None, run_id=run_id, strategy=first.strategy)
+        run = self._new_run(
+            first.prompt,
+            None,
+            run_id=run_id,
+            strategy=first.strategy,
+            earlier=Continuation.of(first),
+        )
         run.adopt(events)
         return RunResult(
             run_id,
@@ -586,21 +715,37 @@ class Agent(Generic[DepsT, OutputT]):
         if not isinstance(first, RunStarted):
             raise JournalError(f"the journal of run {run_id} does not start with run_started")
         with self.override(model=JournalModel(events)):
-            run = self._new_run(first.prompt, deps, strategy=first.strategy)
+            run = self._new_run(
+                first.prompt, deps, strategy=first.strategy, earlier=Continuation.of(first)
+            )
             return await self._execute(run)
 
     def run_sync(
-        self, prompt: str, *, deps: DepsT | None = None, parent: RunContext[Any] | None = None
+        self,
+        prompt: str,
+        *,
+        deps: DepsT | None = None,
+        parent: RunContext[Any] | None = None,
+        session: str | None = None,
+        history: Sequence[Message] | None = None,
     ) -> RunResult[OutputT]:
         """:meth:`run` for code without an event loop."""
         try:
             asyncio.get_running_loop()
         except RuntimeError:
-            return asyncio.run(self.run(prompt, deps=deps, parent=parent))
+            return asyncio.run(
+                self.run(prompt, deps=deps, parent=parent, session=session, history=history)
+            )
         raise UsageError("run_sync() was called inside an event loop; use `await agent.run(...)`")
 
     def run_stream(
-        self, prompt: str, *, deps: DepsT | None = None, parent: RunContext[Any] | None = None
+        self,
+        prompt: str,
+        *,
+        deps: DepsT | None = None,
+        parent: RunContext[Any] | None = None,
+        session: str | None = None,
+        history: Sequence[Message] | None = None,
     ) -> RunStream[OutputT]:
         """Run the agent, yielding its events as they happen (text deltas included).
 
@@ -612,7 +757,7 @@ class Agent(Generic[DepsT, OutputT]):
             print(stream.result.output)
             ```
         """
-        return RunStream(self, prompt, deps, parent)
+        return RunStream(self, prompt, deps, parent, session=session, history=history)
 
 
 class RunStream(Generic[OutputT]):
@@ -624,11 +769,16 @@ class RunStream(Generic[OutputT]):
         prompt: str,
         deps: Any,
         parent: RunContext[Any] | None,
+        *,
+        session: str | None = None,
+        history: Sequence[Message] | None = None,
     ) -> None:
         self._agent = agent
         self._prompt = prompt
         self._deps = deps
         self._parent = parent
+        self._session = session
+        self._history = history
         self._result: RunResult[OutputT] | None = None
 
     @property
@@ -641,8 +791,14 @@ class RunStream(Generic[OutputT]):
     async def __aiter__(self) -> AsyncIterator[StreamEvent]:
         queue: asyncio.Queue[StreamEvent | None] = asyncio.Queue()
         agent = self._agent
+        earlier = await agent._checked_earlier(self._prompt, self._session, self._history)
         run = agent._new_run(
-            self._prompt, self._deps, parent=self._parent, sink=queue.put_nowait, store=agent.store
+            self._prompt,
+            self._deps,
+            parent=self._parent,
+            sink=queue.put_nowait,
+            store=agent.store,
+            earlier=earlier,
         )
         task = asyncio.create_task(agent._execute(run))
         task.add_done_callback(lambda _: queue.put_nowait(None))
@@ -655,6 +811,31 @@ class RunStream(Generic[OutputT]):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+
+
+async def _add_to_session(
+    store: JournalStore | None, st: RunState, prompt: str, result: RunResult[Any]
+) -> None:
+    """A finished run's prompt and answer join its conversation (once per run: a resume
+    of a run that already finished adds nothing twice)."""
+    if store is None or st.session is None or result.status == "interrupted":
+        return
+    out = result.output
+    if out is None:
+        answer = f"(no answer: {result.reason.message})"
+    elif isinstance(out, str):
+        answer = out
+    else:
+        answer = to_json(out, fallback=str).decode()
+    turns: list[Turn] = [UserMessage(prompt), AssistantMessage(answer)]
+    summarised = st.history_dropped > 0
+    await store.append_session(
+        st.session,
+        result.run_id,
+        turns,
+        summary=st.summary if summarised else None,
+        summarized=st.history_from + st.history_dropped if summarised else 0,
+    )
 
 
 def _stop_watching(lease: Lease | None) -> None:

@@ -22,7 +22,9 @@ Schema versions (bump :data:`EVENT_SCHEMA_VERSION` and add a line per change):
   input, a tool call or the final answer); the reason kind ``guardrail_tripped``.
   Records of versions 1 to 3 still load.
 * 5: new ``context_compacted`` (working memory replaced the oldest turns of the
-  conversation with a summary). Records of versions 1 to 4 still load.
+  conversation with a summary); ``run_started`` carries the conversation a run
+  continues (``session``, ``history``, ``history_summary``, ``history_from``).
+  Records of versions 1 to 4 still load.
 """
 
 from __future__ import annotations
@@ -35,7 +37,14 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, TypeAdapter
 
 from ._errors import JournalError
-from ._messages import ModelResponse, TokenUsage, ToolCall
+from ._messages import (
+    AssistantMessage,
+    ModelResponse,
+    TokenUsage,
+    ToolCall,
+    ToolResultMessage,
+    UserMessage,
+)
 from ._usage import Dimension, Usage
 
 __all__ = [
@@ -130,7 +139,14 @@ class _EventBase:
 
 @dataclass(slots=True, kw_only=True)
 class RunStarted(_EventBase):
-    """A run began."""
+    """A run began.
+
+    A run that continues a conversation names its ``session`` (if stored) and carries
+    the earlier turns it was given (``history``), the summary of older turns
+    (``history_summary``) and how many of the session's turns that summary covers
+    (``history_from``): a resumed run rebuilds the same context from them, whatever
+    the session holds by then.
+    """
 
     agent: str
     prompt: str
@@ -139,6 +155,10 @@ class RunStarted(_EventBase):
     forked_from: str | None = None
     fork_seq: int | None = None
     strategy: str | None = None
+    session: str | None = None
+    history: list[UserMessage | AssistantMessage | ToolResultMessage] = field(default_factory=list)
+    history_summary: str | None = None
+    history_from: int = 0
     type: Literal["run_started"] = "run_started"
 
 

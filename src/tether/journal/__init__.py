@@ -7,7 +7,16 @@ run can be resumed after a crash, listed, forked and replayed from its journal.
 from ._open import open_store
 from ._postgres import PostgresStore
 from ._sqlite import SQLiteStore, default_path
-from ._store import BLOB_THRESHOLD, JournalCheck, JournalConflict, JournalStore, RunInfo, RunLocked
+from ._store import (
+    BLOB_THRESHOLD,
+    JournalCheck,
+    JournalConflict,
+    JournalStore,
+    RunInfo,
+    RunLocked,
+    Session,
+    Turn,
+)
 
 __all__ = [
     "BLOB_THRESHOLD",
@@ -18,6 +27,8 @@ __all__ = [
     "RunInfo",
     "RunLocked",
     "SQLiteStore",
+    "Session",
+    "Turn",
     "default_path",
     "open_store",
 ]

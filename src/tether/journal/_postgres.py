@@ -8,6 +8,7 @@ database whose schema is newer than this tether is refused.
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -22,20 +23,33 @@ from ._store import (
     JournalStore,
     Record,
     RunInfo,
+    Session,
+    Turn,
     blob_refs,
     check_prune_args,
+    check_turns,
     conflict,
     decode,
+    decode_turns,
     encode,
+    encode_turns,
     run_filters,
     same_record,
 )
 
 __all__ = ["PostgresStore"]
 
+
+def _pg_text(text: str) -> str:
+    """Text for a plain column (listing only; events keep the exact value): PostgreSQL
+    takes neither unpaired surrogates nor NUL characters, so both are written as escapes."""
+    return plain_text(text).replace("\x00", "\\x00")
+
+
 # Versioned migrations; the index + 1 is the schema version they bring the schema to.
 # 1: runs, events, blobs.
 # 2: runs record a person's cancel request (its reason and when it was made).
+# 3: conversations (sessions) and their turns.
 _MIGRATIONS: list[str] = [
     """
     CREATE TABLE runs (
@@ -67,6 +81,23 @@ _MIGRATIONS: list[str] = [
     """
     ALTER TABLE runs ADD COLUMN cancel_reason TEXT,
         ADD COLUMN cancel_requested_at DOUBLE PRECISION;
+    """,
+    """
+    CREATE TABLE sessions (
+        session_id TEXT PRIMARY KEY,
+        summary TEXT,
+        summarized INTEGER NOT NULL DEFAULT 0,
+        turns INTEGER NOT NULL DEFAULT 0,
+        updated_at DOUBLE PRECISION NOT NULL
+    );
+    CREATE TABLE session_turns (
+        session_id TEXT NOT NULL,
+        n INTEGER NOT NULL,
+        run_id TEXT NOT NULL,
+        data TEXT NOT NULL,
+        PRIMARY KEY (session_id, n)
+    );
+    CREATE INDEX session_turns_run ON session_turns (session_id, run_id);
     """,
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
@@ -155,8 +186,8 @@ class PostgresStore(JournalStore):
                         "ON CONFLICT DO NOTHING",
                         (
                             run_id,
-                            plain_text(e.agent),
-                            plain_text(e.prompt),
+                            _pg_text(e.agent),
+                            _pg_text(e.prompt),
                             e.parent_run_id,
                             e.at,
                             e.at,
@@ -263,7 +294,7 @@ class PostgresStore(JournalStore):
             await conn.execute(
                 f"UPDATE runs SET cancel_reason = %s, cancel_requested_at = {_NOW} "
                 "WHERE run_id = %s",
-                (plain_text(reason), run_id),
+                (_pg_text(reason), run_id),
             )
             return True
 
@@ -273,6 +304,81 @@ class PostgresStore(JournalStore):
             cur = await conn.execute("SELECT cancel_reason FROM runs WHERE run_id = %s", (run_id,))
             row = await cur.fetchone()
         return None if row is None or row[0] is None else str(row[0])
+
+    async def load_session(self, session_id: str) -> Session:
+        """What a new run in the conversation continues from; see
+        :meth:`JournalStore.load_session`."""
+        async with await self._conn() as conn, conn.transaction():
+            cur = await conn.execute(
+                "SELECT summary, summarized, turns FROM sessions WHERE session_id = %s",
+                (session_id,),
+            )
+            row = await cur.fetchone()
+            if row is None:
+                return Session(session_id)
+            summary, summarized, total = row
+            cur = await conn.execute(
+                "SELECT data FROM session_turns WHERE session_id = %s AND n >= %s ORDER BY n",
+                (session_id, summarized),
+            )
+            data = await cur.fetchall()
+        text = None if summary is None else json.loads(summary)
+        return Session(session_id, decode_turns([d for (d,) in data]), text, summarized, total)
+
+    async def append_session(
+        self,
+        session_id: str,
+        run_id: str,
+        turns: Sequence[Turn],
+        *,
+        summary: str | None = None,
+        summarized: int = 0,
+    ) -> None:
+        """Add a run's turns to its conversation, once; see :meth:`JournalStore.append_session`."""
+        check_turns(turns)
+        rows = encode_turns(turns)
+        async with await self._conn() as conn, conn.transaction():
+            await conn.execute(
+                f"INSERT INTO sessions (session_id, updated_at) VALUES (%s, {_NOW}) "
+                "ON CONFLICT (session_id) DO NOTHING",
+                (session_id,),
+            )
+            # The session's row, locked: its appenders go one at a time.
+            cur = await conn.execute(
+                "SELECT turns, summarized FROM sessions WHERE session_id = %s FOR UPDATE",
+                (session_id,),
+            )
+            total, covered = await cur.fetchone()
+            cur = await conn.execute(
+                "SELECT 1 FROM session_turns WHERE session_id = %s AND run_id = %s LIMIT 1",
+                (session_id, run_id),
+            )
+            if await cur.fetchone() is None:
+                async with conn.cursor() as c:
+                    await c.executemany(
+                        "INSERT INTO session_turns (session_id, n, run_id, data) "
+                        "VALUES (%s, %s, %s, %s)",
+                        [(session_id, total + i, run_id, r) for i, r in enumerate(rows)],
+                    )
+                total += len(rows)
+            if summary is not None and covered < summarized <= total:
+                await conn.execute(
+                    "UPDATE sessions SET summary = %s, summarized = %s WHERE session_id = %s",
+                    (json.dumps(summary), summarized, session_id),
+                )
+            await conn.execute(
+                f"UPDATE sessions SET turns = %s, updated_at = {_NOW} WHERE session_id = %s",
+                (total, session_id),
+            )
+
+    async def session_history(self, session_id: str) -> list[Turn]:
+        """Every turn of a conversation; see :meth:`JournalStore.session_history`."""
+        async with await self._conn() as conn:
+            cur = await conn.execute(
+                "SELECT data FROM session_turns WHERE session_id = %s ORDER BY n", (session_id,)
+            )
+            rows = await cur.fetchall()
+        return decode_turns([d for (d,) in rows])
 
     async def prune(self, *, older_than: float | None = None, keep_last: int | None = None) -> int:
         """Delete old runs, their events and unreferenced blobs; vacuum the tables.

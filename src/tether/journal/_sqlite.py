@@ -9,6 +9,7 @@ resume); ``durable=True`` sets ``FULL`` to keep them through a power cut too.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sqlite3
 import threading
@@ -27,11 +28,16 @@ from ._store import (
     JournalStore,
     Record,
     RunInfo,
+    Session,
+    Turn,
     blob_refs,
     check_prune_args,
+    check_turns,
     conflict,
     decode,
+    decode_turns,
     encode,
+    encode_turns,
     run_filters,
     same_record,
 )
@@ -43,6 +49,7 @@ T = TypeVar("T")
 # Versioned migrations; the index + 1 is the schema version they bring the file to.
 # 1: runs, events, blobs.
 # 2: runs record a person's cancel request (its reason and when it was made).
+# 3: conversations (sessions) and their turns.
 _MIGRATIONS: list[str] = [
     """
     CREATE TABLE runs (
@@ -75,9 +82,27 @@ _MIGRATIONS: list[str] = [
     ALTER TABLE runs ADD COLUMN cancel_reason TEXT;
     ALTER TABLE runs ADD COLUMN cancel_requested_at REAL;
     """,
+    """
+    CREATE TABLE sessions (
+        session_id TEXT PRIMARY KEY,
+        summary TEXT,
+        summarized INTEGER NOT NULL DEFAULT 0,
+        turns INTEGER NOT NULL DEFAULT 0,
+        updated_at REAL NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE session_turns (
+        session_id TEXT NOT NULL,
+        n INTEGER NOT NULL,
+        run_id TEXT NOT NULL,
+        data TEXT NOT NULL,
+        PRIMARY KEY (session_id, n)
+    ) WITHOUT ROWID;
+    CREATE INDEX session_turns_run ON session_turns (session_id, run_id);
+    """,
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
 _CANCEL_FROM = 2  # the first schema version with cancel requests
+_SESSIONS_FROM = 3  # the first schema version with conversations
 
 
 def default_path() -> Path:
@@ -334,6 +359,90 @@ class SQLiteStore(JournalStore):
             ).fetchone()
         )
         return None if row is None else row[0]
+
+    async def load_session(self, session_id: str) -> Session:
+        """What a new run in the conversation continues from; see
+        :meth:`JournalStore.load_session`."""
+        if self._version < _SESSIONS_FROM:  # a read-only journal of an older version
+            return Session(session_id)
+
+        def read(conn: sqlite3.Connection) -> Session:
+            row = conn.execute(
+                "SELECT summary, summarized, turns FROM sessions WHERE session_id = ?",
+                (session_id,),
+            ).fetchone()
+            if row is None:
+                return Session(session_id)
+            summary, summarized, total = row
+            data = conn.execute(
+                "SELECT data FROM session_turns WHERE session_id = ? AND n >= ? ORDER BY n",
+                (session_id, summarized),
+            ).fetchall()
+            text = None if summary is None else json.loads(summary)
+            return Session(session_id, decode_turns([d for (d,) in data]), text, summarized, total)
+
+        return await self._run(read)
+
+    async def append_session(
+        self,
+        session_id: str,
+        run_id: str,
+        turns: Sequence[Turn],
+        *,
+        summary: str | None = None,
+        summarized: int = 0,
+    ) -> None:
+        """Add a run's turns to its conversation, once; see :meth:`JournalStore.append_session`."""
+        if self.read_only:
+            raise JournalError(f"the journal {self.path} is open read-only; nothing was written")
+        check_turns(turns)
+        rows = encode_turns(turns)
+
+        def write(conn: sqlite3.Connection) -> None:
+            with conn:
+                conn.execute("BEGIN IMMEDIATE")
+                now = time.time()
+                conn.execute(
+                    "INSERT INTO sessions (session_id, updated_at) VALUES (?, ?) "
+                    "ON CONFLICT (session_id) DO NOTHING",
+                    (session_id, now),
+                )
+                done = conn.execute(
+                    "SELECT 1 FROM session_turns WHERE session_id = ? AND run_id = ? LIMIT 1",
+                    (session_id, run_id),
+                ).fetchone()
+                (total, covered) = conn.execute(
+                    "SELECT turns, summarized FROM sessions WHERE session_id = ?", (session_id,)
+                ).fetchone()
+                if done is None:
+                    conn.executemany(
+                        "INSERT INTO session_turns (session_id, n, run_id, data) "
+                        "VALUES (?, ?, ?, ?)",
+                        [(session_id, total + i, run_id, r) for i, r in enumerate(rows)],
+                    )
+                    total += len(rows)
+                if summary is not None and covered < summarized <= total:
+                    conn.execute(
+                        "UPDATE sessions SET summary = ?, summarized = ? WHERE session_id = ?",
+                        (json.dumps(summary), summarized, session_id),
+                    )
+                conn.execute(
+                    "UPDATE sessions SET turns = ?, updated_at = ? WHERE session_id = ?",
+                    (total, now, session_id),
+                )
+
+        await self._run(write)
+
+    async def session_history(self, session_id: str) -> list[Turn]:
+        """Every turn of a conversation; see :meth:`JournalStore.session_history`."""
+        if self._version < _SESSIONS_FROM:
+            return []
+        rows = await self._run(
+            lambda c: c.execute(
+                "SELECT data FROM session_turns WHERE session_id = ? ORDER BY n", (session_id,)
+            ).fetchall()
+        )
+        return decode_turns([d for (d,) in rows])
 
     async def prune(self, *, older_than: float | None = None, keep_last: int | None = None) -> int:
         """Delete old runs and their events, drop unreferenced blobs, and vacuum.

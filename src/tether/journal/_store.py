@@ -14,11 +14,15 @@ import hashlib
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
+
+from pydantic import TypeAdapter
 
 from tether._errors import ConfigError, JournalConflict, JournalError, RunLocked
 from tether._events import EVENT_SCHEMA_VERSION, Event, dump_event, load_event
+from tether._messages import AssistantMessage, ToolResultMessage, UserMessage
 
 __all__ = [
     "BLOB_THRESHOLD",
@@ -28,6 +32,8 @@ __all__ = [
     "Record",
     "RunInfo",
     "RunLocked",
+    "Session",
+    "Turn",
 ]
 
 BLOB_THRESHOLD = 4096
@@ -46,6 +52,54 @@ class RunInfo:
     updated_at: float
     events: int
     parent_run_id: str | None = None
+
+
+Turn = UserMessage | AssistantMessage | ToolResultMessage
+"""A message of a conversation's history (the system message is the agent's own)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """A conversation as the store keeps it: what the next run in it continues from.
+
+    Attributes:
+        session_id: the conversation's id.
+        turns: the turns a new run sees, oldest first (those after the summary).
+        summary: a summary of the turns before ``turns``, once working memory wrote one.
+        summarized: how many of the session's turns the summary covers.
+        total: how many turns the session has (all of them stay stored).
+    """
+
+    session_id: str
+    turns: list[Turn] = field(default_factory=list)
+    summary: str | None = None
+    summarized: int = 0
+    total: int = 0
+
+
+@cache
+def _turns() -> TypeAdapter[list[Turn]]:
+    return TypeAdapter(list[Turn])
+
+
+def encode_turns(turns: Sequence[Turn]) -> list[str]:
+    """Each turn as JSON text (ASCII, so unpaired surrogates survive any store)."""
+    return [
+        json.dumps(t, separators=(",", ":"), default=str)
+        for t in _turns().dump_python(list(turns), mode="python")
+    ]
+
+
+def decode_turns(rows: Sequence[str]) -> list[Turn]:
+    """Turns back from :func:`encode_turns` text."""
+    return _turns().validate_python([json.loads(r) for r in rows])
+
+
+def check_turns(turns: Sequence[object]) -> None:
+    """Refuse what is not a turn of a conversation."""
+    for t in turns:
+        if not isinstance(t, UserMessage | AssistantMessage | ToolResultMessage):
+            raise ConfigError(f"a session's turns are user, assistant and tool messages, got {t!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,6 +341,43 @@ class JournalStore(ABC):
         Raises:
             ConfigError: ``older_than`` or ``keep_last`` is negative.
         """
+
+    async def load_session(self, session_id: str) -> Session:
+        """What a new run in the conversation ``session_id`` continues from (an unknown
+        session is an empty one).
+
+        Raises:
+            ConfigError: this store does not keep conversations.
+        """
+        raise ConfigError(f"{type(self).__name__} does not keep conversations (sessions)")
+
+    async def append_session(
+        self,
+        session_id: str,
+        run_id: str,
+        turns: Sequence[Turn],
+        *,
+        summary: str | None = None,
+        summarized: int = 0,
+    ) -> None:
+        """Add a finished run's turns to its conversation, once per run (a second call for
+        the same run changes nothing, so a resumed run never adds its turns twice).
+
+        ``summary`` replaces the session's summary when it covers more turns
+        (``summarized``) than the one stored, never fewer.
+
+        Raises:
+            ConfigError: this store does not keep conversations.
+        """
+        raise ConfigError(f"{type(self).__name__} does not keep conversations (sessions)")
+
+    async def session_history(self, session_id: str) -> list[Turn]:
+        """Every turn of a conversation, oldest first (summarised ones included).
+
+        Raises:
+            ConfigError: this store does not keep conversations.
+        """
+        raise ConfigError(f"{type(self).__name__} does not keep conversations (sessions)")
 
     @abstractmethod
     async def check(self) -> JournalCheck:

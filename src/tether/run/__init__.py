@@ -7,7 +7,7 @@ strategy or an outlet of their own: see :class:`Strategy` for what a strategy ma
 
 from ._cancel import CancelOutcome, cancel_run, refuse_cancelled
 from ._config import RunConfig
-from ._context import ContextKeeper, WorkingMemory, valid_sequence
+from ._context import SUMMARY_HEADING, ContextKeeper, WorkingMemory, valid_sequence
 from ._detect import Detection, LoopPolicy, ProgressMonitor
 from ._diagnose import Category, Diagnosis, diagnose
 from ._durable import Decision, Lease, approve, edit, reject, resume_node
@@ -61,6 +61,7 @@ from .strategies import GuidedStrategy, Strategy, ToolLoop, resolve_strategy
 
 __all__ = [
     "DEFAULT_TEMPLATE",
+    "SUMMARY_HEADING",
     "AgentFallback",
     "CancelOutcome",
     "Category",

@@ -189,7 +189,9 @@ def _compacted(st: RunState, e: ContextCompacted) -> None:
     msgs = st.messages
     if st.system_base is None:
         st.system_base = msgs[0].content if isinstance(msgs[0], SystemMessage) else ""
-    st.prompt_index = compacted(msgs, st.prompt_index, st.system_base, e.summary, e.cut)
+    p = st.prompt_index
+    st.history_dropped += e.cut - 1 if e.cut <= p else p - 1  # earlier turns summarised
+    st.prompt_index = compacted(msgs, p, st.system_base, e.summary, e.cut)
     st.summary = e.summary
     st.compactions += 1
     u = e.usage

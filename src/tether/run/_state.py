@@ -66,6 +66,9 @@ class RunState:
         summary: working memory's running summary of the turns it let go, if any.
         system_base: the system message before a summary was added to it.
         compactions: how many times working memory compacted the conversation.
+        session: the stored conversation the run continues, if any.
+        history_from: how many of the session's turns were summarised before the run.
+        history_dropped: how many of the earlier turns the run's compactions summarised.
     """
 
     messages: list[Message]
@@ -96,6 +99,9 @@ class RunState:
     summary: str | None = None
     system_base: str | None = None
     compactions: int = 0
+    session: str | None = None
+    history_from: int = 0
+    history_dropped: int = 0
 
     def open_calls(self) -> list[ToolCall]:
         """Calls of the latest turn without a result yet."""

@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import multiprocessing
 import signal
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -92,27 +93,66 @@ def _child(
         result = (False, exc)
     try:
         conn.send(result)
+    except OSError:
+        pass  # the parent stopped listening (it gave up on the call): nobody to tell
     except Exception as exc:  # the result or the exception did not pickle
-        conn.send((False, RuntimeError(f"the tool's result could not be sent back: {exc}")))
+        with contextlib.suppress(OSError):
+            conn.send((False, RuntimeError(f"the tool's result could not be sent back: {exc}")))
     finally:
         conn.close()
+
+
+_POLL_S = 0.05
+"""How often the supervising thread looks for a result, a dead child or a stop."""
+
+_STOPPED: tuple[bool, Any] = (False, None)
+"""What the supervising thread reports once told to stop (nobody reads it)."""
 
 
 async def run_in_process(
     fn: Callable[..., Any], kwargs: dict[str, Any], limits: ProcessLimits | None = None
 ) -> Any:
-    """Run ``fn(**kwargs)`` in a new process; cancelling this kills the process."""
+    """Run ``fn(**kwargs)`` in a new process; cancelling this kills the process.
+
+    One thread of its own supervises the child: it starts it, waits for its result
+    and, when told to stop, kills and reaps it; it alone touches the process and
+    the pipe, and closes them. When this coroutine is cancelled (the tool's timeout,
+    the run's budget) it tells that thread to stop and waits until the child is
+    dead before it lets the cancellation go on, whatever stage the child was at
+    (still being started, running, exiting): the caller only ever sees the
+    cancellation (so ``asyncio.timeout`` reports a :class:`TimeoutError`), never an
+    error of the clean-up, and no child outlives its call.
+    """
+    loop = asyncio.get_running_loop()
     receiver, sender = _CTX.Pipe(duplex=False)
     proc = _CTX.Process(target=_child, args=(fn, kwargs, sender, limits), daemon=True)
-    await asyncio.to_thread(proc.start)
-    sender.close()
+    stop = threading.Event()
+    done: asyncio.Future[tuple[bool, Any]] = loop.create_future()
+
+    def settle(outcome: tuple[bool, Any]) -> None:
+        if not done.done():
+            done.set_result(outcome)
+
+    def supervise() -> None:
+        try:
+            outcome = _supervise(proc, sender, receiver, stop)
+        except BaseException as exc:  # proc.start failed (no fds, no memory, no pids)
+            outcome = (False, exc)
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
+            loop.call_soon_threadsafe(settle, outcome)
+
     try:
-        ok, value = await asyncio.to_thread(_receive, receiver, proc)
-    finally:
-        if proc.is_alive():
-            proc.kill()
-        await asyncio.to_thread(proc.join, 5)
+        threading.Thread(target=supervise, name="tether-process-tool", daemon=True).start()
+    except BaseException:
+        sender.close()
         receiver.close()
+        raise
+    try:
+        ok, value = await asyncio.shield(done)
+    except asyncio.CancelledError:
+        stop.set()
+        await _outwait(done)
+        raise
     if ok:
         return value
     if isinstance(value, BaseException) and not isinstance(value, Exception):
@@ -120,10 +160,40 @@ async def run_in_process(
     raise value
 
 
-def _receive(conn: Connection, proc: Any) -> tuple[bool, Any]:
-    # Polls, so that a killed child (or a closed pipe) ends the wait.
-    while True:
-        if conn.poll(0.05):
+async def _outwait(future: asyncio.Future[Any]) -> None:
+    """Wait for ``future`` through any further cancellation (the caller re-raises it)."""
+    while not future.done():
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.shield(future)
+
+
+def _supervise(
+    proc: Any, sender: Connection, receiver: Connection, stop: threading.Event
+) -> tuple[bool, Any]:
+    """Start the child, wait for its result, and leave no child and no open pipe behind."""
+    try:
+        if stop.is_set():  # given up on before it started: never start it
+            return _STOPPED
+        try:
+            proc.start()
+        finally:
+            sender.close()  # the child holds its own copy; ours would hide its death
+        try:
+            return _receive(receiver, proc, stop)
+        finally:
+            if proc.is_alive():
+                proc.kill()
+            proc.join(5)
+            with contextlib.suppress(ValueError):  # still running: unkillable, left to the OS
+                proc.close()
+    finally:
+        receiver.close()
+
+
+def _receive(conn: Connection, proc: Any, stop: threading.Event) -> tuple[bool, Any]:
+    # Polls, so that a dead child (or a closed pipe) ends the wait, and so does a stop.
+    while not stop.is_set():
+        if conn.poll(_POLL_S):
             try:
                 data: tuple[bool, Any] = conn.recv()
             except (EOFError, OSError):
@@ -131,10 +201,10 @@ def _receive(conn: Connection, proc: Any) -> tuple[bool, Any]:
             return data
         if not proc.is_alive() and not conn.poll(0):
             break
+    else:
+        return _STOPPED
     proc.join(2)  # the pipe can close a moment before the exit code is known
     code = proc.exitcode
-    with contextlib.suppress(Exception):
-        conn.close()
     if code == -signal.SIGXCPU:
         return False, ToolLimitExceeded("it used up its CPU time limit and was killed")
     if code is not None and code < 0:
