@@ -19,6 +19,8 @@ Configurations (``--configs``), each in a process of its own so that RSS does no
 * ``with``: ``working_memory=WorkingMemory(max_tokens=4000, summarizer=...)`` and
   ``keep_events=64``; the summariser is a FunctionModel that returns a short
   deterministic summary (the range of steps it was shown).
+* ``with-store``: the same with an SQLite journal store in a temporary folder: every
+  event is written to it, and its size is reported at the end.
 * ``compact-only``: the same working memory, every event kept in ``RunResult.events``.
 * ``without``: ``working_memory=False`` and every event kept: the whole conversation
   is sent at every step. It runs ``--baseline-steps`` steps (the same as ``--steps``
@@ -42,6 +44,7 @@ import os
 import platform
 import subprocess
 import sys
+import tempfile
 import time
 import tracemalloc
 from collections.abc import Sequence
@@ -55,10 +58,12 @@ from tether import (
     LoopDetected,
     Message,
     ModelResponse,
+    RunResult,
     ToolCall,
     ToolResultMessage,
     WorkingMemory,
 )
+from tether.journal import JournalStore, SQLiteStore
 from tether.models import ModelParams
 from tether.testing import FunctionModel, estimate_tokens
 
@@ -66,9 +71,10 @@ PROMPT = "Look up every item, one at a time, then say you are done."
 RESULT_CHARS = 200
 MAX_TOKENS = 4000
 KEEP_EVENTS = 64
-CONFIGS = ("with", "compact-only", "without")
+CONFIGS = ("with", "with-store", "compact-only", "without")
 LABELS = {
     "with": f"working memory ({MAX_TOKENS:,} tokens) + keep_events={KEEP_EVENTS}",
+    "with-store": "the same + an SQLite journal store",
     "compact-only": f"working memory ({MAX_TOKENS:,} tokens), all events kept",
     "without": "no working memory (working_memory=False)",
 }
@@ -159,7 +165,9 @@ class Probe:
         self.spent += time.perf_counter() - t
 
 
-def make_agent(config: str, steps: int, probe: Probe) -> Agent[None, str]:
+def make_agent(
+    config: str, steps: int, probe: Probe, store: JournalStore | None = None
+) -> Agent[None, str]:
     turn = 0
 
     def model(messages: Sequence[Message], params: ModelParams) -> ModelResponse:
@@ -190,7 +198,8 @@ def make_agent(config: str, steps: int, probe: Probe) -> Agent[None, str]:
             if compact
             else False
         ),
-        keep_events=KEEP_EVENTS if config == "with" else None,
+        keep_events=KEEP_EVENTS if config in ("with", "with-store") else None,
+        store=store,
         name="memory-growth-bench",
     )
 
@@ -201,12 +210,25 @@ def run_one(config: str, steps: int, every: int, trace_from: int | None) -> dict
         tracemalloc.start(8)
     # Without working memory the context only grows: the sample is the peak.
     probe = Probe(every, steps, trace_from, each_step=config != "without")
-    agent = make_agent(config, steps, probe)
+    journal: dict[str, int] = {}
+
+    async def go(store: JournalStore | None) -> RunResult[str]:
+        agent = make_agent(config, steps, probe, store)
+        probe.started = time.perf_counter()
+        result = await agent.run(PROMPT)
+        if store is not None:
+            t = time.perf_counter()
+            journal["journal_events"] = len(await store.load(result.run_id))
+            journal["journal_bytes"] = await store.size_bytes()
+            probe.spent += time.perf_counter() - t
+            await store.close()
+        return result
+
     rss_start = rss_bytes()
-    t = time.perf_counter()
-    probe.started = t
-    result = asyncio.run(agent.run(PROMPT))
-    wall = time.perf_counter() - t - probe.spent
+    with tempfile.TemporaryDirectory(prefix="tether-mg-") as folder:
+        store = SQLiteStore(Path(folder) / "journal.db") if config == "with-store" else None
+        result = asyncio.run(go(store))
+    wall = time.perf_counter() - probe.started - probe.spent
     assert result.status == "completed", result.reason
     assert result.output == f"Done: looked up {steps} items.", result.output
     assert not any(isinstance(e, LoopDetected) for e in result.events)
@@ -224,6 +246,7 @@ def run_one(config: str, steps: int, every: int, trace_from: int | None) -> dict
         "model_calls": result.usage.model_calls,
         "input_tokens": result.usage.input_tokens,  # the summariser's included
         "compactions_in_kept_events": len(compactions),
+        **journal,
         "rows": probe.rows,
     }
     if len(probe.snapshots) == 2:
@@ -259,7 +282,8 @@ def mb(n: float) -> str:
 
 
 def print_table(runs: list[dict[str, Any]], every_table: int) -> None:
-    """Per printed step: the largest context since the previous printed step, and RSS."""
+    """Per printed step: the largest context since the previous printed step (tokens),
+    and RSS (MB)."""
     by_step: dict[int, dict[str, dict[str, Any]]] = {}
     for r in runs:
         peak = 0
@@ -270,9 +294,7 @@ def print_table(runs: list[dict[str, Any]], every_table: int) -> None:
                 by_step.setdefault(step, {})[r["config"]] = {**row, "peak": peak}
                 peak = 0
     names = [r["config"] for r in runs]
-    head = "{:>7}".format("step") + "".join(
-        f" {n + ' max tokens':>24} {n + ' RSS MB':>20}" for n in names
-    )
+    head = "{:>7}".format("step") + "".join(f" {n + ' tokens':>19} {n + ' MB':>15}" for n in names)
     print(head)
     for step in sorted(by_step):
         cells = by_step[step]
@@ -280,9 +302,9 @@ def print_table(runs: list[dict[str, Any]], every_table: int) -> None:
         for n in names:
             row = cells.get(n)
             line += (
-                f" {row['peak']:>24,} {mb(row['rss']):>20}"
+                f" {row['peak']:>19,} {mb(row['rss']):>15}"
                 if row
-                else " {:>24} {:>20}".format("-", "-")
+                else " {:>19} {:>15}".format("-", "-")
             )
         print(line)
     print()
@@ -297,6 +319,11 @@ def print_table(runs: list[dict[str, Any]], every_table: int) -> None:
             f"at step {rows[-1]['step']}; {r['events_recorded']:,} events recorded, "
             f"{r['events_kept']:,} kept; {r['model_calls']:,} model calls, "
             f"{r['input_tokens'] / 1e6:,.1f} M input tokens in all"
+            + (
+                f"; journal: {r['journal_events']:,} events, {r['journal_bytes'] / 1e6:.1f} MB"
+                if "journal_bytes" in r
+                else ""
+            )
         )
 
 
@@ -308,6 +335,7 @@ def plot(runs: list[dict[str, Any]], path: Path, baseline_capped: bool) -> None:
 
     style = {
         "with": {"color": "tab:blue", "lw": 2.0, "zorder": 3},
+        "with-store": {"color": "tab:purple", "lw": 1.5, "ls": "-."},
         "compact-only": {"color": "tab:green", "lw": 1.5, "ls": "--"},
         "without": {"color": "tab:red", "lw": 1.5},
     }
@@ -315,8 +343,8 @@ def plot(runs: list[dict[str, Any]], path: Path, baseline_capped: bool) -> None:
     for r in runs:
         xs = [row["step"] for row in r["rows"]]
         label = LABELS[r["config"]]
-        if r["config"] == "compact-only":
-            label += " (its context is the same)"
+        if r["config"] in ("compact-only", "with-store"):
+            label += " (the same context)"
         if r["config"] == "without" and baseline_capped:
             label += f" (stopped at {r['steps']:,} steps)"
         peaks = [row["peak_tokens"] for row in r["rows"]]

@@ -7,6 +7,7 @@ import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -14,6 +15,7 @@ import pytest_asyncio
 from phoenix_server import PhoenixServer, PhoenixUnavailable, ensure_venv, phoenix_server
 from tether import models
 from tether.journal import JournalStore, PostgresStore, SQLiteStore
+from tether.memory import HashEmbedder, MemoryStore, PostgresMemoryStore, SQLiteMemoryStore
 
 
 @pytest.fixture(autouse=True)
@@ -84,3 +86,38 @@ def phoenix() -> Iterator[PhoenixServer]:
         pytest.skip(why)
     with phoenix_server() as server:
         yield server
+
+
+MakeStore = Callable[..., MemoryStore]
+
+
+async def _drop_schema(schema: str) -> None:
+    import psycopg
+
+    async with await psycopg.AsyncConnection.connect(PG_DSN, autocommit=True) as conn:
+        await conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+@pytest_asyncio.fixture(params=["sqlite", "postgres"])
+async def make_memory(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[MakeStore]:
+    """A factory of memory stores over one fresh database (SQLite file or PG schema)."""
+    made: list[MemoryStore] = []
+    schema = f"m_{uuid.uuid4().hex[:12]}"
+    if request.param == "postgres" and (why := _postgres_reachable()):
+        pytest.skip(f"PostgreSQL tests need a server: {why}")
+
+    def factory(**kw: Any) -> MemoryStore:
+        kw.setdefault("embedder", HashEmbedder())
+        store: MemoryStore
+        if request.param == "sqlite":
+            store = SQLiteMemoryStore(tmp_path / "memory.db", **kw)
+        else:
+            store = PostgresMemoryStore(PG_DSN, schema=schema, **kw)
+        made.append(store)
+        return store
+
+    yield factory
+    for store in made:
+        await store.close()
+    if request.param == "postgres":
+        await _drop_schema(schema)

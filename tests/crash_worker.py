@@ -2,7 +2,9 @@
 
 Usage: python crash_worker.py STORE RUN_ID LEDGER OUT [AGENT]
   STORE is ``sqlite:PATH`` or ``postgres:DSN|SCHEMA``; AGENT is ``tool_loop``
-  (the default) or ``guided`` (the same tools under the guided strategy). The child starts the run
+  (the default), ``guided`` (the same tools under the guided strategy) or ``memory``
+  (long-term memory writes among the charges, under a working memory so small that
+  the conversation is compacted on the way). The child starts the run
   if the store does not have it, else resumes it, and writes the final
   transcript to OUT. The parent kills it with SIGKILL at random moments.
 """
@@ -20,7 +22,9 @@ from typing import Any
 
 from tether import (
     Agent,
+    AssistantMessage,
     GuidedStrategy,
+    LongTermMemory,
     Message,
     ModelResponse,
     RunContext,
@@ -28,12 +32,22 @@ from tether import (
     ToolCall,
     ToolResultMessage,
     UserMessage,
+    WorkingMemory,
 )
 from tether.journal import JournalStore, PostgresStore, RunLocked, SQLiteStore
+from tether.memory import HashEmbedder, MemoryStore, SQLiteMemoryStore
 from tether.models import ModelParams
 from tether.testing import FunctionModel
 
 PROMPT = "charge and ship the order"
+MEMORY_PROMPT = "note what matters about the order while you charge and ship it"
+MEMORIES = [
+    "The order is for a book.",
+    "The book was charged 1200 cents.",
+    "The customer wants gift wrap.",
+    "The parcel left on a Tuesday.",
+]
+_OPEN: list[MemoryStore] = []  # closed when the worker ends
 GUIDED_PROMPT = "Charge the book, then ship the book, then charge the postage"
 STEP_DELAY = float(os.environ.get("CRASH_STEP_DELAY", "0.004"))
 
@@ -88,6 +102,8 @@ def build_agent(store: JournalStore, ledger: str, kind: str = "tool_loop") -> Ag
     """
     if kind == "guided":
         return _guided_agent(store, ledger)
+    if kind == "memory":
+        return _memory_agent(store, ledger)
     plan: list[list[ToolCall]] = [
         [ToolCall("charge", {"item": "book", "cents": 1200})],
         [
@@ -140,6 +156,56 @@ def _guided_agent(store: JournalStore, ledger: str) -> Agent[Any, str]:
     )
 
 
+def memory_store(ledger: str) -> SQLiteMemoryStore:
+    """The long-term memory of one crash-test run (beside its ledger)."""
+    return SQLiteMemoryStore(ledger + ".memory.db", embedder=HashEmbedder())
+
+
+def _memory_agent(store: JournalStore, ledger: str) -> Agent[Any, str]:
+    """Remember calls among charges and a shipment; the model reads where it is from
+    the ids of its latest calls (``call_STEP_i``), which compaction keeps."""
+    plan: list[list[ToolCall]] = [
+        [ToolCall("remember", {"text": MEMORIES[0]})],
+        [
+            ToolCall("charge", {"item": "book", "cents": 1200}),
+            ToolCall("remember", {"text": MEMORIES[1]}),
+        ],
+        [ToolCall("remember", {"text": MEMORIES[2]})],
+        [ToolCall("ship", {"item": "book"})],
+        [
+            ToolCall("remember", {"text": MEMORIES[3]}),
+            ToolCall("charge", {"item": "postage", "cents": 90}),
+        ],
+    ]
+
+    async def policy(messages: Sequence[Message], params: ModelParams) -> ModelResponse:
+        await asyncio.sleep(STEP_DELAY)
+        done = 0
+        for m in reversed(messages):
+            if isinstance(m, AssistantMessage) and m.tool_calls:
+                done = int(m.tool_calls[0].id.split("_")[1])
+                break
+        if done < len(plan):
+            return ModelResponse(text=f"step {done + 1}", tool_calls=list(plan[done]))
+        return ModelResponse(text=f"done after {done} steps")
+
+    async def summarise(messages: Sequence[Message], params: ModelParams) -> str:
+        text = messages[-1].content if isinstance(messages[-1], UserMessage) else ""
+        return f"summary of {len(text.splitlines())} lines, {len(text)} characters"
+
+    memories = memory_store(ledger)
+    _OPEN.append(memories)
+    return Agent(
+        FunctionModel(policy),
+        tools=_tools(ledger),
+        store=store,
+        name="crash-test-memory",
+        lease_ttl=0.3,
+        memory=LongTermMemory(memories, namespace="crash", recall=0),
+        working_memory=WorkingMemory(max_tokens=380, summarizer=FunctionModel(summarise)),
+    )
+
+
 def open_store(spec: str) -> JournalStore:
     """A store from ``sqlite:PATH`` or ``postgres:DSN|SCHEMA``."""
     kind, _, rest = spec.partition(":")
@@ -172,11 +238,14 @@ async def main(spec: str, run_id: str, ledger: str, out: str, kind: str = "tool_
             from tether import _agent
 
             _agent.new_run_id = lambda: run_id  # the parent chose the id
-            result = await agent.run(GUIDED_PROMPT if kind == "guided" else PROMPT)
+            prompts = {"guided": GUIDED_PROMPT, "memory": MEMORY_PROMPT}
+            result = await agent.run(prompts.get(kind, PROMPT))
     except RunLocked:  # the killed process's lease has not expired yet
         return 4
     finally:
         await store.close()
+        for memories in _OPEN:
+            await memories.close()
     record = {
         "status": result.status,
         "output": result.output,

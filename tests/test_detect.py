@@ -18,6 +18,7 @@ from tether import (
     UserMessage,
 )
 from tether.models import ModelParams
+from tether.run import ProgressMonitor
 from tether.run._detect import similarity
 from tether.testing import FunctionModel, ScriptedModel
 
@@ -162,3 +163,24 @@ async def test_loop_give_up_runs_a_custom_fallback() -> None:
 def test_similarity_ignores_case_punctuation_and_filler_words() -> None:
     assert similarity("First, check the WEATHER.", "check weather first") == 1.0
     assert similarity("check the weather", "book a flight") == 0.0
+
+
+def test_the_monitor_stays_bounded_over_a_very_long_run() -> None:
+    from tether.run._detect import _REMEMBERED
+
+    mon = ProgressMonitor(LoopPolicy())
+    for i in range(3 * _REMEMBERED):
+        call = ToolCall("lookup", {"key": i}, f"c{i}")
+        assert mon.on_call(call) is None
+        assert mon.on_result(call, f"value {i}") is None
+    assert len(mon._counts) <= 2 * _REMEMBERED
+    assert len(mon._seen_results) <= 2 * _REMEMBERED
+    assert len(mon._last_result) <= 2 * _REMEMBERED
+    assert len(mon._sequence) <= 64
+    # Repeats among the latest calls are still caught.
+    repeat = ToolCall("lookup", {"key": 3 * _REMEMBERED - 1}, "again1")
+    mon.on_result(repeat, "value again")
+    again = [
+        mon.on_call(ToolCall("lookup", {"key": 3 * _REMEMBERED - 1}, f"r{j}")) for j in range(3)
+    ]
+    assert any(d is not None and d.kind == "repeated_call" for d in again)

@@ -141,3 +141,18 @@ async def test_an_old_style_strategy_still_runs_with_a_warning() -> None:
 
     result = await Agent(ScriptedModel(["hi"]), strategy=Old()).run("q")
     assert (result.status, result.output) == ("completed", "hi")
+
+
+def test_importing_tether_loads_no_optional_extra() -> None:
+    """The base install has no numpy, OpenTelemetry, MCP or llama.cpp: ``import tether``
+    (and a run's whole path) must not need them."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, tether, tether.run, tether.journal, tether.models, tether.tools\n"
+        "heavy = ['numpy', 'opentelemetry', 'mcp', 'llama_cpp', 'onnxruntime', 'tether.memory']\n"
+        "print(','.join(m for m in heavy if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""

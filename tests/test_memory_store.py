@@ -10,18 +10,16 @@ import sys
 import threading
 import time
 import types
-import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 import pytest
-import pytest_asyncio
 
 import tether.memory
-from conftest import PG_DSN, _postgres_reachable
+from conftest import PG_DSN, MakeStore
 from tether import ConfigError, TetherError
 from tether.memory import (
     HashEmbedder,
@@ -37,40 +35,6 @@ from tether.memory._vectors import Row, VectorIndex
 
 NS = ("user-42", "support-agent")
 WORKER = Path(__file__).with_name("memory_worker.py")
-
-MakeStore = Callable[..., MemoryStore]
-
-
-async def _drop_schema(schema: str) -> None:
-    import psycopg
-
-    async with await psycopg.AsyncConnection.connect(PG_DSN, autocommit=True) as conn:
-        await conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-
-
-@pytest_asyncio.fixture(params=["sqlite", "postgres"])
-async def make_memory(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[MakeStore]:
-    """A factory of memory stores over one fresh database (SQLite file or PG schema)."""
-    made: list[MemoryStore] = []
-    schema = f"m_{uuid.uuid4().hex[:12]}"
-    if request.param == "postgres" and (why := _postgres_reachable()):
-        pytest.skip(f"PostgreSQL tests need a server: {why}")
-
-    def factory(**kw: Any) -> MemoryStore:
-        kw.setdefault("embedder", HashEmbedder())
-        store: MemoryStore
-        if request.param == "sqlite":
-            store = SQLiteMemoryStore(tmp_path / "memory.db", **kw)
-        else:
-            store = PostgresMemoryStore(PG_DSN, schema=schema, **kw)
-        made.append(store)
-        return store
-
-    yield factory
-    for store in made:
-        await store.close()
-    if request.param == "postgres":
-        await _drop_schema(schema)
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import threading
 from typing import Any
 
@@ -319,6 +320,14 @@ def _read(path: str) -> str:
         return f.read()
 
 
+def _ledger(path: str) -> str:
+    """A slow_writer ledger, or "" when its child never got to open it."""
+    try:
+        return _read(path)
+    except FileNotFoundError:
+        return ""
+
+
 def _alive(pid: int) -> bool:
     import os
 
@@ -329,16 +338,52 @@ def _alive(pid: int) -> bool:
     return True
 
 
+async def _assert_killed(paths: list[str], outlive_s: float) -> None:
+    """Each slow_writer child is dead now, and none of them ever finishes its work."""
+    for path in paths:
+        # No ledger (or an empty one): it was killed before it wrote its first line.
+        words = _ledger(path).split()
+        if words:
+            assert not _alive(int(words[1])), path  # killed, not left running
+    await asyncio.sleep(outlive_s)
+    for path in paths:
+        assert "finished" not in _ledger(path), path
+
+
 async def test_process_isolated_tool_is_killed_at_its_timeout(tmp_path: Any) -> None:
     path = str(tmp_path / "ledger.txt")
     killable = Tool(slow_writer, timeout=1.5, isolation="process")
     model = ScriptedModel([ToolCall("slow_writer", {"path": path, "seconds": 3}), "ok"])
     result = await Agent(model, tools=[killable]).run("x")
-    assert _finished(result)[0].outcome == "timeout"
-    pid = int(_read(path).split()[1])
-    assert not _alive(pid)  # the child was killed, not left running
-    await asyncio.sleep(2)
-    assert "finished" not in _read(path)
+    assert _finished(result)[0].outcome == "timeout", _finished(result)[0].content
+    await _assert_killed([path], 2)
+
+
+def _stress_procs() -> int:
+    return int(os.environ.get("TETHER_STRESS_PROCS", "8"))
+
+
+@pytest.mark.slow
+async def test_process_tools_past_their_timeout_are_always_timeouts_and_killed(
+    tmp_path: Any,
+) -> None:
+    """Many process tools at once, each timing out at another stage of its child: while it
+    is being started, while it boots, while it runs. Each call is a "timeout" (never an
+    error of the clean-up: killing a child once raced with closing its pipe) and no child
+    lives on (once, one given up on while being started was never killed).
+    TETHER_STRESS_PROCS sets how many (default 8); raise it to hunt for a flake."""
+    timeouts = [0.01, 0.1, 0.3, 0.8]
+
+    async def one(i: int) -> tuple[str, ToolCallFinished]:
+        path = str(tmp_path / f"ledger{i}.txt")
+        killable = Tool(slow_writer, timeout=timeouts[i % len(timeouts)], isolation="process")
+        model = ScriptedModel([ToolCall("slow_writer", {"path": path, "seconds": 2}), "ok"])
+        return path, _finished(await Agent(model, tools=[killable]).run("x"))[0]
+
+    done = await asyncio.gather(*(one(i) for i in range(_stress_procs())))
+    bad = [f.content for _, f in done if f.outcome != "timeout" or "was stopped" not in f.content]
+    assert not bad, bad
+    await _assert_killed([path for path, _ in done], 2.5)
 
 
 async def test_process_isolated_tool_returns_its_result(tmp_path: Any) -> None:

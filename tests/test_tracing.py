@@ -165,7 +165,7 @@ async def test_loop_detections_and_budget_warnings_are_span_events(traces: Trace
     assert dict(warning.attributes or {})["tether.budget.dimension"] == "steps"
 
 
-async def test_a_compaction_is_an_event_of_the_model_call_it_made_room_for(
+async def test_a_compaction_is_an_event_of_the_step_it_made_room_for(
     traces: Traces,
 ) -> None:
     from tether import ContextCompacted, WorkingMemory
@@ -177,14 +177,17 @@ async def test_a_compaction_is_an_event_of_the_model_call_it_made_room_for(
     assert result.status == "completed"
     compactions = [e for e in result.events if isinstance(e, ContextCompacted)]
     assert compactions
-    chats = [s for s in traces.named("chat") if "tether.context_compacted" in _event_names(s)]
-    assert len(chats) == len(compactions)
-    for chat in chats:
-        assert chat.status.status_code != StatusCode.ERROR  # the call went on, not cut off
-    event = next(e for e in chats[0].events if e.name == "tether.context_compacted")
-    attrs = dict(event.attributes or {})
-    assert attrs["tether.context.tokens_before"] > attrs["tether.context.tokens_after"]
-    assert "tether.context.summary" not in attrs  # content capture is off
+    steps = [s for s in traces.named("step") if "tether.context_compacted" in _event_names(s)]
+    assert len(steps) == len(compactions)
+    for step, compaction in zip(steps, compactions, strict=True):
+        # The step whose model call it made room for, which begins with it.
+        assert _attrs(step)["tether.step"] == compaction.step + 1
+        assert next(c.name.split()[0] for c in traces.children(step)) == "chat"
+        event = next(e for e in step.events if e.name == "tether.context_compacted")
+        attrs = dict(event.attributes or {})
+        assert attrs["tether.context.tokens_before"] > attrs["tether.context.tokens_after"]
+        assert "tether.context.summary" not in attrs  # content capture is off
+    assert {_attrs(s)["tether.step"] for s in traces.named("step")} == set(range(1, 14))
 
 
 async def test_a_run_that_keeps_few_events_is_not_traced_and_says_so(

@@ -300,7 +300,7 @@ async def test_a_resumed_run_sees_the_context_it_saw_before(tmp_path: Any) -> No
         resumed = await other.resume(fork)
         assert resumed.status == "completed"
         assert resumed.output == result.output
-        assert again[0] == seen[mark.step - 1]
+        assert again[0] == seen[mark.step]  # the call it made room for
         assert mark.summary in again[0][0].content  # type: ignore[union-attr]
     await store.close()
 

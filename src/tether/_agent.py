@@ -15,7 +15,16 @@ from typing import Any, Generic, TypeVar, cast
 from pydantic_core import to_json
 
 from ._errors import ConfigError, JournalError, UsageError
-from ._events import ApprovalDecided, Event, Reason, RunFinished, RunStarted, RunStatus, StreamEvent
+from ._events import (
+    ApprovalDecided,
+    Event,
+    MemoryRecalled,
+    Reason,
+    RunFinished,
+    RunStarted,
+    RunStatus,
+    StreamEvent,
+)
 from ._messages import (
     AssistantMessage,
     Message,
@@ -41,6 +50,7 @@ from .run import (
     JournalModel,
     JournalOutlet,
     Lease,
+    LongTermMemory,
     LoopPolicy,
     Node,
     OrchestratorPrompt,
@@ -182,6 +192,9 @@ class Agent(Generic[DepsT, OutputT]):
             (:class:`~tether.WorkingMemory`). By default it is kept under the model's
             context window when the model says its window (the embedded model does);
             ``False`` always sends the whole conversation.
+        memory: long-term memory (:class:`~tether.LongTermMemory`): the memories that
+            best match the prompt are recalled into the system message when a run
+            starts, and the model gets ``remember``, ``recall`` and ``forget`` tools.
         keep_events: keep only about the latest this many events of a run in memory
             (its first event stays too), for runs of thousands of steps whose process
             must not grow; the journal ``store`` still holds every event, and
@@ -211,15 +224,22 @@ class Agent(Generic[DepsT, OutputT]):
         guardrails: Sequence[Guardrail] = (),
         injection_policy: InjectionPolicy | None = None,
         working_memory: WorkingMemory | bool | None = None,
+        memory: LongTermMemory | None = None,
         keep_events: int | None = None,
     ) -> None:
         self.model = model if isinstance(model, Model) else resolve_model(model)
         self.instructions = instructions
         self.tools: dict[str, Tool] = {}
-        for t in tools:
+        if memory is not None and not isinstance(memory, LongTermMemory):
+            raise ConfigError(f"memory is a tether.LongTermMemory, got {type(memory).__name__}")
+        self.memory = memory
+        extra: list[Tool] = memory.agent_tools() if memory is not None else []
+        every: list[Tool | Callable[..., Any]] = [*tools, *extra]
+        for t in every:
             tl = t if isinstance(t, Tool) else Tool(t)
             if tl.name in self.tools:
-                raise ConfigError(f"two tools are named {tl.name!r}; give one another name")
+                why = " (memory= adds remember, recall and forget)" if extra else ""
+                raise ConfigError(f"two tools are named {tl.name!r}; give one another name{why}")
             self.tools[tl.name] = tl
         self.output_type = output_type
         self.budget = budget or _DEFAULT_BUDGET
@@ -361,6 +381,7 @@ class Agent(Generic[DepsT, OutputT]):
         )
         state.prompt_index = 1 + len(earlier.turns)
         state.session, state.history_from = earlier.session, earlier.summarized
+        state.results_cap = self.keep_events
         if earlier.summary is not None:
             state.summary, state.system_base = earlier.summary, system
         outlets: list[Outlet] = []
@@ -405,6 +426,7 @@ class Agent(Generic[DepsT, OutputT]):
                     outlet.owner = lease.owner
             lease.watch()  # a cancel request in the store cancels this task
         try:
+            await self._recall(run)
             # run.during: what an outlet enters around the run (a tracer's run span).
             with use_scope(run), run.during(run.events[0]):
                 depth = _DEPTH.set(_DEPTH.get() + 1)  # seen by runs that this run's tools start
@@ -444,6 +466,22 @@ class Agent(Generic[DepsT, OutputT]):
             if lease is not None:
                 await lease.release()
         return result
+
+    async def _recall(self, run: Run) -> None:
+        """Journal the long-term memories recalled for the run's prompt (once per run: a
+        resumed run folds the journaled ones instead of searching again). A store that
+        fails is logged and the run goes on without memories."""
+        memory = self.memory
+        if memory is None or run.state.recalled:
+            return
+        try:
+            namespace, ids, texts = await memory.recalled(run.prompt, run.deps)
+        except ConfigError:
+            raise
+        except Exception:
+            log.exception("tether: recalling memories for run %s failed", run.run_id)
+            namespace, ids, texts = "", [], []
+        run.record(MemoryRecalled, namespace=namespace, ids=ids, texts=texts)
 
     async def _end_cancelled(self, run: Run, lease: Lease | None) -> RunResult[OutputT] | None:
         """Journal a cancelled run's end and give its lease back. Returns the result when

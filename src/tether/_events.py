@@ -23,7 +23,8 @@ Schema versions (bump :data:`EVENT_SCHEMA_VERSION` and add a line per change):
   Records of versions 1 to 3 still load.
 * 5: new ``context_compacted`` (working memory replaced the oldest turns of the
   conversation with a summary); ``run_started`` carries the conversation a run
-  continues (``session``, ``history``, ``history_summary``, ``history_from``).
+  continues (``session``, ``history``, ``history_summary``, ``history_from``);
+  ``model_requested`` carries working memory's estimate of what it sends (``context``).
   Records of versions 1 to 4 still load.
 """
 
@@ -60,6 +61,7 @@ __all__ = [
     "GuardrailStage",
     "LoopDetected",
     "LoopKind",
+    "MemoryRecalled",
     "ModelFailed",
     "ModelRequested",
     "ModelResponded",
@@ -164,11 +166,17 @@ class RunStarted(_EventBase):
 
 @dataclass(slots=True, kw_only=True)
 class ModelRequested(_EventBase):
-    """A model call is about to be made."""
+    """A model call is about to be made.
+
+    ``context`` is working memory's estimate of the conversation sent (its own tokens
+    for a model with a tokenizer, else four bytes a token), when it keeps one; the
+    input tokens the response reports correct later estimates.
+    """
 
     step: int
     tools: bool = True
     purpose: str = "turn"
+    context: int | None = None
     type: Literal["model_requested"] = "model_requested"
 
 
@@ -394,6 +402,17 @@ class ContextCompacted(_EventBase):
 
 
 @dataclass(slots=True, kw_only=True)
+class MemoryRecalled(_EventBase):
+    """Long-term memories that match the prompt were put into the system message when
+    the run started (``ids`` and ``texts`` in order; both empty when none matched)."""
+
+    namespace: str
+    ids: list[str] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list)
+    type: Literal["memory_recalled"] = "memory_recalled"
+
+
+@dataclass(slots=True, kw_only=True)
 class TextDelta(_EventBase):
     """A piece of streamed model text; streamed only, never journaled."""
 
@@ -422,6 +441,7 @@ Event = (
     | TurnRecorded
     | GuardrailChecked
     | ContextCompacted
+    | MemoryRecalled
     | RunFinished
 )
 """An event of the run journal."""

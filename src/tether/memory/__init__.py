@@ -16,7 +16,7 @@ from ._openai import OpenAIEmbedder
 from ._postgres import PostgresMemoryStore
 from ._sqlite import SQLiteMemoryStore, default_memory_path
 from ._store import MemoryStore, MemoryStoreError
-from ._types import Memory, MemoryHit, NamespaceLike, SearchMode
+from ._types import Memory, MemoryHit, NamespaceLike, SearchMode, namespace_of
 
 __all__ = [
     "Embedder",
@@ -32,4 +32,5 @@ __all__ = [
     "SQLiteMemoryStore",
     "SearchMode",
     "default_memory_path",
+    "namespace_of",
 ]

@@ -54,6 +54,7 @@ from ._outlets import (
 )
 from ._output import OutputSpec
 from ._prompt import DEFAULT_TEMPLATE, OrchestratorPrompt
+from ._recall import RECALL_HEADING, LongTermMemory
 from ._run import Run
 from ._state import RunState, ToolResult
 from ._timetravel import JournalModel, comparable, fork_events
@@ -61,6 +62,7 @@ from .strategies import GuidedStrategy, Strategy, ToolLoop, resolve_strategy
 
 __all__ = [
     "DEFAULT_TEMPLATE",
+    "RECALL_HEADING",
     "SUMMARY_HEADING",
     "AgentFallback",
     "CancelOutcome",
@@ -83,6 +85,7 @@ __all__ = [
     "JournalModel",
     "JournalOutlet",
     "Lease",
+    "LongTermMemory",
     "LoopPolicy",
     "ModelTurn",
     "Node",

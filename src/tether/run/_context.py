@@ -184,18 +184,16 @@ def valid_sequence(messages: Sequence[Message]) -> str | None:
 
 
 class ContextKeeper:
-    """One run's working memory: counts the conversation, and compacts it when needed."""
+    """One run's working memory: counts the conversation, and compacts it when needed.
 
-    __slots__ = (
-        "budget",
-        "counted_at",
-        "model",
-        "policy",
-        "ratio",
-        "sent",
-        "sizes",
-        "tool_sizes",
-    )
+    Counts are the model's own tokens when it has a tokenizer; otherwise an estimate
+    (four bytes a token) scaled by the ratio of the input tokens the provider reported
+    for the latest call to the estimate sent with it. That ratio is kept in the run's
+    state by the fold (:attr:`RunState.ratio`), so a resumed run decides as the run
+    would have.
+    """
+
+    __slots__ = ("_exact", "budget", "counted_at", "model", "policy", "sizes", "tool_sizes")
 
     def __init__(self, policy: WorkingMemory, model: Model) -> None:
         self.policy = policy
@@ -203,35 +201,39 @@ class ContextKeeper:
         self.budget = policy.budget_for(model)
         self.sizes: list[int] = []  # per message of the conversation, in order
         self.counted_at = -1  # the number of compactions when sizes were counted
-        self.ratio = 1.0  # estimate -> tokens, from the providers' reported usage
-        self.sent = 0  # the estimate of the latest request
         self.tool_sizes: dict[int, int] = {}
+        self._exact: bool | None = None  # asked at the first count (it may load weights)
 
     # --- counting -------------------------------------------------------------------------
 
+    @property
+    def exact(self) -> bool:
+        """True when the model counts its own tokens."""
+        if self._exact is None:
+            self._exact = self.model.count_tokens("a") is not None
+        return self._exact
+
     def count(self, text: str) -> int:
-        """Tokens of ``text``: the model's tokenizer, or an estimate."""
-        exact = self.model.count_tokens(text)
-        if exact is not None:
-            return exact
-        return math.ceil(len(text.encode("utf-8", "replace")) / 4 * self.ratio)
+        """Tokens of ``text``: the model's tokenizer, or the unscaled estimate."""
+        if self.exact:
+            return self.model.count_tokens(text) or 0
+        return math.ceil(len(text.encode("utf-8", "replace")) / 4)
 
     def _size(self, m: Message) -> int:
         return self.count(message_text(m)) + _PER_MESSAGE
 
     def measure(self, messages: Sequence[Message], compactions: int) -> int:
-        """The conversation's size in tokens (new messages are counted, the rest remembered)."""
+        """The conversation's size, unscaled (new messages are counted, the rest remembered)."""
         sizes = self.sizes
         if compactions != self.counted_at or len(sizes) > len(messages):
             sizes.clear()
             self.counted_at = compactions
         for m in messages[len(sizes) :]:
             sizes.append(self._size(m))
-        # The system message changes with the summary; it is the first one.
         return sum(sizes)
 
     def tools_size(self, params: ModelParams) -> int:
-        """Tokens the tool definitions of a call take."""
+        """Tokens the tool definitions of a call take, unscaled."""
         key = id(params.tools)
         size = self.tool_sizes.get(key)
         if size is None:
@@ -239,33 +241,28 @@ class ContextKeeper:
             self.tool_sizes[key] = size
         return size
 
-    def observe(self, response: ModelResponse) -> None:
-        """Correct the estimate with the input tokens a provider reported."""
-        reported = response.usage.input_tokens
-        if reported <= 0 or self.sent <= 0 or self.model.count_tokens("a") is not None:
-            return
-        ratio = min(max(self.ratio * reported / self.sent, 0.5), 4.0)
-        if abs(ratio - self.ratio) > 0.1 * self.ratio:  # recounted only on a real change
-            self.ratio = ratio
-            self.sizes.clear()
-            self.counted_at = -1
+    def ratio(self, st: RunState) -> float:
+        """Tokens per unit of the estimate: 1 with the model's own tokenizer."""
+        return 1.0 if self.exact else st.ratio
 
     # --- compacting -----------------------------------------------------------------------
 
-    async def fit(self, run: _Recording, params: ModelParams) -> None:
-        """Compact the conversation if this call would pass the budget."""
+    async def fit(self, run: _Recording, params: ModelParams) -> int:
+        """Compact the conversation if this call would pass the budget; return the
+        size it is sent with (unscaled: journaled with the call, it gives the ratio)."""
         st = run.state
         extra = self.tools_size(params) if params.allow_tools else 0
+        extra += sum(self.count(n) + _PER_MESSAGE for n in st.notes)  # joining it now
         size = self.measure(st.messages, st.compactions) + extra
-        self.sent = size
-        if size <= self.budget:
-            return
+        ratio = self.ratio(st)
+        if size * ratio <= self.budget:
+            return size
         first = st.messages[0]
         base = st.system_base if st.system_base is not None else message_text(first)
         base_size = self.count(base + SUMMARY_HEADING) + _PER_MESSAGE
-        cut = self._cut(st.messages, st.prompt_index, base_size + extra)
+        cut = self._cut(st.messages, st.prompt_index, base_size + extra, ratio)
         if cut is None:
-            return  # nothing can go without parting a call from its result
+            return size  # nothing can go without parting a call from its result
         summary, response, name = await self._summarise(run, st.messages, cut, st.prompt_index)
         usage = response.usage if response is not None else TokenUsage()
         cost = 0.0
@@ -283,20 +280,22 @@ class ContextKeeper:
             step=st.step,
             cut=cut,
             summary=summary,
-            tokens_before=size,
-            tokens_after=after,
+            tokens_before=math.ceil(size * ratio),
+            tokens_after=math.ceil(after * ratio),
             model=name,
             usage=usage,
             cost_usd=cost,
         )
-        self.sent = self.measure(st.messages, st.compactions) + extra
+        return self.measure(st.messages, st.compactions) + extra
 
     @property
     def summarizer(self) -> Model:
         """The model that writes the summaries."""
         return self.policy.summarizer or self.model
 
-    def _cut(self, messages: Sequence[Message], prompt_index: int, head: int) -> int | None:
+    def _cut(
+        self, messages: Sequence[Message], prompt_index: int, head: int, ratio: float
+    ) -> int | None:
         """Where the kept tail begins: the first turn start that brings the conversation
         under the target, else the last turn start there is (None: no turn can go).
 
@@ -304,7 +303,7 @@ class ContextKeeper:
         message and the tool definitions) without the summary.
         """
         sizes = self.sizes
-        target = self.budget * self.policy.compact_to
+        target = self.budget * self.policy.compact_to / ratio  # unscaled, as the sizes
         head += self.policy.summary_tokens
         suffix = [0] * (len(sizes) + 1)
         for i in range(len(sizes) - 1, -1, -1):

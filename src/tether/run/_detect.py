@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from tether._events import LoopKind
 from tether._messages import ToolCall
@@ -77,16 +78,31 @@ def _call_text(call: ToolCall) -> str:
     return f"{call.name}({call.arguments_json()})"
 
 
+_REMEMBERED = 4096
+"""Distinct calls and results the monitor keeps (the oldest are let go beyond it), so a
+run of many thousands of steps does not grow without bound."""
+
+
+def _trim(kept: dict[Any, Any]) -> None:
+    if len(kept) > 2 * _REMEMBERED:  # amortised: trimmed now and then, not every call
+        for key in list(kept)[: len(kept) - _REMEMBERED]:
+            del kept[key]
+
+
 @dataclass(slots=True)
 class ProgressMonitor:
-    """Keeps what one run has done and says when it stops making progress."""
+    """Keeps what one run has done and says when it stops making progress.
+
+    It remembers the latest few thousand distinct calls and results: a call repeated
+    after that many others is not counted as a repeat.
+    """
 
     policy: LoopPolicy = field(default_factory=LoopPolicy)
     _counts: dict[str, int] = field(default_factory=dict)
     _keys: dict[str, str] = field(default_factory=dict)
     _last_result: dict[str, str] = field(default_factory=dict)
     _sequence: list[str] = field(default_factory=list)
-    _seen_results: set[int] = field(default_factory=set)
+    _seen_results: dict[int, None] = field(default_factory=dict)
     _stale_run: int = 0
     _plans: list[str] = field(default_factory=list)
     _replans: int = 0
@@ -97,10 +113,14 @@ class ProgressMonitor:
             return None
         key = call.key()
         self._keys[call.id] = key
-        n = self._counts.get(key, 0) + 1
-        self._counts[key] = n
+        counts = self._counts
+        n = counts.pop(key, 0) + 1  # (re-inserted: the latest calls are kept longest)
+        counts[key] = n
+        _trim(counts)
         seq = self._sequence
         seq.append(key)
+        if len(seq) > 64:  # cycles are looked for in the latest calls only
+            del seq[: -2 * self.policy.max_cycle_period]
         if n >= self.policy.repeat_threshold:
             text = _call_text(call)
             prior = self._last_result.get(key)
@@ -133,10 +153,15 @@ class ProgressMonitor:
         if not self.policy.enabled:
             return None
         key = self._keys.pop(call.id, None) or call.key()
-        self._last_result[key] = content
+        last = self._last_result
+        last.pop(key, None)
+        last[key] = content
+        _trim(last)
         h = hash((call.name, content))
-        if h not in self._seen_results:
-            self._seen_results.add(h)
+        seen = self._seen_results
+        if h not in seen:
+            seen[h] = None
+            _trim(seen)
             self._stale_run = 0
             self._plans.clear()
             self._replans = 0

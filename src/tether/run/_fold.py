@@ -17,6 +17,7 @@ from tether._events import (
     BudgetWarning,
     ContextCompacted,
     LoopDetected,
+    MemoryRecalled,
     ModelRequested,
     ModelResponded,
     NoteAdded,
@@ -39,6 +40,7 @@ from tether._messages import (
 from tether.tools._exec import CallOutcome
 
 from ._context import compacted
+from ._recall import apply_recall
 from ._state import RunState, ToolResult
 
 __all__ = ["fold", "fold_all"]
@@ -77,6 +79,7 @@ def _requested(st: RunState, e: ModelRequested) -> None:
         st.step = e.step
         st.tracker.charge_step()
     st.purpose = e.purpose
+    st.context_sent = e.context
     if st.notes:
         _deliver_notes(st)
 
@@ -85,6 +88,9 @@ def _responded(st: RunState, e: ModelResponded) -> None:
     r = e.response
     u = r.usage
     st.tracker.charge_model(u.input_tokens, u.output_tokens, e.cost_usd)
+    if st.context_sent and u.input_tokens > 0:  # working memory's estimate, corrected
+        st.ratio = min(max(u.input_tokens / st.context_sent, 0.5), 4.0)
+        st.context_sent = None
     st.last = e
     st.last_purpose = st.purpose
     if st.purpose == "turn":  # a tool-loop turn: the response joins the conversation
@@ -119,7 +125,10 @@ def _finished_call(st: RunState, e: ToolCallFinished) -> None:
             break
     else:
         return
-    st.results.append(ToolResult(call, e.content, e.outcome))
+    results = st.results
+    results.append(ToolResult(call, e.content, e.outcome))
+    if st.results_cap is not None and len(results) > 2 * st.results_cap:
+        del results[: -st.results_cap]
     if e.outcome != "not_run":
         det = st.monitor.on_result(call, e.content)
         if det is not None and st.result_check is None:
@@ -229,6 +238,7 @@ _HANDLERS: dict[type[Any], Callable[[RunState, Any], None]] = {
     ApprovalRequested: _asked,
     RunFinished: _run_finished,
     ContextCompacted: _compacted,
+    MemoryRecalled: apply_recall,
 }
 
 

@@ -244,14 +244,16 @@ class Run:
         """
         model = model or self.model
         st = self.state
+        context = None
+        if messages is None and self.keeper is not None:
+            context = await self.keeper.fit(self, params)  # (compacted first, if need be)
         requested = self.record(
             ModelRequested,
             step=st.step if step is None else step,
             tools=params.allow_tools,
             purpose=purpose,
+            context=context,
         )
-        if messages is None and self.keeper is not None:
-            await self.keeper.fit(self, params)
         history = st.messages if messages is None else messages
         started = time.perf_counter()
         remaining = st.tracker.seconds_left()
@@ -273,8 +275,6 @@ class Run:
             cost = model.price.cost(response.usage)
         else:
             cost = 0.0
-        if messages is None and self.keeper is not None:
-            self.keeper.observe(response)
         for i, call in enumerate(response.tool_calls):
             if not call.id:  # deterministic, so a rebuilt run names its calls the same
                 call.id = f"call_{st.step}_{i}"

@@ -69,6 +69,12 @@ class RunState:
         session: the stored conversation the run continues, if any.
         history_from: how many of the session's turns were summarised before the run.
         history_dropped: how many of the earlier turns the run's compactions summarised.
+        recalled: True once long-term memories were recalled for the run.
+        ratio: tokens the provider counted per token working memory estimated, from the
+            latest call that reported them (1 until then).
+        context_sent: working memory's estimate of the latest call's conversation.
+        results_cap: when set (an agent's ``keep_events``), only about the latest this
+            many ``results`` are kept.
     """
 
     messages: list[Message]
@@ -102,6 +108,10 @@ class RunState:
     session: str | None = None
     history_from: int = 0
     history_dropped: int = 0
+    recalled: bool = False
+    ratio: float = 1.0
+    context_sent: int | None = None
+    results_cap: int | None = None
 
     def open_calls(self) -> list[ToolCall]:
         """Calls of the latest turn without a result yet."""

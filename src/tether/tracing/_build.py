@@ -62,7 +62,7 @@ __all__ = ["Job", "build"]
 
 Attrs = dict[str, Any]
 _FAILED = frozenset({"error", "timeout", "invalid_arguments", "unknown_tool"})
-_IN_CALL = (ModelRetried, ModelSwitched, ModelResponded, ModelFailed, ContextCompacted)
+_IN_CALL = (ModelRetried, ModelSwitched, ModelResponded, ModelFailed)
 
 
 def _ns(at: float) -> int:
@@ -386,6 +386,8 @@ class _Plan:
         self._mark(f"tether.{e.type}", e.at, attrs)
 
     def compacted(self, e: ContextCompacted) -> None:
+        # It makes room for the next step's model call: that step's span begins here.
+        self._step(e.step + 1, e.seq, e.at)
         attrs: Attrs = {
             "tether.context.tokens_before": e.tokens_before,
             "tether.context.tokens_after": e.tokens_after,
