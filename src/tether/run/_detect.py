@@ -78,7 +78,7 @@ def _call_text(call: ToolCall) -> str:
     return f"{call.name}({call.arguments_json()})"
 
 
-_REMEMBERED = 4096
+_REMEMBERED = 1024
 """Distinct calls and results the monitor keeps (the oldest are let go beyond it), so a
 run of many thousands of steps does not grow without bound."""
 
@@ -93,7 +93,7 @@ def _trim(kept: dict[Any, Any]) -> None:
 class ProgressMonitor:
     """Keeps what one run has done and says when it stops making progress.
 
-    It remembers the latest few thousand distinct calls and results: a call repeated
+    It remembers the latest thousand or so distinct calls and results: a call repeated
     after that many others is not counted as a repeat.
     """
 
