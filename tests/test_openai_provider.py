@@ -727,3 +727,63 @@ async def test_a_real_server_reports_a_too_long_prompt_as_context_length_exceede
     with pytest.raises(ContextLengthExceeded, match="maximum context length is 2048") as info:
         await local(llama).request(history, ModelParams())
     assert info.value.status_code == 400
+
+
+def _record_text(key: int) -> str:
+    """A long tool result (about 250 tokens)."""
+    return f"record {key}: " + ", ".join(f"entry {key}-{i} is {i * 37 % 101}" for i in range(16))
+
+
+class _ServerChecked(Model):
+    """Scripted turns; every request it is given is first sent to the real server, which
+    must accept it (and whose input token count is reported, as a provider's would be)."""
+
+    def __init__(self, server: LlamaServer, steps: int) -> None:
+        self.real = local(server, context_window=server.n_ctx)
+        self.real.extra_body["max_tokens"] = 1
+        self.steps = steps
+        self.name = "checked"
+        self.sent: list[int] = []
+
+    @property
+    def context_window(self) -> int | None:
+        return self.real.context_window
+
+    async def request(self, messages: Sequence[Message], params: ModelParams) -> ModelResponse:
+        check = await self.real.request(messages, params)  # raises on a refused request
+        self.sent.append(check.usage.input_tokens)
+        done = sum(1 for m in messages if isinstance(m, ToolResultMessage))
+        last = messages[-1]
+        index = int(last.content.split()[1].rstrip(":")) + 1 if done else 0  # type: ignore[union-attr]
+        if index >= self.steps:
+            return ModelResponse(text="done", usage=check.usage)
+        return ModelResponse(tool_calls=[ToolCall("lookup", {"key": index})], usage=check.usage)
+
+
+@pytest.mark.slow
+@pytest.mark.allow_model_requests
+async def test_working_memory_keeps_a_long_run_inside_a_real_servers_window(
+    llama: LlamaServer,
+) -> None:
+    """Every compacted request of a long run is one the real server accepts (its chat
+    template and tool-call rules), and its summaries are the real model's. The run
+    sends about twice its budget in tool results. The estimate (no tokenizer at hand)
+    is calibrated by the input tokens the server reports, so after the first call every
+    request stays within a tenth of the budget."""
+    from tether import ContextCompacted, WorkingMemory
+
+    def lookup(key: int) -> str:
+        """Look a record up."""
+        return _record_text(key)
+
+    checked = _ServerChecked(llama, steps=6)
+    summariser = local(llama, context_window=llama.n_ctx)
+    wm = WorkingMemory(max_tokens=700, summarizer=summariser)
+    result = await Agent(checked, tools=[lookup], working_memory=wm).run("read six records")
+    assert result.status == "completed", result.reason
+    compactions = [e for e in result.events if isinstance(e, ContextCompacted)]
+    assert compactions
+    assert all(e.summary and e.usage.input_tokens > 0 for e in compactions)
+    assert max(checked.sent) <= llama.n_ctx
+    assert max(checked.sent[1:]) <= 770
+    assert all(e.tokens_before > 700 for e in compactions)  # each one was needed
