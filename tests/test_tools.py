@@ -360,7 +360,7 @@ async def test_process_isolated_tool_is_killed_at_its_timeout(tmp_path: Any) -> 
 
 
 def _stress_procs() -> int:
-    return int(os.environ.get("TETHER_STRESS_PROCS", "8"))
+    return int(os.environ.get("TETHER_STRESS_PROCS", "16"))
 
 
 @pytest.mark.slow
@@ -371,7 +371,7 @@ async def test_process_tools_past_their_timeout_are_always_timeouts_and_killed(
     is being started, while it boots, while it runs. Each call is a "timeout" (never an
     error of the clean-up: killing a child once raced with closing its pipe) and no child
     lives on (once, one given up on while being started was never killed).
-    TETHER_STRESS_PROCS sets how many (default 8); raise it to hunt for a flake."""
+    TETHER_STRESS_PROCS sets how many (default 16, as CI runs it); raise it to hunt for a flake."""
     timeouts = [0.01, 0.1, 0.3, 0.8]
 
     async def one(i: int) -> tuple[str, ToolCallFinished]:
