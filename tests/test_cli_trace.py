@@ -15,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from conftest import PG_DSN, _postgres_reachable
-from tether import Agent, Budget, RunContext, ToolCall
+from tether import Agent, Budget, RunContext, ToolCall, WorkingMemory
 from tether.cli import app
 from tether.journal import PostgresStore, open_store
 from tether.testing import ScriptedModel
@@ -158,6 +158,12 @@ async def _make_runs(url: str) -> dict[str, str]:
             tools=[ask_helper],
             name="parent",
         ),
+        "compacted": Agent(
+            ScriptedModel([ToolCall("echo", {"x": "y" * 900 + str(i)}) for i in range(6)] + ["ok"]),
+            tools=[echo],
+            working_memory=WorkingMemory(max_tokens=900, summarizer=ScriptedModel(["s"] * 9)),
+            name="compacting",
+        ),
     }
     ids = {}
     try:
@@ -220,6 +226,15 @@ def test_a_completed_run_shows_its_steps_calls_and_timings(
     assert "1 attempt" in text
     assert len(TIMING.findall(text)) == 4  # the run, two model calls and the tool call
     assert re.search(r"\d+ tokens \(\d+ in, \d+ out\) · \$0\.0000", text)
+
+
+def test_a_compacted_run_shows_each_compaction(journal: tuple[str, dict[str, str]]) -> None:
+    url, ids = journal
+    text = _trace(url, ids["compacted"])
+    assert re.search(r"! context compacted: \d+ -> \d+ tokens, summarised by scripted", text)
+    data = _trace_json(url, ids["compacted"])
+    marks = [m for s in data["steps"] for m in s["markers"] if m["kind"] == "context_compacted"]
+    assert marks
 
 
 def test_a_looped_run_shows_the_detections_and_why(journal: tuple[str, dict[str, str]]) -> None:

@@ -264,3 +264,17 @@ def test_run_sync_continues_a_session(tmp_path: Any) -> None:
     agent = Agent(chat_model(seen), store=SQLiteStore(tmp_path / "sync.db"))
     agent.run_sync("my name is Cy", session="s")
     assert agent.run_sync("what is my name?", session="s").output == "your name is Cy"
+
+
+async def test_a_fork_of_a_chat_run_sees_its_history_but_does_not_join_the_chat(
+    make_store: Callable[[], JournalStore],
+) -> None:
+    store = make_store()
+    seen: list[list[Message]] = []
+    agent = Agent(chat_model(seen), store=store)
+    await agent.run("my name is Di", session="f")
+    second = await agent.run("what is my name?", session="f")
+    fork = await agent.fork(second.run_id, 1, prompt="what is my name, again?")
+    forked = await agent.resume(fork)
+    assert forked.output == "your name is Di"  # it saw the chat's earlier turns
+    assert len(await store.session_history("f")) == 4  # and added none of its own

@@ -18,9 +18,11 @@ from tether._events import (
     ApprovalRequested,
     BudgetExhausted,
     BudgetWarning,
+    ContextCompacted,
     Event,
     GuardrailChecked,
     LoopDetected,
+    MemoryRecalled,
     ModelFailed,
     ModelRequested,
     ModelResponded,
@@ -243,6 +245,15 @@ class _Builder:
             self.mark(e, "approval_decided", f"{e.call_id} {e.decision}{said}")
         elif isinstance(e, OutputInvalid):
             self.mark(e, "output_invalid", f"attempt {e.attempt}: {e.errors}")
+        elif isinstance(e, ContextCompacted):
+            by = f" by {e.model}" if e.model else " (a digest: the summariser failed)"
+            self.mark(
+                e,
+                "context_compacted",
+                f"{e.tokens_before} -> {e.tokens_after} tokens, summarised{by}",
+            )
+        elif isinstance(e, MemoryRecalled) and e.ids:
+            self.mark(e, "memory_recalled", f"{len(e.ids)} from {e.namespace}")
 
     def _open_model_call(self, step: int) -> dict[str, Any]:
         calls = self._step(step)["model_calls"]

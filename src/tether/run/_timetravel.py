@@ -69,7 +69,8 @@ def fork_events(
             continue
         changes: dict[str, Any] = {"run_id": new_run_id, "seq": len(out)}
         if isinstance(e, RunStarted):
-            changes.update(forked_from=e.run_id, fork_seq=at)
+            # A fork is another path, not a turn of the conversation it began in.
+            changes.update(forked_from=e.run_id, fork_seq=at, session=None)
             if prompt is not None:
                 changes["prompt"] = prompt
         elif isinstance(e, ToolCallFinished) and tool_results and e.call_id in tool_results:

@@ -17,8 +17,10 @@ from tether._events import (
     ApprovalRequested,
     BudgetExhausted,
     BudgetWarning,
+    ContextCompacted,
     GuardrailChecked,
     LoopDetected,
+    MemoryRecalled,
     ModelFailed,
     ModelRequested,
     ModelResponded,
@@ -185,6 +187,8 @@ _MARK_LABELS = {
     "approval": "waiting for approval",
     "decision": "decision",
     "output_invalid": "invalid answer",
+    "compacted": "context compacted",
+    "recalled": "memories recalled",
 }
 
 
@@ -213,6 +217,16 @@ def _mark_of(e: StreamEvent) -> tuple[str, str] | None:
         return "decision", f"{e.decision} {e.call_id}{said}"
     if isinstance(e, OutputInvalid):
         return "output_invalid", f"attempt {e.attempt}: {e.errors}"
+    return _memory_mark_of(e)
+
+
+def _memory_mark_of(e: StreamEvent) -> tuple[str, str] | None:
+    """The marks of working and long-term memory."""
+    if isinstance(e, ContextCompacted):
+        by = f"by {e.model}" if e.model else "a digest (the summariser failed)"
+        return "compacted", f"{e.tokens_before} -> {e.tokens_after} tokens, summarised {by}"
+    if isinstance(e, MemoryRecalled) and e.ids:
+        return "recalled", f"{len(e.ids)} from {e.namespace}"
     return None
 
 
