@@ -244,6 +244,30 @@ async def test_a_plain_answer(model: LocalModel) -> None:
 
 @pytest.mark.slow
 @needs_model
+async def test_the_embedded_model_counts_its_own_tokens_for_working_memory(
+    model: LocalModel,
+) -> None:
+    from tether import Agent
+    from tether.run import ContextKeeper, WorkingMemory
+
+    assert model.context_window == model.n_ctx == 4096
+    words = model.count_tokens("The capital of France is Paris.")
+    assert words is not None
+    assert 5 <= words <= 10
+    # What the model reports for a request is what working memory counts for it, plus
+    # the chat template's few tokens per message.
+    response = await model.request([UserMessage("What is the capital of France?")], ModelParams())
+    counted = model.count_tokens("What is the capital of France?") or 0
+    assert counted < response.usage.input_tokens <= counted + 30
+    agent = Agent(model)
+    run = agent._new_run("x", None)
+    assert isinstance(run.keeper, ContextKeeper)  # on by default: the model says its window
+    assert run.keeper.exact
+    assert run.keeper.budget == 4096 - WorkingMemory().reserve
+
+
+@pytest.mark.slow
+@needs_model
 async def test_a_json_schema_constrains_the_answer(model: LocalModel) -> None:
     schema = {
         "type": "object",
