@@ -19,6 +19,7 @@ from ._errors import (
     ReplayMismatch,
     RunLocked,
     ScriptExhausted,
+    SubRunFailed,
     TetherError,
     UsageError,
 )
@@ -30,6 +31,7 @@ from ._events import (
     ContextCompacted,
     Event,
     GuardrailChecked,
+    HandedOff,
     LoopDetected,
     MemoryRecalled,
     ModelFailed,
@@ -44,6 +46,7 @@ from ._events import (
     RunStarted,
     StrategyChanged,
     StreamEvent,
+    SubRunEnded,
     TextDelta,
     ToolCallFinished,
     ToolCallStarted,
@@ -63,6 +66,7 @@ from ._messages import (
     UserMessage,
 )
 from ._scope import RunScope, current_scope
+from ._subrun import Handoff
 from ._usage import Budget, Usage
 from .run import (
     DEFAULT_TEMPLATE,
@@ -122,6 +126,8 @@ __all__ = [
     "Guardrail",
     "GuardrailChecked",
     "GuidedStrategy",
+    "HandedOff",
+    "Handoff",
     "InjectionPolicy",
     "JournalConflict",
     "JournalError",
@@ -162,6 +168,8 @@ __all__ = [
     "Strategy",
     "StrategyChanged",
     "StreamEvent",
+    "SubRunEnded",
+    "SubRunFailed",
     "SystemMessage",
     "TetherError",
     "TextDelta",

@@ -33,7 +33,8 @@ from ._messages import (
     ToolResultMessage,
     UserMessage,
 )
-from ._scope import use_scope
+from ._scope import current_scope, use_scope
+from ._subrun import Continuation, Handoff, agent_tool, handoff_tool, sub_run_id, tool_name
 from ._usage import Budget, BudgetTracker, Usage
 from .journal import JournalStore, Turn
 from .models import Model, ModelParams, resolve_model
@@ -89,21 +90,22 @@ _DEPTH: contextvars.ContextVar[int] = contextvars.ContextVar("tether_run_depth",
 _DEFAULT_PROMPT = OrchestratorPrompt()
 
 
-@dataclass(frozen=True, slots=True)
-class Continuation:
-    """The conversation a run continues: a stored session's, or a history given."""
-
-    session: str | None
-    turns: list[Turn] = field(default_factory=list)
-    summary: str | None = None
-    summarized: int = 0
-
-    @classmethod
-    def of(cls, first: RunStarted) -> Continuation | None:
-        """The continuation a journaled run began with."""
-        if first.session is None and not first.history and first.history_summary is None:
-            return None
-        return cls(first.session, list(first.history), first.history_summary, first.history_from)
+def _continuation_of(first: RunStarted) -> Continuation | None:
+    """The continuation a journaled run began with."""
+    if (
+        first.session is None
+        and not first.history
+        and first.history_summary is None
+        and not first.handoffs
+    ):
+        return None
+    return Continuation(
+        first.session,
+        list(first.history),
+        first.history_summary,
+        first.history_from,
+        tuple(first.handoffs),
+    )
 
 
 _NO_EARLIER = Continuation(None)
@@ -195,6 +197,10 @@ class Agent(Generic[DepsT, OutputT]):
         memory: long-term memory (:class:`~tether.LongTermMemory`): the memories that
             best match the prompt are recalled into the system message when a run
             starts, and the model gets ``remember``, ``recall`` and ``forget`` tools.
+        handoffs: agents this one may hand the conversation to (an :class:`Agent`, or a
+            :class:`~tether.Handoff` saying how much of the conversation it is given):
+            the model gets a ``transfer_to_<name>`` tool for each, and the agent handed
+            to answers from then on, in a sub-run under the same budget.
         keep_events: keep only about the latest this many events of a run in memory
             (its first event stays too), for runs of thousands of steps whose process
             must not grow; the journal ``store`` still holds every event, and
@@ -226,6 +232,7 @@ class Agent(Generic[DepsT, OutputT]):
         working_memory: WorkingMemory | bool | None = None,
         memory: LongTermMemory | None = None,
         keep_events: int | None = None,
+        handoffs: Sequence[Agent[Any, Any] | Handoff] = (),
     ) -> None:
         self.model = model if isinstance(model, Model) else resolve_model(model)
         self.instructions = instructions
@@ -234,11 +241,21 @@ class Agent(Generic[DepsT, OutputT]):
             raise ConfigError(f"memory is a tether.LongTermMemory, got {type(memory).__name__}")
         self.memory = memory
         extra: list[Tool] = memory.agent_tools() if memory is not None else []
+        for given in handoffs:
+            h = Handoff(given) if isinstance(given, Agent) else given
+            if not isinstance(h, Handoff):
+                raise ConfigError(f"handoffs holds agents or tether.Handoff, got {h!r}")
+            extra.append(handoff_tool(h))
         every: list[Tool | Callable[..., Any]] = [*tools, *extra]
         for t in every:
             tl = t if isinstance(t, Tool) else Tool(t)
             if tl.name in self.tools:
-                why = " (memory= adds remember, recall and forget)" if extra else ""
+                why = (
+                    " (memory= adds remember, recall and forget; handoffs= adds "
+                    "transfer_to_<agent>)"
+                    if extra
+                    else ""
+                )
                 raise ConfigError(f"two tools are named {tl.name!r}; give one another name{why}")
             self.tools[tl.name] = tl
         self.output_type = output_type
@@ -329,6 +346,63 @@ class Agent(Generic[DepsT, OutputT]):
             return over.get(id(self), self.model)
         return self.model
 
+    def as_tool(
+        self,
+        name: str | None = None,
+        description: str | None = None,
+        *,
+        budget: Budget | None = None,
+    ) -> Tool:
+        """This agent as a tool of another agent: the model gives it a task, and its
+        answer is the tool's result.
+
+        Each call is a run of this agent of its own (journaled in this agent's store),
+        linked to the calling run and its tool call, charged to the caller's budget (and
+        held to ``budget`` as well, when given: a lower cap). A sub-run that gives up or
+        fails is the call's error, saying why. A caller resumed after a crash finds the
+        sub-run again: a finished one is not run again, one in flight goes on.
+
+        Args:
+            name: the tool's name (the agent's name by default).
+            description: what the tool is for (the agent's instructions by default).
+            budget: limits of each sub-run, within the caller's.
+        """
+        desc = description or self.instructions.strip() or f"Ask the {self.name} agent."
+        return agent_tool(self, tool_name(name, self.name), desc, budget)
+
+    async def _sub_run(
+        self,
+        prompt: str,
+        ctx: RunContext[Any],
+        *,
+        budget: Budget | None = None,
+        earlier: Continuation | None = None,
+    ) -> RunResult[OutputT]:
+        """The sub-run of the tool call ``ctx``: started, resumed after a crash of its
+        caller, or read back when it had already finished."""
+        run_id = sub_run_id(ctx)
+        store = self.store
+        if store is not None:
+            try:
+                events = await store.load(run_id)
+            except JournalError:
+                events = []
+            if events:
+                last = events[-1]
+                done = isinstance(last, RunFinished) and last.status != "interrupted"
+                result = await self._resume(
+                    run_id, deps=ctx.deps, parent=ctx, budget=budget, wait=self.lease_ttl + 1
+                )
+                caller = current_scope()
+                known = isinstance(caller, Run) and run_id in caller.state.sub_runs
+                if done and not known:  # its usage, charged to the caller before a crash
+                    ctx.tracker.restore(result.usage)
+                return result
+        run = self._new_run(
+            prompt, ctx.deps, parent=ctx, store=store, new_id=run_id, earlier=earlier, budget=budget
+        )
+        return await self._execute(run)
+
     def _working_memory(self, model: Model) -> WorkingMemory | None:
         """The working memory of a run on ``model``: the one given, or the default when the
         model says its context window."""
@@ -350,6 +424,8 @@ class Agent(Generic[DepsT, OutputT]):
         run_id: str | None = None,
         strategy: str | None = None,
         earlier: Continuation | None = None,
+        new_id: str | None = None,
+        budget: Budget | None = None,
     ) -> Run:
         """A run ready to start (``run_id`` None) or to adopt its journal (a resume).
 
@@ -363,9 +439,8 @@ class Agent(Generic[DepsT, OutputT]):
                 "whose tool runs an agent ...); look for a tool that calls its own agent"
             )
         config = self._prepare()
-        tracker = (
-            parent.tracker.child(self.budget) if parent is not None else BudgetTracker(self.budget)
-        )
+        limits = budget or self.budget
+        tracker = parent.tracker.child(limits) if parent is not None else BudgetTracker(limits)
         model = self._model()
         chosen = self._strategy_for(model, strategy)
         policy = self._working_memory(model)
@@ -381,13 +456,14 @@ class Agent(Generic[DepsT, OutputT]):
         )
         state.prompt_index = 1 + len(earlier.turns)
         state.session, state.history_from = earlier.session, earlier.summarized
+        state.handoffs = list(earlier.handoffs)
         state.results_cap = self.keep_events
         if earlier.summary is not None:
             state.summary, state.system_base = earlier.summary, system
         outlets: list[Outlet] = []
         if sink is not None:
             outlets.append(StreamOutlet(sink))
-        new_id = run_id or new_run_id()
+        new_id = run_id or new_id or new_run_id()
         if store is not None:
             outlets.append(JournalOutlet(store, new_id))
         run = Run(config, chosen, model, new_id, prompt, deps, state, outlets, sink is not None)
@@ -398,7 +474,7 @@ class Agent(Generic[DepsT, OutputT]):
             run.add_outlet(outlet)
         for key in model.secret_values():  # an API key a server echoes is redacted
             run.add_secret(key)
-        if run_id is None:
+        if run_id is None:  # a new run (with new_id: the id its caller chose)
             run.record(
                 RunStarted,
                 agent=self.name,
@@ -410,6 +486,8 @@ class Agent(Generic[DepsT, OutputT]):
                 history=list(earlier.turns),
                 history_summary=earlier.summary,
                 history_from=earlier.summarized,
+                handoffs=list(earlier.handoffs),
+                parent_call_id=parent.tool_call_id if parent is not None else None,
             )
         return run
 
@@ -602,6 +680,7 @@ class Agent(Generic[DepsT, OutputT]):
         deps: DepsT | None = None,
         store: JournalStore | None = None,
         wait: float = 0.0,
+        parent: RunContext[Any] | None = None,
     ) -> RunResult[OutputT]:
         """Go on with a run from its journal: after a crash, or with decisions on pending calls.
 
@@ -617,6 +696,8 @@ class Agent(Generic[DepsT, OutputT]):
             wait: seconds to wait for the run's lease while another process holds it;
                 by default a second resumer fails at once with :class:`~tether.RunLocked`
                 and changes nothing.
+            parent: the calling run's context, when a sub-agent's run is resumed by the
+                run that started it (its usage is then charged there again).
 
         Raises:
             ConfigError: no store is configured, or a decision names a call that is not
@@ -625,6 +706,21 @@ class Agent(Generic[DepsT, OutputT]):
             RunLocked: another live process is executing the run.
             JournalError: the run is not in the store.
         """
+        return await self._resume(
+            run_id, decisions=decisions, deps=deps, store=store, wait=wait, parent=parent
+        )
+
+    async def _resume(
+        self,
+        run_id: str,
+        *,
+        decisions: Mapping[str, Decision] | None = None,
+        deps: Any = None,
+        store: JournalStore | None = None,
+        wait: float = 0.0,
+        parent: RunContext[Any] | None = None,
+        budget: Budget | None = None,
+    ) -> RunResult[OutputT]:
         store = store or self.store
         if store is None:
             raise ConfigError("resume needs a journal store: Agent(..., store=SQLiteStore())")
@@ -649,12 +745,16 @@ class Agent(Generic[DepsT, OutputT]):
             run = self._new_run(
                 first.prompt,
                 deps,
+                parent=parent,
                 store=store,
                 run_id=run_id,
                 strategy=first.strategy,
-                earlier=Continuation.of(first),
+                earlier=_continuation_of(first),
+                budget=budget,
             )
             run.adopt(events)
+            for ended in run.state.sub_runs.values():  # what finished sub-runs used
+                run.state.tracker.restore(ended.usage)
             # Time the run was alive counts, not time it lay dead.
             elapsed = events[-1].at - first.at
             run.state.tracker.started = time.monotonic() - max(elapsed, 0.0)
@@ -673,7 +773,7 @@ class Agent(Generic[DepsT, OutputT]):
         first = events[0]
         if not isinstance(first, RunStarted) or first.session is None:
             return
-        earlier = Continuation.of(first)
+        earlier = _continuation_of(first)
         run = self._new_run(
             first.prompt, None, run_id=done.run_id, strategy=first.strategy, earlier=earlier
         )
@@ -699,7 +799,7 @@ class Agent(Generic[DepsT, OutputT]):
             None,
             run_id=run_id,
             strategy=first.strategy,
-            earlier=Continuation.of(first),
+            earlier=_continuation_of(first),
         )
         run.adopt(events)
         return RunResult(
@@ -754,7 +854,7 @@ class Agent(Generic[DepsT, OutputT]):
             raise JournalError(f"the journal of run {run_id} does not start with run_started")
         with self.override(model=JournalModel(events)):
             run = self._new_run(
-                first.prompt, deps, strategy=first.strategy, earlier=Continuation.of(first)
+                first.prompt, deps, strategy=first.strategy, earlier=_continuation_of(first)
             )
             return await self._execute(run)
 

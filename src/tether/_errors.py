@@ -15,6 +15,8 @@ users can catch one base class::
     │   ├── ModelRequestsBlocked   a network model was called where requests are blocked
     │   ├── ReplayMismatch         a replayed run asked for a request not in its cassette
     │   └── ScriptExhausted        a scripted model ran out of responses
+    ├── SubRunFailed           an agent called as a tool (or a worker) ended without an
+    │                          answer: its run id, status and reason say why
     ├── UsageError             the API was used in a way it does not support
     └── JournalError           a journal record could not be read (unknown schema version)
         ├── RunLocked              another live process holds the run's lease
@@ -41,6 +43,7 @@ __all__ = [
     "ReplayMismatch",
     "RunLocked",
     "ScriptExhausted",
+    "SubRunFailed",
     "TetherError",
     "UsageError",
 ]
@@ -115,6 +118,26 @@ class ModelRequestsBlocked(ModelError):
 
 class ScriptExhausted(ModelError):
     """A :class:`tether.testing.ScriptedModel` was asked for more responses than it holds."""
+
+
+class SubRunFailed(TetherError):
+    """A sub-agent's run (an agent called as a tool, a worker) ended without an answer.
+
+    Attributes:
+        run_id: the sub-run's id (its journal, with a store).
+        status: how it ended: ``gave_up``, ``failed`` or ``interrupted``.
+        reason: why, as a :class:`~tether.Reason` (kind, sentence, detail).
+        output: what its fallback answered, if anything.
+    """
+
+    def __init__(
+        self, message: str, run_id: str, status: str, reason: object, output: object
+    ) -> None:
+        super().__init__(message)
+        self.run_id = run_id
+        self.status = status
+        self.reason = reason
+        self.output = output
 
 
 class JournalError(TetherError):

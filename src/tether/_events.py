@@ -24,7 +24,11 @@ Schema versions (bump :data:`EVENT_SCHEMA_VERSION` and add a line per change):
 * 5: new ``context_compacted`` (working memory replaced the oldest turns of the
   conversation with a summary); ``run_started`` carries the conversation a run
   continues (``session``, ``history``, ``history_summary``, ``history_from``);
-  ``model_requested`` carries working memory's estimate of what it sends (``context``).
+  ``model_requested`` carries working memory's estimate of what it sends (``context``);
+  ``run_started.parent_call_id`` (the calling run's tool call of a sub-agent) and
+  ``handoffs`` (the agents the conversation was handed through); the loop kind
+  ``handoff``; new
+  ``sub_run_ended`` (a sub-agent's run ended, with its usage) and ``handed_off``.
   Records of versions 1 to 4 still load.
 """
 
@@ -59,6 +63,7 @@ __all__ = [
     "GuardrailAction",
     "GuardrailChecked",
     "GuardrailStage",
+    "HandedOff",
     "LoopDetected",
     "LoopKind",
     "MemoryRecalled",
@@ -76,6 +81,7 @@ __all__ = [
     "RunStatus",
     "StrategyChanged",
     "StreamEvent",
+    "SubRunEnded",
     "TextDelta",
     "ToolCallFinished",
     "ToolCallStarted",
@@ -89,7 +95,7 @@ EVENT_SCHEMA_VERSION = 5
 _READABLE_VERSIONS = frozenset({1, 2, 3, 4, 5})
 
 RunStatus = Literal["completed", "gave_up", "failed", "interrupted"]
-LoopKind = Literal["repeated_call", "cycle", "stale_results", "replanning"]
+LoopKind = Literal["repeated_call", "cycle", "stale_results", "replanning", "handoff"]
 ToolOutcome = Literal[
     "ok",
     "error",
@@ -154,6 +160,7 @@ class RunStarted(_EventBase):
     prompt: str
     model: str
     parent_run_id: str | None = None
+    parent_call_id: str | None = None
     forked_from: str | None = None
     fork_seq: int | None = None
     strategy: str | None = None
@@ -161,6 +168,7 @@ class RunStarted(_EventBase):
     history: list[UserMessage | AssistantMessage | ToolResultMessage] = field(default_factory=list)
     history_summary: str | None = None
     history_from: int = 0
+    handoffs: list[str] = field(default_factory=list)
     type: Literal["run_started"] = "run_started"
 
 
@@ -413,6 +421,34 @@ class MemoryRecalled(_EventBase):
 
 
 @dataclass(slots=True, kw_only=True)
+class SubRunEnded(_EventBase):
+    """A sub-agent's run (an agent called as a tool) ended: which, how, and what it used
+    (already charged to this run's budget while it ran; a resumed run takes it back
+    from here)."""
+
+    child_run_id: str
+    call_id: str
+    agent: str
+    status: RunStatus
+    reason: Reason
+    output: Any = None
+    usage: Usage = field(default_factory=Usage)
+    type: Literal["sub_run_ended"] = "sub_run_ended"
+
+
+@dataclass(slots=True, kw_only=True)
+class HandedOff(_EventBase):
+    """The run handed the conversation to another agent, whose run (``child_run_id``)
+    goes on with it (``context``: how much of the conversation it was given)."""
+
+    call_id: str
+    agent: str
+    child_run_id: str
+    context: str
+    type: Literal["handed_off"] = "handed_off"
+
+
+@dataclass(slots=True, kw_only=True)
 class TextDelta(_EventBase):
     """A piece of streamed model text; streamed only, never journaled."""
 
@@ -442,6 +478,8 @@ Event = (
     | GuardrailChecked
     | ContextCompacted
     | MemoryRecalled
+    | SubRunEnded
+    | HandedOff
     | RunFinished
 )
 """An event of the run journal."""

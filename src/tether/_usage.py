@@ -172,6 +172,15 @@ class BudgetTracker:
             u.cost_usd += usage.cost_usd
             t = t.parent
 
+    def restore(self, usage: Usage) -> None:
+        """Add a finished sub-run's whole usage, steps included, without checking limits
+        (a resumed run taking back what its finished children used before a crash)."""
+        self.absorb(usage)
+        t: BudgetTracker | None = self
+        while t is not None:
+            t.usage.steps += usage.steps
+            t = t.parent
+
     def charge_tool(self) -> None:
         """Count one tool execution."""
         t: BudgetTracker | None = self

@@ -7,7 +7,7 @@ strategy or an outlet of their own: see :class:`Strategy` for what a strategy ma
 
 from ._cancel import CancelOutcome, cancel_run, refuse_cancelled
 from ._config import RunConfig
-from ._context import SUMMARY_HEADING, ContextKeeper, WorkingMemory, valid_sequence
+from ._context import SUMMARY_HEADING, ContextKeeper, WorkingMemory, summarise, valid_sequence
 from ._detect import Detection, LoopPolicy, ProgressMonitor
 from ._diagnose import Category, Diagnosis, diagnose
 from ._durable import Decision, Lease, approve, edit, reject, resume_node
@@ -40,6 +40,7 @@ from ._nodes import (
     Node,
     RunTools,
     drive,
+    handed_over,
     judge_answer,
     model_step,
 )
@@ -121,6 +122,7 @@ __all__ = [
     "fold",
     "fold_all",
     "fork_events",
+    "handed_over",
     "input_guardrail",
     "judge_answer",
     "model_step",
@@ -131,6 +133,7 @@ __all__ = [
     "resolve_strategy",
     "resume_node",
     "resumed_node",
+    "summarise",
     "tool_guardrail",
     "valid_sequence",
 ]

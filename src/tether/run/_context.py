@@ -46,7 +46,13 @@ class _Recording(Protocol):
     def record(self, kind: type[E], /, **fields: Any) -> E: ...
 
 
-__all__ = ["SUMMARY_HEADING", "ContextKeeper", "WorkingMemory", "valid_sequence"]
+__all__ = [
+    "SUMMARY_HEADING",
+    "ContextKeeper",
+    "WorkingMemory",
+    "summarise",
+    "valid_sequence",
+]
 
 SUMMARY_HEADING = "\n\n## Summary of the earlier part of this conversation\n"
 """What precedes the running summary in the system message."""
@@ -330,31 +336,52 @@ class ContextKeeper:
     ) -> tuple[str, ModelResponse | None, str]:
         st = run.state
         dropped = [m for i, m in enumerate(messages[1:cut], 1) if i != prompt_index]
-        words = max(self.policy.summary_tokens * 3 // 4, 10)
-        # About the budget in tokens, so the summariser's own window holds it: every
-        # dropped message is in it, the long ones shortened alike.
-        window = model_window(self.summarizer)
-        limit = 3 * min(self.budget, window if window is not None else self.budget)
-        lines = [f"Summary so far: {st.summary}"] if st.summary else []
-        lines += [f"{m.role}: {message_text(m)}" for m in dropped]
-        per = max(limit // max(len(lines), 1), 120)
-        transcript = "\n".join(line if len(line) <= per else line[:per] + " …" for line in lines)
-        ask: list[Message] = [
-            SystemMessage(_SUMMARISE.format(words=words)),
-            UserMessage(transcript),
-        ]
-        model = self.summarizer
-        try:
-            remaining = st.tracker.seconds_left()
-            if remaining is not None and remaining <= 0:
-                raise TimeoutError
-            response = await model.request(ask, ModelParams((), None, False, "none"))
-            text = (response.text or "").strip()
-            if not text:
-                raise ValueError("the summariser answered with no text")
-        except Exception:  # the run goes on with a plain digest of what was dropped
-            return _digest(st.summary, dropped, self.policy.summary_tokens), None, ""
-        return _trim(text, self.policy.summary_tokens), response, model.name
+        remaining = st.tracker.seconds_left()
+        return await summarise(
+            self.summarizer,
+            st.summary,
+            dropped,
+            tokens=self.policy.summary_tokens,
+            budget=self.budget,
+            in_time=remaining is None or remaining > 0,
+        )
+
+
+async def summarise(
+    model: Model,
+    previous: str | None,
+    messages: Sequence[Message],
+    *,
+    tokens: int = 300,
+    budget: int = 4000,
+    in_time: bool = True,
+) -> tuple[str, ModelResponse | None, str]:
+    """A summary of ``messages`` (after the ``previous`` one) written by ``model``: the
+    text, the response (for its usage) and the model's name. A model that fails (or
+    no time left) gives a plain digest instead, with no response and no name."""
+    words = max(tokens * 3 // 4, 10)
+    # About the budget in tokens, so the summariser's own window holds it: every
+    # message is in it, the long ones shortened alike.
+    window = model_window(model)
+    limit = 3 * min(budget, window if window is not None else budget)
+    lines = [f"Summary so far: {previous}"] if previous else []
+    lines += [f"{m.role}: {message_text(m)}" for m in messages]
+    per = max(limit // max(len(lines), 1), 120)
+    transcript = "\n".join(line if len(line) <= per else line[:per] + " …" for line in lines)
+    ask: list[Message] = [
+        SystemMessage(_SUMMARISE.format(words=words)),
+        UserMessage(transcript),
+    ]
+    try:
+        if not in_time:
+            raise TimeoutError
+        response = await model.request(ask, ModelParams((), None, False, "none"))
+        text = (response.text or "").strip()
+        if not text:
+            raise ValueError("the summariser answered with no text")
+    except Exception:  # the run goes on with a plain digest of the messages
+        return _digest(previous, messages, tokens), None, ""
+    return _trim(text, tokens), response, model.name
 
 
 def model_window(model: Model) -> int | None:

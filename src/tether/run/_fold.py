@@ -16,6 +16,7 @@ from tether._events import (
     BudgetExhausted,
     BudgetWarning,
     ContextCompacted,
+    HandedOff,
     LoopDetected,
     MemoryRecalled,
     ModelRequested,
@@ -26,6 +27,7 @@ from tether._events import (
     RunFinished,
     StrategyChanged,
     StreamEvent,
+    SubRunEnded,
     ToolCallFinished,
     ToolCallStarted,
     TurnRecorded,
@@ -208,6 +210,16 @@ def _compacted(st: RunState, e: ContextCompacted) -> None:
         st.tracker.charge_model(u.input_tokens, u.output_tokens, e.cost_usd)
 
 
+def _handed_off(st: RunState, e: HandedOff) -> None:
+    st.handing_to = e.child_run_id
+
+
+def _sub_run_ended(st: RunState, e: SubRunEnded) -> None:
+    st.sub_runs[e.child_run_id] = e
+    if e.child_run_id == st.handing_to:
+        st.handoff = e
+
+
 def _run_finished(st: RunState, e: RunFinished) -> None:
     st.finished = e
 
@@ -239,6 +251,8 @@ _HANDLERS: dict[type[Any], Callable[[RunState, Any], None]] = {
     RunFinished: _run_finished,
     ContextCompacted: _compacted,
     MemoryRecalled: apply_recall,
+    HandedOff: _handed_off,
+    SubRunEnded: _sub_run_ended,
 }
 
 

@@ -144,6 +144,32 @@ def judge_answer(r: Run, text: str, reason: Reason) -> Finish | str:
     return str(value)
 
 
+def handed_over(r: Run) -> Finish | GiveUp | None:
+    """The end of a run that handed its conversation to another agent: that agent's
+    ending (a handoff loop given up on ends the run as any loop does)."""
+    st = r.state
+    if st.stop is not None and st.stop.kind == "loop_detected" and st.stop.detail == "handoff":
+        return GiveUp(st.stop)
+    done = st.handoff
+    if done is None:
+        return None
+    output = done.output
+    if done.status == "completed" and output is not None:
+        ok, value = r.config.spec.accept(output)
+        if not ok:
+            return Finish(
+                "failed",
+                Reason(
+                    "output_invalid",
+                    f"The agent {done.agent!r} answered after the handoff, but its answer "
+                    f"is not this agent's output type: {value}",
+                ),
+                None,
+            )
+        output = value
+    return Finish(done.status, done.reason, output)
+
+
 def guardrail_end(name: str, reason: str, what: str) -> Finish:
     """The end of a run that a guardrail stopped."""
     return Finish(
@@ -364,7 +390,7 @@ class RunTools:
         stop = await self._execute(r, to_run, blocked)
         if pending:
             return suspend(r, pending, "approval")
-        return stop or r.strategy.after_tools(r)
+        return stop or handed_over(r) or r.strategy.after_tools(r)
 
     def _waits(self, r: Run, call: ToolCall, blocked: dict[str, str]) -> bool:
         """Whether a call waits for a person; a person's decision is applied, and a call

@@ -66,3 +66,15 @@ class OutputSpec(Generic[T]):
                 except ValidationError:
                     pass
             return False, format_validation_error(json_err)
+
+    def accept(self, value: Any) -> tuple[bool, Any]:
+        """``(True, value)`` when a value another agent produced is a valid answer of this
+        type (a string is parsed as a final text would be), else ``(False, errors)``."""
+        if isinstance(value, str):
+            return self.parse(value)
+        if self.adapter is None:
+            return True, str(value)
+        try:
+            return True, self.adapter.validate_python(value)
+        except ValidationError as err:
+            return False, format_validation_error(err)

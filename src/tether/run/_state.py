@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from tether._events import ApprovalDecided, Reason, RunFinished, StreamEvent, ToolOutcome
+from tether._events import (
+    ApprovalDecided,
+    Reason,
+    RunFinished,
+    StreamEvent,
+    SubRunEnded,
+    ToolOutcome,
+)
 from tether._messages import Message, ToolCall
 from tether._usage import BudgetTracker
 from tether.tools._exec import CallOutcome
@@ -73,6 +80,10 @@ class RunState:
         ratio: tokens the provider counted per token working memory estimated, from the
             latest call that reported them (1 until then).
         context_sent: working memory's estimate of the latest call's conversation.
+        sub_runs: the sub-agents' runs that ended, by run id (their usage, for a resume).
+        handoff: the run this one handed the conversation to, once it ended.
+        handing_to: the run this one is handing the conversation to.
+        handoffs: the agents the conversation was handed through before this run.
         results_cap: when set (an agent's ``keep_events``), only about the latest this
             many ``results`` are kept.
     """
@@ -112,6 +123,10 @@ class RunState:
     ratio: float = 1.0
     context_sent: int | None = None
     results_cap: int | None = None
+    sub_runs: dict[str, SubRunEnded] = field(default_factory=dict)
+    handoff: SubRunEnded | None = None
+    handing_to: str | None = None
+    handoffs: list[str] = field(default_factory=list)
 
     def open_calls(self) -> list[ToolCall]:
         """Calls of the latest turn without a result yet."""
