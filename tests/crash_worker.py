@@ -4,7 +4,8 @@ Usage: python crash_worker.py STORE RUN_ID LEDGER OUT [AGENT]
   STORE is ``sqlite:PATH`` or ``postgres:DSN|SCHEMA``; AGENT is ``tool_loop``
   (the default), ``guided`` (the same tools under the guided strategy) or ``memory``
   (long-term memory writes among the charges, under a working memory so small that
-  the conversation is compacted on the way). The child starts the run
+  the conversation is compacted on the way) or ``tree`` (a lead agent that runs two
+  buyer agents at once as its tools, each charging and shipping). The child starts the run
   if the store does not have it, else resumes it, and writes the final
   transcript to OUT. The parent kills it with SIGKILL at random moments.
 """
@@ -40,6 +41,7 @@ from tether.models import ModelParams
 from tether.testing import FunctionModel
 
 PROMPT = "charge and ship the order"
+TREE_PROMPT = "buy a book and a pen, each by its own buyer"
 MEMORY_PROMPT = "note what matters about the order while you charge and ship it"
 MEMORIES = [
     "The order is for a book.",
@@ -104,6 +106,8 @@ def build_agent(store: JournalStore, ledger: str, kind: str = "tool_loop") -> Ag
         return _guided_agent(store, ledger)
     if kind == "memory":
         return _memory_agent(store, ledger)
+    if kind == "tree":
+        return _tree_agent(store, ledger)
     plan: list[list[ToolCall]] = [
         [ToolCall("charge", {"item": "book", "cents": 1200})],
         [
@@ -153,6 +157,45 @@ def _guided_agent(store: JournalStore, ledger: str) -> Agent[Any, str]:
         name="crash-test-guided",
         lease_ttl=0.3,
         strategy=GuidedStrategy(),
+    )
+
+
+def _tree_agent(store: JournalStore, ledger: str) -> Agent[Any, str]:
+    """A lead that runs two buyers in parallel (agents as tools); each buyer charges
+    (idempotent) and ships (reconciled) its item, then answers."""
+
+    async def buyer_policy(messages: Sequence[Message], params: ModelParams) -> ModelResponse:
+        await asyncio.sleep(STEP_DELAY)
+        item = next(m.content for m in messages if isinstance(m, UserMessage)).split()[-1]
+        done = [m.content for m in messages if isinstance(m, ToolResultMessage)]
+        if not done:
+            return ModelResponse(tool_calls=[ToolCall("charge", {"item": item, "cents": 500})])
+        if len(done) == 1:
+            return ModelResponse(tool_calls=[ToolCall("ship", {"item": item})])
+        return ModelResponse(text=f"{item}: " + ", ".join(done))
+
+    buyer = Agent(
+        FunctionModel(buyer_policy),
+        tools=_tools(ledger),
+        store=store,
+        name="buyer",
+        lease_ttl=0.3,
+    )
+
+    async def lead_policy(messages: Sequence[Message], params: ModelParams) -> ModelResponse:
+        await asyncio.sleep(STEP_DELAY)
+        done = [m.content for m in messages if isinstance(m, ToolResultMessage)]
+        if not done:
+            calls = [ToolCall("buyer", {"task": f"buy the {item}"}) for item in ("book", "pen")]
+            return ModelResponse(text="two buyers", tool_calls=calls)
+        return ModelResponse(text="bought: " + " | ".join(done))
+
+    return Agent(
+        FunctionModel(lead_policy),
+        tools=[buyer.as_tool()],
+        store=store,
+        name="crash-test-tree",
+        lease_ttl=0.3,
     )
 
 
@@ -238,7 +281,7 @@ async def main(spec: str, run_id: str, ledger: str, out: str, kind: str = "tool_
             from tether import _agent
 
             _agent.new_run_id = lambda: run_id  # the parent chose the id
-            prompts = {"guided": GUIDED_PROMPT, "memory": MEMORY_PROMPT}
+            prompts = {"guided": GUIDED_PROMPT, "memory": MEMORY_PROMPT, "tree": TREE_PROMPT}
             result = await agent.run(prompts.get(kind, PROMPT))
     except RunLocked:  # the killed process's lease has not expired yet
         return 4
@@ -251,6 +294,7 @@ async def main(spec: str, run_id: str, ledger: str, out: str, kind: str = "tool_
         "output": result.output,
         "reason": result.reason.kind,
         "transcript": transcript(result.messages),
+        "usage": [result.usage.model_calls, result.usage.steps, result.usage.tool_calls],
     }
     await asyncio.to_thread(Path(out).write_text, json.dumps(record))
     return 0 if result.status == "completed" else 3

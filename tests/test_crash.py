@@ -28,6 +28,7 @@ from crash_worker import (
     MEMORIES,
     MEMORY_PROMPT,
     PROMPT,
+    TREE_PROMPT,
     build_agent,
     ledger_lines,
     memory_store,
@@ -41,13 +42,14 @@ WORKER = str(Path(__file__).with_name("crash_worker.py"))
 KILLS = int(os.environ.get("TETHER_CRASH_KILLS", "200"))
 GUIDED_KILLS = int(os.environ.get("TETHER_CRASH_KILLS_GUIDED", "40"))
 MEMORY_KILLS = int(os.environ.get("TETHER_CRASH_KILLS_MEMORY", "40"))
+TREE_KILLS = int(os.environ.get("TETHER_CRASH_KILLS_TREE", "40"))
 
 
 def _reference(tmp_path: Path, kind: str = "tool_loop") -> list[str]:
     async def go() -> list[str]:
         store = SQLiteStore(tmp_path / f"reference-{kind}.db")
         agent = build_agent(store, str(tmp_path / f"reference-{kind}.ledger"), kind)
-        prompts = {"guided": GUIDED_PROMPT, "memory": MEMORY_PROMPT}
+        prompts = {"guided": GUIDED_PROMPT, "memory": MEMORY_PROMPT, "tree": TREE_PROMPT}
         result = await agent.run(prompts.get(kind, PROMPT))
         await store.close()
         if agent.memory is not None:
@@ -276,3 +278,55 @@ def test_memory_writes_and_compactions_survive_kills_once_each(kind: str, tmp_pa
     print(f"memory on {kind}: {kills} kills over {runs} runs, every memory written once")
     if kind == "postgres":
         _drop_schema(schema)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_a_tree_of_agents_killed_anywhere_resumes_as_one(kind: str, tmp_path: Path) -> None:
+    """A lead running two buyer agents at once, killed anywhere and resumed from the
+    lead: a buyer that had finished is not run again, one in flight goes on; every
+    effect once, and the lead's answer and usage as a run never killed."""
+    schema = f"crasht_{uuid.uuid4().hex[:10]}"
+    if kind == "postgres":
+        why = _postgres_reachable()
+        if why is not None:
+            pytest.skip(f"PostgreSQL tests need a server: {why}")
+        spec = f"postgres:{PG_DSN}|{schema}"
+    else:
+        spec = f"sqlite:{tmp_path / 'crash-tree.db'}"
+    reference = _reference(tmp_path, "tree")
+    assert "bought: book: charged book 500, shipped book | pen: " in reference[-1]
+    span = _baseline(spec, tmp_path, "tree")
+    rng = random.Random(20261206)
+    kills = runs = 0
+    while kills < TREE_KILLS:
+        run_id = f"crasht-{runs:04d}"
+        ledger, out = str(tmp_path / f"{run_id}.ledger"), str(tmp_path / f"{run_id}.json")
+        kills += _run_until_done(spec, run_id, ledger, out, rng=rng, span=span, kind="tree")
+        runs += 1
+        final = json.loads(Path(out).read_text())
+        assert final["status"] == "completed"
+        assert final["transcript"] == reference
+        # Model calls, steps, tool calls: the lead's 2, 2, 2 and each buyer's 3, 3, 2.
+        assert final["usage"] == [8, 8, 6]
+        lines = ledger_lines(ledger)
+        ships = [line for line in lines if line.startswith("ship ")]
+        assert sorted(line.split()[1] for line in ships) == ["book", "pen"]  # once each
+        assert {line.split()[1] for line in lines if line.startswith("charge ")} == {"book", "pen"}
+        assert len({line.split()[-1] for line in lines if line.startswith("charge ")}) == 2
+        assert _tree_runs(spec, run_id) == 2  # one run per buyer, never a second
+    print(f"tree on {kind}: {kills} kills over {runs} runs, every tree ended as the reference")
+    if kind == "postgres":
+        _drop_schema(schema)
+
+
+def _tree_runs(spec: str, run_id: str) -> int:
+    """How many sub-runs the lead ``run_id`` has in the store."""
+
+    async def count() -> int:
+        store = open_store(spec)
+        runs = await store.list_runs(limit=10_000)
+        await store.close()
+        return sum(1 for r in runs if r.parent_run_id == run_id)
+
+    return asyncio.run(count())

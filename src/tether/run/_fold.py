@@ -116,7 +116,9 @@ def _started(st: RunState, e: ToolCallStarted) -> None:
 
 def _finished_call(st: RunState, e: ToolCallFinished) -> None:
     st.last = e
-    if e.attempts:
+    # A call that ran counts once; so does one a crash cut off whose effect its
+    # reconcile hook found done (it ran, in the process that died).
+    if e.attempts or e.outcome == "ok":
         st.tracker.charge_tool()
     st.outcomes[e.call_id] = CallOutcome(
         e.outcome, e.content, e.truncated, e.attempts, e.duration_s or 0.0
