@@ -22,6 +22,7 @@ from tether import (
     RunFinished,
     RunStarted,
     SubRunEnded,
+    Supervisor,
     ToolCall,
     ToolCallFinished,
     ToolResultMessage,
@@ -325,3 +326,64 @@ async def test_parallel_sub_agents_run_at_the_same_time() -> None:
     assert max(started) - min(started) < 0.15  # all four began before the first ended
     assert [e.outcome for e in finished(result)] == ["ok"] * 4
     assert sum(isinstance(e, LoopDetected) for e in result.events) == 0
+
+
+# --- a supervisor and its workers --------------------------------------------------------
+
+
+async def test_a_supervisor_fans_out_at_most_its_concurrency_at_once() -> None:
+    active = peak = 0
+
+    async def busy(messages: Sequence[Message], params: ModelParams) -> str:
+        nonlocal active, peak
+        active += 1
+        peak = max(peak, active)
+        await asyncio.sleep(0.05)
+        active -= 1
+        return f"done: {messages[-1].content}"  # type: ignore[union-attr]
+
+    writer = Agent(FunctionModel(busy), name="writer", instructions="Writes a section.")
+    parts = [ToolCall("writer", {"task": f"section {i}"}) for i in range(5)]
+    boss = Supervisor(ScriptedModel([parts, "report written"]), [writer], max_concurrency=2)
+    result = await boss.run("write a five-section report")
+    assert result.output == "report written"
+    assert peak == 2
+    assert [e.status for e in result.events if isinstance(e, SubRunEnded)] == ["completed"] * 5
+    # The supervisor's prompt lists its workers and what each does.
+    assert "- writer: Writes a section." in boss.instructions
+
+
+async def test_a_supervisor_gives_a_failed_part_to_another_worker() -> None:
+    flaky = Agent(loop_forever("flaky"), tools=[work], budget=Budget(max_steps=2), name="flaky")
+    steady = Agent(ScriptedModel(["part done"]), name="steady")
+    seen: list[list[Message]] = []
+
+    def lead(messages: Sequence[Message], params: ModelParams) -> ModelResponse:
+        seen.append(list(messages))
+        results = [m for m in messages if isinstance(m, ToolResultMessage)]
+        if not results:
+            return ModelResponse(tool_calls=[ToolCall("flaky", {"task": "the part"})])
+        if results[-1].is_error:  # the explicit give-up: try the other worker
+            return ModelResponse(tool_calls=[ToolCall("steady", {"task": "the part"})])
+        return ModelResponse(text=f"finished: {results[-1].content}")
+
+    boss = Supervisor(FunctionModel(lead), [flaky, steady])
+    result = await boss.run("do the part")
+    assert result.output == "finished: part done"
+    ends = [(e.agent, e.status, e.reason.kind) for e in result.events if isinstance(e, SubRunEnded)]
+    assert ends == [
+        ("flaky", "gave_up", "budget_exhausted"),
+        ("steady", "completed", "final_answer"),
+    ]
+    failed = next(m for m in seen[1] if isinstance(m, ToolResultMessage))
+    assert "did not finish (gave_up" in failed.content
+
+
+def test_a_supervisor_is_checked() -> None:
+    worker = Agent(ScriptedModel([]), name="w")
+    with pytest.raises(ConfigError, match="at least one worker"):
+        Supervisor(ScriptedModel([]), [])
+    with pytest.raises(ConfigError, match="workers are agents"):
+        Supervisor(ScriptedModel([]), [worker, "w2"])  # type: ignore[list-item]
+    with pytest.raises(ConfigError, match="max_concurrency"):
+        Supervisor(ScriptedModel([]), [worker], max_concurrency=0)

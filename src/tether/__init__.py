@@ -67,6 +67,7 @@ from ._messages import (
 )
 from ._scope import RunScope, current_scope
 from ._subrun import Handoff
+from ._team import Supervisor
 from ._usage import Budget, Usage
 from .run import (
     DEFAULT_TEMPLATE,
@@ -170,6 +171,7 @@ __all__ = [
     "StreamEvent",
     "SubRunEnded",
     "SubRunFailed",
+    "Supervisor",
     "SystemMessage",
     "TetherError",
     "TextDelta",

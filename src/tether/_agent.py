@@ -34,7 +34,7 @@ from ._messages import (
     UserMessage,
 )
 from ._scope import current_scope, use_scope
-from ._subrun import Continuation, Handoff, agent_tool, handoff_tool, sub_run_id, tool_name
+from ._subrun import Continuation, Gate, Handoff, agent_tool, handoff_tool, sub_run_id, tool_name
 from ._usage import Budget, BudgetTracker, Usage
 from .journal import JournalStore, Turn
 from .models import Model, ModelParams, resolve_model
@@ -352,6 +352,7 @@ class Agent(Generic[DepsT, OutputT]):
         description: str | None = None,
         *,
         budget: Budget | None = None,
+        gate: Gate | None = None,
     ) -> Tool:
         """This agent as a tool of another agent: the model gives it a task, and its
         answer is the tool's result.
@@ -366,9 +367,11 @@ class Agent(Generic[DepsT, OutputT]):
             name: the tool's name (the agent's name by default).
             description: what the tool is for (the agent's instructions by default).
             budget: limits of each sub-run, within the caller's.
+            gate: shared by several agent tools, bounds how many of their sub-runs go
+                at once in one calling run (see :class:`~tether.Supervisor`).
         """
         desc = description or self.instructions.strip() or f"Ask the {self.name} agent."
-        return agent_tool(self, tool_name(name, self.name), desc, budget)
+        return agent_tool(self, tool_name(name, self.name), desc, budget, gate)
 
     async def _sub_run(
         self,

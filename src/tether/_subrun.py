@@ -9,10 +9,12 @@ not run again, one in flight is resumed.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -26,6 +28,7 @@ from .tools import RunContext, Tool
 
 __all__ = [
     "Continuation",
+    "Gate",
     "Handoff",
     "HandoffContext",
     "SubAgent",
@@ -142,11 +145,46 @@ def _ended(run: Run | None, result: SubResult, call_id: str, agent: str) -> None
     )
 
 
-def agent_tool(agent: SubAgent, name: str, description: str, budget: Budget | None = None) -> Tool:
+class Gate:
+    """At most ``limit`` sub-runs at once per calling run (a supervisor's workers)."""
+
+    def __init__(self, limit: int) -> None:
+        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+            raise ConfigError(f"max_concurrency must be an int >= 1, got {limit!r}")
+        self.limit = limit
+        self._open: dict[str, tuple[asyncio.Semaphore, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def enter(self, run_id: str) -> AsyncIterator[None]:
+        """Hold one of the calling run's places while a sub-run goes."""
+        sem, users = self._open.get(run_id) or (asyncio.Semaphore(self.limit), 0)
+        self._open[run_id] = (sem, users + 1)
+        try:
+            async with sem:
+                yield
+        finally:
+            sem, users = self._open[run_id]
+            if users <= 1:
+                del self._open[run_id]
+            else:
+                self._open[run_id] = (sem, users - 1)
+
+
+def agent_tool(
+    agent: SubAgent,
+    name: str,
+    description: str,
+    budget: Budget | None = None,
+    gate: Gate | None = None,
+) -> Tool:
     """``agent`` as a tool: the model gives it a task, it answers (see :meth:`Agent.as_tool`)."""
 
     async def call(ctx: RunContext[Any], task: str) -> str:
-        result = await agent._sub_run(task, ctx, budget=budget)
+        if gate is None:
+            result = await agent._sub_run(task, ctx, budget=budget)
+        else:
+            async with gate.enter(ctx.run_id):
+                result = await agent._sub_run(task, ctx, budget=budget)
         _ended(_calling_run(), result, ctx.tool_call_id, agent.name)
         if result.status == "completed":
             return _render(result.output)
