@@ -387,3 +387,35 @@ def test_a_supervisor_is_checked() -> None:
         Supervisor(ScriptedModel([]), [worker, "w2"])  # type: ignore[list-item]
     with pytest.raises(ConfigError, match="max_concurrency"):
         Supervisor(ScriptedModel([]), [worker], max_concurrency=0)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("prompt", "worker"),
+    [
+        ("What is 17 times 23?", "arithmetic"),
+        ("Will it rain in Lisbon tomorrow?", "weather"),
+        ("Translate 'good morning' into French.", "translator"),
+        ("I want a refund for my last payment.", "billing"),
+    ],
+)
+async def test_a_supervisor_on_the_embedded_model_routes_to_the_right_worker(
+    prompt: str, worker: str
+) -> None:
+    """The guided strategy routes for the 0.5B model (bench/eval_routing.py measures it
+    on 32 tasks): each task goes to its worker, whose answer comes back."""
+    pytest.importorskip("llama_cpp")
+    does = {
+        "arithmetic": "Works out sums, products, percentages and other arithmetic.",
+        "weather": "Tells the weather forecast for a city.",
+        "translator": "Translates a sentence into another language.",
+        "billing": "Answers questions about invoices, refunds and payments.",
+    }
+    workers = [
+        Agent(ScriptedModel([f"[{name} reply]"] * 5), name=name, instructions=text)
+        for name, text in does.items()
+    ]
+    result = await Supervisor("local", workers).run(prompt)
+    routed = [e.agent for e in result.events if isinstance(e, SubRunEnded)]
+    assert routed[:1] == [worker]
+    assert f"[{worker} reply]" in str(result.output)

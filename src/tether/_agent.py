@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import importlib
 import logging
 import os
 import time
@@ -783,12 +784,15 @@ class Agent(Generic[DepsT, OutputT]):
         run.adopt(events)
         await _add_to_session(store, run.state, first.prompt, done)
 
-    def _journaled_result(self, run_id: str, events: list[Event]) -> RunResult[OutputT] | None:
-        """The result of a run whose journal shows it ended (not interrupted), else None."""
+    def _journaled_result(
+        self, run_id: str, events: list[Event], *, interrupted: bool = False
+    ) -> RunResult[OutputT] | None:
+        """The result of a run whose journal shows it ended (not interrupted, unless
+        ``interrupted``: a run that stopped to wait for a person), else None."""
         if not events or not isinstance(events[0], RunStarted):
             raise JournalError(f"the journal of run {run_id} does not start with run_started")
         last = events[-1]
-        if not isinstance(last, RunFinished) or last.status == "interrupted":
+        if not isinstance(last, RunFinished) or (last.status == "interrupted" and not interrupted):
             return None
         output: Any = last.output
         spec = self._prepare().spec
@@ -860,6 +864,21 @@ class Agent(Generic[DepsT, OutputT]):
                 first.prompt, deps, strategy=first.strategy, earlier=_continuation_of(first)
             )
             return await self._execute(run)
+
+    async def submit(self, prompt: str, *, queue: str | None = None) -> Any:
+        """Put a new run on this agent's queue for worker processes (``tether worker``)
+        and return its :class:`tether.scale.RunHandle` at once.
+
+        Needs the ``dbos`` extra and a PostgreSQL journal ``store``; see
+        :mod:`tether.scale`.
+        """
+        try:  # the optional dbos extra, loaded only when runs are submitted
+            scale = importlib.import_module("tether.scale")
+        except ImportError as exc:
+            raise ConfigError(
+                f"agent.submit needs the dbos extra: pip install 'tether[dbos]' ({exc})"
+            ) from exc
+        return await scale.submit(self, prompt, queue=queue)
 
     def run_sync(
         self,

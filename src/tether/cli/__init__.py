@@ -1,12 +1,12 @@
 """The ``tether`` command line: ``run``, ``runs``, ``trace``, ``cancel``, ``resume`` and
 ``prune``."""
 
-from . import _cancel, _main, _runs, _trace, _ui  # noqa: F401 - _ui is kept: `tether ui`
+from . import _cancel, _main, _runs, _trace, _ui, _worker  # noqa: F401 - kept: `tether ui`
 from ._app import app
 
 __all__ = ["app", "main"]
 
-del _cancel, _main, _runs, _trace  # imported for their commands, which register on the app
+del _cancel, _main, _runs, _trace, _worker  # imported for their commands, which register on the app
 
 
 def main() -> None:

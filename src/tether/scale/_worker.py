@@ -1,0 +1,235 @@
+"""A worker process: takes runs off an agent's queue and executes them; beats a
+heartbeat; puts a dead worker's runs back on their queue."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from dbos import DBOS
+
+from tether._agent import Agent
+from tether._errors import ConfigError
+from tether.journal import PostgresStore
+
+from ._dbos import APP, APP_VERSION, WORKFLOW, dbos_schema, dsn_of, queue_of
+
+__all__ = ["WorkerSettings", "serve"]
+
+log = logging.getLogger("tether.scale")
+
+_served: dict[str, Agent[Any, Any]] = {}
+"""The agents this process executes runs of, by name."""
+
+
+@DBOS.workflow(name=WORKFLOW, max_recovery_attempts=50)
+async def _execute(agent_name: str, run_id: str) -> dict[str, str]:
+    """Execute a journaled run: new, cut off by a dead worker, or already finished (then
+    its journal's result). No DBOS step: the journal is the run's record."""
+    agent = _served.get(agent_name)
+    if agent is None:
+        raise ConfigError(f"this worker does not serve the agent {agent_name!r}")
+    result = await agent.resume(run_id, wait=agent.lease_ttl * 3 + 1)
+    return {"run_id": run_id, "status": result.status}
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerSettings:
+    """How a worker takes runs.
+
+    Args:
+        concurrency: runs this worker executes at once.
+        global_concurrency: runs of the queue executing at once over all workers (None:
+            no limit beyond each worker's).
+        queue: the queue (``tether.<agent name>`` by default).
+        heartbeat_every: seconds between heartbeats.
+        heartbeat_timeout: seconds without a heartbeat after which a worker counts as
+            dead and its runs go back on their queue.
+        poll_every: seconds between looks at the queue.
+    """
+
+    concurrency: int = 4
+    global_concurrency: int | None = None
+    queue: str | None = None
+    heartbeat_every: float = 2.0
+    heartbeat_timeout: float = 10.0
+    poll_every: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.concurrency, int) or self.concurrency < 1:
+            raise ConfigError(f"concurrency must be an int >= 1, got {self.concurrency!r}")
+        if self.global_concurrency is not None and self.global_concurrency < 1:
+            raise ConfigError(
+                f"global_concurrency must be >= 1 or None, got {self.global_concurrency!r}"
+            )
+        if not 0 < self.heartbeat_every < self.heartbeat_timeout:
+            raise ConfigError(
+                "heartbeat_every must be above 0 and below heartbeat_timeout, got "
+                f"{self.heartbeat_every} and {self.heartbeat_timeout}"
+            )
+        if self.poll_every <= 0:
+            raise ConfigError(f"poll_every must be above 0, got {self.poll_every}")
+
+
+_NOW = "extract(epoch from clock_timestamp())"
+
+
+class _Heartbeat:
+    """The worker's heartbeat, and the watch over the others' (two threads)."""
+
+    def __init__(
+        self,
+        dsn: str,
+        table: str,
+        me: str,
+        settings: WorkerSettings,
+        recover: Callable[[list[str]], int],
+    ) -> None:
+        self.dsn = dsn
+        self.table = table
+        self.me = me
+        self.settings = settings
+        self.recover = recover
+        self.stopped = threading.Event()
+
+    def create(self) -> None:
+        with psycopg.connect(self.dsn, autocommit=True) as c:
+            c.execute(
+                f"CREATE TABLE IF NOT EXISTS {self.table} ("
+                "executor_id TEXT PRIMARY KEY, beat_at DOUBLE PRECISION NOT NULL, "
+                "state TEXT NOT NULL DEFAULT 'alive', taken_by TEXT, "
+                "taken_at DOUBLE PRECISION)"
+            )
+
+    def start(self) -> None:
+        for loop in (self._beat, self._watch):
+            threading.Thread(target=loop, daemon=True, name=f"tether-{loop.__name__}").start()
+
+    def _beat(self) -> None:
+        with psycopg.connect(self.dsn, autocommit=True) as c:
+            while not self.stopped.is_set():
+                try:
+                    cur = c.execute(
+                        f"INSERT INTO {self.table} (executor_id, beat_at) VALUES (%s, {_NOW}) "
+                        f"ON CONFLICT (executor_id) DO UPDATE SET beat_at = {_NOW} "
+                        f"WHERE {self.table}.state = 'alive'",
+                        (self.me,),
+                    )
+                    if cur.rowcount != 1:
+                        # Another worker counted this one dead (it was paused or cut off)
+                        # and gave its runs to others: stop at once, as on a lost lease.
+                        log.error("tether worker %s was taken over; it stops", self.me)
+                        os._exit(75)
+                except psycopg.Error as exc:
+                    log.warning("tether worker %s: heartbeat failed: %s", self.me, exc)
+                self.stopped.wait(self.settings.heartbeat_every)
+
+    def _watch(self) -> None:
+        with psycopg.connect(self.dsn, autocommit=True) as c:
+            while not self.stopped.is_set():
+                try:
+                    rows = c.execute(
+                        f"UPDATE {self.table} SET state = 'dead', taken_by = %s, "
+                        f"taken_at = {_NOW} WHERE state IN ('alive', 'gone') "
+                        f"AND beat_at < {_NOW} - %s AND executor_id <> %s RETURNING executor_id",
+                        (self.me, self.settings.heartbeat_timeout, self.me),
+                    ).fetchall()
+                    dead = [r[0] for r in rows]
+                    if dead:
+                        moved = self.recover(dead)
+                        log.warning(
+                            "tether worker %s: workers %s stopped beating; %d runs back on "
+                            "their queue",
+                            self.me,
+                            ", ".join(dead),
+                            moved,
+                        )
+                except psycopg.Error as exc:
+                    log.warning("tether worker %s: watch failed: %s", self.me, exc)
+                self.stopped.wait(self.settings.heartbeat_every)
+
+    def leave(self) -> None:
+        """A clean exit: the others take over this worker's runs at once."""
+        self.stopped.set()
+        with contextlib.suppress(psycopg.Error), psycopg.connect(self.dsn, autocommit=True) as c:
+            c.execute(
+                f"UPDATE {self.table} SET state = 'gone', beat_at = 0 "
+                "WHERE executor_id = %s AND state = 'alive'",
+                (self.me,),
+            )
+
+
+def _recover(dead: list[str]) -> int:
+    # DBOS's own recovery, for executors that will not come back: their PENDING
+    # workflows go back to ENQUEUED on their queue (idempotent; the dbos pin is < 3.5).
+    return len(DBOS._recover_pending_workflows(dead))
+
+
+async def serve(
+    agent: Agent[Any, Any],
+    settings: WorkerSettings | None = None,
+    *,
+    stop: asyncio.Event | None = None,
+    ready: Callable[[str], None] | None = None,
+) -> None:
+    """Execute runs of ``agent`` from its queue until ``stop`` is set (or SIGTERM/SIGINT).
+
+    ``ready`` is called with the worker's id once it takes runs.
+
+    Raises:
+        ConfigError: the agent has no PostgreSQL journal store.
+    """
+    settings = settings or WorkerSettings()
+    store = agent.store
+    dsn = dsn_of(store)
+    assert isinstance(store, PostgresStore)
+    await store.list_runs(limit=1)  # the journal's schema exists before anything else
+    me = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    queue = queue_of(agent, settings.queue)
+    _served[agent.name] = agent
+    heartbeat = _Heartbeat(dsn, f"{store.schema}.workers", me, settings, _recover)
+    await asyncio.to_thread(heartbeat.create)
+    DBOS(
+        config={
+            "name": APP,
+            "system_database_url": dsn,
+            "dbos_system_schema": dbos_schema(store),
+            "executor_id": me,
+            "application_version": APP_VERSION,
+            "log_level": "WARNING",
+        }
+    )
+    DBOS.listen_queues([queue])
+    DBOS.launch()  # inside the running loop: the runs execute on it
+    await DBOS.register_queue_async(
+        queue,
+        worker_concurrency=settings.concurrency,
+        global_concurrency=settings.global_concurrency,
+        polling_interval_sec=settings.poll_every,
+        on_conflict="always_update",
+    )
+    heartbeat.start()
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    if ready is not None:
+        ready(me)
+    try:
+        await stop.wait()
+    finally:
+        await asyncio.to_thread(heartbeat.leave)
+        # destroy() is sync and waits for workflows: never on the loop they run on.
+        await asyncio.to_thread(DBOS.destroy, workflow_completion_timeout_sec=5)
+        _served.pop(agent.name, None)
