@@ -393,10 +393,10 @@ def test_a_supervisor_is_checked() -> None:
 @pytest.mark.parametrize(
     ("prompt", "worker"),
     [
-        ("What is 17 times 23?", "arithmetic"),
-        ("Will it rain in Lisbon tomorrow?", "weather"),
-        ("Translate 'good morning' into French.", "translator"),
-        ("I want a refund for my last payment.", "billing"),
+        ("Add 1,250 and 3,875.", "arithmetic"),
+        ("Do I need an umbrella in London today?", "weather"),
+        ("How do you say 'thank you very much' in Japanese?", "translator"),
+        ("Can I pay my invoice by bank transfer?", "billing"),
     ],
 )
 async def test_a_supervisor_on_the_embedded_model_routes_to_the_right_worker(
@@ -419,3 +419,17 @@ async def test_a_supervisor_on_the_embedded_model_routes_to_the_right_worker(
     routed = [e.agent for e in result.events if isinstance(e, SubRunEnded)]
     assert routed[:1] == [worker]
     assert f"[{worker} reply]" in str(result.output)
+
+
+async def test_a_guided_supervisor_delegates_its_first_move() -> None:
+    from tether import GuidedStrategy
+
+    worker = Agent(ScriptedModel(["[w reply]"]), name="w", instructions="Does the work.")
+    boss = Supervisor("local", [worker])  # the embedded model prefers the guided strategy
+    assert isinstance(boss.strategy, GuidedStrategy)
+    assert boss.strategy.delegate_first
+    model = ScriptedModel([ToolCall("w", {"task": "the work"}), "[w reply]"])
+    scripted = Supervisor(model, [worker], strategy=GuidedStrategy(delegate_first=True))
+    result = await scripted.run("do the work")
+    assert model.params[0].tool_choice == "required"  # the first move must be a worker
+    assert [e.agent for e in result.events if isinstance(e, SubRunEnded)] == ["w"]

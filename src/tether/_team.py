@@ -17,7 +17,8 @@ from ._agent import Agent
 from ._errors import ConfigError
 from ._subrun import Gate
 from ._usage import Budget
-from .models import Model
+from .models import Model, resolve_model
+from .run import GuidedStrategy
 
 __all__ = ["Supervisor"]
 
@@ -74,6 +75,11 @@ class Supervisor(Agent[Any, Any]):
         )
         lead = _LEAD.format(roster=roster)
         kwargs.setdefault("name", "supervisor")
+        resolved = model if isinstance(model, Model) else resolve_model(model)
+        if kwargs.get("strategy") is None and resolved.preferred_strategy == "guided":
+            # A small model routes every task to a worker: a choice among their names.
+            kwargs["strategy"] = GuidedStrategy(delegate_first=True)
+        model = resolved
         tools = [*kwargs.pop("tools", ()), *worker_tools]
         super().__init__(
             model,

@@ -57,7 +57,7 @@ Example:
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from tether._events import ModelResponded, OutputInvalid, Reason, TurnRecorded
@@ -158,6 +158,8 @@ class GuidedStrategy(Strategy):
             only restates it, instead of the model's copy of it.
         compact_prompt: use :data:`GUIDED_PROMPT` as the system prompt when the agent
             has the default orchestrator prompt (a custom prompt is always kept).
+        delegate_first: the first move is always a tool, chosen among the tools' names
+            only (a supervisor routes every task to a worker; off by default).
     """
 
     name = "guided"
@@ -174,6 +176,7 @@ class GuidedStrategy(Strategy):
         result_notes: bool = True,
         finish_with_results: bool = True,
         compact_prompt: bool = True,
+        delegate_first: bool = False,
     ) -> None:
         self.native_decision = native_decision
         self.fresh_answers = fresh_answers
@@ -184,9 +187,12 @@ class GuidedStrategy(Strategy):
         self.result_notes = result_notes
         self.finish_with_results = finish_with_results
         self.compact_prompt = compact_prompt
+        self.delegate_first = delegate_first
 
     def __repr__(self) -> str:
         off = [f"{f}=False" for f in TECHNIQUES if not getattr(self, f)]
+        if self.delegate_first:
+            off.append("delegate_first=True")
         return f"GuidedStrategy({', '.join(off)})"
 
     # --- the Strategy interface -------------------------------------------------------------
@@ -276,6 +282,11 @@ class Decide:
 
     async def run(self, r: Run) -> Node | GiveUp | Finish:
         g = _strategy(r)
+        if g.delegate_first and not r.state.results:
+            # The first move is a call of one of the tools, the model's own pick.
+            params = replace(r.config.params, tool_choice="required")
+            got = await model_step(r, params, purpose="decide")
+            return got if isinstance(got, GiveUp | Finish) else Decided(got)
         if g.native_decision:
             got = await model_step(r, r.config.params, _view(r, _facts(r)), purpose="decide")
             return got if isinstance(got, GiveUp | Finish) else Decided(got)
