@@ -132,6 +132,18 @@ def _check_ledger(ledger: str, store_spec: str, run_id: str, calls: int = 7) -> 
             assert counts[f"{run_id}:{e.call_id}"] >= 1, e
 
 
+def _journal(kind: str, tmp_path: Path, prefix: str, file: str) -> tuple[str, str]:
+    """A fresh journal for one crash test: its PostgreSQL schema (dropped at the end) and
+    the store's spec for the child processes."""
+    schema = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    if kind == "postgres":
+        why = _postgres_reachable()
+        if why is not None:
+            pytest.skip(f"PostgreSQL tests need a server: {why}")
+        return schema, f"postgres:{PG_DSN}|{schema}"
+    return schema, f"sqlite:{tmp_path / file}"
+
+
 def _drop_schema(schema: str) -> None:
     from tether.journal import PostgresStore
 
@@ -146,14 +158,7 @@ def _drop_schema(schema: str) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", ["sqlite", "postgres"])
 def test_two_hundred_kills_lose_nothing_and_do_nothing_twice(kind: str, tmp_path: Path) -> None:
-    schema = f"crash_{uuid.uuid4().hex[:10]}"
-    if kind == "postgres":
-        why = _postgres_reachable()
-        if why is not None:
-            pytest.skip(f"PostgreSQL tests need a server: {why}")
-        spec = f"postgres:{PG_DSN}|{schema}"
-    else:
-        spec = f"sqlite:{tmp_path / 'crash.db'}"
+    schema, spec = _journal(kind, tmp_path, "crash", "crash.db")
     reference = _reference(tmp_path)
     span = _baseline(spec, tmp_path)
     rng = random.Random(20261130)
@@ -202,14 +207,7 @@ def test_two_processes_resuming_one_run_only_one_goes_on(tmp_path: Path) -> None
 def test_a_guided_run_killed_anywhere_resumes_guided_and_ends_as_a_run_never_killed(
     kind: str, tmp_path: Path
 ) -> None:
-    schema = f"crashg_{uuid.uuid4().hex[:10]}"
-    if kind == "postgres":
-        why = _postgres_reachable()
-        if why is not None:
-            pytest.skip(f"PostgreSQL tests need a server: {why}")
-        spec = f"postgres:{PG_DSN}|{schema}"
-    else:
-        spec = f"sqlite:{tmp_path / 'crash-guided.db'}"
+    schema, spec = _journal(kind, tmp_path, "crashg", "crash-guided.db")
     reference = _reference(tmp_path, "guided")
     # The reference is guided: one clause at a time, each with its own tool call.
     assert sum(line.startswith("tool:") for line in reference) == 3
@@ -252,14 +250,7 @@ def _memories(ledger: str) -> list[str]:
 def test_memory_writes_and_compactions_survive_kills_once_each(kind: str, tmp_path: Path) -> None:
     """Killed anywhere, resumed: every memory is written once (the remember calls'
     idempotency keys), and the compacted conversation ends as a run never killed."""
-    schema = f"crashm_{uuid.uuid4().hex[:10]}"
-    if kind == "postgres":
-        why = _postgres_reachable()
-        if why is not None:
-            pytest.skip(f"PostgreSQL tests need a server: {why}")
-        spec = f"postgres:{PG_DSN}|{schema}"
-    else:
-        spec = f"sqlite:{tmp_path / 'crash-memory.db'}"
+    schema, spec = _journal(kind, tmp_path, "crashm", "crash-memory.db")
     reference = _ids_out(_reference(tmp_path, "memory"))
     assert any("summary of" in line for line in reference[:1]), "the reference was compacted"
     span = _baseline(spec, tmp_path, "memory")
@@ -286,14 +277,7 @@ def test_a_tree_of_agents_killed_anywhere_resumes_as_one(kind: str, tmp_path: Pa
     """A lead running two buyer agents at once, killed anywhere and resumed from the
     lead: a buyer that had finished is not run again, one in flight goes on; every
     effect once, and the lead's answer and usage as a run never killed."""
-    schema = f"crasht_{uuid.uuid4().hex[:10]}"
-    if kind == "postgres":
-        why = _postgres_reachable()
-        if why is not None:
-            pytest.skip(f"PostgreSQL tests need a server: {why}")
-        spec = f"postgres:{PG_DSN}|{schema}"
-    else:
-        spec = f"sqlite:{tmp_path / 'crash-tree.db'}"
+    schema, spec = _journal(kind, tmp_path, "crasht", "crash-tree.db")
     reference = _reference(tmp_path, "tree")
     assert "bought: book: charged book 500, shipped book | pen: " in reference[-1]
     span = _baseline(spec, tmp_path, "tree")

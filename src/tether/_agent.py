@@ -746,17 +746,7 @@ class Agent(Generic[DepsT, OutputT]):
             await refuse_cancelled(store, run_id, events, lease.owner)
             first = events[0]
             assert isinstance(first, RunStarted)
-            run = self._new_run(
-                first.prompt,
-                deps,
-                parent=parent,
-                store=store,
-                run_id=run_id,
-                strategy=first.strategy,
-                earlier=_continuation_of(first),
-                budget=budget,
-            )
-            run.adopt(events)
+            run = self._rebuilt(run_id, events, deps, parent=parent, store=store, budget=budget)
             for ended in run.state.sub_runs.values():  # what finished sub-runs used
                 run.state.tracker.restore(ended.usage)
             # Time the run was alive counts, not time it lay dead.
@@ -777,12 +767,23 @@ class Agent(Generic[DepsT, OutputT]):
         first = events[0]
         if not isinstance(first, RunStarted) or first.session is None:
             return
-        earlier = _continuation_of(first)
+        run = self._rebuilt(done.run_id, events)
+        await _add_to_session(store, run.state, first.prompt, done)
+
+    def _rebuilt(self, run_id: str, events: list[Event], deps: Any = None, **options: Any) -> Run:
+        """A journaled run rebuilt by folding its events (nothing recorded or emitted)."""
+        first = events[0]
+        assert isinstance(first, RunStarted)
         run = self._new_run(
-            first.prompt, None, run_id=done.run_id, strategy=first.strategy, earlier=earlier
+            first.prompt,
+            deps,
+            run_id=run_id,
+            strategy=first.strategy,
+            earlier=_continuation_of(first),
+            **options,
         )
         run.adopt(events)
-        await _add_to_session(store, run.state, first.prompt, done)
+        return run
 
     def _journaled_result(
         self, run_id: str, events: list[Event], *, interrupted: bool = False
@@ -799,16 +800,7 @@ class Agent(Generic[DepsT, OutputT]):
         if output is not None and spec.adapter is not None:
             with contextlib.suppress(Exception):  # a journal of another output type
                 output = spec.adapter.validate_python(output)
-        first = events[0]
-        assert isinstance(first, RunStarted)
-        run = self._new_run(
-            first.prompt,
-            None,
-            run_id=run_id,
-            strategy=first.strategy,
-            earlier=_continuation_of(first),
-        )
-        run.adopt(events)
+        run = self._rebuilt(run_id, events)
         return RunResult(
             run_id,
             last.status,
