@@ -14,13 +14,16 @@ waiting.
   submit). The ideal is workers x concurrency / 0.11 s. CPU is sampled from ``/proc``
   over the window: the whole machine, the workers, PostgreSQL's processes and this
   process, to tell a CPU-bound configuration from a latency-bound one.
-* **take-over** (``--takeover 3:1.5,10:1.5,3:10``, heartbeat timeout : the agent's
-  lease TTL, in seconds): 3 workers, a steady stream of ``--rate`` runs/s; once the
-  first worker has runs in flight (at least one mid-run) it gets SIGKILL. For each of
-  its in-flight runs: when a survivor counted it dead (``taken_at`` in the workers
-  table), when DBOS dispatched the run again (``started_at_epoch_ms``), when its
-  journal got its first event after the kill (the run began again), and when it
-  finished; and what the dead worker's lease still had to run at the kill.
+* **take-over** (``--takeover 3:1.5,10:1.5,3:10,10:30``, heartbeat timeout : the
+  agent's lease TTL, in seconds; 30 s is ``Agent``'s default lease): 3 workers, a
+  steady stream of ``--rate`` runs/s (20); once the first worker has ``--want`` runs
+  in flight (3; at least one mid-run) it gets SIGKILL. For each of its in-flight runs:
+  when a survivor counted it dead (``taken_at`` in the workers table), when DBOS
+  dispatched the run again (``started_at_epoch_ms``), when its journal got its first
+  event after the kill (the run began again), and when it finished; and what the dead
+  worker's lease still had to run at the kill.
+
+``--repeats`` measures every configuration that many times.
 
     .venv/bin/python bench/bench_scale.py                       # both parts
     .venv/bin/python bench/bench_scale.py --part throughput --runs 400
@@ -254,13 +257,10 @@ class Cluster:
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait(timeout=10)
-        with contextlib.suppress(Exception):  # the submitter's DBOS client for this schema
-            from tether.scale import _submit
+        with contextlib.suppress(Exception):  # the submitter's DBOS clients
+            from tether.scale import close
 
-            key = (self.dsn, f"{self.schema}_dbos")
-            client = _submit._clients.pop(key, None)
-            if client is not None:
-                client.destroy()
+            close()
         _drop_schemas(self.dsn, self.schema)
 
 
@@ -290,10 +290,71 @@ async def _spans(handles: list[Any]) -> list[tuple[float, float, float]]:
     return out
 
 
+async def _workflow_times(cluster: Cluster, ids: list[str]) -> list[tuple[float, ...]]:
+    """Per run, DBOS's (enqueued, dispatched, completed) times, in seconds."""
+    async with await psycopg.AsyncConnection.connect(cluster.dsn, autocommit=True) as conn:
+        cur = await conn.execute(
+            "SELECT workflow_uuid, created_at, started_at_epoch_ms, "
+            f"coalesce(completed_at, updated_at) FROM {cluster.schema}_dbos.workflow_status "
+            "WHERE workflow_uuid = ANY(%s)",
+            (ids,),
+        )
+        rows = {r[0]: tuple(v / 1000 for v in r[1:]) for r in await cur.fetchall()}
+    return [rows[i] for i in ids]
+
+
+def _slot_split(
+    cluster: Cluster, rate: float, spans: list[tuple[float, ...]], flows: list[tuple[float, ...]]
+) -> dict[str, float]:
+    """Where a worker slot's time per run goes (means, ms): DBOS dispatch to the run's
+    first event, the run itself, its end to DBOS's record of it, and the rest (the slot
+    empty, waiting for a poll to fill it)."""
+
+    def mean_ms(values: list[float]) -> float:
+        return round(statistics.fmean(values) * 1000, 1)
+
+    slot = cluster.workers * cluster.concurrency / rate
+    start = [s[1] - f[1] for s, f in zip(spans, flows, strict=True)]
+    service = [s[2] - s[1] for s in spans]
+    done = [f[2] - s[2] for s, f in zip(spans, flows, strict=True)]
+    held = statistics.fmean(start) + statistics.fmean(service) + statistics.fmean(done)
+    return {
+        "slot_ms_per_run": round(slot * 1000, 1),
+        "dispatch_to_first_event_ms": mean_ms(start),
+        "dispatch_to_first_event_ms_p95": round(_pct(start, 0.95) * 1000, 1),
+        "run_ms": mean_ms(service),
+        "finish_to_dbos_done_ms": mean_ms(done),
+        "slot_empty_ms": round((slot - held) * 1000, 1),
+        "enqueue_ms": mean_ms([f[0] - s[0] for s, f in zip(spans, flows, strict=True)]),
+    }
+
+
+async def _idle_cost(cluster: Cluster, seconds: float) -> dict[str, Any]:
+    """What idle workers cost (polling the queue, beating): transactions/s, cores."""
+    commits0 = await asyncio.to_thread(_commits, cluster.dsn)
+    before = CpuSnapshot.take(cluster.pids)
+    await asyncio.sleep(seconds)
+    after = CpuSnapshot.take(cluster.pids)
+    commits = await asyncio.to_thread(_commits, cluster.dsn) - commits0
+    cores = cpu_between(before, after)
+    return {
+        "commits_per_s": round(commits / (after.wall - before.wall), 1),
+        "workers_cores": cores["workers"],
+        "postgres_cores": cores["postgres"],
+    }
+
+
+def _cpu_per_run(cores: dict[str, float], wall: float, runs: int) -> float:
+    """CPU ms per run of the workers, PostgreSQL and the submitter (not other processes)."""
+    ours = cores["workers"] + cores["postgres"] + cores["bench"]
+    return round(ours * wall / runs * 1000, 2)
+
+
 async def measure_throughput(cluster: Cluster, runs: int, await_mode: str) -> dict[str, Any]:
     agent = cluster.agent
     try:
         await _warm_up(agent, 2 * cluster.workers * cluster.concurrency)
+        idle = await _idle_cost(cluster, 3.0)
         commits0 = await asyncio.to_thread(_commits, cluster.dsn)
         before = CpuSnapshot.take(cluster.pids)
         t0 = time.time()
@@ -303,11 +364,12 @@ async def measure_throughput(cluster: Cluster, runs: int, await_mode: str) -> di
             if await_mode == "gather":
                 results = await asyncio.gather(*(h.result() for h in handles))
             else:
-                results = [await h.result(poll=0.02) for h in handles]
+                results = [await h.result(poll=0.05) for h in handles]
         t_results = time.time()
         after = CpuSnapshot.take(cluster.pids)
         commits = await asyncio.to_thread(_commits, cluster.dsn) - commits0
         spans = await _spans(handles)
+        flows = await _workflow_times(cluster, [h.run_id for h in handles])
     finally:
         await agent.store.close()
     statuses = [r.status for r in results]
@@ -339,10 +401,10 @@ async def measure_throughput(cluster: Cluster, runs: int, await_mode: str) -> di
         "service_ms_mean": round(statistics.fmean(service), 1),
         "busy_slots_mean": round(rate * statistics.fmean(service) / 1000, 2),
         "cpu_cores": cpu_between(before, after),
-        "cpu_ms_per_run": round(
-            cpu_between(before, after)["machine"] * (after.wall - before.wall) / runs * 1000, 2
-        ),
+        "cpu_ms_per_run": _cpu_per_run(cpu_between(before, after), after.wall - before.wall, runs),
         "db_commits_per_run": round(commits / runs, 1),
+        "slot": _slot_split(cluster, rate, spans, flows),
+        "idle": idle,
     }
 
 
@@ -403,7 +465,7 @@ async def _after(conn: Any, cluster: Cluster, ids: list[str]) -> dict[str, Any]:
         f"SELECT state, taken_by, taken_at FROM {schema}.workers WHERE executor_id = %s",
         (victim,),
     )
-    state, taken_by, taken_at = await cur.fetchone()
+    state, taken_by, taken_at = await cur.fetchone() or (None, None, None)
     cur = await conn.execute(
         f"SELECT workflow_uuid, status, executor_id, started_at_epoch_ms, recovery_attempts, "
         f"updated_at FROM {schema}_dbos.workflow_status WHERE workflow_uuid = ANY(%s)",
@@ -428,8 +490,8 @@ def _split(
         "run_id": run_id,
         "cut_after": type(at_kill[-1]).__name__,
         "finished_before_kill": bool(finished and finished <= kill_at),
-        "lease_left_s": round(max(0.0, lease - kill_at), 3) if lease else 0.0,
-        "dead_s": round(after["taken_at"] - kill_at, 3),
+        "lease_left_s": round(max(0.0, lease - kill_at), 3) if lease else None,
+        "dead_s": round(after["taken_at"] - kill_at, 3) if after["taken_at"] else None,
         "redispatched_s": round(redispatched - kill_at, 3),
         "began_s": round(began - kill_at, 3) if began else None,
         "first_event_after": type(later[0]).__name__ if later else None,
@@ -504,6 +566,7 @@ async def measure_takeover(cluster: Cluster, rate: float, warm: float, want: int
         "last_beat_before_kill_s": round(kill_at - frozen["last_beat"], 3),
         "victim_state": after["state"],
         "in_flight": len(ids),
+        "loadavg_after": os.getloadavg(),
         "per_run": per_run,
     }
 
@@ -556,6 +619,25 @@ def print_throughput(rows: list[dict[str, Any]]) -> None:
         )
 
 
+def print_slots(rows: list[dict[str, Any]]) -> None:
+    print(
+        "\n| workers | slot time per run ms | DBOS dispatch -> first event | run "
+        "| run end -> DBOS done | slot empty | enqueue (submit) "
+        "| idle: commits/s, cores workers / postgres |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|---:|---|")
+    for r in rows:
+        s = r["slot"]
+        print(
+            f"| {r['workers']} x {r['concurrency']} | {s['slot_ms_per_run']:.0f} "
+            f"| {s['dispatch_to_first_event_ms']:.0f} "
+            f"(p95 {s['dispatch_to_first_event_ms_p95']:.0f}) "
+            f"| {s['run_ms']:.0f} | {s['finish_to_dbos_done_ms']:.0f} | {s['slot_empty_ms']:.0f} "
+            f"| {s['enqueue_ms']:.1f} | {r['idle']['commits_per_s']:.0f}, "
+            f"{r['idle']['workers_cores']:.2f} / {r['idle']['postgres_cores']:.2f} |"
+        )
+
+
 def print_takeover(rows: list[dict[str, Any]]) -> None:
     print(
         "\n| heartbeat timeout / lease TTL | run | cut after | lease left at kill "
@@ -565,12 +647,38 @@ def print_takeover(rows: list[dict[str, Any]]) -> None:
     for r in rows:
         for p in r["per_run"]:
             print(
-                f"| {r['heartbeat_timeout']:g} s / {r['lease_ttl']:g} s | {p['run_id'][:8]} "
-                f"| {p['cut_after']} | {p['lease_left_s']:.2f} | {p['dead_s']:.2f} "
+                f"| {r['heartbeat_timeout']:g} s / {r['lease_ttl']:g} s | {p['run_id'][-8:]} "
+                f"| {p['cut_after']} | {_fmt(p['lease_left_s'])} | {p['dead_s']:.2f} "
                 f"| {p['redispatched_s']:.2f} | {_fmt(p['began_s'])} | {_fmt(p['finished_s'])} |"
             )
     print("(seconds after the SIGKILL; last beat before the kill: ", end="")
     print(", ".join(f"{r['last_beat_before_kill_s']:.2f} s" for r in rows) + ")")
+    print(
+        "\n| heartbeat timeout / lease TTL | kills | runs taken over | kill -> counted dead "
+        "| -> dispatched again | -> began again | -> finished | kill -> finished (max) |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    pairs: dict[tuple[float, float], list[dict[str, Any]]] = {}
+    for r in rows:
+        pairs.setdefault((r["heartbeat_timeout"], r["lease_ttl"]), []).append(r)
+    for (hb, ttl), group in pairs.items():
+        runs = [p for r in group for p in r["per_run"] if p["began_s"] and p["dead_s"]]
+        if not runs:
+            continue
+
+        def mean(f: Any, runs: list[dict[str, Any]] = runs) -> float:
+            return statistics.fmean(f(p) for p in runs)
+
+        print(
+            f"| {hb:g} s / {ttl:g} s | {len(group)} | {len(runs)} "
+            f"| {mean(lambda p: p['dead_s']):.2f} "
+            f"| +{mean(lambda p: p['redispatched_s'] - p['dead_s']):.2f} "
+            f"| +{mean(lambda p: p['began_s'] - p['redispatched_s']):.2f} "
+            f"| +{mean(lambda p: p['finished_s'] - p['began_s']):.2f} "
+            f"| {max(p['finished_s'] for p in runs):.2f} |"
+        )
+    print("(means over the runs that began again; a run whose journal had ended before the")
+    print(" kill is only handed its journaled result)")
 
 
 def _meta(args: argparse.Namespace) -> dict[str, Any]:
@@ -615,8 +723,8 @@ def main() -> None:
     ap.add_argument("--tool-delay", type=float, default=0.01)
     ap.add_argument("--lease-ttl", type=float, default=1.5, help="throughput: the agent's lease")
     ap.add_argument("--await-mode", choices=["sequential", "gather"], default="sequential")
-    ap.add_argument("--takeover", default="3:1.5,10:1.5,3:10", help="heartbeat:lease pairs")
-    ap.add_argument("--repeats", type=int, default=1, help="take-over: kills per pair")
+    ap.add_argument("--takeover", default="3:1.5,10:1.5,3:10,10:30", help="heartbeat:lease")
+    ap.add_argument("--repeats", type=int, default=1, help="measurements per configuration")
     ap.add_argument("--rate", type=float, default=20.0, help="take-over: runs/s submitted")
     ap.add_argument("--warm", type=float, default=3.0, help="take-over: s of stream first")
     ap.add_argument("--want", type=int, default=3, help="take-over: runs in flight at the kill")
@@ -637,16 +745,17 @@ def main() -> None:
 
         if args.part in ("throughput", "all"):
             for n in (int(x) for x in args.workers.split(",")):
-                record(
-                    run_one(
-                        args,
-                        Path(tmp),
-                        "throughput",
-                        workers=n,
-                        heartbeat_timeout=10.0,
-                        lease_ttl=args.lease_ttl,
+                for _ in range(args.repeats):
+                    record(
+                        run_one(
+                            args,
+                            Path(tmp),
+                            "throughput",
+                            workers=n,
+                            heartbeat_timeout=10.0,
+                            lease_ttl=args.lease_ttl,
+                        )
                     )
-                )
         if args.part in ("takeover", "all"):
             for pair in args.takeover.split(","):
                 hb, ttl = (float(x) for x in pair.split(":"))
@@ -662,6 +771,7 @@ def main() -> None:
                         )
                     )
     print_throughput([r for r in rows if r["part"] == "throughput"])
+    print_slots([r for r in rows if r["part"] == "throughput"])
     print_takeover([r for r in rows if r["part"] == "takeover"])
     print(f"\nmachine: {NCPU} cores; load average before: {meta['loadavg_before']}")
 

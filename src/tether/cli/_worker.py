@@ -24,7 +24,10 @@ def worker(
         str | None,
         typer.Option(help="The PostgreSQL journal (postgresql://...); the agent's own by default."),
     ] = None,
-    concurrency: Annotated[int, typer.Option(help="Runs this worker executes at once.")] = 4,
+    concurrency: Annotated[
+        int,
+        typer.Option(help="Runs each worker of the queue executes at once (the latest sets it)."),
+    ] = 4,
     global_concurrency: Annotated[
         int | None, typer.Option(help="Runs of the queue at once over all workers.")
     ] = None,
@@ -35,8 +38,8 @@ def worker(
         float, typer.Option(help="Seconds of silence after which a worker counts as dead.")
     ] = 10.0,
     poll_every: Annotated[
-        float, typer.Option(help="Seconds between looks at the queue when it is idle.")
-    ] = 1.0,
+        float, typer.Option(help="Seconds between looks at the queue (a freed slot waits this).")
+    ] = 0.1,
 ) -> None:
     """Take runs of an agent off its queue and execute them, until Ctrl+C or SIGTERM."""
     try:

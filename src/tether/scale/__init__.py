@@ -19,7 +19,7 @@ heartbeat go stale puts that worker's runs back on their queue (the heartbeat on
 decides how soon, never whether a run can be run twice).
 """
 
-from ._submit import RunHandle, submit
+from ._submit import RunHandle, close, submit
 from ._worker import WorkerSettings, serve
 
-__all__ = ["RunHandle", "WorkerSettings", "serve", "submit"]
+__all__ = ["RunHandle", "WorkerSettings", "close", "serve", "submit"]

@@ -16,7 +16,7 @@ from tether.journal import JournalStore
 
 from ._dbos import APP, APP_VERSION, WORKFLOW, dbos_schema, dsn_of, queue_of
 
-__all__ = ["RunHandle", "submit"]
+__all__ = ["RunHandle", "close", "submit"]
 
 _clients: dict[tuple[str, str], DBOSClient] = {}
 
@@ -35,7 +35,8 @@ def _client(store: JournalStore) -> DBOSClient:
 
 
 @atexit.register
-def _close_clients() -> None:
+def close() -> None:
+    """Close the connections this process opened to submit runs (also done at exit)."""
     for client in _clients.values():
         client.destroy()
     _clients.clear()

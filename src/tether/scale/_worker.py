@@ -48,14 +48,17 @@ class WorkerSettings:
     """How a worker takes runs.
 
     Args:
-        concurrency: runs this worker executes at once.
+        concurrency: runs each worker of the queue executes at once. It is the queue's
+            setting, the same for all its workers: the worker started last sets it.
         global_concurrency: runs of the queue executing at once over all workers (None:
-            no limit beyond each worker's).
+            no limit beyond each worker's); also the queue's, set by the latest worker.
         queue: the queue (``tether.<agent name>`` by default).
         heartbeat_every: seconds between heartbeats.
         heartbeat_timeout: seconds without a heartbeat after which a worker counts as
-            dead and its runs go back on their queue.
-        poll_every: seconds between looks at the queue.
+            dead; its runs go back on their queue and their leases are ended, so the
+            others take them over at once.
+        poll_every: seconds between looks at the queue (before every look, busy or
+            not: a slot that frees waits up to this long for its next run).
     """
 
     concurrency: int = 4
@@ -63,7 +66,7 @@ class WorkerSettings:
     queue: str | None = None
     heartbeat_every: float = 2.0
     heartbeat_timeout: float = 10.0
-    poll_every: float = 1.0
+    poll_every: float = 0.1
 
     def __post_init__(self) -> None:
         if not isinstance(self.concurrency, int) or self.concurrency < 1:
@@ -90,13 +93,14 @@ class _Heartbeat:
     def __init__(
         self,
         dsn: str,
-        table: str,
+        schema: str,
         me: str,
         settings: WorkerSettings,
-        recover: Callable[[list[str]], int],
+        recover: Callable[[list[str]], list[str]],
     ) -> None:
         self.dsn = dsn
-        self.table = table
+        self.schema = schema
+        self.table = f"{schema}.workers"
         self.me = me
         self.settings = settings
         self.recover = recover
@@ -147,12 +151,20 @@ class _Heartbeat:
                     dead = [r[0] for r in rows]
                     if dead:
                         moved = self.recover(dead)
+                        # Their leases end now rather than at their TTL: the journal's
+                        # writes are fenced by the lease, so a worker that was only
+                        # paused cannot write these runs once another has taken them.
+                        c.execute(
+                            f"UPDATE {self.schema}.runs SET lease_expires = 0 "
+                            "WHERE run_id = ANY(%s) AND lease_owner IS NOT NULL",
+                            (moved,),
+                        )
                         log.warning(
                             "tether worker %s: workers %s stopped beating; %d runs back on "
                             "their queue",
                             self.me,
                             ", ".join(dead),
-                            moved,
+                            len(moved),
                         )
                 except psycopg.Error as exc:
                     log.warning("tether worker %s: watch failed: %s", self.me, exc)
@@ -169,10 +181,11 @@ class _Heartbeat:
             )
 
 
-def _recover(dead: list[str]) -> int:
-    # DBOS's own recovery, for executors that will not come back: their PENDING
-    # workflows go back to ENQUEUED on their queue (idempotent; the dbos pin is < 3.5).
-    return len(DBOS._recover_pending_workflows(dead))
+def _recover(dead: list[str]) -> list[str]:
+    """DBOS's own recovery, for executors that will not come back: their PENDING
+    workflows go back to ENQUEUED on their queue (idempotent; the dbos pin is < 3.5).
+    Returns their ids, which are the runs' ids."""
+    return [h.workflow_id for h in DBOS._recover_pending_workflows(dead)]
 
 
 async def serve(
@@ -197,7 +210,7 @@ async def serve(
     me = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     queue = queue_of(agent, settings.queue)
     _served[agent.name] = agent
-    heartbeat = _Heartbeat(dsn, f"{store.schema}.workers", me, settings, _recover)
+    heartbeat = _Heartbeat(dsn, store.schema, me, settings, _recover)
     await asyncio.to_thread(heartbeat.create)
     DBOS(
         config={

@@ -171,9 +171,11 @@ class WorkerPool:
         self._jobs.put(ticket)
         # A call from inside a sync tool (a nested agent run) must never wait for a slot
         # that its own callers hold: it gets a thread even past max_workers.
+        # It gets a thread of its own, not an idle one's promise: a nested call must
+        # not depend on the pool's counts being right while its callers wait on it.
         nested = getattr(_in_pool, "pool", None) is self
         with self._lock:
-            if self._idle > 0:
+            if self._idle > 0 and not nested:
                 self._idle -= 1
                 return ticket
             if self._threads >= self.max_workers and not nested:
