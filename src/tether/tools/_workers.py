@@ -51,6 +51,7 @@ class Ticket:
         "kwargs",
         "loop",
         "ok",
+        "reserved",
         "value",
         "waiting",
     )
@@ -70,6 +71,7 @@ class Ticket:
         self.kwargs = kwargs
         self.future: asyncio.Future[Any] | None = None
         self.abandoned = False
+        self.reserved = False  # an idle thread was counted off for it
         self.claimed = False
         self.waiting = False
         self.finished = False
@@ -177,6 +179,7 @@ class WorkerPool:
         with self._lock:
             if self._idle > 0 and not nested:
                 self._idle -= 1
+                ticket.reserved = True
                 return ticket
             if self._threads >= self.max_workers and not nested:
                 return ticket
@@ -225,16 +228,29 @@ class WorkerPool:
     def _serve(self) -> None:
         _in_pool.pool = self
         jobs = self._jobs
+        counted = False  # whether this thread is one of the pool's idle count
         while True:
             try:
                 ticket = jobs.get(timeout=_IDLE_EXIT_S)
             except Empty:
                 with self._lock:
-                    if self._idle > 0:  # nobody reserved this thread: leave
+                    if not counted:  # started for a job another thread took: leave
+                        self._threads -= 1
+                        return
+                    if self._idle > 0:  # nobody reserved an idle thread: leave
                         self._idle -= 1
                         self._threads -= 1
                         return
-                continue  # a job was reserved for this thread; it is on its way
+                continue  # a job was reserved for an idle thread; it is on its way
+            with self._lock:
+                # The idle count stays exact: a counted thread taking a job nobody
+                # reserved leaves it; a thread started for a job taking one reserved
+                # for an idle thread leaves that idle thread counted.
+                if counted and not ticket.reserved:
+                    self._idle -= 1
+                elif not counted and ticket.reserved:
+                    self._idle += 1
+                counted = False
             ctx, fn, kwargs, inbox = ticket.ctx, ticket.fn, ticket.kwargs, ticket.inbox
             del ticket.ctx, ticket.fn, ticket.kwargs, ticket.inbox  # held only while it runs
             try:
@@ -252,6 +268,7 @@ class WorkerPool:
                         return
                     self._threads += 1
                 self._idle += 1
+                counted = True
             if not direct:
                 inbox.put(ticket)
             del ctx, fn, kwargs, inbox, ticket
