@@ -158,6 +158,11 @@ async def _make_runs(url: str) -> dict[str, str]:
             tools=[ask_helper],
             name="parent",
         ),
+        "lead": Agent(
+            ScriptedModel([ToolCall("adviser", {"task": "why?"}), "because"]),
+            tools=[Agent(ScriptedModel(["its answer"]), store=store, name="adviser").as_tool()],
+            name="lead",
+        ),
         "compacted": Agent(
             ScriptedModel([ToolCall("echo", {"x": "y" * 900 + str(i)}) for i in range(6)] + ["ok"]),
             tools=[echo],
@@ -235,6 +240,12 @@ def test_a_compacted_run_shows_each_compaction(journal: tuple[str, dict[str, str
     data = _trace_json(url, ids["compacted"])
     marks = [m for s in data["steps"] for m in s["markers"] if m["kind"] == "context_compacted"]
     assert marks
+
+
+def test_a_run_with_a_sub_agent_shows_how_it_ended(journal: tuple[str, dict[str, str]]) -> None:
+    url, ids = journal
+    text = _trace(url, ids["lead"])
+    assert re.search(r"! sub.run ended: adviser \(\w+\): completed, final_answer", text)
 
 
 def test_a_looped_run_shows_the_detections_and_why(journal: tuple[str, dict[str, str]]) -> None:

@@ -21,6 +21,7 @@ from tether._events import (
     ContextCompacted,
     Event,
     GuardrailChecked,
+    HandedOff,
     LoopDetected,
     MemoryRecalled,
     ModelFailed,
@@ -32,6 +33,7 @@ from tether._events import (
     RunFinished,
     RunStarted,
     StrategyChanged,
+    SubRunEnded,
     ToolCallFinished,
     ToolCallStarted,
 )
@@ -254,6 +256,14 @@ class _Builder:
             )
         elif isinstance(e, MemoryRecalled) and e.ids:
             self.mark(e, "memory_recalled", f"{len(e.ids)} from {e.namespace}")
+        elif isinstance(e, SubRunEnded):
+            self.mark(
+                e,
+                "sub_run_ended",
+                f"{e.agent} ({e.child_run_id}): {e.status}, {e.reason.kind}",
+            )
+        elif isinstance(e, HandedOff):
+            self.mark(e, "handed_off", f"to {e.agent} ({e.child_run_id}), context {e.context}")
 
     def _open_model_call(self, step: int) -> dict[str, Any]:
         calls = self._step(step)["model_calls"]

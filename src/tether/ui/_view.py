@@ -19,6 +19,7 @@ from tether._events import (
     BudgetWarning,
     ContextCompacted,
     GuardrailChecked,
+    HandedOff,
     LoopDetected,
     MemoryRecalled,
     ModelFailed,
@@ -32,6 +33,7 @@ from tether._events import (
     RunStarted,
     StrategyChanged,
     StreamEvent,
+    SubRunEnded,
     ToolCallFinished,
     ToolCallStarted,
     TurnRecorded,
@@ -189,6 +191,8 @@ _MARK_LABELS = {
     "output_invalid": "invalid answer",
     "compacted": "context compacted",
     "recalled": "memories recalled",
+    "sub_run": "sub-agent ended",
+    "handoff": "handed off",
 }
 
 
@@ -227,6 +231,10 @@ def _memory_mark_of(e: StreamEvent) -> tuple[str, str] | None:
         return "compacted", f"{e.tokens_before} -> {e.tokens_after} tokens, summarised {by}"
     if isinstance(e, MemoryRecalled) and e.ids:
         return "recalled", f"{len(e.ids)} from {e.namespace}"
+    if isinstance(e, SubRunEnded):
+        return "sub_run", f"{e.agent} ({e.child_run_id}): {e.status}, {e.reason.kind}"
+    if isinstance(e, HandedOff):
+        return "handoff", f"to {e.agent} ({e.child_run_id}), context {e.context}"
     return None
 
 
