@@ -21,6 +21,7 @@ Usage::
     .venv/bin/python bench/eval_local.py                 # every variant, held-out tasks
     .venv/bin/python bench/eval_local.py --limit 10 --variants guided,naive
     .venv/bin/python bench/eval_local.py --split dev     # the tuning split
+    .venv/bin/python bench/eval_local.py --split shapes  # tools of new shapes
 
 Per-task records go to a JSON-lines file beside the table (``--resume`` skips the
 records already there), the table to ``bench/results/eval-local.md`` (``--out``).
@@ -138,15 +139,15 @@ def lenient(output: str | None, answers: tuple[str | float, ...]) -> bool:
 # --- the variants --------------------------------------------------------------------------
 
 
-def _tool_functions() -> dict[str, Callable[..., Any]]:
-    return {f.__name__: f for f in eval_tools()}  # type: ignore[attr-defined]
+def _tool_functions(split: str) -> dict[str, Callable[..., Any]]:
+    return {f.__name__: f for f in eval_tools(split)}  # type: ignore[attr-defined]
 
 
 async def run_tether(strategy: Strategy, model: LocalModel, task: Task) -> tuple[Any, ...]:
     agent: Agent[None, str] = Agent(
         model,
         instructions=INSTRUCTIONS,
-        tools=eval_tools(),  # type: ignore[arg-type]
+        tools=eval_tools(task.split),  # type: ignore[arg-type]
         budget=BUDGET,
         strategy=strategy,
         name="eval",
@@ -159,7 +160,7 @@ async def run_tether(strategy: Strategy, model: LocalModel, task: Task) -> tuple
 def run_naive(model: LocalModel, task: Task) -> tuple[Any, ...]:
     """The model on its own: its chat template with tools=, the calls it writes run."""
     llama = model._loaded().llama
-    agent: Agent[None, str] = Agent(model, tools=eval_tools())  # type: ignore[arg-type]
+    agent: Agent[None, str] = Agent(model, tools=eval_tools(task.split))  # type: ignore[arg-type]
     defs = [t.definition for t in agent.tools.values()]
     tools = [
         {
@@ -168,7 +169,7 @@ def run_naive(model: LocalModel, task: Task) -> tuple[Any, ...]:
         }
         for d in defs
     ]
-    functions = _tool_functions()
+    functions = _tool_functions(task.split)
     messages: list[dict[str, Any]] = [
         {"role": "system", "content": INSTRUCTIONS},
         {"role": "user", "content": task.prompt},
@@ -338,7 +339,8 @@ def _cpus() -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--limit", type=int, default=None, help="only the first N tasks")
-    parser.add_argument("--split", default="held_out", choices=["held_out", "dev", "fresh", "all"])
+    splits = list(dict.fromkeys(t.split for t in TASKS))
+    parser.add_argument("--split", default="held_out", choices=[*splits, "all"])
     parser.add_argument("--variants", default=None, help="comma-separated; all by default")
     parser.add_argument("--out", default="bench/results/eval-local.md", help="the table")
     parser.add_argument("--records", default=None, help="JSON lines (default: beside --out)")

@@ -5,7 +5,7 @@ conversion, capital lookups and population lookups over fictional countries,
 questions that need no tool, two-step tasks (one tool's result feeds another), and
 multi-lookup tasks (two lookups, then a comparison or a sum).
 
-Two splits:
+The splits:
 
 * ``held_out`` (120 tasks): written before the strategy was tuned and only used to
   measure it; the numbers in bench/results/eval-local.md come from this split.
@@ -14,6 +14,15 @@ Two splits:
 * ``fresh`` (40 tasks): written after the first held-out run; one change made after
   seeing held-out failures (a stricter check for calls copied from a tool's example)
   is checked on it.
+* ``held_out_2`` (127 tasks): a second held-out split in the same seven categories and
+  about the same proportions, with new numbers and phrasings (units in words and
+  abbreviations, thousands separators, lower case, imperatives), written and committed
+  before any further tuning; like ``held_out``, it is only for measuring.
+* ``shapes`` (52 tasks, category ``tool_shapes``): tasks for tools of shapes the
+  strategy was not tuned on (bench/eval_shapes.py: an enum argument, ISO dates, free
+  text, two required arguments of different types, an optional argument, JSON results),
+  also written before any tuning on them. Its agents get those tools and the calculator
+  (``eval_tools("shapes")``).
 
 Expected answers are computed with the tools' own functions wherever a tool is
 involved, so the ground truth cannot drift from what the tools return.
@@ -21,11 +30,25 @@ involved, so the ground truth cannot drift from what the tools return.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from datetime import date
+
+from eval_shapes import (  # bench/ is on sys.path, as eval_local.py puts it there
+    add_days,
+    count_text,
+    days_between,
+    inventory_count,
+    order_details,
+    price,
+    reverse_text,
+    shape_tools,
+    weather_forecast,
+)
 
 from tether.cli._demo import calculator, convert_units, lookup_capital
 
-__all__ = ["POPULATIONS", "TASKS", "Task", "eval_tools", "lookup_population"]
+__all__ = ["POPULATIONS", "SHAPE_SPLITS", "TASKS", "Task", "eval_tools", "lookup_population"]
 
 POPULATIONS = {  # fictional, like the capitals of the demo's lookup_capital
     "Valdoria": 812_000,
@@ -54,8 +77,17 @@ def lookup_population(country: str) -> int:
     raise ValueError(f"unknown country {country!r}; known countries: {', '.join(POPULATIONS)}")
 
 
-def eval_tools() -> list[object]:
-    """The tools every eval agent gets: the demo's three and the population lookup."""
+SHAPE_SPLITS = frozenset({"shapes"})  # the splits whose agents get the new tools
+
+
+def eval_tools(split: str | None = None) -> list[object]:
+    """The tools an eval agent gets on a split.
+
+    Every split but ``shapes`` (and no split given): the demo's three and the population
+    lookup, as before. ``shapes``: the calculator and the tools of bench/eval_shapes.py.
+    """
+    if split in SHAPE_SPLITS:
+        return [calculator, *shape_tools()]
     return [calculator, convert_units, lookup_capital, lookup_population]
 
 
@@ -84,6 +116,16 @@ def _cap(country: str) -> str:
 
 def _pop(country: str) -> float:
     return float(POPULATIONS[country])
+
+
+def _most(*countries: str) -> str:
+    """Of some country names, the one with the most people."""
+    return max(countries, key=_pop)
+
+
+def _fewest(*countries: str) -> str:
+    """Of some country names, the one with the fewest people."""
+    return min(countries, key=_pop)
 
 
 _HELD_OUT: list[tuple[str, str, tuple[str | float, ...]]] = [
@@ -398,9 +440,560 @@ _FRESH: list[tuple[str, str, tuple[str | float, ...]]] = [
 ]
 
 
+# A second held-out split, written before any tuning after the first held-out runs: the
+# same seven categories in about the same proportions, new numbers, new phrasings.
+# Only for measuring, like _HELD_OUT.
+_HELD_OUT_2: list[tuple[str, str, tuple[str | float, ...]]] = [
+    # --- arithmetic ---------------------------------------------------------------------
+    ("arithmetic", "What is 67 * 89?", (_calc("67*89"),)),
+    ("arithmetic", "Compute 12,345 + 6,789.", (_calc("12345+6789"),)),
+    ("arithmetic", "what's 8765 minus 4321", (_calc("8765-4321"),)),
+    ("arithmetic", "Divide 1,728 by 12.", (_calc("1728/12"),)),
+    ("arithmetic", "What is (48 - 13) * 7?", (_calc("(48-13)*7"),)),
+    ("arithmetic", "Raise 5 to the 4th power.", (_calc("5**4"),)),
+    ("arithmetic", "What is 9 cubed?", (_calc("9**3"),)),
+    ("arithmetic", "Multiply seventeen by forty-three.", (_calc("17*43"),)),
+    ("arithmetic", "What is 20% of 385?", (_calc("385*20/100"),)),
+    ("arithmetic", "What is the remainder when 100 is divided by 7?", (_calc("100%7"),)),
+    ("arithmetic", "Add up 314, 159 and 265.", (_calc("314+159+265"),)),
+    ("arithmetic", "Take 275 away from 2,000.", (_calc("2000-275"),)),
+    ("arithmetic", "Calculate 7.25 * 16", (_calc("7.25*16"),)),
+    ("arithmetic", "What is 1,000,000 divided by 250?", (_calc("1000000/250"),)),
+    ("arithmetic", "Compute 3 * (14 + 28) - 6.", (_calc("3*(14+28)-6"),)),
+    ("arithmetic", "What is -45 + 120?", (_calc("-45+120"),)),
+    ("arithmetic", "What's 0.15 times 880?", (_calc("0.15*880"),)),
+    ("arithmetic", "What is 2^10 + 2^8?", (_calc("2^10+2^8"),)),
+    ("arithmetic", "What is the square root of 729?", (_calc("729**0.5"),)),
+    ("arithmetic", "Work out 6543 / 3 with the calculator.", (_calc("6543/3"),)),
+    (
+        "arithmetic",
+        "A shelf holds 48 books. How many books fit on 23 shelves?",
+        (_calc("48*23"),),
+    ),
+    (
+        "arithmetic",
+        "Each bus seats 52 passengers. How many passengers can 15 buses carry?",
+        (_calc("52*15"),),
+    ),
+    (
+        "arithmetic",
+        "I earn $1,250 a week. How much is that over 52 weeks, in dollars?",
+        (_calc("1250*52"),),
+    ),
+    (
+        "arithmetic",
+        "A pizza is cut into 8 slices. How many slices are there in 37 pizzas?",
+        (_calc("8*37"),),
+    ),
+    ("arithmetic", "What is 22 divided by 7?", (_calc("22/7"),)),
+    ("arithmetic", "Find the average of 84, 91 and 77.", (_calc("(84+91+77)/3"),)),
+    # --- unit conversion ----------------------------------------------------------------
+    ("conversion", "Convert 26.2 miles to kilometres.", (_conv(26.2, "mi", "km"),)),
+    ("conversion", "How many feet is 250 metres?", (_conv(250, "m", "ft"),)),
+    ("conversion", "What is 180 lbs in kg?", (_conv(180, "lb", "kg"),)),
+    ("conversion", "Convert 37 °C to °F.", (_conv(37, "c", "f"),)),
+    ("conversion", "How many kilometers are in 60 miles?", (_conv(60, "mi", "km"),)),
+    ("conversion", "What is 451 degrees Fahrenheit in Celsius?", (_conv(451, "f", "c"),)),
+    ("conversion", "Convert 5,280 feet to miles.", (_conv(5280, "ft", "mi"),)),
+    ("conversion", "How many litres is 15 gallons?", (_conv(15, "gal", "l"),)),
+    ("conversion", "Convert 4 litres to US gallons.", (_conv(4, "l", "gal"),)),
+    ("conversion", "What is 100 kelvin in Celsius?", (_conv(100, "k", "c"),)),
+    ("conversion", "Convert -10 C to F.", (_conv(-10, "c", "f"),)),
+    ("conversion", "How heavy is 5 kg in pounds?", (_conv(5, "kg", "lb"),)),
+    ("conversion", "Convert 2.5 km to m.", (_conv(2.5, "km", "m"),)),
+    ("conversion", "How many meters are in one mile?", (_conv(1, "mi", "m"),)),
+    ("conversion", "Convert 1,200 kilograms to pounds.", (_conv(1200, "kg", "lb"),)),
+    ("conversion", "What's 98.6 F in Celsius?", (_conv(98.6, "f", "c"),)),
+    ("conversion", "How many miles is 5 km?", (_conv(5, "km", "mi"),)),
+    ("conversion", "Convert 72 degrees Fahrenheit to Kelvin.", (_conv(72, "f", "k"),)),
+    ("conversion", "How many gallons are in 100 liters?", (_conv(100, "l", "gal"),)),
+    (
+        "conversion",
+        "I weigh 165 pounds. What is that in kilograms?",
+        (_conv(165, "lb", "kg"),),
+    ),
+    ("conversion", "Convert 8,848 metres to feet.", (_conv(8848, "m", "ft"),)),
+    # --- capital lookups ----------------------------------------------------------------
+    ("capital", "Capital of Valdoria, please.", (_cap("Valdoria"),)),
+    ("capital", "What city is the seat of government of Quenland?", (_cap("Quenland"),)),
+    ("capital", "What city serves as Estrevia's capital?", (_cap("Estrevia"),)),
+    ("capital", "Do you know the capital of Norrhaven?", (_cap("Norrhaven"),)),
+    ("capital", "BRISALTA capital?", (_cap("Brisalta"),)),
+    ("capital", "Give me the name of Kethmoor's capital city.", (_cap("Kethmoor"),)),
+    ("capital", "In Lunaria, which city is the capital?", (_cap("Lunaria"),)),
+    (
+        "capital",
+        "My friend lives in the capital of Osterwick. Which city is that?",
+        (_cap("Osterwick"),),
+    ),
+    ("capital", "Quick question: what's the capital of valdoria?", (_cap("Valdoria"),)),
+    (
+        "capital",
+        "I'm writing a report on Quenland. What is its capital city?",
+        (_cap("Quenland"),),
+    ),
+    ("capital", "Name Estrevia's capital.", (_cap("Estrevia"),)),
+    ("capital", "What's the capital of norrhaven called?", (_cap("Norrhaven"),)),
+    ("capital", "Please look up which city is Brisalta's capital.", (_cap("Brisalta"),)),
+    ("capital", "Identify the capital of Kethmoor.", (_cap("Kethmoor"),)),
+    (
+        "capital",
+        "What city is the capital of Lunaria? Just the name, please.",
+        (_cap("Lunaria"),),
+    ),
+    # --- population lookups -------------------------------------------------------------
+    ("population", "What's Norrhaven's population?", (_pop("Norrhaven"),)),
+    ("population", "How many residents does Estrevia have?", (_pop("Estrevia"),)),
+    ("population", "Give me the population of Kethmoor.", (_pop("Kethmoor"),)),
+    ("population", "Population of Brisalta, please.", (_pop("Brisalta"),)),
+    (
+        "population",
+        "How populous is Quenland? Give the number of people.",
+        (_pop("Quenland"),),
+    ),
+    ("population", "What is the number of inhabitants of Osterwick?", (_pop("Osterwick"),)),
+    ("population", "How big is Lunaria's population?", (_pop("Lunaria"),)),
+    ("population", "How many people call Valdoria home?", (_pop("Valdoria"),)),
+    ("population", "Look up how many people live in estrevia.", (_pop("Estrevia"),)),
+    ("population", "I need the population figure for Quenland.", (_pop("Quenland"),)),
+    ("population", "Find out how many people live in Kethmoor.", (_pop("Kethmoor"),)),
+    ("population", "Tell me Brisalta's population.", (_pop("Brisalta"),)),
+    # --- no tool needed -----------------------------------------------------------------
+    ("no_tool", "How many planets are in our solar system?", (8.0,)),
+    ("no_tool", "What is the capital of Canada?", ("Ottawa",)),
+    ("no_tool", "How many sides does a hexagon have?", (6.0,)),
+    ("no_tool", "What is the chemical symbol for iron?", ("Fe",)),
+    (
+        "no_tool",
+        "Who painted the Mona Lisa?",
+        ("Leonardo da Vinci", "da Vinci", "Leonardo"),
+    ),
+    ("no_tool", "What is the tallest animal in the world?", ("giraffe", "the giraffe")),
+    ("no_tool", "How many strings does a standard guitar have?", (6.0,)),
+    (
+        "no_tool",
+        "What is the largest ocean on Earth?",
+        ("Pacific", "Pacific Ocean", "the Pacific", "the Pacific Ocean"),
+    ),
+    ("no_tool", "On which continent is Egypt?", ("Africa",)),
+    ("no_tool", "What is the plural of mouse?", ("mice",)),
+    ("no_tool", "What is the opposite of up?", ("down",)),
+    ("no_tool", "How many players does a soccer team have on the field?", (11.0,)),
+    ("no_tool", "What do bees make?", ("honey",)),
+    ("no_tool", "What is the capital of Spain?", ("Madrid",)),
+    ("no_tool", "How many zeros are in one million?", (6.0,)),
+    ("no_tool", "What is frozen water called?", ("ice",)),
+    ("no_tool", "Which month comes after March?", ("April",)),
+    ("no_tool", "how many weeks are in a year", (52.0,)),
+    ("no_tool", "What language is mainly spoken in Mexico?", ("Spanish",)),
+    (
+        "no_tool",
+        "What shape has four equal sides and four right angles?",
+        ("square", "a square"),
+    ),
+    # --- two steps: one result feeds the next call --------------------------------------
+    (
+        "two_step",
+        "Convert 12 miles to kilometres, then divide by 3.",
+        (_conv(12, "mi", "km") / 3,),
+    ),
+    ("two_step", "What is 15 * 40 feet in meters?", (_conv(600, "ft", "m"),)),
+    ("two_step", "Convert 90 kg to pounds and subtract 20.", (_conv(90, "kg", "lb") - 20,)),
+    (
+        "two_step",
+        "Convert 40 °C to Fahrenheit, then add 10.",
+        (_conv(40, "c", "f") + 10,),
+    ),
+    ("two_step", "What is the population of Quenland divided by 50?", (_pop("Quenland") / 50,)),
+    (
+        "two_step",
+        "Triple the population of Estrevia. What do you get?",
+        (_pop("Estrevia") * 3,),
+    ),
+    (
+        "two_step",
+        "Sum 18 and 24, then convert the result from kilograms to pounds.",
+        (_conv(42, "kg", "lb"),),
+    ),
+    ("two_step", "What is Norrhaven's population plus 8,000?", (_pop("Norrhaven") + 8000,)),
+    (
+        "two_step",
+        "If Kethmoor's population doubled, how many people would live there?",
+        (_pop("Kethmoor") * 2,),
+    ),
+    (
+        "two_step",
+        "What is the population of Brisalta in thousands?",
+        (_pop("Brisalta") / 1000,),
+    ),
+    (
+        "two_step",
+        "Convert 6 gallons to liters, then multiply by 5.",
+        (_conv(6, "gal", "l") * 5,),
+    ),
+    (
+        "two_step",
+        "A cyclist rides 4 * 12 miles. How many kilometers is that?",
+        (_conv(48, "mi", "km"),),
+    ),
+    (
+        "two_step",
+        "Convert 500 meters to feet, then divide by 10.",
+        (_conv(500, "m", "ft") / 10,),
+    ),
+    (
+        "two_step",
+        "What is the population of Valdoria minus 12,000?",
+        (_pop("Valdoria") - 12000,),
+    ),
+    (
+        "two_step",
+        "Divide 900 by 4, then convert that many pounds to kilograms.",
+        (_conv(225, "lb", "kg"),),
+    ),
+    (
+        "two_step",
+        "Convert 77 F to C and multiply the result by 4.",
+        (_conv(77, "f", "c") * 4,),
+    ),
+    ("two_step", "What is a quarter of Lunaria's population?", (_pop("Lunaria") / 4,)),
+    (
+        "two_step",
+        "Convert 3 km to feet, then subtract 1000.",
+        (_conv(3, "km", "ft") - 1000,),
+    ),
+    (
+        "two_step",
+        "Multiply Osterwick's population by 10.",
+        (_pop("Osterwick") * 10,),
+    ),
+    (
+        "two_step",
+        "Convert 20 litres to gallons, then add 2.",
+        (_conv(20, "l", "gal") + 2,),
+    ),
+    (
+        "two_step",
+        "If Estrevia's population grew by 10%, how many people would live there?",
+        (_calc(f"{POPULATIONS['Estrevia']}*1.1"),),
+    ),
+    # --- two or three lookups -----------------------------------------------------------
+    (
+        "multi_lookup",
+        "What is the total population of Estrevia and Lunaria?",
+        (_pop("Estrevia") + _pop("Lunaria"),),
+    ),
+    (
+        "multi_lookup",
+        "How many more people live in Valdoria than in Osterwick?",
+        (_pop("Valdoria") - _pop("Osterwick"),),
+    ),
+    (
+        "multi_lookup",
+        "Which is more populous, Norrhaven or Osterwick?",
+        (_most("Norrhaven", "Osterwick"),),
+    ),
+    (
+        "multi_lookup",
+        "Combined, how many people live in Brisalta and Quenland?",
+        (_pop("Brisalta") + _pop("Quenland"),),
+    ),
+    (
+        "multi_lookup",
+        "What is Lunaria's population minus Estrevia's?",
+        (_pop("Lunaria") - _pop("Estrevia"),),
+    ),
+    (
+        "multi_lookup",
+        "Which has fewer people: Quenland or Valdoria?",
+        (_fewest("Quenland", "Valdoria"),),
+    ),
+    (
+        "multi_lookup",
+        "Give the capitals of Estrevia and Brisalta, formatted as 'X and Y'.",
+        (f"{_cap('Estrevia')} and {_cap('Brisalta')}",),
+    ),
+    (
+        "multi_lookup",
+        "What are the capital cities of Norrhaven and Lunaria? Reply as 'X and Y'.",
+        (f"{_cap('Norrhaven')} and {_cap('Lunaria')}",),
+    ),
+    (
+        "multi_lookup",
+        "Add up the populations of Kethmoor, Norrhaven and Osterwick.",
+        (_pop("Kethmoor") + _pop("Norrhaven") + _pop("Osterwick"),),
+    ),
+    (
+        "multi_lookup",
+        "Of Valdoria, Estrevia and Lunaria, which has the most people?",
+        (_most("Valdoria", "Estrevia", "Lunaria"),),
+    ),
+    (
+        "multi_lookup",
+        "How many times more people live in Brisalta than in Kethmoor?",
+        (_pop("Brisalta") / _pop("Kethmoor"),),
+    ),
+    (
+        "multi_lookup",
+        "What is the capital of whichever has more people, Quenland or Lunaria?",
+        (_cap(_most("Quenland", "Lunaria")),),
+    ),
+]
+
+
+def _dates(iso: str) -> tuple[str, ...]:
+    """An ISO date and the same date written out, as the answers that count."""
+    d = date.fromisoformat(iso)
+    return (iso, f"{d:%B} {d.day}, {d.year}", f"{d.day} {d:%B} {d.year}")
+
+
+def _order(order_id: str, field: str) -> object:
+    """One field of the JSON object order_details returns."""
+    order: dict[str, object] = json.loads(order_details(order_id))
+    return order[field]
+
+
+def _forecast(city: str, days: int = 3) -> list[dict[str, object]]:
+    """The JSON list weather_forecast returns, parsed."""
+    rows: list[dict[str, object]] = json.loads(weather_forecast(city, days))
+    return rows
+
+
+def _num(value: object) -> float:
+    return float(value)  # type: ignore[arg-type]
+
+
+# Tasks for the tools of bench/eval_shapes.py (shapes the strategy was not tuned on),
+# written before any tuning on them. Their agents get those tools and the calculator.
+_SHAPES: list[tuple[str, str, tuple[str | float, ...]]] = [
+    # --- inventory_count: an enum argument ---------------------------------------------
+    ("tool_shapes", "How many hinges are in stock?", (float(inventory_count("hinges")),)),
+    ("tool_shapes", "Check the stock level for springs.", (float(inventory_count("springs")),)),
+    (
+        "tool_shapes",
+        "How many washers does the warehouse have?",
+        (float(inventory_count("washers")),),
+    ),
+    ("tool_shapes", "gaskets in stock?", (float(inventory_count("gaskets")),)),
+    (
+        "tool_shapes",
+        "Do we have more bolts or nuts in the warehouse? Answer with the item name.",
+        ("bolts" if inventory_count("bolts") > inventory_count("nuts") else "nuts",),
+    ),
+    (
+        "tool_shapes",
+        "How many brackets and hinges are in stock altogether?",
+        (float(inventory_count("brackets") + inventory_count("hinges")),),
+    ),
+    (
+        "tool_shapes",
+        "We need 60 springs for an order. How many more springs than we have in stock is that?",
+        (float(60 - inventory_count("springs")),),
+    ),
+    # --- price: two required arguments of different types ------------------------------
+    ("tool_shapes", "How much do 3 staplers cost?", (price("stapler", 3),)),
+    ("tool_shapes", "What is the price of 12 pens, in dollars?", (price("pen", 12),)),
+    ("tool_shapes", "Price for one backpack?", (price("backpack", 1),)),
+    ("tool_shapes", "What would 20 folders cost me?", (price("folder", 20),)),
+    ("tool_shapes", "Get the total price of 7 markers.", (price("marker", 7),)),
+    (
+        "tool_shapes",
+        "How much are 10 notebooks at the shop, in dollars?",
+        (price("notebook", 10),),
+    ),
+    (
+        "tool_shapes",
+        "What do 2 backpacks and 4 notebooks cost together, in dollars?",
+        (_calc(f"{price('backpack', 2)}+{price('notebook', 4)}"),),
+    ),
+    # --- add_days: a date and an integer, an ISO date back ------------------------------
+    ("tool_shapes", "What date is 45 days after 2024-03-10?", _dates(add_days("2024-03-10", 45))),
+    (
+        "tool_shapes",
+        "What was the date 30 days before 2025-01-15? Answer as YYYY-MM-DD.",
+        _dates(add_days("2025-01-15", -30)),
+    ),
+    (
+        "tool_shapes",
+        "Add 100 days to 1 June 2024. Give the date as YYYY-MM-DD.",
+        _dates(add_days("2024-06-01", 100)),
+    ),
+    (
+        "tool_shapes",
+        "An invoice dated 2024-11-20 is due in 60 days. On what date is it due?",
+        _dates(add_days("2024-11-20", 60)),
+    ),
+    (
+        "tool_shapes",
+        "Which date is two weeks after 2024-02-20?",
+        _dates(add_days("2024-02-20", 14)),
+    ),
+    (
+        "tool_shapes",
+        "If today is 2023-12-25, what is the date 365 days from now?",
+        _dates(add_days("2023-12-25", 365)),
+    ),
+    # --- days_between: two dates, an integer back ----------------------------------------
+    (
+        "tool_shapes",
+        "How many days are there between 2024-01-01 and 2024-12-25?",
+        (float(days_between("2024-01-01", "2024-12-25")),),
+    ),
+    (
+        "tool_shapes",
+        "How many days from March 3, 2025 to July 4, 2025?",
+        (float(days_between("2025-03-03", "2025-07-04")),),
+    ),
+    (
+        "tool_shapes",
+        "Count the days between 2024-02-01 and 2024-03-01.",
+        (float(days_between("2024-02-01", "2024-03-01")),),
+    ),
+    (
+        "tool_shapes",
+        "A project ran from 2023-09-18 to 2024-04-02. How many days did it last?",
+        (float(days_between("2023-09-18", "2024-04-02")),),
+    ),
+    (
+        "tool_shapes",
+        "How many days passed between 1999-12-31 and 2000-03-01?",
+        (float(days_between("1999-12-31", "2000-03-01")),),
+    ),
+    (
+        "tool_shapes",
+        "How many weeks are there from 2024-05-06 to 2024-08-26?",
+        (days_between("2024-05-06", "2024-08-26") / 7,),
+    ),
+    # --- count_text: free text and an enum -----------------------------------------------
+    (
+        "tool_shapes",
+        "How many letters are in 'Port Halloway'?",
+        (float(count_text("Port Halloway", "letters")),),
+    ),
+    (
+        "tool_shapes",
+        "How many words are in the sentence 'the quick brown fox jumps over the lazy dog'?",
+        (float(count_text("the quick brown fox jumps over the lazy dog", "words")),),
+    ),
+    (
+        "tool_shapes",
+        "Count the vowels in 'encyclopedia'.",
+        (float(count_text("encyclopedia", "vowels")),),
+    ),
+    (
+        "tool_shapes",
+        'How many letters does the word "Mississippi" have?',
+        (float(count_text("Mississippi", "letters")),),
+    ),
+    (
+        "tool_shapes",
+        "Word count of: 'Ship the order before noon on Friday, please.'",
+        (float(count_text("Ship the order before noon on Friday, please.", "words")),),
+    ),
+    (
+        "tool_shapes",
+        "How many vowels are there in 'Selenport and Skarholm'?",
+        (float(count_text("Selenport and Skarholm", "vowels")),),
+    ),
+    # --- reverse_text: free text, text back ----------------------------------------------
+    ("tool_shapes", "Reverse the word 'lantern'.", (reverse_text("lantern"),)),
+    ("tool_shapes", "Spell Merrowgate backwards.", (reverse_text("Merrowgate"),)),
+    ("tool_shapes", "What is 'stressed' written backwards?", (reverse_text("stressed"),)),
+    (
+        "tool_shapes",
+        "Reverse this text: 'tether 42'",
+        (reverse_text("tether 42"),),
+    ),
+    # --- order_details: a JSON object back -----------------------------------------------
+    ("tool_shapes", "What is the status of order A-1042?", (str(_order("A-1042", "status")),)),
+    (
+        "tool_shapes",
+        "Which carrier is delivering order B-2007?",
+        (str(_order("B-2007", "carrier")),),
+    ),
+    ("tool_shapes", "How many items are in order A-1043?", (_num(_order("A-1043", "items")),)),
+    (
+        "tool_shapes",
+        "What is the total of order B-2001, in dollars?",
+        (_num(_order("B-2001", "total")),),
+    ),
+    (
+        "tool_shapes",
+        "When is order #A-1042 expected to arrive? Answer as YYYY-MM-DD.",
+        _dates(str(_order("A-1042", "eta"))),
+    ),
+    (
+        "tool_shapes",
+        "Has order C-3150 shipped? Give its status.",
+        (str(_order("C-3150", "status")),),
+    ),
+    # --- weather_forecast: an optional argument, a JSON list back -----------------------
+    (
+        "tool_shapes",
+        "What is tomorrow's forecast high in Skarholm, in °C?",
+        (_num(_forecast("Skarholm", 1)[0]["high_c"]),),
+    ),
+    (
+        "tool_shapes",
+        "What conditions are forecast for Selenport on day 3?",
+        (str(_forecast("Selenport", 3)[2]["conditions"]),),
+    ),
+    (
+        "tool_shapes",
+        "What is the lowest low temperature in Fenbridge over the next 5 days, in Celsius?",
+        (float(min(_num(d["low_c"]) for d in _forecast("Fenbridge", 5))),),
+    ),
+    (
+        "tool_shapes",
+        "What will the high be in Merrowgate on day 5 of the forecast, in Celsius?",
+        (_num(_forecast("Merrowgate", 5)[4]["high_c"]),),
+    ),
+    (
+        "tool_shapes",
+        "On how many of the next 4 days is snow forecast in Skarholm?",
+        (float(sum(d["conditions"] == "snow" for d in _forecast("Skarholm", 4))),),
+    ),
+    # --- two of the new tools, or one and the calculator --------------------------------
+    (
+        "tool_shapes",
+        "How many days are there from 2024-06-01 until order A-1042's expected delivery date?",
+        (float(days_between("2024-06-01", str(_order("A-1042", "eta")))),),
+    ),
+    (
+        "tool_shapes",
+        "What is the price of as many markers as there are springs in stock?",
+        (price("marker", inventory_count("springs")),),
+    ),
+    (
+        "tool_shapes",
+        "How many letters are in the name of the carrier for order B-2001?",
+        (float(count_text(str(_order("B-2001", "carrier")), "letters")),),
+    ),
+    (
+        "tool_shapes",
+        "What is the difference between the high and the low in Selenport tomorrow, in °C?",
+        (
+            _num(_forecast("Selenport", 1)[0]["high_c"])
+            - _num(_forecast("Selenport", 1)[0]["low_c"]),
+        ),
+    ),
+    (
+        "tool_shapes",
+        "What date is 20 days after order B-2001's delivery date? Answer as YYYY-MM-DD.",
+        _dates(add_days(str(_order("B-2001", "eta")), 20)),
+    ),
+]
+
+
 def _build() -> list[Task]:
     tasks = []
-    for split, rows in (("held_out", _HELD_OUT), ("dev", _DEV), ("fresh", _FRESH)):
+    for split, rows in (
+        ("held_out", _HELD_OUT),
+        ("dev", _DEV),
+        ("fresh", _FRESH),
+        ("held_out_2", _HELD_OUT_2),
+        ("shapes", _SHAPES),
+    ):
         counts: dict[str, int] = {}
         for category, prompt, answers in rows:
             counts[category] = counts.get(category, 0) + 1
