@@ -13,8 +13,6 @@ from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar, cast
 
-from pydantic_core import to_json
-
 from ._errors import ConfigError, JournalError, UsageError
 from ._events import (
     ApprovalDecided,
@@ -35,7 +33,16 @@ from ._messages import (
     UserMessage,
 )
 from ._scope import current_scope, use_scope
-from ._subrun import Continuation, Gate, Handoff, agent_tool, handoff_tool, sub_run_id, tool_name
+from ._subrun import (
+    Continuation,
+    Gate,
+    Handoff,
+    agent_tool,
+    handoff_tool,
+    render_output,
+    sub_run_id,
+    tool_name,
+)
 from ._usage import Budget, BudgetTracker, Usage
 from .journal import JournalStore, Turn
 from .models import Model, ModelParams, resolve_model
@@ -973,12 +980,7 @@ async def _add_to_session(
     if store is None or st.session is None or result.status == "interrupted":
         return
     out = result.output
-    if out is None:
-        answer = f"(no answer: {result.reason.message})"
-    elif isinstance(out, str):
-        answer = out
-    else:
-        answer = to_json(out, fallback=str).decode()
+    answer = f"(no answer: {result.reason.message})" if out is None else render_output(out)
     turns: list[Turn] = [UserMessage(prompt), AssistantMessage(answer)]
     summarised = st.history_dropped > 0
     await store.append_session(

@@ -12,11 +12,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import json
 import re
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
+
+from pydantic_core import to_json, to_jsonable_python
 
 from ._errors import ConfigError, SubRunFailed
 from ._events import HandedOff, LoopDetected, Reason, RunStatus, SubRunEnded
@@ -35,6 +36,7 @@ __all__ = [
     "SubResult",
     "agent_tool",
     "handoff_tool",
+    "render_output",
     "sub_run_id",
     "tool_name",
 ]
@@ -113,19 +115,17 @@ def _calling_run() -> Run | None:
     return scope if isinstance(scope, Run) else None
 
 
-def _render(output: Any) -> str:
+def render_output(output: Any) -> str:
+    """A run's output as text for another model or a conversation: a string as it is,
+    anything else (a pydantic model, a dataclass, a number) as JSON."""
     if isinstance(output, str):
         return output
-    try:
-        return json.dumps(output, default=lambda o: getattr(o, "model_dump", lambda: str(o))())
-    except (TypeError, ValueError):
-        return str(output)
+    return to_json(output, fallback=str).decode()
 
 
 def _jsonable(output: Any) -> Any:
     """The output as the journal can hold it (a pydantic model as its dict)."""
-    dump = getattr(output, "model_dump", None)
-    return dump(mode="json") if callable(dump) else output
+    return to_jsonable_python(output, fallback=str)
 
 
 def _ended(run: Run | None, result: SubResult, call_id: str, agent: str) -> None:
@@ -187,8 +187,8 @@ def agent_tool(
                 result = await agent._sub_run(task, ctx, budget=budget)
         _ended(_calling_run(), result, ctx.tool_call_id, agent.name)
         if result.status == "completed":
-            return _render(result.output)
-        said = f" Its fallback answered: {_render(result.output)}" if result.output else ""
+            return render_output(result.output)
+        said = f" Its fallback answered: {render_output(result.output)}" if result.output else ""
         raise SubRunFailed(
             f"the agent {agent.name!r} did not finish ({result.status}: "
             f"{result.reason.message}).{said}",
@@ -298,7 +298,7 @@ def handoff_tool(handoff: Handoff) -> Tool:
         result = await target._sub_run(message, ctx, earlier=earlier)
         _ended(run, result, ctx.tool_call_id, target.name)
         if result.output is not None:
-            return _render(result.output)
+            return render_output(result.output)
         return f"({result.status}: {result.reason.message})"
 
     call.__doc__ = f"""{description}

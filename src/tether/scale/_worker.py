@@ -116,59 +116,59 @@ class _Heartbeat:
             )
 
     def start(self) -> None:
-        for loop in (self._beat, self._watch):
-            threading.Thread(target=loop, daemon=True, name=f"tether-{loop.__name__}").start()
+        for step in (self._beat, self._watch):
+            threading.Thread(
+                target=self._every, args=(step,), daemon=True, name=f"tether-{step.__name__}"
+            ).start()
 
-    def _beat(self) -> None:
+    def _every(self, step: Callable[[psycopg.Connection[Any]], None]) -> None:
+        """Do ``step`` on a connection of its own every heartbeat, until stopped."""
         with psycopg.connect(self.dsn, autocommit=True) as c:
             while not self.stopped.is_set():
                 try:
-                    cur = c.execute(
-                        f"INSERT INTO {self.table} (executor_id, beat_at) VALUES (%s, {_NOW}) "
-                        f"ON CONFLICT (executor_id) DO UPDATE SET beat_at = {_NOW} "
-                        f"WHERE {self.table}.state = 'alive'",
-                        (self.me,),
-                    )
-                    if cur.rowcount != 1:
-                        # Another worker counted this one dead (it was paused or cut off)
-                        # and gave its runs to others: stop at once, as on a lost lease.
-                        log.error("tether worker %s was taken over; it stops", self.me)
-                        os._exit(75)
+                    step(c)
                 except psycopg.Error as exc:
-                    log.warning("tether worker %s: heartbeat failed: %s", self.me, exc)
+                    log.warning("tether worker %s: %s failed: %s", self.me, step.__name__, exc)
                 self.stopped.wait(self.settings.heartbeat_every)
 
-    def _watch(self) -> None:
-        with psycopg.connect(self.dsn, autocommit=True) as c:
-            while not self.stopped.is_set():
-                try:
-                    rows = c.execute(
-                        f"UPDATE {self.table} SET state = 'dead', taken_by = %s, "
-                        f"taken_at = {_NOW} WHERE state IN ('alive', 'gone') "
-                        f"AND beat_at < {_NOW} - %s AND executor_id <> %s RETURNING executor_id",
-                        (self.me, self.settings.heartbeat_timeout, self.me),
-                    ).fetchall()
-                    dead = [r[0] for r in rows]
-                    if dead:
-                        moved = self.recover(dead)
-                        # Their leases end now rather than at their TTL: the journal's
-                        # writes are fenced by the lease, so a worker that was only
-                        # paused cannot write these runs once another has taken them.
-                        c.execute(
-                            f"UPDATE {self.schema}.runs SET lease_expires = 0 "
-                            "WHERE run_id = ANY(%s) AND lease_owner IS NOT NULL",
-                            (moved,),
-                        )
-                        log.warning(
-                            "tether worker %s: workers %s stopped beating; %d runs back on "
-                            "their queue",
-                            self.me,
-                            ", ".join(dead),
-                            len(moved),
-                        )
-                except psycopg.Error as exc:
-                    log.warning("tether worker %s: watch failed: %s", self.me, exc)
-                self.stopped.wait(self.settings.heartbeat_every)
+    def _beat(self, c: psycopg.Connection[Any]) -> None:
+        cur = c.execute(
+            f"INSERT INTO {self.table} (executor_id, beat_at) VALUES (%s, {_NOW}) "
+            f"ON CONFLICT (executor_id) DO UPDATE SET beat_at = {_NOW} "
+            f"WHERE {self.table}.state = 'alive'",
+            (self.me,),
+        )
+        if cur.rowcount != 1:
+            # Another worker counted this one dead (it was paused or cut off) and gave
+            # its runs to others: stop at once, as on a lost lease.
+            log.error("tether worker %s was taken over; it stops", self.me)
+            os._exit(75)
+
+    def _watch(self, c: psycopg.Connection[Any]) -> None:
+        rows = c.execute(
+            f"UPDATE {self.table} SET state = 'dead', taken_by = %s, "
+            f"taken_at = {_NOW} WHERE state IN ('alive', 'gone') "
+            f"AND beat_at < {_NOW} - %s AND executor_id <> %s RETURNING executor_id",
+            (self.me, self.settings.heartbeat_timeout, self.me),
+        ).fetchall()
+        dead = [r[0] for r in rows]
+        if not dead:
+            return
+        moved = self.recover(dead)
+        # Their leases end now rather than at their TTL: the journal's writes are fenced
+        # by the lease, so a worker that was only paused cannot write these runs once
+        # another has taken them.
+        c.execute(
+            f"UPDATE {self.schema}.runs SET lease_expires = 0 "
+            "WHERE run_id = ANY(%s) AND lease_owner IS NOT NULL",
+            (moved,),
+        )
+        log.warning(
+            "tether worker %s: workers %s stopped beating; %d runs back on their queue",
+            self.me,
+            ", ".join(dead),
+            len(moved),
+        )
 
     def leave(self) -> None:
         """A clean exit: the others take over this worker's runs at once."""
