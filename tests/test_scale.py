@@ -84,9 +84,12 @@ async def _drop(schema: str) -> None:
             await conn.execute(f"DROP SCHEMA IF EXISTS {s} CASCADE")
 
 
+@pytest.mark.parametrize("stop", ["kill", "pause"])
 def test_three_workers_one_killed_every_run_exactly_once(
-    scale_env: dict[str, str], tmp_path: Path
+    scale_env: dict[str, str], tmp_path: Path, stop: str
 ) -> None:
+    """``kill``: SIGKILL mid-run. ``pause``: SIGSTOP mid-run past the heartbeat timeout,
+    then SIGCONT, so the worker wakes up inside runs the others have taken over."""
     module = _agent()
     agent = module.agent
     logs = [tmp_path / f"worker{i}.log" for i in range(3)]
@@ -108,10 +111,13 @@ def test_three_workers_one_killed_every_run_exactly_once(
                     if run_id is not None:
                         events = await agent.store.load(run_id)
                         if type(events[-1]).__name__ != "RunFinished":
-                            victim.send_signal(signal.SIGKILL)
+                            victim.send_signal(signal.SIGKILL if stop == "kill" else signal.SIGSTOP)
                             break
                 await asyncio.sleep(0.005)
             killed_at = time.monotonic()
+            if stop == "pause":  # taken over after 3 s; then it wakes up where it was
+                await asyncio.sleep(6)
+                victim.send_signal(signal.SIGCONT)
             try:
                 async with asyncio.timeout(240):
                     results = [await h.result() for h in handles]
@@ -134,7 +140,8 @@ def test_three_workers_one_killed_every_run_exactly_once(
                 return [r[0] for r in await cur.fetchall()]
 
         results, _ = asyncio.run(go())
-        assert procs[0].wait(timeout=5) == -signal.SIGKILL
+        # A paused worker finds on waking that it was counted dead, and stops.
+        assert procs[0].wait(timeout=15) == (-signal.SIGKILL if stop == "kill" else 75)
         moved = asyncio.run(taken_over())
         assert moved, "the killed worker had runs in flight, and they were taken over"
         assert [r.status for r in results] == ["completed"] * RUNS
