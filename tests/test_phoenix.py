@@ -181,11 +181,6 @@ def test_spans_go_to_the_project_their_resource_names(
 
 # --------------------------------------------------------------- tether's own spans
 
-needs_tracing = pytest.mark.skipif(
-    importlib.util.find_spec("tether.tracing") is None,
-    reason="tether.tracing is not in this tree yet",
-)
-
 PRICE = Price(input_per_mtok=3.0, output_per_mtok=15.0)
 KEY = "sk-tetherTEST0123456789abcdef"  # shaped like an API key: the redactor knows it
 
@@ -247,7 +242,6 @@ def event_names(spans: list[Span]) -> list[str]:
     return [e["name"] for s in spans for e in s.events]
 
 
-@needs_tracing
 def test_a_run_with_a_tool_reaches_phoenix_as_run_step_chat_and_tool_spans(
     phoenix: PhoenixServer, instrument: Callable[..., None], project: str
 ) -> None:
@@ -304,7 +298,6 @@ def test_a_run_with_a_tool_reaches_phoenix_as_run_step_chat_and_tool_spans(
     assert '"a"' not in text
 
 
-@needs_tracing
 def test_captured_content_reaches_phoenix_with_secrets_redacted(
     phoenix: PhoenixServer, instrument: Callable[..., None], project: str
 ) -> None:
@@ -326,7 +319,6 @@ def test_captured_content_reaches_phoenix_with_secrets_redacted(
     assert KEY not in repr([(s.attributes, s.events) for s in spans])
 
 
-@needs_tracing
 def test_a_failed_run_is_an_error_in_phoenix(
     phoenix: PhoenixServer, instrument: Callable[..., None], project: str
 ) -> None:
@@ -355,7 +347,6 @@ def test_a_failed_run_is_an_error_in_phoenix(
     assert tool.status_code == "UNSET"
 
 
-@needs_tracing
 def test_a_run_out_of_budget_gives_up_in_phoenix_without_an_error(
     phoenix: PhoenixServer, instrument: Callable[..., None], project: str
 ) -> None:

@@ -14,15 +14,28 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import StatusCode
 
 import tether.tracing
-from tether import Agent, Budget, ModelResponse, RunContext, Secret, TokenUsage, Tool, ToolCall
-from tether.models import Price
-from tether.testing import ScriptedModel
+from tether import (
+    Agent,
+    Budget,
+    FinalAnswer,
+    Message,
+    ModelHTTPError,
+    ModelResponse,
+    RunContext,
+    Secret,
+    TokenUsage,
+    Tool,
+    ToolCall,
+)
+from tether.models import FallbackModel, ModelParams, Price, RetryingModel
+from tether.testing import FunctionModel, ScriptedModel
 
 PRICE = Price(1.0, 2.0)
 
@@ -224,6 +237,35 @@ async def test_a_span_made_inside_a_tool_is_a_child_of_the_tool_span(traces: Tra
     assert get.parent is not None
     assert get.parent.span_id == tool.context.span_id
     assert get.context.trace_id == tool.context.trace_id
+
+
+async def test_a_span_made_inside_a_model_call_is_a_child_of_the_chat_span(
+    traces: Traces,
+) -> None:
+    user = trace.get_tracer("user code", tracer_provider=traces.provider)
+
+    calls: list[int] = []
+
+    def answer(messages: Sequence[Message], params: ModelParams) -> ModelResponse:
+        calls.append(1)
+        with user.start_as_current_span(f"complete {len(calls)}"):
+            if len(calls) == 1:
+                return ModelResponse(tool_calls=[ToolCall("_add", {"a": 1, "b": 2})])
+            return ModelResponse(text="3")
+
+    agent = Agent(FunctionModel(answer), tools=[_add])
+    assert (await agent.run("add")).completed
+
+    (run,) = traces.named("invoke_agent")
+    steps = traces.children(run)
+    assert [s.name for s in steps] == ["step 1", "step 2"]
+    for step, name in zip(steps, ["complete 1", "complete 2"], strict=True):
+        (chat,) = [c for c in traces.children(step) if c.name.startswith("chat")]
+        (mine,) = traces.named(name)
+        assert mine.parent is not None
+        assert mine.parent.span_id == chat.context.span_id
+        assert mine.context.trace_id == run.context.trace_id
+        assert traces.children(chat) == [mine]
 
 
 async def test_a_sync_tool_in_a_worker_thread_nests_its_spans_too(traces: Traces) -> None:
@@ -538,3 +580,65 @@ async def test_a_run_resumed_in_another_process_joins_the_same_trace(
     assert len(tools) == 1
     own = {s["span_id"] for s in resumed} | {run.context.span_id}
     assert all(s["parent_id"] in own for s in resumed if s is not part)
+
+
+async def test_retries_switches_and_the_run_fallback_are_events_of_their_spans(
+    traces: Traces,
+) -> None:
+    async def no_sleep(seconds: float) -> None:
+        return None
+
+    def down(messages: Sequence[Message], params: ModelParams) -> str:
+        raise ModelHTTPError("HTTP 503", 503)
+
+    def looping(messages: Sequence[Message], params: ModelParams) -> ModelResponse:
+        if not params.allow_tools:
+            return ModelResponse(text="from the fallback")
+        return ModelResponse(tool_calls=[ToolCall("_add", {"a": len(messages), "b": 1})])
+
+    chain = FallbackModel(
+        [
+            RetryingModel(
+                FunctionModel(down, name="a"), max_attempts=3, breaker=False, sleep=no_sleep
+            ),
+            FunctionModel(looping, name="b"),
+        ]
+    )
+    agent = Agent(chain, tools=[_add], budget=Budget(max_steps=2), fallback=FinalAnswer())
+    result = await agent.run("add")
+    assert (result.status, result.output) == ("gave_up", "from the fallback")
+
+    (run,) = traces.named("invoke_agent")
+    first, second = traces.children(run)
+    # The retries and the switch happened inside step 1's model call: events of its span.
+    chat, _ = traces.children(first)
+    assert chat.name.startswith("chat")
+    assert _event_names(chat) == [
+        "tether.model_retried",
+        "tether.model_retried",
+        "tether.model_switched",
+    ]
+    retried = [dict(e.attributes or {}) for e in chat.events[:2]]
+    assert [(a["tether.model"], a["tether.attempt"]) for a in retried] == [("a", 1), ("a", 2)]
+    assert {a["error.type"] for a in retried} == {"ModelHTTPError"}
+    switched = dict(chat.events[2].attributes or {})
+    assert (switched["tether.from_model"], switched["tether.to_model"]) == ("a", "b")
+    assert "tether.cause" not in switched  # content capture is off
+    # The give-up happened between model calls: an event of the step, not of a call.
+    assert "tether.strategy_changed" in _event_names(second)
+    change = next(e for e in second.events if e.name == "tether.strategy_changed")
+    assert dict(change.attributes or {})["tether.strategy"] == "final_answer"
+    calls = [s for s in traces.children(second) if s.name.startswith("chat")]
+    assert [_attrs(c)["tether.model.purpose"] for c in calls] == ["turn", "fallback"]
+    assert [c.name for c in calls] == ["chat b", "chat b"]
+    marked = {
+        (s.name, n)
+        for s in [run, *_all_spans_below(traces, run)]
+        for n in _event_names(s)
+        if n in ("tether.model_retried", "tether.model_switched", "tether.strategy_changed")
+    }
+    assert marked == {
+        (chat.name, "tether.model_retried"),
+        (chat.name, "tether.model_switched"),
+        ("step 2", "tether.strategy_changed"),
+    }

@@ -26,6 +26,7 @@ import httpx2
 import pytest
 
 from tether import (
+    Event,
     GuardrailChecked,
     ModelFailed,
     ModelRequested,
@@ -212,6 +213,88 @@ def test_the_list_shows_each_run_with_its_status_and_diagnosis(
     assert _row(page, ids["looped"]).count() == 1
 
 
+def _finished_run(run_id: str, agent: str, at: float) -> list[Event]:
+    """The events of a short completed run of ``agent`` that began at ``at``."""
+    run = {"run_id": run_id}
+    return [
+        RunStarted(**run, seq=0, at=at, agent=agent, prompt=f"File {run_id}.", model="scripted"),
+        ModelRequested(**run, seq=1, at=at + 0.1, step=1),
+        ModelResponded(
+            **run,
+            seq=2,
+            at=at + 0.2,
+            step=1,
+            response=ModelResponse(text="Filed.", model="scripted"),
+            cost_usd=0.0,
+            duration_s=0.1,
+        ),
+        RunFinished(
+            **run,
+            seq=3,
+            at=at + 0.3,
+            status="completed",
+            reason=Reason("final_answer", "The model gave its answer."),
+            output="Filed.",
+        ),
+    ]
+
+
+def _listed(page: Any) -> set[str]:
+    rows = page.locator("tr.run-row")
+    return set(rows.evaluate_all("rows => rows.map(r => r.dataset.run)"))
+
+
+def test_the_agent_and_time_filters_narrow_the_list(tmp_path: Path, page: Any) -> None:
+    store_path = tmp_path / "journal.db"
+    now = time.time()
+    runs = [
+        _finished_run("archivist-old", "archivist", now - 2 * 3600),
+        _finished_run("archivist-new", "archivist", now - 60),
+        _finished_run("clerk-new", "clerk", now - 30),
+    ]
+
+    async def write() -> None:
+        store = SQLiteStore(store_path)
+        try:
+            for events in runs:
+                await store.append(events[0].run_id, events)
+        finally:
+            await store.close()
+
+    _run_async(write)
+    ledger = tmp_path / "ledger.jsonl"
+    served = _serve(store_path, ledger)
+    try:
+        page.goto(served.url)
+        assert _listed(page) == {"archivist-old", "archivist-new", "clerk-new"}
+
+        page.select_option("select[name=agent]", "archivist")
+        page.click("form.filters button")
+        page.wait_for_url("**agent=archivist**")
+        assert _listed(page) == {"archivist-old", "archivist-new"}
+
+        page.select_option("select[name=since]", "1h")  # the agent stays selected
+        page.click("form.filters button")
+        page.wait_for_url("**since=1h**")
+        assert "agent=archivist" in page.url
+        assert _listed(page) == {"archivist-new"}
+
+        page.goto(served.url + "?since=1h")
+        assert _listed(page) == {"archivist-new", "clerk-new"}
+        page.goto(served.url + "?since=24h")
+        assert _listed(page) == {"archivist-old", "archivist-new", "clerk-new"}
+        page.goto(served.url + "?agent=clerk&since=15m")
+        assert _listed(page) == {"clerk-new"}
+        page.goto(served.url + "?agent=nobody")
+        assert _listed(page) == set()
+        assert "No runs match" in page.locator("#run-rows").inner_text()
+
+        api = httpx2.get(served.url + "api/runs", params={"agent": "archivist", "since": "1h"})
+        assert [r["run_id"] for r in api.json()["runs"]] == ["archivist-new"]
+    finally:
+        served.stop()
+
+
 def test_a_looped_run_says_loop_and_its_kind(viewer: Viewer, journal: Any, page: Any) -> None:
     _, ids, _ = journal
     page.goto(viewer.url)
@@ -327,6 +410,56 @@ def test_approving_runs_the_call_once_and_the_run_finishes(
     other_tab.locator("#pending-call-pay button.approve").click()
     assert "Already decided: call-pay was approved" in other_tab.locator("#outcome").inner_text()
     assert _ledger(ledger) == [{"payee": "ACME", "amount_eur": 40.0}]
+
+
+def test_an_edited_approval_runs_the_edited_call_once_and_the_run_finishes(
+    viewer: Viewer, journal: Any, page: Any
+) -> None:
+    store_path, _, ledger = journal
+    paid = _ledger(ledger)
+    call = ToolCall("pay", {"payee": "Initech", "amount_eur": 900}, id="pay-edit")
+    run_id = _waiting_run(store_path, call, "Pay Initech.")
+    run_url = f"{viewer.url}runs/{run_id}"
+    page.goto(run_url)
+    other_tab = page.context.new_page()
+    other_tab.goto(run_url)
+
+    pending = page.locator("#pending-pay-edit")
+    pending.locator("details.edit summary").click()
+    pending.locator("textarea[name=arguments]").fill('{"payee": "Initech", "amount_eur": 90}')
+    pending.locator("button.edit-approve").click()
+    page.wait_for_selector("#run-status.status-completed")
+    assert (
+        "pay-edit approved with edits; the run went on and ended completed"
+        in page.locator("#notice").inner_text()
+    )
+    assert page.locator("#approvals").count() == 0
+    page.locator(".bar-row.kind-tool").first.click()
+    detail = page.locator("#detail .tool-detail")
+    detail.wait_for()
+    assert json.loads(detail.locator("pre.args").inner_text()) == {
+        "payee": "Initech",
+        "amount_eur": 90,
+    }
+    assert "paid 90.00 EUR to Initech" in detail.locator("pre.result").inner_text()
+
+    # The tab opened before the decision cannot run the call a second time.
+    other_tab.locator("#pending-pay-edit button.approve").click()
+    assert "Already decided: pay-edit was" in other_tab.locator("#outcome").inner_text()
+    assert _ledger(ledger) == [*paid, {"payee": "Initech", "amount_eur": 90.0}]
+
+    async def started() -> list[ToolCallStarted]:
+        store = SQLiteStore(store_path)
+        try:
+            return [e for e in await store.load(run_id) if isinstance(e, ToolCallStarted)]
+        finally:
+            await store.close()
+
+    (only,) = _run_async(started)
+    assert (only.call.id, only.call.arguments) == (
+        "pay-edit",
+        {"payee": "Initech", "amount_eur": 90},
+    )
 
 
 def _waiting_run(store_path: Path, call: ToolCall, prompt: str) -> str:
