@@ -56,6 +56,7 @@ INSTRUCTIONS = (
 BUDGET = Budget(max_steps=6, max_seconds=60)
 NAIVE_TURNS = 4
 SEED = 0
+MODELS = {"small": "Qwen2.5-Coder-0.5B-Instruct", "large": "Qwen2.5-Coder-1.5B-Instruct"}
 FULL = ("naive", "guided")  # every task; the other variants run on every --every'th task
 
 
@@ -289,7 +290,7 @@ def _table(records: list[Record], names: list[str]) -> list[str]:
     return lines + [_row(n, [r for r in records if r.variant == n]) for n in names]
 
 
-def report(records: list[Record], split: str, threads: int, every: int) -> str:
+def report(records: list[Record], split: str, threads: int, every: int, model: str) -> str:
     names = list(dict.fromkeys(r.variant for r in records))
     categories = list(dict.fromkeys(r.category for r in records))
     full = [n for n in names if n in FULL]
@@ -297,10 +298,12 @@ def report(records: list[Record], split: str, threads: int, every: int) -> str:
     lines = [
         "# The embedded model on simple tool tasks",
         "",
-        f"Qwen2.5-Coder-0.5B-Instruct (Q4_K_M) in-process, {threads} thread(s), temperature 0, "
+        f"{MODELS[model]} (Q4_K_M) in-process, {threads} thread(s), temperature 0, "
         f"seed {SEED}; split `{split}` of bench/eval_tasks.py; "
         f"{platform.machine()} with {_cpus()} cores, shared with other work. "
-        "Reproduce: `.venv/bin/python bench/eval_local.py`.",
+        "Reproduce: `.venv/bin/python bench/eval_local.py"
+        + ("" if model == "small" else f" --model {model}")
+        + "`.",
         "",
         "## Every task",
         "",
@@ -347,6 +350,9 @@ def main() -> None:
     parser.add_argument("--resume", action="store_true", help="keep records already written")
     parser.add_argument("--threads", type=int, default=None, help="llama.cpp threads")
     parser.add_argument(
+        "--model", default="small", choices=list(MODELS), help="the embedded model: 0.5B or 1.5B"
+    )
+    parser.add_argument(
         "--every", type=int, default=4, help="run the tool loop and ablations on every Nth task"
     )
     args = parser.parse_args()
@@ -368,7 +374,7 @@ def main() -> None:
             done[(r.variant, r.task)] = r
     else:
         path.write_text("")
-    model = LocalModel(n_threads=args.threads, seed=SEED)
+    model = LocalModel(size=args.model, n_threads=args.threads, seed=SEED)
     model.load()
     records: list[Record] = []
     with path.open("a") as sink:
@@ -389,7 +395,7 @@ def main() -> None:
                         flush=True,
                     )
                 records.append(record)
-    table = report(records, args.split, model.n_threads, args.every)
+    table = report(records, args.split, model.n_threads, args.every, args.model)
     out.write_text(table)
     print(table)
 

