@@ -81,6 +81,7 @@ def _requested(st: RunState, e: ModelRequested) -> None:
         st.step = e.step
         st.tracker.charge_step()
     st.purpose = e.purpose
+    st.asked[e.purpose] = st.asked.get(e.purpose, 0) + 1
     st.context_sent = e.context
     if st.notes:
         _deliver_notes(st)

@@ -65,6 +65,8 @@ class RunState:
             where a resumed run goes on from it.
         last_purpose: the purpose of the model call whose response is ``last``.
         purpose: the purpose of the latest model call.
+        asked: how many model calls of each purpose the run made (a strategy's
+            second tries are made once).
         stop: why the run is stopping, once a limit or a loop ended it.
         giving_up: True once the run started its fallback.
         finished: the run's end, once journaled.
@@ -109,6 +111,7 @@ class RunState:
     last: StreamEvent | None = None
     last_purpose: str = ""
     purpose: str = ""
+    asked: dict[str, int] = field(default_factory=dict)
     stop: Reason | None = None
     giving_up: bool = False
     finished: RunFinished | None = None

@@ -57,11 +57,19 @@ Example:
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from tether._events import ModelResponded, OutputInvalid, Reason, TurnRecorded
-from tether._messages import Message, ModelResponse, SystemMessage, ToolCall, UserMessage
+from tether._messages import (
+    Message,
+    ModelResponse,
+    SystemMessage,
+    ToolCall,
+    ToolDefinition,
+    UserMessage,
+)
 from tether.models import ModelParams
 from tether.run._config import RunConfig
 from tether.run._nodes import (
@@ -92,6 +100,12 @@ TECHNIQUES = (
     "result_notes",
     "finish_with_results",
     "compact_prompt",
+    "complete_steps",
+    "check_relevance",
+    "plain_reask",
+    "check_arithmetic",
+    "ground_codes",
+    "split_values",
 )
 """The guided strategy's techniques, each a constructor flag that is on by default."""
 
@@ -127,8 +141,15 @@ _ERROR_NOTE = (
 _LEFT_NOTE = "Not used yet from the question: {left}."
 _COMBINE_NOTE = "Known so far: {facts}. Answer the question from these."
 _FINISH_NOTE = "Give the final answer now, as JSON matching this schema:\n{schema}"
+_NEXT_STEP = (
+    "{question}\n\nKnown so far: {facts}.\nNot used yet from the question: {left}.\n"
+    "Call a tool for the next step."
+)
+_RECOMPUTE = "{question}\n\nKnown so far: {facts}.\nWork the answer out with a tool call."
 
-Verdict = list[ToolCall] | h.Fact | Literal["answer"]
+Verdict = list[ToolCall] | h.Fact | Literal["answer", "reask"]
+_FORCED = frozenset({"next", "reask", "recompute"})
+"""Purposes of the orchestrator's second tries: a call decided there is not tried again."""
 
 
 class GuidedStrategy(Strategy):
@@ -158,6 +179,26 @@ class GuidedStrategy(Strategy):
             only restates it, instead of the model's copy of it.
         compact_prompt: use :data:`GUIDED_PROMPT` as the system prompt when the agent
             has the default orchestrator prompt (a custom prompt is always kept).
+        complete_steps: when a result leaves numbers or names of the question unused
+            (a chain, "the population of X divided by 500"; a second lookup), the next
+            move is a required tool call, decided in a fresh context that holds the
+            question, the facts found and what is still unused; the model does not get
+            to stop on the intermediate result or repeat the first call.
+        check_relevance: a call none of whose values comes from the question or a
+            result (``calculator("7*24")`` for "How many days are in a week?") is not
+            run; the model is asked again (``plain_reask``) or answers without tools.
+        plain_reask: a call copied from its tool's description example, or not
+            relevant, is decided again once with the examples taken out of the tools'
+            descriptions, before the model answers without tools.
+        check_arithmetic: an answer holding a number that is in no result, call or the
+            question (a sum done in the model's head) is worked out again with a
+            required tool call given the facts; that call's result is the answer.
+        ground_codes: a short code argument whose meaning, as the tool's own
+            description explains its codes ("mi (miles)"), is not in the question is
+            replaced by the one explained code that is (``"m"`` for "5 miles" becomes
+            ``"mi"``).
+        split_values: one string argument holding several of the question's names and
+            nothing else (``country="Kethmoor and Osterwick"``) becomes one call per name.
         delegate_first: the first move is always a tool, chosen among the tools' names
             only (a supervisor routes every task to a worker; off by default).
     """
@@ -176,6 +217,12 @@ class GuidedStrategy(Strategy):
         result_notes: bool = True,
         finish_with_results: bool = True,
         compact_prompt: bool = True,
+        complete_steps: bool = True,
+        check_relevance: bool = True,
+        plain_reask: bool = True,
+        check_arithmetic: bool = True,
+        ground_codes: bool = True,
+        split_values: bool = True,
         delegate_first: bool = False,
     ) -> None:
         self.native_decision = native_decision
@@ -187,6 +234,12 @@ class GuidedStrategy(Strategy):
         self.result_notes = result_notes
         self.finish_with_results = finish_with_results
         self.compact_prompt = compact_prompt
+        self.complete_steps = complete_steps
+        self.check_relevance = check_relevance
+        self.plain_reask = plain_reask
+        self.check_arithmetic = check_arithmetic
+        self.ground_codes = ground_codes
+        self.split_values = split_values
         self.delegate_first = delegate_first
 
     def __repr__(self) -> str:
@@ -224,7 +277,7 @@ class GuidedStrategy(Strategy):
                 return Repaired(response)
             if purpose in ("answer", "finish"):
                 return Answer(response.text or "", final=purpose == "finish")
-            return Decided(response)
+            return Decided(response, forced=purpose in _FORCED)
         if isinstance(last, TurnRecorded) and not last.calls:
             return Answer(last.text or "", final=True)
         if isinstance(last, OutputInvalid):
@@ -315,9 +368,14 @@ class Chosen:
 
 @dataclass(slots=True)
 class Decided:
-    """The model's move: answer (maybe again, in a fresh context), or repair and check calls."""
+    """The model's move: answer (maybe again, in a fresh context), or repair and check calls.
+
+    ``forced`` marks a move from one of the orchestrator's second tries (a required
+    next step, a plain re-ask, a recomputation): its calls are not tried again.
+    """
 
     response: ModelResponse
+    forced: bool = False
 
     async def run(self, r: Run) -> Node | GiveUp | Finish:
         g = _strategy(r)
@@ -337,7 +395,7 @@ class Decided:
                 continue
             if out or not g.repair_calls:
                 # Later calls are decided again after the valid ones have run.
-                return Judge(out or [call])
+                return Judge(out or [call], self.forced)
             tool = r.config.tools.get(call.name)
             defs = (
                 (tool.definition,) if tool else tuple(t.definition for t in r.config.tools.values())
@@ -345,7 +403,7 @@ class Decided:
             params = ModelParams(defs, tool_choice=call.name if tool else "required")
             got = await model_step(r, params, purpose="repair")
             return got if isinstance(got, GiveUp | Finish) else Repaired(got)
-        return Judge(out)
+        return Judge(out, self.forced)
 
 
 @dataclass(slots=True)
@@ -366,22 +424,72 @@ class Judge:
     """Run the calls, end with a result, or have the model answer without tools."""
 
     calls: list[ToolCall]
+    forced: bool = False
 
     async def run(self, r: Run) -> Node | GiveUp | Finish:
         g = _strategy(r)
         results = _facts(r)
-        verdict: Verdict = _judge(r, self.calls, results) if g.check_calls else self.calls
+        calls = _fixed(r, self.calls)
+        verdict: Verdict = _judge(r, calls, results, self.forced) if g.check_calls else calls
         if isinstance(verdict, h.Fact):
             if g.track_question and len(h.unconsumed(results)) > 1:
                 return AnswerWithoutTools()
             return Answer(verdict.content, chosen=verdict)
+        if verdict == "reask":
+            return Reask()
         if verdict == "answer":
             return AnswerWithoutTools()
         r.record(TurnRecorded, step=r.state.step, calls=verdict)
         return RunTools(verdict)
 
 
-def _judge(r: Run, calls: list[ToolCall], results: list[h.Fact]) -> Verdict:
+def _fixed(r: Run, calls: list[ToolCall]) -> list[ToolCall]:
+    """The calls with codes grounded in the question and joined names split."""
+    g = _strategy(r)
+    out: list[ToolCall] = []
+    for call in calls:
+        args = call.parsed_arguments()
+        tool = r.config.tools.get(call.name)
+        if tool is None or not isinstance(args, dict):
+            out.append(call)
+            continue
+        if g.complete_steps:
+            names = list(r.config.tools)
+            facts = _facts(r)
+            args = {
+                k: h.resolve_references(v, facts, names) if isinstance(v, str) else v
+                for k, v in args.items()
+            }
+        if g.ground_codes:
+            grounded = h.grounded_codes(args, r.prompt, _codes(tool.definition))
+            if grounded != args and _valid(r, ToolCall(call.name, grounded, call.id)):
+                args = grounded
+        split: list[ToolCall] = []
+        if g.split_values:
+            for key, value in args.items():
+                names = h.split_names(value, r.prompt) if isinstance(value, str) else []
+                if names:
+                    split = [
+                        ToolCall(call.name, {**args, key: n}, f"{call.id}_{i}")
+                        for i, n in enumerate(names)
+                    ]
+                    break
+        out.extend(
+            split
+            or [ToolCall(call.name, args, call.id) if args != call.parsed_arguments() else call]
+        )
+    return out
+
+
+def _codes(definition: ToolDefinition) -> dict[str, set[str]]:
+    props = definition.parameters.get("properties", {})
+    texts = [definition.description]
+    texts += [p.get("description", "") for p in props.values() if isinstance(p, dict)]
+    return h.glossary(texts)
+
+
+def _judge(r: Run, calls: list[ToolCall], results: list[h.Fact], forced: bool = False) -> Verdict:
+    g = _strategy(r)
     last = results[-1] if results and results[-1].ok else None
     call = calls[0]
     earlier = next((x for x in reversed(results) if x.call.key() == call.key()), None)
@@ -389,12 +497,18 @@ def _judge(r: Run, calls: list[ToolCall], results: list[h.Fact]) -> Verdict:
         return last if earlier is last and last is not None else "answer"
     if last is not None and (
         h.restates_value(call, last.content)
-        or (h.feeds_back(call, last) and not _strategy(r).progresses(r, call, results))
+        or (h.feeds_back(call, last) and not g.progresses(r, call, results))
     ):
         return last
     tool = r.config.tools.get(call.name)
-    if tool is not None and h.copied_example(tool.description, call, r.prompt, results):
-        return last if last is not None else "answer"
+    stray = tool is not None and h.copied_example(tool.description, call, r.prompt, results)
+    if not stray and g.check_relevance:
+        stray = not h.relevant(call, r.prompt, results)
+    if stray:
+        if last is not None:
+            return last
+        again = g.plain_reask and not forced and not r.state.asked.get("reask")
+        return "reask" if again else "answer"
     return [c for c in calls if all(c.key() != x.call.key() for x in results)]
 
 
@@ -432,12 +546,170 @@ class AfterResults:
         left = h.unused(r.prompt, [x.call for x in results])
         waiting = h.unconsumed(results)
         if left:
+            if g.complete_steps:
+                return NextStep(left)
             notes.append(_LEFT_NOTE.format(left=", ".join(left)))
             return Decide()
         if len(waiting) > 1:
+            if g.check_arithmetic:
+                return AnswerWithoutTools()
             notes.append(_COMBINE_NOTE.format(facts=h.facts(waiting)))
             return Decide()
         return Answer(results[-1].content, chosen=results[-1])
+
+
+def _focused(r: Run, text: str) -> list[Message]:
+    """A fresh context for one of the orchestrator's own questions: the system prompt
+    and the text, none of the run's history."""
+    first = r.state.messages[0]
+    system = first if isinstance(first, SystemMessage) else None
+    return [*([system] if system else []), UserMessage(text)]
+
+
+@dataclass(slots=True)
+class NextStep:
+    """A required tool call for what the question still needs, in a fresh context.
+
+    After a result that leaves numbers or names of the question unused, a small model
+    asked freely repeats its first call or stops on the intermediate result. Here it
+    must call a tool, and sees only the question (with the parts already worked out
+    replaced by their results), the facts found and what is unused. A call that uses
+    nothing unused is not run: each other tool is then tried, forced by name, until a
+    call uses something unused; if none does, the last result ends the run.
+    """
+
+    left: list[str]
+    tried: tuple[str, ...] = ()
+
+    async def run(self, r: Run) -> Node | GiveUp | Finish:
+        done = [x for x in _facts(r) if x.ok]
+        if not done:
+            return AnswerWithoutTools()
+        text = _NEXT_STEP.format(
+            question=h.rewrite_question(r.prompt, done),
+            facts=h.facts(done),
+            left=", ".join(self.left),
+            last=done[-1].content,
+        )
+
+        def progresses(calls: list[ToolCall]) -> bool:
+            earlier = [x.call for x in _facts(r)]
+            return len(h.unused(r.prompt, [*earlier, *calls])) < len(self.left)
+
+        got = await _attempt(r, text, self.tried, "next", progresses)
+        if isinstance(got, tuple):
+            return NextStep(self.left, got)
+        if got is None:
+            return Answer(done[-1].content, chosen=done[-1])
+        return got
+
+
+@dataclass(slots=True)
+class Recompute:
+    """Work an answer's arithmetic out again with a required tool call, given the facts.
+
+    The call must take at least two of the values known (the facts' and the
+    question's numbers), one of them a fact's; each tool is tried as for
+    :class:`NextStep`. When none does, the model's answer stands.
+    """
+
+    answer: str
+    tried: tuple[str, ...] = ()
+
+    async def run(self, r: Run) -> Node | GiveUp | Finish:
+        done = [x for x in _facts(r) if x.ok]
+        text = _RECOMPUTE.format(question=r.prompt, facts=h.facts(done))
+
+        def combines(calls: list[ToolCall]) -> bool:
+            used = " ".join(h.call_text(c) for c in calls)
+            facts = [x.content for x in done if h.mentions(used, x.content)]
+            asked = [n for n in h.question_items(r.prompt) if h.mentions(used, n)]
+            return bool(facts) and len(facts) + len(asked) >= 2
+
+        got = await _attempt(r, text, self.tried, "recompute", combines)
+        if isinstance(got, tuple):
+            return Recompute(self.answer, got)
+        if got is None:
+            return Answer(self.answer, final=True)
+        return got
+
+
+async def _attempt(
+    r: Run,
+    text: str,
+    tried: tuple[str, ...],
+    purpose: str,
+    accept: Callable[[list[ToolCall]], bool],
+) -> Node | GiveUp | Finish | tuple[str, ...] | None:
+    """One try of a required call: the model's pick first, then each other tool by name.
+
+    Returns the node that runs an accepted call, the tools tried so far when the call
+    was not accepted (for the next try), or None when every tool has been tried.
+    """
+    untried = [t.name for t in r.config.tools.values() if t.name not in tried]
+    if not untried:
+        return None
+    choice = untried[0] if tried else "required"
+    params = replace(r.config.params, tool_choice=choice)
+    got = await model_step(r, params, _focused(r, text), purpose=purpose)
+    if isinstance(got, GiveUp | Finish):
+        return got
+    results = _facts(r)
+    calls = _unnested(r, _fixed(r, list(got.tool_calls)), results)
+    new = [c for c in calls if all(c.key() != x.call.key() for x in results) and _valid(r, c)]
+    if new and accept(new):
+        return Judge(new, forced=True)
+    name = calls[0].name if calls and choice == "required" else choice
+    return (*tried, name)
+
+
+def _unnested(r: Run, calls: list[ToolCall], results: list[h.Fact]) -> list[ToolCall]:
+    """Calls whose argument spells out a call of another tool not made yet
+    (``calculator("lookup_population(country='Valdoria') + 1450000")``): that inner
+    call is made first."""
+    out: list[ToolCall] = []
+    for call in calls:
+        inner = None
+        for value in h.leaves(call.parsed_arguments()):
+            if isinstance(value, str):
+                inner = h.inner_call(value, r.config.tools, call.id)
+                if inner is not None:
+                    break
+        out.append(inner if inner is not None and _valid(r, inner) else call)
+    return out
+
+
+@dataclass(slots=True)
+class Reask:
+    """Decide again, once, with the tools' description examples taken out."""
+
+    async def run(self, r: Run) -> Node | GiveUp | Finish:
+        defs = tuple(_plain(t.definition) for t in r.config.tools.values())
+        found = h.facts([x for x in _facts(r) if x.ok])
+        question = r.prompt if not found else f"{r.prompt}\n\nKnown so far: {found}."
+        params = replace(r.config.params, tools=defs)
+        got = await model_step(r, params, _focused(r, question), purpose="reask")
+        return got if isinstance(got, GiveUp | Finish) else Decided(got, forced=True)
+
+
+def _plain(definition: ToolDefinition) -> ToolDefinition:
+    """A tool's definition with the examples taken out of its descriptions."""
+
+    def strip(schema: Any) -> Any:
+        if isinstance(schema, dict):
+            return {
+                k: h.without_examples(v) if k == "description" and isinstance(v, str) else strip(v)
+                for k, v in schema.items()
+            }
+        if isinstance(schema, list):
+            return [strip(v) for v in schema]
+        return schema
+
+    return replace(
+        definition,
+        description=h.without_examples(definition.description),
+        parameters=strip(definition.parameters),
+    )
 
 
 @dataclass(slots=True)
@@ -477,6 +749,15 @@ class Answer:
             and h.restates(text, results[-1].content, r.prompt, [x.content for x in results])
         ):
             chosen = results[-1]
+        if (
+            chosen is None
+            and not self.final
+            and g.check_arithmetic
+            and any(x.ok for x in results)
+            and not r.state.asked.get("recompute")
+            and h.computed_numbers(text, r.prompt, results)
+        ):
+            return Recompute(text)
         if chosen is not None:
             text = chosen.content
             reason = Reason(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,19 +22,28 @@ __all__ = [
     "call_text",
     "clauses",
     "close",
+    "computed_numbers",
     "copied_example",
     "facts",
     "feeds_back",
+    "glossary",
+    "grounded_codes",
+    "inner_call",
     "json_field",
     "leaves",
     "mentions",
     "numbers",
     "question_items",
+    "relevant",
+    "resolve_references",
     "restates",
     "restates_value",
+    "rewrite_question",
     "same_value",
+    "split_names",
     "unconsumed",
     "unused",
+    "without_examples",
 ]
 
 
@@ -262,3 +271,204 @@ def copied_example(description: str, call: ToolCall, prompt: str, results: Seque
         if len(text) >= 3 and text in described and text not in known:
             return True
     return False
+
+
+_STEM = 4  # "washer" and "washers", "populations" and "population" share their first letters
+
+
+def _stems(text: str) -> set[str]:
+    return {w[:_STEM] if len(w) > _STEM else w for w in _words(text) if len(w) >= 3}
+
+
+def relevant(call: ToolCall, prompt: str, results: Sequence[Fact]) -> bool:
+    """True unless every argument of the call comes from nowhere: no number, name or
+    word of the question or of a result is in it.
+
+    A small model asked something no tool answers still calls one, with values of its
+    own (``calculator("7*24")`` for "How many days are in a week?",
+    ``convert_units(0, "c", "k")`` for the freezing point of water). A call with no
+    arguments, or whose only values are one or two letters long (codes), is not judged.
+    """
+    known_text = " ".join([prompt, *(r.content for r in results if r.ok)])
+    known_numbers = [abs(n) for n in numbers(known_text)]
+    known_numbers += [abs(float(n)) for n in question_items(prompt) if _NUMBER.fullmatch(n)]
+    known_stems = _stems(known_text)
+    judged = False
+    for value in leaves(call.parsed_arguments()):
+        if isinstance(value, bool) or value is None:
+            continue
+        if isinstance(value, int | float):
+            judged = True
+            if any(close(abs(float(value)), k) for k in known_numbers):
+                return True
+            continue
+        text = str(value)
+        found = numbers(text)
+        stems = _stems(text)
+        if not found and not stems:
+            continue  # a code such as "km" says nothing either way
+        judged = True
+        if any(close(abs(n), k) for n in found for k in known_numbers):
+            return True
+        if stems & known_stems:
+            return True
+    return not judged
+
+
+def computed_numbers(answer: str, prompt: str, results: Sequence[Fact]) -> list[float]:
+    """Numbers of an answer that are neither in the question nor in any result or call:
+    arithmetic the model did in its head (small models get sums of large numbers wrong)."""
+    known_text = " ".join(
+        [prompt, *(r.content for r in results), *(call_text(r.call) for r in results)]
+    )
+    known = [abs(n) for n in numbers(known_text)]
+    known += [abs(float(n)) for n in question_items(prompt) if _NUMBER.fullmatch(n)]
+    return [n for n in numbers(answer) if not any(close(abs(n), k) for k in known)]
+
+
+_EXAMPLE = re.compile(
+    r"(?:^|(?<=[.!?\n]))[ \t]*(?:Example|Examples|For example|E\.g\.)\b[^\n]*", re.IGNORECASE
+)
+_INLINE_EXAMPLE = re.compile(r",?\s*\(?\be\.g\.[^.;)\n]*\)?\.?", re.IGNORECASE)
+
+
+def without_examples(text: str) -> str:
+    """A tool's description without its examples (the sentences a small model copies)."""
+    kept = _INLINE_EXAMPLE.sub("", _EXAMPLE.sub("", text))
+    return re.sub(r"\n{3,}", "\n\n", kept).strip()
+
+
+_GLOSSED = re.compile(r"((?:\b[A-Za-z]{1,4}\b,\s*)*\b[A-Za-z]{1,4}\b)\s*\(([^()]+)\)")
+_GLOSS_FILLER = frozenset({"degrees", "degree", "us", "uk", "the", "in", "of"})
+
+
+def glossary(texts: Sequence[str]) -> dict[str, set[str]]:
+    """Short codes a tool's own text explains, with the stems of what they mean.
+
+    "m (meters), km (kilometers)" gives ``{"m": {"meters"}, "km": {"kilometers"}}``;
+    "c, f, k (degrees Celsius, Fahrenheit, Kelvin)" pairs codes and words in order.
+    """
+    out: dict[str, set[str]] = {}
+    for text in texts:
+        for m in _GLOSSED.finditer(text):
+            codes = [c.strip().lower() for c in m.group(1).split(",")]
+            meanings = [x.strip() for x in m.group(2).split(",")]
+            if len(meanings) != len(codes):
+                meanings = [m.group(2)] * len(codes) if len(codes) == 1 else []
+            for code, meaning in zip(codes, meanings, strict=False):
+                words = {w for w in _words(meaning) if len(w) >= 3} - _GLOSS_FILLER
+                if words:
+                    out.setdefault(code, set()).update(words)
+    return out
+
+
+def _same_word(a: str, b: str) -> bool:
+    """ "mile" and "miles", "liter" and "liters"; not "kilometers" and "kilograms"."""
+    short, long = sorted((a, b), key=len)
+    return len(short) >= 3 and long.startswith(short) and len(long) - len(short) <= 2
+
+
+def grounded_codes(
+    arguments: dict[str, Any], prompt: str, codes: dict[str, set[str]]
+) -> dict[str, Any]:
+    """The arguments with each short code the question does not mean replaced by the
+    one code it does mean: ``from_unit="m"`` (meters) for "5 miles" becomes ``"mi"``.
+
+    A code is judged only when it is, or could be, one of the tool's explained codes
+    and is not itself a word of the question; it is replaced only when exactly one
+    explained code, not used by another argument, means a word of the question.
+    """
+    words = set(_words(prompt))
+    values = {k: v.strip().lower() for k, v in arguments.items() if isinstance(v, str)}
+    meant = {c for c, means in codes.items() if any(_same_word(m, w) for m in means for w in words)}
+    taken = {v for v in values.values() if v in meant}
+    out = dict(arguments)
+    for key, value in values.items():
+        if len(value) > 4 or value in words or value in meant:
+            continue
+        if value not in codes and not any(c.startswith(value[:1]) for c in codes):
+            continue
+        choices = [c for c in meant - taken if c != value]
+        if len(choices) == 1:
+            out[key] = choices[0]
+            taken.add(choices[0])
+    return out
+
+
+_JOINERS = re.compile(r"\s*(?:,|&|\band\b|\bor\b|\bthe\b)\s*", re.IGNORECASE)
+
+
+def split_names(value: str, prompt: str) -> list[str]:
+    """The question's names a single argument holds together ("Kethmoor and
+    Osterwick"), when it holds nothing else; empty when it is one value."""
+    names = [n for n in question_items(prompt) if not _NUMBER.fullmatch(n)]
+    found = [n for n in names if re.search(rf"\b{re.escape(n)}\b", value, re.IGNORECASE)]
+    if len(found) < 2:
+        return []
+    rest = value
+    for n in found:
+        rest = re.sub(rf"\b{re.escape(n)}\b", "", rest, flags=re.IGNORECASE)
+    return found if not _JOINERS.sub("", rest).strip() else []
+
+
+def resolve_references(value: str, results: Sequence[Fact], tools: Sequence[str]) -> str:
+    """An argument with the earlier calls it spells out replaced by their results:
+    ``"lookup_population(country='Lunaria') / 100"`` becomes ``"640000 / 100"``."""
+    if not any(f"{t}(" in value for t in tools):
+        return value
+    for fact in results:
+        if not fact.ok:
+            continue
+        pattern = rf"{re.escape(fact.call.name)}\(([^()]*)\)"
+
+        def swap(m: re.Match[str], fact: Fact = fact) -> str:
+            inner = m.group(1).lower()
+            args = [str(v).lower() for v in leaves(fact.call.parsed_arguments())]
+            return fact.content if all(a in inner for a in args) else m.group(0)
+
+        value = re.sub(pattern, swap, value)
+    return value
+
+
+def rewrite_question(prompt: str, results: Sequence[Fact]) -> str:
+    """The question with each part a call already worked out replaced by its result:
+    "What is (15 + 27) * 3?" after ``calculator("15 + 27")`` = 42 is "What is (42) * 3?".
+
+    Only arguments of two or more tokens found in the question as they are (spaces
+    aside) are replaced; a single name or number is left where it is.
+    """
+    text = prompt
+    for fact in results:
+        if not fact.ok:
+            continue
+        for value in leaves(fact.call.parsed_arguments()):
+            if not isinstance(value, str) or len(re.findall(r"[\w.]+", value)) < 2:
+                continue
+            spaced = r"\s*".join(re.escape(c) for c in re.sub(r"\s+", "", value))
+            text = re.sub(spaced, fact.content.replace("\\", "\\\\"), text, count=1)
+    return text
+
+
+_PAIR = re.compile(r"(\w+)\s*=\s*(?:\"([^\"]*)\"|'([^']*)'|(-?\d+(?:\.\d+)?))")
+
+
+def inner_call(value: str, tools: Mapping[str, Any], call_id: str) -> ToolCall | None:
+    """The first call of a known tool spelled out inside an argument, as a call:
+    ``"lookup_population(country='Valdoria') + 5"`` holds
+    ``lookup_population(country="Valdoria")``. None when there is none."""
+    for m in re.finditer(r"\b(\w+)\(([^()]*)\)", value):
+        name, inner = m.group(1), m.group(2)
+        if name not in tools:
+            continue
+        args: dict[str, Any] = {}
+        for key, double, single, number in _PAIR.findall(inner):
+            args[key] = double or single if not number else float(number)
+        if not args:
+            quoted = re.fullmatch(r"\s*[\"']([^\"']*)[\"']\s*", inner)
+            params = getattr(tools[name], "definition", None)
+            props = list((params.parameters if params else {}).get("properties", {}))
+            if quoted is None or len(props) != 1:
+                continue
+            args[props[0]] = quoted.group(1)
+        return ToolCall(name, args, f"{call_id}_inner")
+    return None
