@@ -51,6 +51,7 @@ MEMORIES = [
 ]
 _OPEN: list[MemoryStore] = []  # closed when the worker ends
 GUIDED_PROMPT = "Charge the book, then ship the book, then charge the postage"
+NEXT_PROMPT = "Charge the book 1200 and the postage 90"
 STEP_DELAY = float(os.environ.get("CRASH_STEP_DELAY", "0.004"))
 
 
@@ -104,6 +105,8 @@ def build_agent(store: JournalStore, ledger: str, kind: str = "tool_loop") -> Ag
     """
     if kind == "guided":
         return _guided_agent(store, ledger)
+    if kind == "guided_next":
+        return _guided_next_agent(store, ledger)
     if kind == "memory":
         return _memory_agent(store, ledger)
     if kind == "tree":
@@ -155,6 +158,30 @@ def _guided_agent(store: JournalStore, ledger: str) -> Agent[Any, str]:
         tools=_tools(ledger),
         store=store,
         name="crash-test-guided",
+        lease_ttl=0.3,
+        strategy=GuidedStrategy(),
+    )
+
+
+def _guided_next_agent(store: JournalStore, ledger: str) -> Agent[Any, str]:
+    """The guided strategy on a question the first call leaves unfinished: the second
+    call is the orchestrator's required next step (a fresh context naming what is
+    unused), and the answer comes from a call without tools."""
+
+    async def policy(messages: Sequence[Message], params: ModelParams) -> ModelResponse:
+        await asyncio.sleep(STEP_DELAY)
+        asked = next(m.content for m in reversed(messages) if isinstance(m, UserMessage))
+        if not params.allow_tools:
+            return ModelResponse(text="charged book and postage")
+        if "Not used yet from the question: 90" in asked:
+            return ModelResponse(tool_calls=[ToolCall("charge", {"item": "postage", "cents": 90})])
+        return ModelResponse(tool_calls=[ToolCall("charge", {"item": "book", "cents": 1200})])
+
+    return Agent(
+        FunctionModel(policy),
+        tools=_tools(ledger),
+        store=store,
+        name="crash-test-guided-next",
         lease_ttl=0.3,
         strategy=GuidedStrategy(),
     )
@@ -282,6 +309,7 @@ async def main(spec: str, run_id: str, ledger: str, out: str, kind: str = "tool_
 
             _agent.new_run_id = lambda: run_id  # the parent chose the id
             prompts = {"guided": GUIDED_PROMPT, "memory": MEMORY_PROMPT, "tree": TREE_PROMPT}
+            prompts["guided_next"] = NEXT_PROMPT
             result = await agent.run(prompts.get(kind, PROMPT))
     except RunLocked:  # the killed process's lease has not expired yet
         return 4

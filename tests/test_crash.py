@@ -27,6 +27,7 @@ from crash_worker import (
     GUIDED_PROMPT,
     MEMORIES,
     MEMORY_PROMPT,
+    NEXT_PROMPT,
     PROMPT,
     TREE_PROMPT,
     build_agent,
@@ -50,6 +51,7 @@ def _reference(tmp_path: Path, kind: str = "tool_loop") -> list[str]:
         store = SQLiteStore(tmp_path / f"reference-{kind}.db")
         agent = build_agent(store, str(tmp_path / f"reference-{kind}.ledger"), kind)
         prompts = {"guided": GUIDED_PROMPT, "memory": MEMORY_PROMPT, "tree": TREE_PROMPT}
+        prompts["guided_next"] = NEXT_PROMPT
         result = await agent.run(prompts.get(kind, PROMPT))
         await store.close()
         if agent.memory is not None:
@@ -224,6 +226,31 @@ def test_a_guided_run_killed_anywhere_resumes_guided_and_ends_as_a_run_never_kil
         assert final["transcript"] == reference
         _check_ledger(ledger, spec, run_id, calls=3)
     print(f"guided on {kind}: {kills} kills over {runs} runs, every run ended as the reference")
+    if kind == "postgres":
+        _drop_schema(schema)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_a_guided_run_killed_inside_its_second_tries_resumes_them(
+    kind: str, tmp_path: Path
+) -> None:
+    schema, spec = _journal(kind, tmp_path, "crashn", "crash-next.db")
+    reference = _reference(tmp_path, "guided_next")
+    assert sum(line.startswith("tool:") for line in reference) == 2
+    span = _baseline(spec, tmp_path, "guided_next")
+    rng = random.Random(20261205)
+    kills = runs = 0
+    while kills < GUIDED_KILLS:
+        run_id = f"crashn-{runs:04d}"
+        ledger, out = str(tmp_path / f"{run_id}.ledger"), str(tmp_path / f"{run_id}.json")
+        kills += _run_until_done(spec, run_id, ledger, out, rng=rng, span=span, kind="guided_next")
+        runs += 1
+        final = json.loads(Path(out).read_text())
+        assert (final["status"], final["output"]) == ("completed", "charged postage 90")
+        assert final["transcript"] == reference
+        _check_ledger(ledger, spec, run_id, calls=2)
+    print(f"guided_next on {kind}: {kills} kills over {runs} runs, every run as the reference")
     if kind == "postgres":
         _drop_schema(schema)
 

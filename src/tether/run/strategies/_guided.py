@@ -57,7 +57,6 @@ Example:
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
@@ -148,7 +147,7 @@ _NEXT_STEP = (
 _RECOMPUTE = "{question}\n\nKnown so far: {facts}.\nWork the answer out with a tool call."
 
 Verdict = list[ToolCall] | h.Fact | Literal["answer", "reask"]
-_FORCED = frozenset({"next", "reask", "recompute"})
+_FORCED = frozenset({"reask"})
 """Purposes of the orchestrator's second tries: a call decided there is not tried again."""
 
 
@@ -277,6 +276,8 @@ class GuidedStrategy(Strategy):
                 return Repaired(response)
             if purpose in ("answer", "finish"):
                 return Answer(response.text or "", final=purpose == "finish")
+            if purpose in ("next", "recompute"):
+                return Attempted(response, purpose)
             return Decided(response, forced=purpose in _FORCED)
         if isinstance(last, TurnRecorded) and not last.calls:
             return Answer(last.text or "", final=True)
@@ -592,13 +593,7 @@ class NextStep:
             last=done[-1].content,
         )
 
-        def progresses(calls: list[ToolCall]) -> bool:
-            earlier = [x.call for x in _facts(r)]
-            return len(h.unused(r.prompt, [*earlier, *calls])) < len(self.left)
-
-        got = await _attempt(r, text, self.tried, "next", progresses)
-        if isinstance(got, tuple):
-            return NextStep(self.left, got)
+        got = await _attempt(r, text, self.tried, "next")
         if got is None:
             return Answer(done[-1].content, chosen=done[-1])
         return got
@@ -620,32 +615,17 @@ class Recompute:
         done = [x for x in _facts(r) if x.ok]
         text = _RECOMPUTE.format(question=r.prompt, facts=h.facts(done))
 
-        def combines(calls: list[ToolCall]) -> bool:
-            used = " ".join(h.call_text(c) for c in calls)
-            facts = [x.content for x in done if h.mentions(used, x.content)]
-            asked = [n for n in h.question_items(r.prompt) if h.mentions(used, n)]
-            return bool(facts) and len(facts) + len(asked) >= 2
-
-        got = await _attempt(r, text, self.tried, "recompute", combines)
-        if isinstance(got, tuple):
-            return Recompute(self.answer, got)
+        got = await _attempt(r, text, self.tried, "recompute", self.answer)
         if got is None:
             return Answer(self.answer, final=True)
         return got
 
 
 async def _attempt(
-    r: Run,
-    text: str,
-    tried: tuple[str, ...],
-    purpose: str,
-    accept: Callable[[list[ToolCall]], bool],
-) -> Node | GiveUp | Finish | tuple[str, ...] | None:
-    """One try of a required call: the model's pick first, then each other tool by name.
-
-    Returns the node that runs an accepted call, the tools tried so far when the call
-    was not accepted (for the next try), or None when every tool has been tried.
-    """
+    r: Run, text: str, tried: tuple[str, ...], purpose: str, answer: str = ""
+) -> Node | GiveUp | Finish | None:
+    """One try of a required call: the model's pick first, then each other tool by
+    name. None when every tool has been tried."""
     untried = [t.name for t in r.config.tools.values() if t.name not in tried]
     if not untried:
         return None
@@ -654,13 +634,49 @@ async def _attempt(
     got = await model_step(r, params, _focused(r, text), purpose=purpose)
     if isinstance(got, GiveUp | Finish):
         return got
-    results = _facts(r)
-    calls = _unnested(r, _fixed(r, list(got.tool_calls)), results)
-    new = [c for c in calls if all(c.key() != x.call.key() for x in results) and _valid(r, c)]
-    if new and accept(new):
-        return Judge(new, forced=True)
-    name = calls[0].name if calls and choice == "required" else choice
-    return (*tried, name)
+    return Attempted(got, purpose, tried, answer)
+
+
+@dataclass(slots=True)
+class Attempted:
+    """A required call from :class:`NextStep` or :class:`Recompute`: run it when it
+    does what it was asked for, else try the next tool.
+
+    A resumed run comes here from the journaled response (without ``tried``: the
+    tools are then tried again from the next one).
+    """
+
+    response: ModelResponse
+    purpose: str
+    tried: tuple[str, ...] = ()
+    answer: str = ""
+
+    async def run(self, r: Run) -> Node:
+        results = _facts(r)
+        calls = _unnested(r, _fixed(r, list(self.response.tool_calls)), results)
+        new = [c for c in calls if all(c.key() != x.call.key() for x in results) and _valid(r, c)]
+        left = h.unused(r.prompt, [x.call for x in results])
+        if new and _accepted(r, self.purpose, new, results, left):
+            return Judge(new, forced=True)
+        untried = [t.name for t in r.config.tools.values() if t.name not in self.tried]
+        forced = untried[0] if self.tried and untried else None
+        name = forced or (calls[0].name if calls else "")
+        tried = (*self.tried, name)
+        if self.purpose == "next":
+            return NextStep(left, tried)
+        return Recompute(self.answer or r.state.last_text or "", tried)
+
+
+def _accepted(
+    r: Run, purpose: str, calls: list[ToolCall], results: list[h.Fact], left: list[str]
+) -> bool:
+    if purpose == "next":  # it uses something of the question not used yet
+        return len(h.unused(r.prompt, [*(x.call for x in results), *calls])) < len(left)
+    # a recomputation takes two known values, one of them a fact's
+    used = " ".join(h.call_text(c) for c in calls)
+    facts = [x.content for x in results if x.ok and h.mentions(used, x.content)]
+    asked = [n for n in h.question_items(r.prompt) if h.mentions(used, n)]
+    return bool(facts) and len(facts) + len(asked) >= 2
 
 
 def _unnested(r: Run, calls: list[ToolCall], results: list[h.Fact]) -> list[ToolCall]:
