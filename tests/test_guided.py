@@ -598,3 +598,27 @@ async def test_a_name_inside_a_longer_argument_is_not_split() -> None:
     )
     started = [e.call.arguments for e in of_type(result, ToolCallStarted)]
     assert started[0] == {"country": "Valdoria and Quenland border"}
+
+
+# --- techniques a model declares ---------------------------------------------------------------
+
+
+def test_a_model_declares_the_guided_techniques_it_does_better_without() -> None:
+    from tether.models import RetryingModel
+    from tether.models.local import LocalModel
+    from tether.run.strategies import resolve_strategy
+
+    large = LocalModel(size="large")  # nothing is loaded until the first request
+    strategy = Agent(large).strategy
+    assert isinstance(strategy, GuidedStrategy)
+    assert not strategy.finish_with_results and strategy.complete_steps
+    wrapped = Agent(RetryingModel(large)).strategy  # wrappers forward the options
+    assert isinstance(wrapped, GuidedStrategy) and not wrapped.finish_with_results
+    small = Agent(LocalModel()).strategy
+    assert isinstance(small, GuidedStrategy) and small.finish_with_results
+    explicit = GuidedStrategy(check_relevance=False)
+    assert Agent(large, strategy=explicit).strategy is explicit  # an explicit strategy wins
+    with pytest.raises(ValueError, match="known: native_decision"):
+        resolve_strategy("guided", {"no_such_technique": False})
+    with pytest.raises(ValueError, match="takes no options"):
+        resolve_strategy("tool_loop", {"finish_with_results": False})

@@ -325,7 +325,9 @@ class Agent(Generic[DepsT, OutputT]):
     def strategy(self) -> Strategy:
         """How this agent's runs are orchestrated: the ``strategy=`` given, else the one
         its model declares (:attr:`~tether.models.Model.preferred_strategy`)."""
-        return self._strategy or resolve_strategy(self.model.preferred_strategy)
+        if self._strategy is not None:
+            return self._strategy
+        return resolve_strategy(self.model.preferred_strategy, self.model.strategy_options)
 
     @strategy.setter
     def strategy(self, value: Strategy | None) -> None:
@@ -335,7 +337,9 @@ class Agent(Generic[DepsT, OutputT]):
         """An explicit ``strategy=`` wins; then the run's own (on resume), then the model's."""
         if self._strategy is not None:
             return self._strategy
-        return resolve_strategy(journaled or model.preferred_strategy)
+        if journaled is not None and journaled != model.preferred_strategy:
+            return resolve_strategy(journaled)
+        return resolve_strategy(model.preferred_strategy, model.strategy_options)
 
     @contextlib.contextmanager
     def override(self, *, model: Model) -> Iterator[None]:

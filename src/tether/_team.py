@@ -78,7 +78,8 @@ class Supervisor(Agent[Any, Any]):
         resolved = model if isinstance(model, Model) else resolve_model(model)
         if kwargs.get("strategy") is None and resolved.preferred_strategy == "guided":
             # A small model routes every task to a worker: a choice among their names.
-            kwargs["strategy"] = GuidedStrategy(delegate_first=True)
+            options = {**resolved.strategy_options, "delegate_first": True}
+            kwargs["strategy"] = GuidedStrategy(**options)
         model = resolved
         tools = [*kwargs.pop("tools", ()), *worker_tools]
         super().__init__(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import warnings
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -104,6 +104,15 @@ class Model(ABC):
         return None
 
     @property
+    def strategy_options(self) -> Mapping[str, Any]:
+        """Settings of :attr:`preferred_strategy` measured best for this model (for the
+        guided strategy: which of its techniques to switch off), or empty.
+
+        Used only when the agent has no explicit ``strategy=``.
+        """
+        return {}
+
+    @property
     def context_window(self) -> int | None:
         """The most tokens a request and its answer may hold together, when known.
 
@@ -189,6 +198,11 @@ class WrapperModel(Model):
     def preferred_strategy(self) -> str | None:
         """The inner model's preferred strategy."""
         return self.model.preferred_strategy
+
+    @property
+    def strategy_options(self) -> Mapping[str, Any]:
+        """The inner model's strategy options."""
+        return self.model.strategy_options
 
     def secret_values(self) -> frozenset[str]:
         """The inner model's secret values."""

@@ -13,8 +13,9 @@ runs sharing one chain do not move each other.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from tether._errors import (
     ConfigError,
@@ -78,6 +79,11 @@ class FallbackModel(Model):
     def preferred_strategy(self) -> str | None:
         """The first model's preferred strategy."""
         return self.models[0].preferred_strategy
+
+    @property
+    def strategy_options(self) -> Mapping[str, Any]:
+        """The first model's strategy options."""
+        return self.models[0].strategy_options
 
     @property
     def context_window(self) -> int | None:
