@@ -34,6 +34,7 @@ import asyncio
 import json
 import platform
 import re
+import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -43,7 +44,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from eval_tasks import TASKS, Task, eval_tools
+from eval_tasks import TASKS, Task, task_tools
 
 from tether import Agent, Budget, Strategy, ToolLoop
 from tether.models.local import LocalModel, parse_tool_calls
@@ -75,6 +76,7 @@ class Record:
     tool_calls: int
     seconds: float
     status: str
+    shape: str = ""  # the tool shape of a tool_shapes task; absent from older records
 
 
 # --- scoring -------------------------------------------------------------------------------
@@ -140,15 +142,15 @@ def lenient(output: str | None, answers: tuple[str | float, ...]) -> bool:
 # --- the variants --------------------------------------------------------------------------
 
 
-def _tool_functions(split: str) -> dict[str, Callable[..., Any]]:
-    return {f.__name__: f for f in eval_tools(split)}  # type: ignore[attr-defined]
+def _tool_functions(task: Task) -> dict[str, Callable[..., Any]]:
+    return {f.__name__: f for f in task_tools(task)}  # type: ignore[attr-defined]
 
 
 async def run_tether(strategy: Strategy, model: LocalModel, task: Task) -> tuple[Any, ...]:
     agent: Agent[None, str] = Agent(
         model,
         instructions=INSTRUCTIONS,
-        tools=eval_tools(task.split),  # type: ignore[arg-type]
+        tools=task_tools(task),  # type: ignore[arg-type]
         budget=BUDGET,
         strategy=strategy,
         name="eval",
@@ -161,7 +163,7 @@ async def run_tether(strategy: Strategy, model: LocalModel, task: Task) -> tuple
 def run_naive(model: LocalModel, task: Task) -> tuple[Any, ...]:
     """The model on its own: its chat template with tools=, the calls it writes run."""
     llama = model._loaded().llama
-    agent: Agent[None, str] = Agent(model, tools=eval_tools(task.split))  # type: ignore[arg-type]
+    agent: Agent[None, str] = Agent(model, tools=task_tools(task))  # type: ignore[arg-type]
     defs = [t.definition for t in agent.tools.values()]
     tools = [
         {
@@ -170,7 +172,7 @@ def run_naive(model: LocalModel, task: Task) -> tuple[Any, ...]:
         }
         for d in defs
     ]
-    functions = _tool_functions(task.split)
+    functions = _tool_functions(task)
     messages: list[dict[str, Any]] = [
         {"role": "system", "content": INSTRUCTIONS},
         {"role": "user", "content": task.prompt},
@@ -262,6 +264,7 @@ def run_one(name: str, strategy: Strategy | None, model: LocalModel, task: Task)
         tools,
         round(seconds, 3),
         status,
+        task.shape,
     )
 
 
@@ -275,24 +278,39 @@ def _row(name: str, rs: list[Record]) -> str:
     calls = sum(r.model_calls for r in rs) / n
     tools = sum(r.tool_calls for r in rs) / n
     secs = sum(r.seconds for r in rs) / n
+    median = statistics.median(r.seconds for r in rs)
     worst = max(r.seconds for r in rs)
     return (
         f"| {name} | {n} | **{100 * ok / n:.0f}%** ({ok}) | {100 * le / n:.0f}% | "
-        f"{calls:.2f} | {tools:.2f} | {secs:.2f} | {worst:.1f} |"
+        f"{calls:.2f} | {tools:.2f} | {secs:.2f} | {median:.2f} | {worst:.1f} |"
     )
 
 
 def _table(records: list[Record], names: list[str]) -> list[str]:
     lines = [
-        "| variant | tasks | exact | lenient | model calls | tool calls | s/task | worst s |",
-        "|---|---|---|---|---|---|---|---|",
+        "| variant | tasks | exact | lenient | model calls | tool calls | s/task | median s "
+        "| worst s |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     return lines + [_row(n, [r for r in records if r.variant == n]) for n in names]
+
+
+def _by(records: list[Record], names: list[str], field: str, values: list[str]) -> list[str]:
+    """Exact/n per variant (rows) and value of a record's category or shape (columns)."""
+    lines = ["| variant | " + " | ".join(values) + " |", "|---|" + "---|" * len(values)]
+    for n in names:
+        cells = []
+        for v in values:
+            rs = [r for r in records if r.variant == n and getattr(r, field) == v]
+            cells.append(f"{sum(r.exact for r in rs)}/{len(rs)}" if rs else "-")
+        lines.append(f"| {n} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def report(records: list[Record], split: str, threads: int, every: int, model: str) -> str:
     names = list(dict.fromkeys(r.variant for r in records))
     categories = list(dict.fromkeys(r.category for r in records))
+    shapes = list(dict.fromkeys(r.shape for r in records if r.shape))
     full = [n for n in names if n in FULL]
     subset_ids = {r.task for r in records if r.variant not in FULL}
     lines = [
@@ -311,15 +329,11 @@ def report(records: list[Record], split: str, threads: int, every: int, model: s
         "",
         "Exact-match success by category:",
         "",
-        "| variant | " + " | ".join(categories) + " |",
-        "|---|" + "---|" * len(categories),
+        *_by(records, full, "category", categories),
     ]
-    for n in full:
-        cells = []
-        for c in categories:
-            rs = [r for r in records if r.variant == n and r.category == c]
-            cells.append(f"{sum(r.exact for r in rs)}/{len(rs)}" if rs else "-")
-        lines.append(f"| {n} | " + " | ".join(cells) + " |")
+    if shapes:
+        lines += ["", "Exact-match success by tool shape:", ""]
+        lines += _by(records, full, "shape", shapes)
     if subset_ids:
         subset = [r for r in records if r.task in subset_ids]
         lines += [
@@ -369,8 +383,11 @@ def main() -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     done: dict[tuple[str, str], Record] = {}
     if args.resume and path.exists():
+        shape_of = {t.id: t.shape for t in TASKS}
         for line in path.read_text().splitlines():
-            r = Record(**json.loads(line))
+            data = json.loads(line)
+            data.setdefault("shape", shape_of.get(data["task"], ""))  # records without one
+            r = Record(**data)
             done[(r.variant, r.task)] = r
     else:
         path.write_text("")

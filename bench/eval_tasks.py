@@ -23,6 +23,18 @@ The splits:
   text, two required arguments of different types, an optional argument, JSON results),
   also written before any tuning on them. Its agents get those tools and the calculator
   (``eval_tools("shapes")``).
+* ``fresh_2`` (48 tasks): written after the tuning of issue 13, by someone who had not
+  seen the strategy's failures on it, and committed before it was first run. Four tasks
+  in each of the seven categories above (same tools, same fictional countries, new
+  numbers and phrasings) and 20 ``tool_shapes`` tasks over every tool of
+  bench/eval_shapes.py, four of them needing two steps.
+
+Each ``tool_shapes`` task is labelled with its tool's shape (``Task.shape``, one of
+``SHAPES``), so results can be reported per shape as well as per category. The tools an
+agent gets depend on the task (``task_tools``): the calculator and the tools of
+bench/eval_shapes.py for ``tool_shapes`` tasks, the calculator, unit conversion and the
+two lookups for every other task; on the splits of one kind this is exactly
+``eval_tools(split)``.
 
 Expected answers are computed with the tools' own functions wherever a tool is
 involved, so the ground truth cannot drift from what the tools return.
@@ -48,7 +60,16 @@ from eval_shapes import (  # bench/ is on sys.path, as eval_local.py puts it the
 
 from tether.cli._demo import calculator, convert_units, lookup_capital
 
-__all__ = ["POPULATIONS", "SHAPE_SPLITS", "TASKS", "Task", "eval_tools", "lookup_population"]
+__all__ = [
+    "POPULATIONS",
+    "SHAPES",
+    "SHAPE_SPLITS",
+    "TASKS",
+    "Task",
+    "eval_tools",
+    "lookup_population",
+    "task_tools",
+]
 
 POPULATIONS = {  # fictional, like the capitals of the demo's lookup_capital
     "Valdoria": 812_000,
@@ -91,15 +112,46 @@ def eval_tools(split: str | None = None) -> list[object]:
     return [calculator, convert_units, lookup_capital, lookup_population]
 
 
+SHAPES = (  # the tool shapes of the ``tool_shapes`` tasks, one per tool of eval_shapes.py
+    "enum argument",  # inventory_count
+    "two typed arguments",  # price: a string and an integer
+    "date and integer",  # add_days: an ISO date and a number of days, a date back
+    "two dates",  # days_between: two ISO dates, an integer back
+    "text and enum",  # count_text: free text and what to count
+    "free text",  # reverse_text: free text, text back
+    "JSON object",  # order_details: a JSON object back
+    "optional argument",  # weather_forecast: an optional argument, a JSON list back
+    "two steps",  # two of those tools, or one of them and the calculator
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Task:
-    """One eval task: a prompt and the answers that count as right."""
+    """One eval task: a prompt and the answers that count as right.
+
+    ``shape`` is the tool shape of a ``tool_shapes`` task (one of ``SHAPES``), else "".
+    """
 
     id: str
     split: str
     category: str
     prompt: str
     answers: tuple[str | float, ...]
+    shape: str = ""
+
+
+def task_tools(task: Task) -> list[object]:
+    """The tools an eval agent gets on a task, chosen by its category.
+
+    ``tool_shapes`` tasks: the calculator and the tools of bench/eval_shapes.py; every
+    other task: the demo's three and the population lookup. On every split but
+    ``fresh_2`` (the only one mixing both kinds) this is ``eval_tools(task.split)``.
+    """
+    return eval_tools("shapes" if task.category == "tool_shapes" else None)
+
+
+_Row = tuple[str, str, tuple[str | float, ...]]  # category, prompt, answers
+_ShapeRow = tuple[str, str, tuple[str | float, ...], str]  # ... and the tool shape
 
 
 def _calc(expression: str) -> float:
@@ -128,7 +180,7 @@ def _fewest(*countries: str) -> str:
     return min(countries, key=_pop)
 
 
-_HELD_OUT: list[tuple[str, str, tuple[str | float, ...]]] = [
+_HELD_OUT: list[_Row] = [
     # --- arithmetic ---------------------------------------------------------------------
     ("arithmetic", "What is 48 * 12?", (_calc("48*12"),)),
     ("arithmetic", "Compute 1234 + 5678.", (_calc("1234+5678"),)),
@@ -322,7 +374,7 @@ _HELD_OUT: list[tuple[str, str, tuple[str | float, ...]]] = [
     ),
 ]
 
-_DEV: list[tuple[str, str, tuple[str | float, ...]]] = [
+_DEV: list[_Row] = [
     ("arithmetic", "What is 17*23? Use the calculator.", (_calc("17*23"),)),
     ("arithmetic", "What is 345 + 678?", (_calc("345+678"),)),
     ("arithmetic", "Compute 81 / 9.", (_calc("81/9"),)),
@@ -364,7 +416,7 @@ _DEV: list[tuple[str, str, tuple[str | float, ...]]] = [
 
 # Written after the first held-out measurement, before the strategy was changed again:
 # the changes made after seeing held-out failures are checked here.
-_FRESH: list[tuple[str, str, tuple[str | float, ...]]] = [
+_FRESH: list[_Row] = [
     ("arithmetic", "What is 73 * 19?", (_calc("73*19"),)),
     ("arithmetic", "Compute 4096 / 16.", (_calc("4096/16"),)),
     ("arithmetic", "What is 2500 - 1275?", (_calc("2500-1275"),)),
@@ -443,7 +495,7 @@ _FRESH: list[tuple[str, str, tuple[str | float, ...]]] = [
 # A second held-out split, written before any tuning after the first held-out runs: the
 # same seven categories in about the same proportions, new numbers, new phrasings.
 # Only for measuring, like _HELD_OUT.
-_HELD_OUT_2: list[tuple[str, str, tuple[str | float, ...]]] = [
+_HELD_OUT_2: list[_Row] = [
     # --- arithmetic ---------------------------------------------------------------------
     ("arithmetic", "What is 67 * 89?", (_calc("67*89"),)),
     ("arithmetic", "Compute 12,345 + 6,789.", (_calc("12345+6789"),)),
@@ -765,209 +817,290 @@ def _num(value: object) -> float:
 
 # Tasks for the tools of bench/eval_shapes.py (shapes the strategy was not tuned on),
 # written before any tuning on them. Their agents get those tools and the calculator.
-_SHAPES: list[tuple[str, str, tuple[str | float, ...]]] = [
+_SHAPES: list[_ShapeRow] = [
     # --- inventory_count: an enum argument ---------------------------------------------
-    ("tool_shapes", "How many hinges are in stock?", (float(inventory_count("hinges")),)),
-    ("tool_shapes", "Check the stock level for springs.", (float(inventory_count("springs")),)),
+    (
+        "tool_shapes",
+        "How many hinges are in stock?",
+        (float(inventory_count("hinges")),),
+        "enum argument",
+    ),
+    (
+        "tool_shapes",
+        "Check the stock level for springs.",
+        (float(inventory_count("springs")),),
+        "enum argument",
+    ),
     (
         "tool_shapes",
         "How many washers does the warehouse have?",
         (float(inventory_count("washers")),),
+        "enum argument",
     ),
-    ("tool_shapes", "gaskets in stock?", (float(inventory_count("gaskets")),)),
+    ("tool_shapes", "gaskets in stock?", (float(inventory_count("gaskets")),), "enum argument"),
     (
         "tool_shapes",
         "Do we have more bolts or nuts in the warehouse? Answer with the item name.",
         ("bolts" if inventory_count("bolts") > inventory_count("nuts") else "nuts",),
+        "enum argument",
     ),
     (
         "tool_shapes",
         "How many brackets and hinges are in stock altogether?",
         (float(inventory_count("brackets") + inventory_count("hinges")),),
+        "enum argument",
     ),
     (
         "tool_shapes",
         "We need 60 springs for an order. How many more springs than we have in stock is that?",
         (float(60 - inventory_count("springs")),),
+        "enum argument",
     ),
     # --- price: two required arguments of different types ------------------------------
-    ("tool_shapes", "How much do 3 staplers cost?", (price("stapler", 3),)),
-    ("tool_shapes", "What is the price of 12 pens, in dollars?", (price("pen", 12),)),
-    ("tool_shapes", "Price for one backpack?", (price("backpack", 1),)),
-    ("tool_shapes", "What would 20 folders cost me?", (price("folder", 20),)),
-    ("tool_shapes", "Get the total price of 7 markers.", (price("marker", 7),)),
+    ("tool_shapes", "How much do 3 staplers cost?", (price("stapler", 3),), "two typed arguments"),
+    (
+        "tool_shapes",
+        "What is the price of 12 pens, in dollars?",
+        (price("pen", 12),),
+        "two typed arguments",
+    ),
+    ("tool_shapes", "Price for one backpack?", (price("backpack", 1),), "two typed arguments"),
+    (
+        "tool_shapes",
+        "What would 20 folders cost me?",
+        (price("folder", 20),),
+        "two typed arguments",
+    ),
+    (
+        "tool_shapes",
+        "Get the total price of 7 markers.",
+        (price("marker", 7),),
+        "two typed arguments",
+    ),
     (
         "tool_shapes",
         "How much are 10 notebooks at the shop, in dollars?",
         (price("notebook", 10),),
+        "two typed arguments",
     ),
     (
         "tool_shapes",
         "What do 2 backpacks and 4 notebooks cost together, in dollars?",
         (_calc(f"{price('backpack', 2)}+{price('notebook', 4)}"),),
+        "two typed arguments",
     ),
     # --- add_days: a date and an integer, an ISO date back ------------------------------
-    ("tool_shapes", "What date is 45 days after 2024-03-10?", _dates(add_days("2024-03-10", 45))),
+    (
+        "tool_shapes",
+        "What date is 45 days after 2024-03-10?",
+        _dates(add_days("2024-03-10", 45)),
+        "date and integer",
+    ),
     (
         "tool_shapes",
         "What was the date 30 days before 2025-01-15? Answer as YYYY-MM-DD.",
         _dates(add_days("2025-01-15", -30)),
+        "date and integer",
     ),
     (
         "tool_shapes",
         "Add 100 days to 1 June 2024. Give the date as YYYY-MM-DD.",
         _dates(add_days("2024-06-01", 100)),
+        "date and integer",
     ),
     (
         "tool_shapes",
         "An invoice dated 2024-11-20 is due in 60 days. On what date is it due?",
         _dates(add_days("2024-11-20", 60)),
+        "date and integer",
     ),
     (
         "tool_shapes",
         "Which date is two weeks after 2024-02-20?",
         _dates(add_days("2024-02-20", 14)),
+        "date and integer",
     ),
     (
         "tool_shapes",
         "If today is 2023-12-25, what is the date 365 days from now?",
         _dates(add_days("2023-12-25", 365)),
+        "date and integer",
     ),
     # --- days_between: two dates, an integer back ----------------------------------------
     (
         "tool_shapes",
         "How many days are there between 2024-01-01 and 2024-12-25?",
         (float(days_between("2024-01-01", "2024-12-25")),),
+        "two dates",
     ),
     (
         "tool_shapes",
         "How many days from March 3, 2025 to July 4, 2025?",
         (float(days_between("2025-03-03", "2025-07-04")),),
+        "two dates",
     ),
     (
         "tool_shapes",
         "Count the days between 2024-02-01 and 2024-03-01.",
         (float(days_between("2024-02-01", "2024-03-01")),),
+        "two dates",
     ),
     (
         "tool_shapes",
         "A project ran from 2023-09-18 to 2024-04-02. How many days did it last?",
         (float(days_between("2023-09-18", "2024-04-02")),),
+        "two dates",
     ),
     (
         "tool_shapes",
         "How many days passed between 1999-12-31 and 2000-03-01?",
         (float(days_between("1999-12-31", "2000-03-01")),),
+        "two dates",
     ),
     (
         "tool_shapes",
         "How many weeks are there from 2024-05-06 to 2024-08-26?",
         (days_between("2024-05-06", "2024-08-26") / 7,),
+        "two dates",
     ),
     # --- count_text: free text and an enum -----------------------------------------------
     (
         "tool_shapes",
         "How many letters are in 'Port Halloway'?",
         (float(count_text("Port Halloway", "letters")),),
+        "text and enum",
     ),
     (
         "tool_shapes",
         "How many words are in the sentence 'the quick brown fox jumps over the lazy dog'?",
         (float(count_text("the quick brown fox jumps over the lazy dog", "words")),),
+        "text and enum",
     ),
     (
         "tool_shapes",
         "Count the vowels in 'encyclopedia'.",
         (float(count_text("encyclopedia", "vowels")),),
+        "text and enum",
     ),
     (
         "tool_shapes",
         'How many letters does the word "Mississippi" have?',
         (float(count_text("Mississippi", "letters")),),
+        "text and enum",
     ),
     (
         "tool_shapes",
         "Word count of: 'Ship the order before noon on Friday, please.'",
         (float(count_text("Ship the order before noon on Friday, please.", "words")),),
+        "text and enum",
     ),
     (
         "tool_shapes",
         "How many vowels are there in 'Selenport and Skarholm'?",
         (float(count_text("Selenport and Skarholm", "vowels")),),
+        "text and enum",
     ),
     # --- reverse_text: free text, text back ----------------------------------------------
-    ("tool_shapes", "Reverse the word 'lantern'.", (reverse_text("lantern"),)),
-    ("tool_shapes", "Spell Merrowgate backwards.", (reverse_text("Merrowgate"),)),
-    ("tool_shapes", "What is 'stressed' written backwards?", (reverse_text("stressed"),)),
+    ("tool_shapes", "Reverse the word 'lantern'.", (reverse_text("lantern"),), "free text"),
+    ("tool_shapes", "Spell Merrowgate backwards.", (reverse_text("Merrowgate"),), "free text"),
+    (
+        "tool_shapes",
+        "What is 'stressed' written backwards?",
+        (reverse_text("stressed"),),
+        "free text",
+    ),
     (
         "tool_shapes",
         "Reverse this text: 'tether 42'",
         (reverse_text("tether 42"),),
+        "free text",
     ),
     # --- order_details: a JSON object back -----------------------------------------------
-    ("tool_shapes", "What is the status of order A-1042?", (str(_order("A-1042", "status")),)),
+    (
+        "tool_shapes",
+        "What is the status of order A-1042?",
+        (str(_order("A-1042", "status")),),
+        "JSON object",
+    ),
     (
         "tool_shapes",
         "Which carrier is delivering order B-2007?",
         (str(_order("B-2007", "carrier")),),
+        "JSON object",
     ),
-    ("tool_shapes", "How many items are in order A-1043?", (_num(_order("A-1043", "items")),)),
+    (
+        "tool_shapes",
+        "How many items are in order A-1043?",
+        (_num(_order("A-1043", "items")),),
+        "JSON object",
+    ),
     (
         "tool_shapes",
         "What is the total of order B-2001, in dollars?",
         (_num(_order("B-2001", "total")),),
+        "JSON object",
     ),
     (
         "tool_shapes",
         "When is order #A-1042 expected to arrive? Answer as YYYY-MM-DD.",
         _dates(str(_order("A-1042", "eta"))),
+        "JSON object",
     ),
     (
         "tool_shapes",
         "Has order C-3150 shipped? Give its status.",
         (str(_order("C-3150", "status")),),
+        "JSON object",
     ),
     # --- weather_forecast: an optional argument, a JSON list back -----------------------
     (
         "tool_shapes",
         "What is tomorrow's forecast high in Skarholm, in °C?",
         (_num(_forecast("Skarholm", 1)[0]["high_c"]),),
+        "optional argument",
     ),
     (
         "tool_shapes",
         "What conditions are forecast for Selenport on day 3?",
         (str(_forecast("Selenport", 3)[2]["conditions"]),),
+        "optional argument",
     ),
     (
         "tool_shapes",
         "What is the lowest low temperature in Fenbridge over the next 5 days, in Celsius?",
         (float(min(_num(d["low_c"]) for d in _forecast("Fenbridge", 5))),),
+        "optional argument",
     ),
     (
         "tool_shapes",
         "What will the high be in Merrowgate on day 5 of the forecast, in Celsius?",
         (_num(_forecast("Merrowgate", 5)[4]["high_c"]),),
+        "optional argument",
     ),
     (
         "tool_shapes",
         "On how many of the next 4 days is snow forecast in Skarholm?",
         (float(sum(d["conditions"] == "snow" for d in _forecast("Skarholm", 4))),),
+        "optional argument",
     ),
     # --- two of the new tools, or one and the calculator --------------------------------
     (
         "tool_shapes",
         "How many days are there from 2024-06-01 until order A-1042's expected delivery date?",
         (float(days_between("2024-06-01", str(_order("A-1042", "eta")))),),
+        "two steps",
     ),
     (
         "tool_shapes",
         "What is the price of as many markers as there are springs in stock?",
         (price("marker", inventory_count("springs")),),
+        "two steps",
     ),
     (
         "tool_shapes",
         "How many letters are in the name of the carrier for order B-2001?",
         (float(count_text(str(_order("B-2001", "carrier")), "letters")),),
+        "two steps",
     ),
     (
         "tool_shapes",
@@ -976,29 +1109,221 @@ _SHAPES: list[tuple[str, str, tuple[str | float, ...]]] = [
             _num(_forecast("Selenport", 1)[0]["high_c"])
             - _num(_forecast("Selenport", 1)[0]["low_c"]),
         ),
+        "two steps",
     ),
     (
         "tool_shapes",
         "What date is 20 days after order B-2001's delivery date? Answer as YYYY-MM-DD.",
         _dates(add_days(str(_order("B-2001", "eta")), 20)),
+        "two steps",
+    ),
+]
+
+
+# Written after the tuning of issue 13, by someone who had not seen the strategy's
+# failures on it, and committed before it was first run: four tasks in each of the seven
+# categories and 20 tool-shape tasks. Only for measuring, like _HELD_OUT.
+_FRESH_2: list[_Row | _ShapeRow] = [
+    # --- arithmetic ---------------------------------------------------------------------
+    ("arithmetic", "what is 38 times 27", (_calc("38*27"),)),
+    ("arithmetic", "Divide 15,625 by 25.", (_calc("15625/25"),)),
+    ("arithmetic", "Work out (56 + 19) * 4 - 17.", (_calc("(56+19)*4-17"),)),
+    (
+        "arithmetic",
+        "A carton holds 144 pencils. How many pencils are in 35 cartons?",
+        (_calc("144*35"),),
+    ),
+    # --- unit conversion ----------------------------------------------------------------
+    ("conversion", "Convert 18 kilometres to miles.", (_conv(18, "km", "mi"),)),
+    ("conversion", "how many pounds is 2,500 kg", (_conv(2500, "kg", "lb"),)),
+    ("conversion", "What is 59 °F in °C?", (_conv(59, "f", "c"),)),
+    ("conversion", "Express 7.5 gallons in litres.", (_conv(7.5, "gal", "l"),)),
+    # --- capital lookups ----------------------------------------------------------------
+    ("capital", "what's the capital of quenland", (_cap("Quenland"),)),
+    ("capital", "Tell me which city is Osterwick's capital.", (_cap("Osterwick"),)),
+    ("capital", "Find the capital of Estrevia.", (_cap("Estrevia"),)),
+    ("capital", "The capital of Kethmoor is called what?", (_cap("Kethmoor"),)),
+    # --- population lookups -------------------------------------------------------------
+    ("population", "how many people live in norrhaven", (_pop("Norrhaven"),)),
+    ("population", "Give the population of Lunaria.", (_pop("Lunaria"),)),
+    ("population", "Report Valdoria's population as a number.", (_pop("Valdoria"),)),
+    ("population", "What population does Brisalta have?", (_pop("Brisalta"),)),
+    # --- no tool needed -----------------------------------------------------------------
+    ("no_tool", "How many days are in April?", (30.0,)),
+    ("no_tool", "What is the chemical symbol for sodium?", ("Na",)),
+    ("no_tool", "what is the capital of australia", ("Canberra",)),
+    ("no_tool", "What is the opposite of north?", ("south",)),
+    # --- two steps: one result feeds the next call --------------------------------------
+    (
+        "two_step",
+        "Convert 14 miles to km, then multiply by 3.",
+        (_conv(14, "mi", "km") * 3,),
+    ),
+    (
+        "two_step",
+        "what is the population of quenland divided by 250",
+        (_pop("Quenland") / 250,),
+    ),
+    (
+        "two_step",
+        "Multiply 12 by 9, then convert that many feet to metres.",
+        (_conv(108, "ft", "m"),),
+    ),
+    (
+        "two_step",
+        "Convert 25 °C to °F and subtract 7 from the result.",
+        (_conv(25, "c", "f") - 7,),
+    ),
+    # --- two or more lookups ------------------------------------------------------------
+    (
+        "multi_lookup",
+        "Add together the populations of Osterwick and Estrevia.",
+        (_pop("Osterwick") + _pop("Estrevia"),),
+    ),
+    (
+        "multi_lookup",
+        "Which of Kethmoor and Lunaria has fewer people?",
+        (_fewest("Kethmoor", "Lunaria"),),
+    ),
+    (
+        "multi_lookup",
+        "How many more people live in Quenland than in Norrhaven?",
+        (_pop("Quenland") - _pop("Norrhaven"),),
+    ),
+    (
+        "multi_lookup",
+        "What is the capital of the less populous of Valdoria and Brisalta?",
+        (_cap(_fewest("Valdoria", "Brisalta")),),
+    ),
+    # --- tool shapes (the tools of bench/eval_shapes.py) --------------------------------
+    (
+        "tool_shapes",
+        "How many nuts does the warehouse have in stock?",
+        (float(inventory_count("nuts")),),
+        "enum argument",
+    ),
+    (
+        "tool_shapes",
+        "what's the stock of brackets",
+        (float(inventory_count("brackets")),),
+        "enum argument",
+    ),
+    (
+        "tool_shapes",
+        "What do 5 folders cost, in dollars?",
+        (price("folder", 5),),
+        "two typed arguments",
+    ),
+    ("tool_shapes", "Price 12 staplers for me.", (price("stapler", 12),), "two typed arguments"),
+    (
+        "tool_shapes",
+        "What date is 90 days after 2024-01-15? Answer as YYYY-MM-DD.",
+        _dates(add_days("2024-01-15", 90)),
+        "date and integer",
+    ),
+    (
+        "tool_shapes",
+        "Go back 21 days from 2025-03-05. Which date is it?",
+        _dates(add_days("2025-03-05", -21)),
+        "date and integer",
+    ),
+    (
+        "tool_shapes",
+        "How many days lie between 2024-04-10 and 2024-09-01?",
+        (float(days_between("2024-04-10", "2024-09-01")),),
+        "two dates",
+    ),
+    (
+        "tool_shapes",
+        "count the days from 15 August 2023 to 2 January 2024",
+        (float(days_between("2023-08-15", "2024-01-02")),),
+        "two dates",
+    ),
+    (
+        "tool_shapes",
+        "How many vowels does 'Calvenna' contain?",
+        (float(count_text("Calvenna", "vowels")),),
+        "text and enum",
+    ),
+    (
+        "tool_shapes",
+        "How many words are in 'please send the invoice to the billing team today'?",
+        (float(count_text("please send the invoice to the billing team today", "words")),),
+        "text and enum",
+    ),
+    ("tool_shapes", "Write 'Fenbridge' backwards.", (reverse_text("Fenbridge"),), "free text"),
+    ("tool_shapes", "reverse the string 'drawer 7'", (reverse_text("drawer 7"),), "free text"),
+    (
+        "tool_shapes",
+        "How many items does order B-2007 contain?",
+        (_num(_order("B-2007", "items")),),
+        "JSON object",
+    ),
+    (
+        "tool_shapes",
+        "Who is the carrier for order #A-1042?",
+        (str(_order("A-1042", "carrier")),),
+        "JSON object",
+    ),
+    (
+        "tool_shapes",
+        "What is the forecast low in Fenbridge tomorrow, in Celsius?",
+        (_num(_forecast("Fenbridge", 1)[0]["low_c"]),),
+        "optional argument",
+    ),
+    (
+        "tool_shapes",
+        "What is the highest forecast high in Merrowgate over the next 3 days, in °C?",
+        (float(max(_num(d["high_c"]) for d in _forecast("Merrowgate"))),),
+        "optional argument",
+    ),
+    (
+        "tool_shapes",
+        "How many days after 2024-06-01 is order B-2007 expected to arrive?",
+        (float(days_between("2024-06-01", str(_order("B-2007", "eta")))),),
+        "two steps",
+    ),
+    (
+        "tool_shapes",
+        "What is the average forecast high in Selenport over the next 3 days, in °C?",
+        (_calc("({}+{}+{})/3".format(*(d["high_c"] for d in _forecast("Selenport")))),),
+        "two steps",
+    ),
+    (
+        "tool_shapes",
+        "What is the total price of 4 backpacks and 30 pens, in dollars?",
+        (_calc(f"{price('backpack', 4)}+{price('pen', 30)}"),),
+        "two steps",
+    ),
+    (
+        "tool_shapes",
+        "Reverse the name of the carrier of order B-2001.",
+        (reverse_text(str(_order("B-2001", "carrier"))),),
+        "two steps",
     ),
 ]
 
 
 def _build() -> list[Task]:
     tasks = []
-    for split, rows in (
+    splits: tuple[tuple[str, list[_Row] | list[_ShapeRow] | list[_Row | _ShapeRow]], ...] = (
         ("held_out", _HELD_OUT),
         ("dev", _DEV),
         ("fresh", _FRESH),
         ("held_out_2", _HELD_OUT_2),
         ("shapes", _SHAPES),
-    ):
+        ("fresh_2", _FRESH_2),
+    )
+    for split, rows in splits:
         counts: dict[str, int] = {}
-        for category, prompt, answers in rows:
+        for row in rows:
+            category, prompt, answers, *rest = row
+            shape = rest[0] if rest else ""
+            if (category == "tool_shapes") != (shape in SHAPES):
+                raise ValueError(f"{split}: {prompt!r} has shape {shape!r}")
             counts[category] = counts.get(category, 0) + 1
             tid = f"{split}-{category}-{counts[category]:02d}"
-            tasks.append(Task(tid, split, category, prompt, answers))
+            tasks.append(Task(tid, split, category, prompt, answers, shape))
     return tasks
 
 
