@@ -37,7 +37,7 @@ import re
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -233,15 +233,23 @@ def _run(functions: dict[str, Callable[..., Any]], name: str, args: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
-def variants() -> dict[str, Strategy | None]:
-    """Every variant's strategy (None for the naive baseline)."""
+def variants(options: Mapping[str, Any] | None = None) -> dict[str, Strategy | None]:
+    """Every variant's strategy (None for the naive baseline).
+
+    ``options``: the guided settings the model declares (``Model.strategy_options``);
+    ``guided`` is the strategy an agent on that model gets by default, ``guided-all``
+    every technique on, ``guided-no-X`` the default with X off.
+    """
+    base = dict(options or {})
     out: dict[str, Strategy | None] = {
-        "guided": GuidedStrategy(),
+        "guided": GuidedStrategy(**base),
         "naive": None,
         "tool_loop": ToolLoop(),
     }
+    if base:
+        out["guided-all"] = GuidedStrategy()
     for flag in TECHNIQUES:
-        out[f"guided-no-{flag.replace('_', '-')}"] = GuidedStrategy(**{flag: False})
+        out[f"guided-no-{flag.replace('_', '-')}"] = GuidedStrategy(**{**base, flag: False})
     return out
 
 
@@ -373,7 +381,7 @@ def main() -> None:
 
     tasks = [t for t in TASKS if args.split in ("all", t.split)]
     tasks = tasks[: args.limit] if args.limit else tasks
-    every = variants()
+    every = variants(LocalModel(size=args.model).strategy_options)
     chosen = args.variants.split(",") if args.variants else list(every)
     unknown = [v for v in chosen if v not in every]
     if unknown:

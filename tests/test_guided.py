@@ -289,10 +289,12 @@ async def test_a_copied_call_is_decided_again_once_without_the_examples() -> Non
     assert result.output == "8"
     assert result.usage.tool_calls == 0
     reask = model.params[1]
-    assert reask.allow_tools and reask.tool_choice == "auto"
+    assert reask.allow_tools
+    assert reask.tool_choice == "auto"
     described = [t.description for t in reask.tools]
     described += [str(t.parameters) for t in reask.tools]
-    assert described and not any("Example" in d or "e.g." in d for d in described)
+    assert described
+    assert not any("Example" in d or "e.g." in d for d in described)
     assert [r for r in model.requests[1] if isinstance(r, UserMessage)] == [
         UserMessage("How many legs does a spider have?")
     ]
@@ -477,16 +479,15 @@ async def test_a_result_that_leaves_the_question_unfinished_forces_the_next_call
     nxt = model.params[1]
     assert nxt.tool_choice == "required"
     system, question = model.requests[1]  # a fresh context: the question and the facts
-    assert isinstance(system, SystemMessage) and isinstance(question, UserMessage)
+    assert isinstance(system, SystemMessage)
+    assert isinstance(question, UserMessage)
     assert question.content.startswith("What is 48 times 2?\n\nKnown so far: ")
     assert "Not used yet from the question: 2." in question.content
     requested = of_type(result, ModelRequested)
     assert [e.purpose for e in requested] == ["decide", "next"]
 
 
-async def test_a_forced_call_that_uses_nothing_new_is_not_run_and_other_tools_are_tried() -> (
-    None
-):
+async def test_a_forced_call_that_uses_nothing_new_is_not_run_and_other_tools_are_tried() -> None:
     model = ScriptedModel([calc("15 + 27"), calc("15 + 27"), calc("42 * 3")])
     result = await guided(model).run("What is (15 + 27) * 3?")
     assert result.output == "126"
@@ -611,11 +612,14 @@ def test_a_model_declares_the_guided_techniques_it_does_better_without() -> None
     large = LocalModel(size="large")  # nothing is loaded until the first request
     strategy = Agent(large).strategy
     assert isinstance(strategy, GuidedStrategy)
-    assert not strategy.finish_with_results and strategy.complete_steps
+    assert not strategy.finish_with_results
+    assert strategy.complete_steps
     wrapped = Agent(RetryingModel(large)).strategy  # wrappers forward the options
-    assert isinstance(wrapped, GuidedStrategy) and not wrapped.finish_with_results
+    assert isinstance(wrapped, GuidedStrategy)
+    assert not wrapped.finish_with_results
     small = Agent(LocalModel()).strategy
-    assert isinstance(small, GuidedStrategy) and small.finish_with_results
+    assert isinstance(small, GuidedStrategy)
+    assert small.finish_with_results
     explicit = GuidedStrategy(check_relevance=False)
     assert Agent(large, strategy=explicit).strategy is explicit  # an explicit strategy wins
     with pytest.raises(ValueError, match="known: native_decision"):

@@ -12,8 +12,9 @@ import importlib.util
 import inspect
 import json
 import sys
+import threading
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import pytest
 
@@ -30,7 +31,7 @@ from tether import (
 from tether.cli._demo import calculator, convert_units, lookup_capital
 from tether.models import ModelParams, _registry, known_model_names, resolve_model
 from tether.models.local import LocalModel, _weights, default_threads, parse_tool_calls
-from tether.models.local._model import chat_messages
+from tether.models.local._model import _Loaded, chat_messages
 from tether.tools._tool import Tool
 
 DEFS = [Tool(f).definition for f in (calculator, convert_units, lookup_capital)]
@@ -188,6 +189,67 @@ def test_an_unknown_size_is_a_config_error_naming_the_sizes(size: object) -> Non
 def test_a_size_and_a_model_path_together_are_a_config_error() -> None:
     with pytest.raises(ConfigError, match="one or the other"):
         LocalModel(size="large", model_path="/models/other.gguf")
+
+
+def test_the_prompt_cache_is_on_by_default_and_zero_or_none_turns_it_off() -> None:
+    assert LocalModel().prompt_cache == 128 << 20
+    assert LocalModel(prompt_cache=1 << 20).prompt_cache == 1 << 20
+    assert LocalModel(prompt_cache=0).prompt_cache is None
+    assert LocalModel(prompt_cache=None).prompt_cache is None
+
+
+@pytest.mark.parametrize("size", [-1, 1.5, "64MB", True])
+def test_a_prompt_cache_that_is_not_a_number_of_bytes_is_a_config_error(size: object) -> None:
+    with pytest.raises(ConfigError, match=r"prompt_cache=\.\.\.\) is a number of bytes"):
+        LocalModel(prompt_cache=size)  # type: ignore[arg-type]
+
+
+class _FakeLlama:
+    """What ``LocalModel._generate`` uses of a ``llama_cpp.Llama``; records the cache set."""
+
+    def __init__(self) -> None:
+        self.cache: Any = None
+        self.caches: list[Any] = []
+
+    def set_cache(self, cache: Any) -> None:
+        self.cache = cache
+        self.caches.append(cache)
+
+    def tokenize(self, text: bytes, add_bos: bool, special: bool) -> list[int]:
+        return list(range(len(text.split())))
+
+    def create_completion(self, tokens: list[int], **_: Any) -> dict[str, Any]:
+        return {"choices": [{"text": "OK"}], "usage": {"prompt_tokens": len(tokens)}}
+
+
+@pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None, reason="needs llama_cpp")
+def test_the_loaded_model_has_one_prompt_cache_as_large_as_the_largest_asked() -> None:
+    from llama_cpp.llama_cache import LlamaRAMCache
+
+    lm = _Loaded(_FakeLlama(), threading.Lock(), None)
+    assert lm.prompt_cache(None) is None
+    assert lm.prompt_cache(0) is None
+    assert lm.cache is None  # not made until a model asks for it
+    cache = lm.prompt_cache(100)
+    assert isinstance(cache, LlamaRAMCache)
+    assert cache.capacity_bytes == 100
+    assert lm.prompt_cache(50) is cache
+    assert cache.capacity_bytes == 100
+    assert lm.prompt_cache(200) is cache
+    assert cache.capacity_bytes == 200
+
+
+@pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None, reason="needs llama_cpp")
+def test_each_request_attaches_its_models_cache_to_the_shared_llama() -> None:
+    llama = _FakeLlama()
+    lm = _Loaded(llama, threading.Lock(), None)
+    on, off = LocalModel(), LocalModel(prompt_cache=0)
+    cancel = threading.Event()
+    assert on._generate(lm, "a prompt", None, cancel)[0] == "OK"
+    off._generate(lm, "a prompt", None, cancel)
+    on._generate(lm, "a prompt", None, cancel)
+    assert lm.cache is not None
+    assert llama.caches == [lm.cache, None, lm.cache]  # the cache outlives the off request
 
 
 async def test_the_large_model_without_llama_cpp_names_its_extra(
@@ -445,3 +507,32 @@ async def test_a_cancelled_request_releases_the_model_at_once(model: LocalModel)
     response = await model.request([UserMessage("Say OK.")], ModelParams())
     assert response.text
     assert time.perf_counter() - started < 8  # not queued behind the rest of the story
+
+
+@pytest.mark.slow
+@needs_model
+async def test_a_prompt_seen_before_the_last_one_is_not_evaluated_again(
+    model: LocalModel,
+) -> None:
+    import llama_cpp
+
+    short = LocalModel(n_threads=1, max_tokens=4)  # the fixture's weights and cache
+    lm = short._loaded()
+    assert lm is model._loaded()
+    ctx = lm.llama._ctx.ctx
+
+    async def evaluated(messages: list[Any], params: ModelParams) -> int:
+        llama_cpp.llama_perf_context_reset(ctx)
+        await short.request(messages, params)
+        return int(llama_cpp.llama_perf_context(ctx).n_p_eval)
+
+    tools = ModelParams(tools=DEFS)
+    system = SystemMessage("Use the tools. (prompt cache test)")
+    first = await evaluated([system, UserMessage("What is 17*23?")], tools)
+    await evaluated([SystemMessage("Answer without tools."), UserMessage("Hi")], ModelParams())
+    again = await evaluated([system, UserMessage("What is 2+2?")], tools)
+    assert first > 400  # the tools' schemas
+    assert again < 40  # the new user turn only
+    assert lm.llama.scores.shape[0] == 1  # a saved prompt does not copy 311 MB of unused logits
+    sizes = [state.llama_state_size for state in lm.cache.cache_state.values()]
+    assert max(sizes) < 16 << 20

@@ -8,6 +8,12 @@ and are loaded on the first request. Loaded models are shared: every
 ``llama_cpp.Llama``, behind one lock (llama.cpp is not thread-safe), and each
 generation runs in a worker thread so the event loop is never blocked.
 
+A run asks the model several prompts that share a beginning but alternate between
+two of them (the system turn with the tools, the system turn without). llama.cpp
+reuses only what the prompt shares with the one just before it, so each loaded
+model also keeps a few evaluated prompts in memory (``LocalModel(prompt_cache=...)``)
+and starts from the one that shares the most with the next prompt.
+
 Prompts are rendered with the model's own chat template (from the GGUF file),
 tools included; tool results go to it as ``tool`` messages, which Qwen's template
 wraps in ``<tool_response>`` tags. What a request asks for decides how the
@@ -36,7 +42,7 @@ import contextlib
 import json
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -61,6 +67,9 @@ __all__ = ["LocalModel", "available", "default_threads", "parse_tool_calls"]
 MODEL_NAME = f"local:{SMALL.model}"
 Size = Literal["small", "large"]
 _STOP = ["<|im_end|>", "<|endoftext|>"]
+PROMPT_CACHE = 128 << 20
+"""The prompt cache's default size in bytes: about 12 KB a token on the 0.5B, so two
+full 4096-token contexts, or about ten prompts of a guided run."""
 
 
 def available(size: Size = "small") -> bool:
@@ -94,6 +103,22 @@ class _Loaded:
     llama: Any
     lock: threading.Lock
     render: Any  # the chat template: renders messages and tools into a prompt
+    cache: Any = None  # the prompt cache (llama_cpp.LlamaRAMCache), made on first use
+
+    def prompt_cache(self, capacity: int | None) -> Any:
+        """The cache for a request of a model asking for ``capacity`` bytes; None: off.
+
+        One cache per loaded model, whichever ``LocalModel`` asks: it holds the largest
+        size asked for. Called under ``lock``.
+        """
+        if not capacity:
+            return None
+        if self.cache is None:
+            from llama_cpp.llama_cache import LlamaRAMCache
+
+            self.cache = LlamaRAMCache(capacity_bytes=capacity)
+        self.cache.capacity_bytes = max(self.cache.capacity_bytes, capacity)
+        return self.cache
 
 
 _loaded: dict[tuple[str, int, int], _Loaded] = {}
@@ -156,6 +181,10 @@ def _load(path: Path, threads: int, n_ctx: int, seed: int, extra: str) -> _Loade
                 f"llama.cpp could not load {path} ({exc}); the file is not a usable GGUF "
                 f"model. Delete it and let tether assemble it again, or {_fix(extra)}"
             ) from exc
+        # Without logits_all llama.cpp never writes Llama.scores, yet Llama.save_state
+        # copies all n_batch rows of it (512 x 151,936 floats, 311 MB, 0.7 s) into each
+        # cached prompt; one row keeps save_state and load_state working.
+        llama.scores = llama.scores[:1].copy()
         template = llama.metadata.get("tokenizer.chat_template")
         if not template:
             raise ConfigError(f"{path} has no chat template; use the embedded model's weights")
@@ -200,6 +229,14 @@ def _call_schema(tools: Sequence[ToolDefinition]) -> dict[str, Any]:
     return options[0] if len(options) == 1 else {"anyOf": options}
 
 
+_OPTIONS: dict[str, Mapping[str, Any]] = {
+    "small": {},
+    # The 1.5B writes combined answers itself; replacing an answer that restates the
+    # last result by that result threw correct combinations away.
+    "large": {"finish_with_results": False},
+}
+
+
 class LocalModel(Model):
     """The embedded Qwen2.5-Coder-Instruct model, 0.5B or 1.5B, run in-process by llama.cpp.
 
@@ -215,11 +252,21 @@ class LocalModel(Model):
         model_path: a GGUF file to load instead of the embedded weights (a model with
             a chat template in its metadata); not given with ``size="large"``.
         max_tokens: the longest answer generated in one request.
+        prompt_cache: bytes of memory for evaluated prompts, kept so that a prompt
+            which begins like an earlier one (not only the one just before) is not
+            evaluated again: a guided run's calls with and without tools alternate.
+            128 MB by default (a prompt costs about 12 KB a token on the 0.5B, 28 KB
+            on the 1.5B); 0 or None turns it off. Answers do not depend on it, up to
+            the rounding that evaluating a prompt in pieces brings (llama.cpp's own
+            reuse of the previous prompt does that too). The cache belongs to the
+            loaded weights, shared by every ``LocalModel`` using them, and is as large
+            as the largest asked for.
 
     Raises:
         ConfigError: ``size`` is neither ``"small"`` nor ``"large"``, or is ``"large"``
-            with a ``model_path``; on the first request, the model's extra is not
-            installed or its weights are missing or damaged. The message says how to fix it.
+            with a ``model_path``, or ``prompt_cache`` is not a number of bytes; on the
+            first request, the model's extra is not installed or its weights are
+            missing or damaged. The message says how to fix it.
     """
 
     name = MODEL_NAME
@@ -229,6 +276,12 @@ class LocalModel(Model):
     def preferred_strategy(self) -> str | None:
         """``"guided"``: the orchestrator decides when to stop (:class:`tether.GuidedStrategy`)."""
         return "guided"
+
+    @property
+    def strategy_options(self) -> Mapping[str, Any]:
+        """The guided techniques this model's weights do better without, as measured by
+        the ablation in docs/benchmarks.md (none for the 0.5B)."""
+        return _OPTIONS[self.size]
 
     @property
     def context_window(self) -> int | None:
@@ -250,8 +303,17 @@ class LocalModel(Model):
         seed: int = 0,
         model_path: str | Path | None = None,
         max_tokens: int = 512,
+        prompt_cache: int | None = PROMPT_CACHE,
     ) -> None:
         self.weights = _spec_for(size)
+        if prompt_cache is not None and (
+            isinstance(prompt_cache, bool) or not isinstance(prompt_cache, int) or prompt_cache < 0
+        ):
+            raise ConfigError(
+                f"LocalModel(prompt_cache=...) is a number of bytes (default {PROMPT_CACHE}), "
+                f"or 0 or None to turn the cache off; got {prompt_cache!r}"
+            )
+        self.prompt_cache = prompt_cache or None
         if model_path is not None and size != "small":
             raise ConfigError(
                 f"LocalModel got model_path={str(model_path)!r} and size={size!r}: the size "
@@ -355,6 +417,8 @@ class LocalModel(Model):
 
             grammar = LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)
         with lm.lock:
+            # Set for each request: the Llama is shared with models that may not cache.
+            lm.llama.set_cache(lm.prompt_cache(self.prompt_cache))
             tokens = lm.llama.tokenize(prompt.encode(), add_bos=False, special=True)
             room = self.n_ctx - len(tokens)
             if room < 16:

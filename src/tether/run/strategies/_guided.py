@@ -105,6 +105,7 @@ TECHNIQUES = (
     "check_arithmetic",
     "ground_codes",
     "split_values",
+    "pick_fields",
 )
 """The guided strategy's techniques, each a constructor flag that is on by default."""
 
@@ -198,6 +199,9 @@ class GuidedStrategy(Strategy):
             ``"mi"``).
         split_values: one string argument holding several of the question's names and
             nothing else (``country="Kethmoor and Osterwick"``) becomes one call per name.
+        pick_fields: a result holding several values (a JSON object or list) does not
+            end the run as it is: the model answers from it, without tools, and its
+            answer is not replaced by the whole result.
         delegate_first: the first move is always a tool, chosen among the tools' names
             only (a supervisor routes every task to a worker; off by default).
     """
@@ -222,6 +226,7 @@ class GuidedStrategy(Strategy):
         check_arithmetic: bool = True,
         ground_codes: bool = True,
         split_values: bool = True,
+        pick_fields: bool = True,
         delegate_first: bool = False,
     ) -> None:
         self.native_decision = native_decision
@@ -239,6 +244,7 @@ class GuidedStrategy(Strategy):
         self.check_arithmetic = check_arithmetic
         self.ground_codes = ground_codes
         self.split_values = split_values
+        self.pick_fields = pick_fields
         self.delegate_first = delegate_first
 
     def __repr__(self) -> str:
@@ -300,8 +306,23 @@ class GuidedStrategy(Strategy):
             return True
         if not self.track_question:
             return False
-        left = h.unused(run.prompt, [r.call for r in results])
-        return len(h.unused(run.prompt, [*(r.call for r in results), call])) < len(left)
+        left = _unused(run, [r.call for r in results])
+        return len(_unused(run, [*(r.call for r in results), call])) < len(left)
+
+
+def _terms(run: Run) -> list[str]:
+    """The values of the tools' enum arguments: words a question names as items."""
+    out: list[str] = []
+    for tool in run.config.tools.values():
+        props = tool.definition.parameters.get("properties", {})
+        for schema in props.values() if isinstance(props, dict) else ():
+            values = schema.get("enum", []) if isinstance(schema, dict) else []
+            out += [v for v in values if isinstance(v, str)]
+    return out
+
+
+def _unused(run: Run, calls: list[ToolCall]) -> list[str]:
+    return h.unused(run.prompt, calls, _terms(run))
 
 
 def _strategy(run: Run) -> GuidedStrategy:
@@ -468,7 +489,7 @@ def _fixed(r: Run, calls: list[ToolCall]) -> list[ToolCall]:
         split: list[ToolCall] = []
         if g.split_values:
             for key, value in args.items():
-                names = h.split_names(value, r.prompt) if isinstance(value, str) else []
+                names = h.split_names(value, r.prompt, _terms(r)) if isinstance(value, str) else []
                 if names:
                     split = [
                         ToolCall(call.name, {**args, key: n}, f"{call.id}_{i}")
@@ -544,7 +565,7 @@ class AfterResults:
             return Answer(results[-1].content, chosen=results[-1])
         if not g.track_question:
             return Decide()
-        left = h.unused(r.prompt, [x.call for x in results])
+        left = _unused(r, [x.call for x in results])
         waiting = h.unconsumed(results)
         if left:
             if g.complete_steps:
@@ -621,16 +642,65 @@ class Recompute:
         return got
 
 
+_TRIES = 4
+"""At most this many required calls for one next step or recomputation."""
+
+
+def _choices(r: Run, left: list[str]) -> list[str]:
+    """The order of a required call's tries: the model's own pick among every tool;
+    then each tool with an enum argument that can take something unused, that
+    argument narrowed to what is unused (``name#narrow``); then each tool by name."""
+    wanted = {x.lower() for x in left}
+    narrow = [
+        f"{name}#narrow"
+        for name, tool in r.config.tools.items()
+        if any(wanted & {str(v).lower() for v in e} for e in _enums(tool.definition).values())
+    ]
+    return ["required", *narrow, *r.config.tools]
+
+
+def _enums(definition: ToolDefinition) -> dict[str, list[Any]]:
+    props = definition.parameters.get("properties", {})
+    return {
+        k: p["enum"]
+        for k, p in (props.items() if isinstance(props, dict) else ())
+        if isinstance(p, dict) and isinstance(p.get("enum"), list)
+    }
+
+
+def _narrowed(definition: ToolDefinition, left: list[str]) -> ToolDefinition:
+    """The tool with each enum argument limited to the values still unused."""
+    wanted = {x.lower() for x in left}
+    props = dict(definition.parameters.get("properties", {}))
+    for key, values in _enums(definition).items():
+        kept = [v for v in values if str(v).lower() in wanted]
+        if kept:
+            props[key] = {**props[key], "enum": kept}
+    return replace(definition, parameters={**definition.parameters, "properties": props})
+
+
+def _next_choice(r: Run, tried: tuple[str, ...], left: list[str]) -> str | None:
+    if len(tried) >= _TRIES:
+        return None
+    return next((c for c in _choices(r, left) if c not in tried), None)
+
+
 async def _attempt(
     r: Run, text: str, tried: tuple[str, ...], purpose: str, answer: str = ""
 ) -> Node | GiveUp | Finish | None:
-    """One try of a required call: the model's pick first, then each other tool by
-    name. None when every tool has been tried."""
-    untried = [t.name for t in r.config.tools.values() if t.name not in tried]
-    if not untried:
+    """One try of a required call (see :func:`_choices`). None when no try is left."""
+    left = _unused(r, [x.call for x in _facts(r)])
+    choice = _next_choice(r, tried, left)
+    if choice is None:
         return None
-    choice = untried[0] if tried else "required"
-    params = replace(r.config.params, tool_choice=choice)
+    params = replace(r.config.params, tool_choice="required")
+    if choice != "required":
+        name, _, how = choice.partition("#")
+        defs = tuple(
+            _narrowed(t.definition, left) if t.name == name and how else t.definition
+            for t in r.config.tools.values()
+        )
+        params = replace(r.config.params, tools=defs, tool_choice=name)
     got = await model_step(r, params, _focused(r, text), purpose=purpose)
     if isinstance(got, GiveUp | Finish):
         return got
@@ -655,13 +725,13 @@ class Attempted:
         results = _facts(r)
         calls = _unnested(r, _fixed(r, list(self.response.tool_calls)), results)
         new = [c for c in calls if all(c.key() != x.call.key() for x in results) and _valid(r, c)]
-        left = h.unused(r.prompt, [x.call for x in results])
+        left = _unused(r, [x.call for x in results])
         if new and _accepted(r, self.purpose, new, results, left):
             return Judge(new, forced=True)
-        untried = [t.name for t in r.config.tools.values() if t.name not in self.tried]
-        forced = untried[0] if self.tried and untried else None
-        name = forced or (calls[0].name if calls else "")
-        tried = (*self.tried, name)
+        choice = _next_choice(r, self.tried, left) or "required"
+        tried = (*self.tried, choice)
+        if choice == "required" and calls:  # the model's own pick: not again by name
+            tried = (*tried, calls[0].name)
         if self.purpose == "next":
             return NextStep(left, tried)
         return Recompute(self.answer or r.state.last_text or "", tried)
@@ -671,11 +741,11 @@ def _accepted(
     r: Run, purpose: str, calls: list[ToolCall], results: list[h.Fact], left: list[str]
 ) -> bool:
     if purpose == "next":  # it uses something of the question not used yet
-        return len(h.unused(r.prompt, [*(x.call for x in results), *calls])) < len(left)
+        return len(_unused(r, [*(x.call for x in results), *calls])) < len(left)
     # a recomputation takes two known values, one of them a fact's
     used = " ".join(h.call_text(c) for c in calls)
     facts = [x.content for x in results if x.ok and h.mentions(used, x.content)]
-    asked = [n for n in h.question_items(r.prompt) if h.mentions(used, n)]
+    asked = [n for n in h.question_items(r.prompt, _terms(r)) if h.mentions(used, n)]
     return bool(facts) and len(facts) + len(asked) >= 2
 
 
@@ -756,9 +826,13 @@ class Answer:
         g = _strategy(r)
         text, chosen = self.text, self.chosen
         results = _facts(r)
+        structured = bool(results) and g.pick_fields and h.structured(results[-1].content)
+        if chosen is not None and structured and chosen.call.id == results[-1].call.id:
+            return AnswerWithoutTools()  # the model picks the answer out of the result
         if (
             chosen is None
             and not self.final
+            and not structured
             and g.finish_with_results
             and results
             and results[-1].ok

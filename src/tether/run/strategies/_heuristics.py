@@ -41,6 +41,7 @@ __all__ = [
     "rewrite_question",
     "same_value",
     "split_names",
+    "structured",
     "unconsumed",
     "unused",
     "without_examples",
@@ -71,22 +72,27 @@ def clauses(prompt: str) -> list[str]:
     return parts if len(parts) > 1 else [prompt]
 
 
-def question_items(prompt: str) -> list[str]:
-    """The numbers and names of a question, which the calls answering it should use."""
+def question_items(prompt: str, terms: Sequence[str] = ()) -> list[str]:
+    """The numbers and names of a question, which the calls answering it should use.
+
+    ``terms``: words the tools name (the values of enum arguments): each one the
+    question says is an item too, in any letter case ("hinges" for an item enum).
+    """
     starts = {m.start(1) for m in _SENTENCE_START.finditer(prompt)}
     names = [m.group() for m in _NAME.finditer(prompt) if m.start() not in starts]
     words = re.findall(r"[a-z]+", prompt.lower())
     found = [n for n in _NUMBER.findall(re.sub(r"(?<=\d),(?=\d{3}\b)", "", prompt))]
     found += [f"{_NUMBER_WORDS[w]:g}" for w in words if w in _NUMBER_WORDS]
-    return list(dict.fromkeys([*found, *names]))
+    named = [t for t in terms if len(t) >= 3 and re.search(rf"\b{re.escape(t)}\b", prompt, re.I)]
+    return list(dict.fromkeys([*found, *names, *named]))
 
 
-def unused(prompt: str, calls: Sequence[ToolCall]) -> list[str]:
+def unused(prompt: str, calls: Sequence[ToolCall], terms: Sequence[str] = ()) -> list[str]:
     """The question's numbers and names that no call has used yet."""
     used = " ".join(json.dumps(c.parsed_arguments(), default=str) for c in calls)
     used_numbers = [abs(n) for n in numbers(used)]
     left = []
-    for item in question_items(prompt):
+    for item in question_items(prompt, terms):
         if _NUMBER.fullmatch(item):
             if not any(close(abs(float(item)), n) for n in used_numbers):
                 left.append(item)
@@ -398,10 +404,10 @@ def grounded_codes(
 _JOINERS = re.compile(r"\s*(?:,|&|\band\b|\bor\b|\bthe\b)\s*", re.IGNORECASE)
 
 
-def split_names(value: str, prompt: str) -> list[str]:
+def split_names(value: str, prompt: str, terms: Sequence[str] = ()) -> list[str]:
     """The question's names a single argument holds together ("Kethmoor and
     Osterwick"), when it holds nothing else; empty when it is one value."""
-    names = [n for n in question_items(prompt) if not _NUMBER.fullmatch(n)]
+    names = [n for n in question_items(prompt, terms) if not _NUMBER.fullmatch(n)]
     found = [n for n in names if re.search(rf"\b{re.escape(n)}\b", value, re.IGNORECASE)]
     if len(found) < 2:
         return []
@@ -472,3 +478,16 @@ def inner_call(value: str, tools: Mapping[str, Any], call_id: str) -> ToolCall |
             args[props[0]] = quoted.group(1)
         return ToolCall(name, args, f"{call_id}_inner")
     return None
+
+
+def structured(text: str) -> bool:
+    """True when a result is JSON holding several values (an object or a list): a
+    record to pick the answer from, not an answer."""
+    stripped = text.strip()
+    if not stripped or stripped[0] not in "[{":
+        return False
+    try:
+        value = json.loads(stripped)
+    except ValueError:
+        return False
+    return isinstance(value, dict | list) and len(leaves(value)) > 1
