@@ -778,6 +778,17 @@ class Reask:
         return got if isinstance(got, GiveUp | Finish) else Decided(got, forced=True)
 
 
+def _one_of_many(text: str, results: list[h.Fact]) -> bool:
+    """True when results wait to be combined and a numeric answer is only one of them."""
+    waiting = h.unconsumed(results)
+    said = h.numbers(text)
+    return (
+        len(waiting) > 1
+        and bool(said)
+        and any(all(h.mentions(x.content, f"{n:g}") for n in said) for x in waiting)
+    )
+
+
 def _plain(definition: ToolDefinition) -> ToolDefinition:
     """A tool's definition with the examples taken out of its descriptions."""
 
@@ -832,6 +843,15 @@ class Answer:
         if (
             chosen is None
             and not self.final
+            and g.check_arithmetic
+            and any(x.ok for x in results)
+            and not r.state.asked.get("recompute")
+            and (h.computed_numbers(text, r.prompt, results) or _one_of_many(text, results))
+        ):
+            return Recompute(text)
+        if (
+            chosen is None
+            and not self.final
             and not structured
             and g.finish_with_results
             and results
@@ -839,15 +859,6 @@ class Answer:
             and h.restates(text, results[-1].content, r.prompt, [x.content for x in results])
         ):
             chosen = results[-1]
-        if (
-            chosen is None
-            and not self.final
-            and g.check_arithmetic
-            and any(x.ok for x in results)
-            and not r.state.asked.get("recompute")
-            and h.computed_numbers(text, r.prompt, results)
-        ):
-            return Recompute(text)
         if chosen is not None:
             text = chosen.content
             reason = Reason(
