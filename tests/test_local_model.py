@@ -536,3 +536,54 @@ async def test_a_prompt_seen_before_the_last_one_is_not_evaluated_again(
     assert lm.llama.scores.shape[0] == 1  # a saved prompt does not copy 311 MB of unused logits
     sizes = [state.llama_state_size for state in lm.cache.cache_state.values()]
     assert max(sizes) < 16 << 20
+
+
+# --- the guided strategy on the real model, over a handful of tasks ---------------------------
+
+_PEOPLE = {"Valdoria": 812_000, "Quenland": 1_450_000, "Estrevia": 376_500}
+_STOCK = {"hinges": 148, "springs": 57, "bolts": 1240}
+
+
+def population(country: str) -> int:
+    """How many people live in a (fictional) country.
+
+    Args:
+        country: the country's name, e.g. "Valdoria".
+    """
+    return _PEOPLE[country.strip().title()]
+
+
+def stock(part: Literal["hinges", "springs", "bolts"]) -> int:
+    """How many of a part the store room holds.
+
+    Args:
+        part: which part.
+    """
+    return _STOCK[part]
+
+
+@pytest.mark.slow
+@needs_model
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("What is 48 * 12?", 576.0),
+        ("Convert 5 miles to kilometers.", 8.04672),  # the unit code grounded in the question
+        ("What is the capital of Valdoria?", "Merrowgate"),
+        ("What is the population of Estrevia divided by 500?", 753.0),  # a required next step
+        ("What is the combined population of Valdoria and Quenland?", 2_262_000.0),
+        ("How many hinges and springs are in the store room altogether?", 205.0),  # an enum
+    ],
+)
+async def test_the_embedded_model_under_the_guided_strategy_gets_these_right(
+    model: LocalModel, question: str, expected: float | str
+) -> None:
+    tools = [calculator, convert_units, lookup_capital, population, stock]
+    agent = Agent(model, tools=tools, instructions="Give only the answer.")
+    result = await agent.run(question)
+    assert result.completed, result.reason
+    assert result.output is not None
+    if isinstance(expected, float):
+        assert float(result.output.replace(",", "")) == pytest.approx(expected, rel=1e-6)
+    else:
+        assert result.output.strip().rstrip(".") == expected

@@ -133,6 +133,13 @@ Answer the question from what you know and the facts given. No tool is available
 Final answer format:
 {output_format}"""
 )
+_NO_TOOLS_TEXT = OrchestratorPrompt(
+    template="""\
+{instructions}
+
+Answer the question from what you know and the facts given. No tool is available."""
+)
+"""For a plain-text answer: no format line, which a small model copies as its answer."""
 _RESULT_NOTE = "Tool {name} returned {result}. If this answers the question, answer now."
 _ERROR_NOTE = (
     "Tool {name} failed: {result}\nCall it again with the arguments fixed as the error "
@@ -145,9 +152,10 @@ _NEXT_STEP = (
     "{question}\n\nKnown so far: {facts}.\nNot used yet from the question: {left}.\n"
     "Call a tool for the next step."
 )
+_FIRST_STEP = "{question}\n\nUse from the question: {left}.\nCall the tool that answers it."
 _RECOMPUTE = "{question}\n\nKnown so far: {facts}.\nWork the answer out with a tool call."
 
-Verdict = list[ToolCall] | h.Fact | Literal["answer", "reask"]
+Verdict = list[ToolCall] | h.Fact | Literal["answer", "reask", "next"]
 _FORCED = frozenset({"reask"})
 """Purposes of the orchestrator's second tries: a call decided there is not tried again."""
 
@@ -197,8 +205,9 @@ class GuidedStrategy(Strategy):
             description explains its codes ("mi (miles)"), is not in the question is
             replaced by the one explained code that is (``"m"`` for "5 miles" becomes
             ``"mi"``).
-        split_values: one string argument holding several of the question's names and
-            nothing else (``country="Kethmoor and Osterwick"``) becomes one call per name.
+        split_values: a failed call whose string argument held several of the
+            question's names and nothing else (``country="Kethmoor and Osterwick"``) is
+            made again as one call per name.
         pick_fields: a result holding several values (a JSON object or list) does not
             end the run as it is: the model answers from it, without tools, and its
             answer is not replaced by the whole result.
@@ -402,6 +411,17 @@ class Decided:
     async def run(self, r: Run) -> Node | GiveUp | Finish:
         g = _strategy(r)
         calls = list(self.response.tool_calls)
+        if (
+            not calls
+            and g.repair_calls
+            and not self.forced
+            and h.looks_like_call(self.response.text)
+        ):
+            # A call of a tool that does not exist, or arguments without a name: the
+            # model wants a tool; one is generated under the tools' schemas.
+            params = replace(r.config.params, tool_choice="required")
+            got = await model_step(r, params, purpose="repair")
+            return got if isinstance(got, GiveUp | Finish) else Repaired(got)
         if not calls:
             if g.fresh_answers and not r.state.results:
                 return AnswerWithoutTools()
@@ -459,6 +479,8 @@ class Judge:
             return Answer(verdict.content, chosen=verdict)
         if verdict == "reask":
             return Reask()
+        if verdict == "next":
+            return NextStep(_unused(r, [x.call for x in results if x.ok]))
         if verdict == "answer":
             return AnswerWithoutTools()
         r.record(TurnRecorded, step=r.state.step, calls=verdict)
@@ -486,21 +508,23 @@ def _fixed(r: Run, calls: list[ToolCall]) -> list[ToolCall]:
             grounded = h.grounded_codes(args, r.prompt, _codes(tool.definition))
             if grounded != args and _valid(r, ToolCall(call.name, grounded, call.id)):
                 args = grounded
-        split: list[ToolCall] = []
-        if g.split_values:
-            for key, value in args.items():
-                names = h.split_names(value, r.prompt, _terms(r)) if isinstance(value, str) else []
-                if names:
-                    split = [
-                        ToolCall(call.name, {**args, key: n}, f"{call.id}_{i}")
-                        for i, n in enumerate(names)
-                    ]
-                    break
-        out.extend(
-            split
-            or [ToolCall(call.name, args, call.id) if args != call.parsed_arguments() else call]
-        )
+        out.append(ToolCall(call.name, args, call.id) if args != call.parsed_arguments() else call)
     return out
+
+
+def _split(r: Run, call: ToolCall) -> list[ToolCall]:
+    """One call per name, when one argument of a failed call held several of the
+    question's names and nothing else (``country="Kethmoor and Osterwick"``)."""
+    args = call.parsed_arguments()
+    if not isinstance(args, dict):
+        return []
+    for key, value in args.items():
+        names = h.split_names(value, r.prompt, _terms(r)) if isinstance(value, str) else []
+        if names:
+            return [
+                ToolCall(call.name, {**args, key: n}, f"{call.id}_{i}") for i, n in enumerate(names)
+            ]
+    return []
 
 
 def _codes(definition: ToolDefinition) -> dict[str, set[str]]:
@@ -516,7 +540,11 @@ def _judge(r: Run, calls: list[ToolCall], results: list[h.Fact], forced: bool = 
     call = calls[0]
     earlier = next((x for x in reversed(results) if x.call.key() == call.key()), None)
     if earlier is not None:
-        return last if earlier is last and last is not None else "answer"
+        if earlier is last and last is not None:
+            return last
+        if not earlier.ok and g.complete_steps and not forced:
+            return "next"  # the same failing call again: another tool is tried
+        return "answer"
     if last is not None and (
         h.restates_value(call, last.content)
         or (h.feeds_back(call, last) and not g.progresses(r, call, results))
@@ -556,8 +584,12 @@ class AfterResults:
 
     @staticmethod
     def _end(r: Run, g: GuidedStrategy, results: list[h.Fact], notes: list[str]) -> Node:
-        if not results or not results[-1].ok:
+        if not results:
             return Decide()
+        if not results[-1].ok:
+            split = _split(r, results[-1].call) if g.split_values else []
+            fresh = [c for c in split if all(c.key() != x.call.key() for x in results)]
+            return Judge(fresh) if fresh else Decide()
         clauses = g.clauses(r)
         if len(clauses) > 1:  # one clause per result; the last clause's result answers
             if sum(x.ok for x in results) < len(clauses):
@@ -605,18 +637,18 @@ class NextStep:
 
     async def run(self, r: Run) -> Node | GiveUp | Finish:
         done = [x for x in _facts(r) if x.ok]
-        if not done:
-            return AnswerWithoutTools()
-        text = _NEXT_STEP.format(
-            question=h.rewrite_question(r.prompt, done),
-            facts=h.facts(done),
-            left=", ".join(self.left),
-            last=done[-1].content,
-        )
-
+        if not done:  # after a failed call: another tool for the whole question
+            text = _FIRST_STEP.format(question=r.prompt, left=", ".join(self.left))
+        else:
+            text = _NEXT_STEP.format(
+                question=h.rewrite_question(r.prompt, done),
+                facts=h.facts(done),
+                left=", ".join(self.left),
+                last=done[-1].content,
+            )
         got = await _attempt(r, text, self.tried, "next")
         if got is None:
-            return Answer(done[-1].content, chosen=done[-1])
+            return Answer(done[-1].content, chosen=done[-1]) if done else AnswerWithoutTools()
         return got
 
 
@@ -689,7 +721,7 @@ async def _attempt(
     r: Run, text: str, tried: tuple[str, ...], purpose: str, answer: str = ""
 ) -> Node | GiveUp | Finish | None:
     """One try of a required call (see :func:`_choices`). None when no try is left."""
-    left = _unused(r, [x.call for x in _facts(r)])
+    left = _unused(r, [x.call for x in _facts(r) if x.ok])
     choice = _next_choice(r, tried, left)
     if choice is None:
         return None
@@ -725,7 +757,7 @@ class Attempted:
         results = _facts(r)
         calls = _unnested(r, _fixed(r, list(self.response.tool_calls)), results)
         new = [c for c in calls if all(c.key() != x.call.key() for x in results) and _valid(r, c)]
-        left = _unused(r, [x.call for x in results])
+        left = _unused(r, [x.call for x in results if x.ok])
         if new and _accepted(r, self.purpose, new, results, left):
             return Judge(new, forced=True)
         choice = _next_choice(r, self.tried, left) or "required"
@@ -741,7 +773,7 @@ def _accepted(
     r: Run, purpose: str, calls: list[ToolCall], results: list[h.Fact], left: list[str]
 ) -> bool:
     if purpose == "next":  # it uses something of the question not used yet
-        return len(_unused(r, [*(x.call for x in results), *calls])) < len(left)
+        return len(_unused(r, [*(x.call for x in results if x.ok), *calls])) < len(left)
     # a recomputation takes two known values, one of them a fact's
     used = " ".join(h.call_text(c) for c in calls)
     facts = [x.content for x in results if x.ok and h.mentions(used, x.content)]
@@ -767,13 +799,27 @@ def _unnested(r: Run, calls: list[ToolCall], results: list[h.Fact]) -> list[Tool
 
 @dataclass(slots=True)
 class Reask:
-    """Decide again, once, with the tools' description examples taken out."""
+    """Decide again, once, with the tools' description examples taken out.
+
+    When the question names values of a tool's enum argument ("hinges" for a part
+    enum), that tool is called instead, forced by name, its enum narrowed to them.
+    """
 
     async def run(self, r: Run) -> Node | GiveUp | Finish:
-        defs = tuple(_plain(t.definition) for t in r.config.tools.values())
         found = h.facts([x for x in _facts(r) if x.ok])
         question = r.prompt if not found else f"{r.prompt}\n\nKnown so far: {found}."
-        params = replace(r.config.params, tools=defs)
+        named = _unused(r, [x.call for x in _facts(r)])
+        narrow = [c for c in _choices(r, named) if c.endswith("#narrow")]
+        if narrow:
+            name = narrow[0].partition("#")[0]
+            defs = tuple(
+                _narrowed(t.definition, named) if t.name == name else t.definition
+                for t in r.config.tools.values()
+            )
+            params = replace(r.config.params, tools=defs, tool_choice=name)
+        else:
+            defs = tuple(_plain(t.definition) for t in r.config.tools.values())
+            params = replace(r.config.params, tools=defs)
         got = await model_step(r, params, _focused(r, question), purpose="reask")
         return got if isinstance(got, GiveUp | Finish) else Decided(got, forced=True)
 
@@ -814,7 +860,9 @@ class AnswerWithoutTools:
     """The model answers in a fresh context: the question and the facts found, no tools."""
 
     async def run(self, r: Run) -> Node | GiveUp | Finish:
-        system = _NO_TOOLS_PROMPT.render(r.config.instructions, [], r.config.spec.schema)
+        schema = r.config.spec.schema
+        template = _NO_TOOLS_PROMPT if schema is not None else _NO_TOOLS_TEXT
+        system = template.render(r.config.instructions, [], schema)
         found = h.facts([x for x in _facts(r) if x.ok])
         question = r.prompt if not found else f"{r.prompt}\n\nFacts: {found}."
         messages: list[Message] = [SystemMessage(system.strip()), UserMessage(question)]

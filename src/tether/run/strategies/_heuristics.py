@@ -31,6 +31,7 @@ __all__ = [
     "inner_call",
     "json_field",
     "leaves",
+    "looks_like_call",
     "mentions",
     "numbers",
     "question_items",
@@ -79,7 +80,11 @@ def question_items(prompt: str, terms: Sequence[str] = ()) -> list[str]:
     question says is an item too, in any letter case ("hinges" for an item enum).
     """
     starts = {m.start(1) for m in _SENTENCE_START.finditer(prompt)}
-    names = [m.group() for m in _NAME.finditer(prompt) if m.start() not in starts]
+    names = [
+        m.group()
+        for m in _NAME.finditer(prompt)
+        if m.start() not in starts and not m.group().isupper()  # "YYYY-MM-DD" is no name
+    ]
     words = re.findall(r"[a-z]+", prompt.lower())
     found = [n for n in _NUMBER.findall(re.sub(r"(?<=\d),(?=\d{3}\b)", "", prompt))]
     found += [f"{_NUMBER_WORDS[w]:g}" for w in words if w in _NUMBER_WORDS]
@@ -491,3 +496,14 @@ def structured(text: str) -> bool:
     except ValueError:
         return False
     return isinstance(value, dict | list) and len(leaves(value)) > 1
+
+
+def looks_like_call(text: str | None) -> bool:
+    """True when an answer is a tool call in all but name: a JSON (or Python) object
+    with ``name`` and ``arguments``, or an object of arguments alone."""
+    stripped = (text or "").strip()
+    if not stripped.startswith("{"):
+        return False
+    return bool(re.match(r"""\{\s*["']\w+["']\s*:""", stripped)) and (
+        "arguments" in stripped or stripped.count(":") >= 2
+    )
