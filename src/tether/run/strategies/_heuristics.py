@@ -35,6 +35,7 @@ __all__ = [
     "mentions",
     "numbers",
     "question_items",
+    "readable",
     "relevant",
     "resolve_references",
     "restates",
@@ -128,7 +129,26 @@ def mentions(text: str, value: str) -> bool:
 
 
 def facts(results: Sequence[Fact]) -> str:
-    return "; ".join(f"{call_text(r.call)} = {r.content}" for r in results)
+    return "; ".join(f"{call_text(r.call)} = {readable(r.content)}" for r in results)
+
+
+def readable(content: str) -> str:
+    """A JSON result as plain lines a small model reads more reliably: each object
+    as ``key: value`` pairs, each list item on its own line; other results as they are."""
+    if not structured(content):
+        return content
+    value = json.loads(content)
+
+    def flat(v: Any) -> str:
+        if isinstance(v, dict):
+            return ", ".join(f"{k}: {flat(x)}" for k, x in v.items())
+        if isinstance(v, list):
+            return "; ".join(flat(x) for x in v)
+        return str(v)
+
+    if isinstance(value, list):
+        return "\n" + "\n".join(f"- {flat(x)}" for x in value) + "\n"
+    return flat(value)
 
 
 def call_text(call: ToolCall) -> str:
