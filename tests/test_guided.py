@@ -648,3 +648,114 @@ async def test_an_answer_that_is_a_call_in_all_but_name_is_generated_again_as_a_
     assert result.output == "391"
     assert model.params[1].tool_choice == "required"
     assert [e.purpose for e in of_type(result, ModelRequested)] == ["decide", "repair"]
+
+
+# --- the judgements behind the second tries, as pure functions ---------------------------------
+
+
+def test_codes_are_read_from_the_tools_own_description() -> None:
+    from tether.run.strategies import _heuristics as h
+
+    codes = h.glossary(
+        ["Units: m (meters), mi (miles), c, f, k (degrees Celsius, Fahrenheit, Kelvin)."]
+    )
+    assert codes == {
+        "m": {"meters"},
+        "mi": {"miles"},
+        "c": {"celsius"},
+        "f": {"fahrenheit"},
+        "k": {"kelvin"},
+    }
+    args = {"value": 1, "from_unit": "m", "to_unit": "k"}
+    assert h.grounded_codes(args, "What is 1 mile in kelvin?", codes)["from_unit"] == "mi"
+    ambiguous = {"m": {"meters"}, "mi": {"miles"}, "ml": {"milliliters"}}
+    # "m" stays when two explained codes could be meant
+    assert h.grounded_codes({"u": "m"}, "miles or milliliters?", ambiguous) == {"u": "m"}
+
+
+def test_calls_spelled_out_inside_arguments_are_found() -> None:
+    from tether.run.strategies import _heuristics as h
+
+    tools = {"lookup": object(), "calculator": object()}
+    inner = h.inner_call("lookup(country='Valdoria') + 5", tools, "c1")
+    assert inner == ToolCall("lookup", {"country": "Valdoria"}, "c1_inner")
+    assert h.inner_call("unknown(x='1') + 5", tools, "c1") is None
+    fact = h.Fact(ToolCall("lookup", {"country": "Valdoria"}, "c0"), "812000", True)
+    resolved = h.resolve_references('lookup(country="Valdoria") / 100', [fact], list(tools))
+    assert resolved == "812000 / 100"
+    other = h.resolve_references("lookup(country='Quenland') / 100", [fact], list(tools))
+    assert other == "lookup(country='Quenland') / 100"  # not the call that was made
+
+
+def test_the_question_is_rewritten_with_the_parts_already_worked_out() -> None:
+    from tether.run.strategies import _heuristics as h
+
+    fact = h.Fact(calc("15 + 27"), "42", True)
+    assert h.rewrite_question("What is (15+27) * 3?", [fact]) == "What is (42) * 3?"
+    single = h.Fact(ToolCall("lookup", {"country": "Valdoria"}, "c"), "812000", True)
+    question = "What is the population of Valdoria halved?"
+    assert h.rewrite_question(question, [single]) == question  # a single name stays
+    weird = h.Fact(calc("1 + 1"), "a\\b", True)
+    assert h.rewrite_question("What is 1 + 1, then?", [weird]) == "What is a\\b, then?"
+
+
+def test_json_results_are_records_and_read_as_lines() -> None:
+    from tether.run.strategies import _heuristics as h
+
+    assert h.structured('{"status": "shipped", "items": 3}')
+    assert not h.structured('{"only": 1}')
+    assert not h.structured("812000")
+    assert not h.structured("{not json")
+    assert h.readable('{"status": "shipped", "items": 3}') == "status: shipped, items: 3"
+    assert h.readable('[{"day": 1}, {"day": 2}]') == "\n- day: 1\n- day: 2\n"
+    assert h.readable("plain") == "plain"
+
+
+def test_calls_in_all_but_name_are_recognised() -> None:
+    from tether.run.strategies import _heuristics as h
+
+    assert h.looks_like_call('{"name": "count_vowels", "arguments": {"text": "x"}}')
+    assert h.looks_like_call("{'text': 'stressed', 'what': 'letters'}")
+    assert not h.looks_like_call("Paris")
+    assert not h.looks_like_call('{"answer": 42}')
+    assert not h.looks_like_call(None)
+
+
+def test_relevance_takes_numbers_names_and_words_of_the_question() -> None:
+    from tether.run.strategies import _heuristics as h
+
+    assert not h.relevant(calc("7*24"), "How many days are in a week?", [])
+    assert h.relevant(calc("2**12"), "What is 2 to the power of 12?", [])
+    assert h.relevant(
+        calc("92000*2"),
+        "What is twice the population of Norrhaven?",
+        [h.Fact(ToolCall("lookup", {"country": "Norrhaven"}, "c"), "92000", True)],
+    )
+    washers = ToolCall("stock", {"item": "washers"}, "c")
+    assert h.relevant(washers, "How many washer rings are left?", [])  # the same stem
+    assert h.relevant(ToolCall("now", {}, "c"), "What time is it?", [])  # nothing to judge
+    assert h.relevant(ToolCall("unit", {"u": "km"}, "c"), "Anything?", [])  # codes are not judged
+
+
+async def test_a_json_result_is_picked_from_by_the_model() -> None:
+    def order(order_id: str) -> str:
+        """An order as JSON.
+
+        Args:
+            order_id: the order's id.
+        """
+        return '{"order_id": "A-1", "status": "shipped", "items": 3}'
+
+    model = ScriptedModel([ToolCall("order", {"order_id": "A-1"}), "shipped"])
+    result = await Agent(model, tools=[order], strategy=GuidedStrategy()).run(
+        "What is the status of order A-1?"
+    )
+    assert result.output == "shipped"
+    question = model.requests[1][-1]
+    assert isinstance(question, UserMessage)
+    assert "status: shipped, items: 3" in question.content
+    whole = ScriptedModel([ToolCall("order", {"order_id": "A-1"})])
+    off = await Agent(whole, tools=[order], strategy=GuidedStrategy(pick_fields=False)).run(
+        "What is the status of order A-1?"
+    )
+    assert off.output == order("A-1")
