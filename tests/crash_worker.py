@@ -153,14 +153,7 @@ def _guided_agent(store: JournalStore, ledger: str) -> Agent[Any, str]:
             return ModelResponse(tool_calls=[ToolCall("charge", {"item": "postage", "cents": 90})])
         return ModelResponse(tool_calls=[ToolCall("charge", {"item": "book", "cents": 1200})])
 
-    return Agent(
-        FunctionModel(policy),
-        tools=_tools(ledger),
-        store=store,
-        name="crash-test-guided",
-        lease_ttl=0.3,
-        strategy=GuidedStrategy(),
-    )
+    return _guided(policy, store, ledger, "crash-test-guided")
 
 
 def _guided_next_agent(store: JournalStore, ledger: str) -> Agent[Any, str]:
@@ -177,13 +170,14 @@ def _guided_next_agent(store: JournalStore, ledger: str) -> Agent[Any, str]:
             return ModelResponse(tool_calls=[ToolCall("charge", {"item": "postage", "cents": 90})])
         return ModelResponse(tool_calls=[ToolCall("charge", {"item": "book", "cents": 1200})])
 
+    return _guided(policy, store, ledger, "crash-test-guided-next")
+
+
+def _guided(policy: Any, store: JournalStore, ledger: str, name: str) -> Agent[Any, str]:
+    strategy = GuidedStrategy()
+    model = FunctionModel(policy)
     return Agent(
-        FunctionModel(policy),
-        tools=_tools(ledger),
-        store=store,
-        name="crash-test-guided-next",
-        lease_ttl=0.3,
-        strategy=GuidedStrategy(),
+        model, tools=_tools(ledger), store=store, name=name, lease_ttl=0.3, strategy=strategy
     )
 
 

@@ -206,51 +206,34 @@ def test_two_processes_resuming_one_run_only_one_goes_on(tmp_path: Path) -> None
 
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+@pytest.mark.parametrize(
+    ("agent", "prefix", "calls"),
+    [
+        # One clause at a time, each with its own tool call.
+        ("guided", "crashg", 3),
+        # The second call is the orchestrator's required next step, killed anywhere in it.
+        ("guided_next", "crashn", 2),
+    ],
+)
 def test_a_guided_run_killed_anywhere_resumes_guided_and_ends_as_a_run_never_killed(
-    kind: str, tmp_path: Path
+    kind: str, agent: str, prefix: str, calls: int, tmp_path: Path
 ) -> None:
-    schema, spec = _journal(kind, tmp_path, "crashg", "crash-guided.db")
-    reference = _reference(tmp_path, "guided")
-    # The reference is guided: one clause at a time, each with its own tool call.
-    assert sum(line.startswith("tool:") for line in reference) == 3
-    span = _baseline(spec, tmp_path, "guided")
+    schema, spec = _journal(kind, tmp_path, prefix, f"{prefix}.db")
+    reference = _reference(tmp_path, agent)
+    assert sum(line.startswith("tool:") for line in reference) == calls
+    span = _baseline(spec, tmp_path, agent)
     rng = random.Random(20261204)
     kills = runs = 0
     while kills < GUIDED_KILLS:
-        run_id = f"crashg-{runs:04d}"
+        run_id = f"{prefix}-{runs:04d}"
         ledger, out = str(tmp_path / f"{run_id}.ledger"), str(tmp_path / f"{run_id}.json")
-        kills += _run_until_done(spec, run_id, ledger, out, rng=rng, span=span, kind="guided")
+        kills += _run_until_done(spec, run_id, ledger, out, rng=rng, span=span, kind=agent)
         runs += 1
         final = json.loads(Path(out).read_text())
         assert (final["status"], final["output"]) == ("completed", "charged postage 90")
         assert final["transcript"] == reference
-        _check_ledger(ledger, spec, run_id, calls=3)
-    print(f"guided on {kind}: {kills} kills over {runs} runs, every run ended as the reference")
-    if kind == "postgres":
-        _drop_schema(schema)
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
-def test_a_guided_run_killed_inside_its_second_tries_resumes_them(
-    kind: str, tmp_path: Path
-) -> None:
-    schema, spec = _journal(kind, tmp_path, "crashn", "crash-next.db")
-    reference = _reference(tmp_path, "guided_next")
-    assert sum(line.startswith("tool:") for line in reference) == 2
-    span = _baseline(spec, tmp_path, "guided_next")
-    rng = random.Random(20261205)
-    kills = runs = 0
-    while kills < GUIDED_KILLS:
-        run_id = f"crashn-{runs:04d}"
-        ledger, out = str(tmp_path / f"{run_id}.ledger"), str(tmp_path / f"{run_id}.json")
-        kills += _run_until_done(spec, run_id, ledger, out, rng=rng, span=span, kind="guided_next")
-        runs += 1
-        final = json.loads(Path(out).read_text())
-        assert (final["status"], final["output"]) == ("completed", "charged postage 90")
-        assert final["transcript"] == reference
-        _check_ledger(ledger, spec, run_id, calls=2)
-    print(f"guided_next on {kind}: {kills} kills over {runs} runs, every run as the reference")
+        _check_ledger(ledger, spec, run_id, calls=calls)
+    print(f"{agent} on {kind}: {kills} kills over {runs} runs, every run ended as the reference")
     if kind == "postgres":
         _drop_schema(schema)
 
