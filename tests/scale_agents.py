@@ -4,6 +4,7 @@ scale_agents:agent``); its journal and ledger come from the environment."""
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
 import time
 from collections.abc import Sequence
@@ -28,13 +29,27 @@ def ledger_lines() -> list[str]:
 
 
 def ship(ctx: RunContext[None], item: str) -> str:
-    """Ship an item (not idempotent: after a crash it is reconciled from the ledger)."""
+    """Ship an item; after a crash it is reconciled from the ledger.
+
+    The shipping system takes the call's idempotency key, as docs/architecture.md asks
+    of tools with outside effects: a worker paused inside this call (past the journal,
+    before the effect) may wake after its run was taken over and try the shipment
+    again, which no journal can fence; the system ships a key once. Tries past the
+    first are written to ``LEDGER + ".repeats"`` for the test to report.
+    """
     time.sleep(TOOL_DELAY)
-    fd = os.open(LEDGER, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    key = ctx.idempotency_key
+    fd = os.open(LEDGER, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
     try:
-        os.write(fd, f"ship {item} {ctx.idempotency_key} {os.getpid()}\n".encode())
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        seen = any(line.split()[2:3] == [key] for line in ledger_lines())
+        if seen:
+            with open(LEDGER + ".repeats", "a") as repeats:
+                repeats.write(f"ship {item} {key} {os.getpid()}\n")
+        else:
+            os.write(fd, f"ship {item} {key} {os.getpid()}\n".encode())
     finally:
-        os.close(fd)
+        os.close(fd)  # closing releases the lock
     return f"shipped {item}"
 
 

@@ -759,3 +759,13 @@ async def test_a_json_result_is_picked_from_by_the_model() -> None:
         "What is the status of order A-1?"
     )
     assert off.output == order("A-1")
+
+
+async def test_a_delegated_first_call_is_run_whatever_its_arguments() -> None:
+    # Routing: the required first call picks the worker; its wording is the worker's.
+    model = ScriptedModel([calc("a sum of numbers"), "done"])
+    agent = Agent(model, tools=TOOLS, strategy=GuidedStrategy(delegate_first=True))
+    result = await agent.run("How do you say thank you in Japanese?")
+    assert [e.call.arguments for e in of_type(result, ToolCallStarted)] == [
+        {"expression": "a sum of numbers"}
+    ]

@@ -152,6 +152,9 @@ def test_three_workers_one_killed_every_run_exactly_once(
         keys = Counter(line.split()[2] for line in lines)
         assert len(keys) == RUNS  # every run shipped
         assert max(keys.values()) == 1, [k for k, n in keys.items() if n > 1]  # none twice
+        repeats = Path(module.LEDGER + ".repeats")
+        tried = len(repeats.read_text().splitlines()) if repeats.exists() else 0
+        print(f"{stop}: {tried} shipments tried again by the stopped worker, made once")
         assert sorted(line.split()[1] for line in lines) == sorted(f"item{i}" for i in range(RUNS))
         # All three workers executed runs: the killed one before, the others after.
         assert len({line.split()[3] for line in lines}) == 3

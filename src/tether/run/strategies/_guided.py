@@ -552,7 +552,8 @@ def _judge(r: Run, calls: list[ToolCall], results: list[h.Fact], forced: bool = 
         return last
     tool = r.config.tools.get(call.name)
     stray = tool is not None and h.copied_example(tool.description, call, r.prompt, results)
-    if not stray and g.check_relevance:
+    routing = g.delegate_first and not results  # a required first call: any pick routes
+    if not stray and g.check_relevance and not routing:
         stray = not h.relevant(call, r.prompt, results)
     if stray:
         if last is not None:
