@@ -36,6 +36,13 @@ Each guided step:
    replaced by the result itself (small models miscopy names and numbers), and an
    answer that is not in the output type takes one constrained finishing step.
 
+6. **second tries**: when a result leaves the question unfinished, the next call is
+   required and decided in a fresh context (``complete_steps``); a number the model
+   computed in its head is worked out again by a tool (``check_arithmetic``); a call
+   with nothing from the question is decided again without the tools' examples
+   (``check_relevance``, ``plain_reask``). Each works from the tools' schemas and the
+   question's own values, so it applies to any tool.
+
 Each technique is a constructor flag, so that ``bench/eval_local.py`` can measure what
 each adds. The steps are nodes driven by the same loop as the tool loop's, and every
 decision is journaled, so a guided run resumed after a crash goes on guided, from
