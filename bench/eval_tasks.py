@@ -28,6 +28,13 @@ The splits:
   in each of the seven categories above (same tools, same fictional countries, new
   numbers and phrasings) and 20 ``tool_shapes`` tasks over every tool of
   bench/eval_shapes.py, four of them needing two steps.
+* ``fresh_3`` (172 tasks): written at the start of a later tuning round, before any
+  tuning in it, by someone who had not seen the strategy's failures, and committed
+  before it was first run. 127 tasks in the seven categories above in the proportions
+  of ``held_out_2`` (26 arithmetic, 21 conversion, 15 capital, 12 population, 20 no
+  tool, 21 two-step, 12 multi-lookup; same tools, same fictional countries, new numbers,
+  phrasings and combinations) and 45 ``tool_shapes`` tasks, five for each shape of
+  ``SHAPES`` (five of them needing two steps).
 
 Each ``tool_shapes`` task is labelled with its tool's shape (``Task.shape``, one of
 ``SHAPES``), so results can be reported per shape as well as per category. The tools an
@@ -145,7 +152,8 @@ def task_tools(task: Task) -> list[object]:
 
     ``tool_shapes`` tasks: the calculator and the tools of bench/eval_shapes.py; every
     other task: the demo's three and the population lookup. On every split but
-    ``fresh_2`` (the only one mixing both kinds) this is ``eval_tools(task.split)``.
+    ``fresh_2`` and ``fresh_3`` (the ones mixing both kinds) this is
+    ``eval_tools(task.split)``.
     """
     return eval_tools("shapes" if task.category == "tool_shapes" else None)
 
@@ -1304,6 +1312,553 @@ _FRESH_2: list[_Row | _ShapeRow] = [
 ]
 
 
+# Written at the start of a later tuning round, before any tuning in it, by someone who
+# had not seen the strategy's failures, and committed before it was first run: the seven
+# categories in the proportions of _HELD_OUT_2 and five tool-shape tasks for each shape.
+# Only for measuring, like _HELD_OUT.
+_FRESH_3: list[_Row | _ShapeRow] = [
+    # --- arithmetic ---------------------------------------------------------------------
+    ("arithmetic", "What is 73 * 46?", (_calc("73*46"),)),
+    ("arithmetic", "compute 9,876 - 5,432", (_calc("9876-5432"),)),
+    ("arithmetic", "Add 2,048 and 3,952.", (_calc("2048+3952"),)),
+    ("arithmetic", "What's 144 divided by 16?", (_calc("144/16"),)),
+    ("arithmetic", "Calculate (120 - 45) / 5.", (_calc("(120-45)/5"),)),
+    ("arithmetic", "What is 6 to the power of 5?", (_calc("6**5"),)),
+    ("arithmetic", "What is 11 cubed?", (_calc("11**3"),)),
+    ("arithmetic", "Multiply twenty-six by thirty-one.", (_calc("26*31"),)),
+    ("arithmetic", "What is 35% of 460?", (_calc("460*35/100"),)),
+    ("arithmetic", "what's the remainder when 250 is divided by 9", (_calc("250%9"),)),
+    ("arithmetic", "Sum up 417, 283 and 1,150.", (_calc("417+283+1150"),)),
+    ("arithmetic", "Subtract 648 from 3,000.", (_calc("3000-648"),)),
+    ("arithmetic", "calculate 12.5 * 7.2", (_calc("12.5*7.2"),)),
+    ("arithmetic", "How much is 2,500,000 divided by 400?", (_calc("2500000/400"),)),
+    ("arithmetic", "Work out 5 * (33 - 18) + 12.", (_calc("5*(33-18)+12"),)),
+    ("arithmetic", "What is 85 - 140?", (_calc("85-140"),)),
+    ("arithmetic", "What's 0.08 times 1,250?", (_calc("0.08*1250"),)),
+    ("arithmetic", "What is 3^7 - 2^9?", (_calc("3^7-2^9"),)),
+    ("arithmetic", "What is the square root of 1,296?", (_calc("1296**0.5"),)),
+    ("arithmetic", "Use the calculator: 7,777 / 11", (_calc("7777/11"),)),
+    (
+        "arithmetic",
+        "A van carries 64 parcels per trip. How many parcels does it carry in 18 trips?",
+        (_calc("64*18"),),
+    ),
+    (
+        "arithmetic",
+        "A theatre has 42 rows of 28 seats. How many seats is that in total?",
+        (_calc("42*28"),),
+    ),
+    (
+        "arithmetic",
+        "Rent is $950 a month. How much is that for 12 months, in dollars?",
+        (_calc("950*12"),),
+    ),
+    ("arithmetic", "A pack has 6 cans. How many cans are in 125 packs?", (_calc("6*125"),)),
+    ("arithmetic", "What is 17 divided by 4?", (_calc("17/4"),)),
+    ("arithmetic", "What's the average of 62, 75, 88 and 91?", (_calc("(62+75+88+91)/4"),)),
+    # --- unit conversion ----------------------------------------------------------------
+    ("conversion", "Convert 21.1 km to miles.", (_conv(21.1, "km", "mi"),)),
+    ("conversion", "How many feet are in 1,000 metres?", (_conv(1000, "m", "ft"),)),
+    ("conversion", "what is 220 lbs in kilograms", (_conv(220, "lb", "kg"),)),
+    ("conversion", "Convert 39 °C to Fahrenheit.", (_conv(39, "c", "f"),)),
+    ("conversion", "How many km is 250 miles?", (_conv(250, "mi", "km"),)),
+    ("conversion", "What is 350 °F in °C?", (_conv(350, "f", "c"),)),
+    ("conversion", "Convert 10,560 feet to miles.", (_conv(10560, "ft", "mi"),)),
+    ("conversion", "How many litres are in 2.5 gallons?", (_conv(2.5, "gal", "l"),)),
+    ("conversion", "Convert 50 liters to gallons.", (_conv(50, "l", "gal"),)),
+    ("conversion", "What is 273.15 K in Celsius?", (_conv(273.15, "k", "c"),)),
+    ("conversion", "Convert -5 °F to °C.", (_conv(-5, "f", "c"),)),
+    ("conversion", "how heavy is 8 kilos in pounds", (_conv(8, "kg", "lb"),)),
+    ("conversion", "Convert 0.75 km to metres.", (_conv(0.75, "km", "m"),)),
+    ("conversion", "How many metres is 3 miles?", (_conv(3, "mi", "m"),)),
+    ("conversion", "Express 95 kg in lbs.", (_conv(95, "kg", "lb"),)),
+    ("conversion", "What's 104 F in Celsius?", (_conv(104, "f", "c"),)),
+    ("conversion", "How many miles is 42 km?", (_conv(42, "km", "mi"),)),
+    ("conversion", "Convert 20 °C to kelvin.", (_conv(20, "c", "k"),)),
+    ("conversion", "How many US gallons is 12 litres?", (_conv(12, "l", "gal"),)),
+    (
+        "conversion",
+        "My suitcase weighs 23 kg. How many pounds is that?",
+        (_conv(23, "kg", "lb"),),
+    ),
+    ("conversion", "Convert 14,000 ft to meters.", (_conv(14000, "ft", "m"),)),
+    # --- capital lookups ----------------------------------------------------------------
+    ("capital", "brisalta's capital city?", (_cap("Brisalta"),)),
+    ("capital", "Which city is Valdoria's capital city?", (_cap("Valdoria"),)),
+    ("capital", "What's the name of the capital of Quenland?", (_cap("Quenland"),)),
+    (
+        "capital",
+        "I'm flying to Norrhaven next week. Which city is its capital?",
+        (_cap("Norrhaven"),),
+    ),
+    ("capital", "Look up the capital city of Estrevia for me.", (_cap("Estrevia"),)),
+    ("capital", "Kethmoor: what's its capital?", (_cap("Kethmoor"),)),
+    ("capital", "what is lunaria's capital", (_cap("Lunaria"),)),
+    ("capital", "Tell me the capital of OSTERWICK.", (_cap("Osterwick"),)),
+    ("capital", "Name the city that is the capital of Brisalta.", (_cap("Brisalta"),)),
+    ("capital", "Which city is the capital of Valdoria, please?", (_cap("Valdoria"),)),
+    ("capital", "Quenland has a capital. Which city is it?", (_cap("Quenland"),)),
+    ("capital", "Could you tell me Norrhaven's capital?", (_cap("Norrhaven"),)),
+    ("capital", "what city is the capital of estrevia", (_cap("Estrevia"),)),
+    ("capital", "Which city hosts Kethmoor's government?", (_cap("Kethmoor"),)),
+    ("capital", "Lunaria: capital city?", (_cap("Lunaria"),)),
+    # --- population lookups -------------------------------------------------------------
+    ("population", "Brisalta population?", (_pop("Brisalta"),)),
+    ("population", "how many people are there in kethmoor", (_pop("Kethmoor"),)),
+    ("population", "What's the current population of Osterwick?", (_pop("Osterwick"),)),
+    ("population", "Number of people living in Valdoria?", (_pop("Valdoria"),)),
+    ("population", "Please tell me how many inhabitants Lunaria has.", (_pop("Lunaria"),)),
+    ("population", "What is the population of the country Estrevia?", (_pop("Estrevia"),)),
+    ("population", "Look up Quenland's population for me.", (_pop("Quenland"),)),
+    ("population", "Norrhaven: how many people live there?", (_pop("Norrhaven"),)),
+    ("population", "How many people is Brisalta home to?", (_pop("Brisalta"),)),
+    ("population", "What population figure do you have for Kethmoor?", (_pop("Kethmoor"),)),
+    ("population", "get me the population of lunaria", (_pop("Lunaria"),)),
+    ("population", "How many residents live in Valdoria?", (_pop("Valdoria"),)),
+    # --- no tool needed -----------------------------------------------------------------
+    ("no_tool", "How many legs does an insect have?", (6.0,)),
+    ("no_tool", "What is the capital of Egypt?", ("Cairo",)),
+    ("no_tool", "What is the chemical symbol for copper?", ("Cu",)),
+    ("no_tool", "How many sides does an octagon have?", (8.0,)),
+    ("no_tool", "Which planet is known as the Red Planet?", ("Mars",)),
+    (
+        "no_tool",
+        "What is the largest mammal on Earth?",
+        ("blue whale", "the blue whale", "a blue whale"),
+    ),
+    ("no_tool", "What is the opposite of left?", ("right",)),
+    (
+        "no_tool",
+        "Who developed the theory of relativity?",
+        ("Albert Einstein", "Einstein"),
+    ),
+    ("no_tool", "what is the capital of the united kingdom", ("London",)),
+    ("no_tool", "In which country are the pyramids of Giza?", ("Egypt",)),
+    ("no_tool", "How many days does February have in a leap year?", (29.0,)),
+    ("no_tool", "What colour is a clear daytime sky?", ("blue",)),
+    ("no_tool", "What is the past tense of 'go'?", ("went",)),
+    ("no_tool", "What language is mainly spoken in France?", ("French",)),
+    ("no_tool", "What is H2O more commonly called?", ("water",)),
+    (
+        "no_tool",
+        "Which ocean lies between Europe and North America?",
+        ("Atlantic", "Atlantic Ocean", "the Atlantic", "the Atlantic Ocean"),
+    ),
+    ("no_tool", "What is the smallest prime number?", (2.0,)),
+    (
+        "no_tool",
+        "What is the currency of Japan?",
+        ("yen", "the yen", "Japanese yen", "the Japanese yen"),
+    ),
+    ("no_tool", "What is the fastest land animal?", ("cheetah", "the cheetah", "a cheetah")),
+    ("no_tool", "how many letters are in the English alphabet", (26.0,)),
+    # --- two steps: one result feeds the next call --------------------------------------
+    (
+        "two_step",
+        "Convert 9 miles to kilometres and double it.",
+        (_conv(9, "mi", "km") * 2,),
+    ),
+    ("two_step", "What is 20 * 15 feet in metres?", (_conv(300, "ft", "m"),)),
+    ("two_step", "Convert 75 kg to lbs, then subtract 15.", (_conv(75, "kg", "lb") - 15,)),
+    (
+        "two_step",
+        "Convert 15 °C to °F and then add 20.",
+        (_conv(15, "c", "f") + 20,),
+    ),
+    ("two_step", "What's Lunaria's population divided by 64?", (_pop("Lunaria") / 64,)),
+    (
+        "two_step",
+        "Take the population of Brisalta and divide it by 1,000.",
+        (_pop("Brisalta") / 1000,),
+    ),
+    (
+        "two_step",
+        "Add 55 and 45, then convert that many kilometres to miles.",
+        (_conv(100, "km", "mi"),),
+    ),
+    ("two_step", "What is Osterwick's population plus 2,700?", (_pop("Osterwick") + 2700,)),
+    (
+        "two_step",
+        "If Norrhaven's population tripled, how many people would live there?",
+        (_pop("Norrhaven") * 3,),
+    ),
+    (
+        "two_step",
+        "what's the population of estrevia in thousands",
+        (_pop("Estrevia") / 1000,),
+    ),
+    (
+        "two_step",
+        "Convert 8 gallons to litres, then divide the result by 4.",
+        (_conv(8, "gal", "l") / 4,),
+    ),
+    (
+        "two_step",
+        "A hiker walks 5 * 6 miles. How far is that in km?",
+        (_conv(30, "mi", "km"),),
+    ),
+    (
+        "two_step",
+        "Convert 1,200 metres to feet, then divide by 100.",
+        (_conv(1200, "m", "ft") / 100,),
+    ),
+    (
+        "two_step",
+        "What is the population of Kethmoor minus 8,400?",
+        (_pop("Kethmoor") - 8400,),
+    ),
+    (
+        "two_step",
+        "Divide 660 by 3, then convert that many pounds to kilograms.",
+        (_conv(220, "lb", "kg"),),
+    ),
+    (
+        "two_step",
+        "Convert 86 °F to °C and multiply by 3.",
+        (_conv(86, "f", "c") * 3,),
+    ),
+    ("two_step", "What is one fifth of Quenland's population?", (_pop("Quenland") / 5,)),
+    (
+        "two_step",
+        "Convert 6 km to feet, then subtract 500.",
+        (_conv(6, "km", "ft") - 500,),
+    ),
+    ("two_step", "Multiply Valdoria's population by 4.", (_pop("Valdoria") * 4,)),
+    (
+        "two_step",
+        "Convert 30 litres to gallons, then add 5.",
+        (_conv(30, "l", "gal") + 5,),
+    ),
+    (
+        "two_step",
+        "If Brisalta's population fell by 5%, how many people would live there?",
+        (_calc(f"{POPULATIONS['Brisalta']}*0.95"),),
+    ),
+    # --- two or more lookups ------------------------------------------------------------
+    (
+        "multi_lookup",
+        "What's the combined population of Valdoria and Estrevia?",
+        (_pop("Valdoria") + _pop("Estrevia"),),
+    ),
+    (
+        "multi_lookup",
+        "How many more people live in Lunaria than in Norrhaven?",
+        (_pop("Lunaria") - _pop("Norrhaven"),),
+    ),
+    (
+        "multi_lookup",
+        "Which country has the larger population: Osterwick or Kethmoor?",
+        (_most("Osterwick", "Kethmoor"),),
+    ),
+    (
+        "multi_lookup",
+        "How many people live in Quenland and Lunaria together?",
+        (_pop("Quenland") + _pop("Lunaria"),),
+    ),
+    (
+        "multi_lookup",
+        "Subtract Kethmoor's population from Osterwick's.",
+        (_pop("Osterwick") - _pop("Kethmoor"),),
+    ),
+    (
+        "multi_lookup",
+        "which has fewer inhabitants, estrevia or lunaria",
+        (_fewest("Estrevia", "Lunaria"),),
+    ),
+    (
+        "multi_lookup",
+        "List the capitals of Osterwick and Valdoria as 'X and Y'.",
+        (f"{_cap('Osterwick')} and {_cap('Valdoria')}",),
+    ),
+    (
+        "multi_lookup",
+        "What are the capitals of Brisalta and Kethmoor? Reply in the form 'X and Y'.",
+        (f"{_cap('Brisalta')} and {_cap('Kethmoor')}",),
+    ),
+    (
+        "multi_lookup",
+        "Sum the populations of Valdoria, Quenland and Brisalta.",
+        (_pop("Valdoria") + _pop("Quenland") + _pop("Brisalta"),),
+    ),
+    (
+        "multi_lookup",
+        "Of Norrhaven, Kethmoor and Osterwick, which has the fewest people?",
+        (_fewest("Norrhaven", "Kethmoor", "Osterwick"),),
+    ),
+    (
+        "multi_lookup",
+        "How many times larger is Brisalta's population than Lunaria's?",
+        (_pop("Brisalta") / _pop("Lunaria"),),
+    ),
+    (
+        "multi_lookup",
+        "What is the capital of the more populous of Estrevia and Osterwick?",
+        (_cap(_most("Estrevia", "Osterwick")),),
+    ),
+    # --- tool shapes (the tools of bench/eval_shapes.py) --------------------------------
+    (
+        "tool_shapes",
+        "How many bolts are in the warehouse right now?",
+        (float(inventory_count("bolts")),),
+        "enum argument",
+    ),
+    (
+        "tool_shapes",
+        "what's our current count of gaskets",
+        (float(inventory_count("gaskets")),),
+        "enum argument",
+    ),
+    (
+        "tool_shapes",
+        "Which do we have fewer of in stock, hinges or gaskets? Answer with the item name.",
+        ("hinges" if inventory_count("hinges") < inventory_count("gaskets") else "gaskets",),
+        "enum argument",
+    ),
+    (
+        "tool_shapes",
+        "How many washers will be left in stock if we ship 200 of them?",
+        (float(inventory_count("washers") - 200),),
+        "enum argument",
+    ),
+    (
+        "tool_shapes",
+        "Stock check: how many nuts and bolts do we hold in total?",
+        (float(inventory_count("nuts") + inventory_count("bolts")),),
+        "enum argument",
+    ),
+    (
+        "tool_shapes",
+        "How much for 6 notebooks, in dollars?",
+        (price("notebook", 6),),
+        "two typed arguments",
+    ),
+    (
+        "tool_shapes",
+        "What does a single stapler cost?",
+        (price("stapler", 1),),
+        "two typed arguments",
+    ),
+    (
+        "tool_shapes",
+        "price of 20 pens in dollars",
+        (price("pen", 20),),
+        "two typed arguments",
+    ),
+    (
+        "tool_shapes",
+        "I need 9 markers. What will they cost?",
+        (price("marker", 9),),
+        "two typed arguments",
+    ),
+    (
+        "tool_shapes",
+        "What is the total cost of 30 folders, in dollars?",
+        (price("folder", 30),),
+        "two typed arguments",
+    ),
+    (
+        "tool_shapes",
+        "What's the date 10 days after 2024-12-27? Answer as YYYY-MM-DD.",
+        _dates(add_days("2024-12-27", 10)),
+        "date and integer",
+    ),
+    (
+        "tool_shapes",
+        "Which date is 7 days before 2024-03-03?",
+        _dates(add_days("2024-03-03", -7)),
+        "date and integer",
+    ),
+    (
+        "tool_shapes",
+        "add 250 days to 2025-01-01",
+        _dates(add_days("2025-01-01", 250)),
+        "date and integer",
+    ),
+    (
+        "tool_shapes",
+        "What date falls six weeks after 10 February 2025? Give it as YYYY-MM-DD.",
+        _dates(add_days("2025-02-10", 42)),
+        "date and integer",
+    ),
+    (
+        "tool_shapes",
+        "Count back 45 days from 2024-10-01. What date do you land on?",
+        _dates(add_days("2024-10-01", -45)),
+        "date and integer",
+    ),
+    (
+        "tool_shapes",
+        "How many days are there from 2024-02-14 to 2024-10-31?",
+        (float(days_between("2024-02-14", "2024-10-31")),),
+        "two dates",
+    ),
+    (
+        "tool_shapes",
+        "How many days pass between 1 January 2025 and 1 January 2026?",
+        (float(days_between("2025-01-01", "2026-01-01")),),
+        "two dates",
+    ),
+    (
+        "tool_shapes",
+        "Today is 2025-06-30. How many days until 2025-12-25?",
+        (float(days_between("2025-06-30", "2025-12-25")),),
+        "two dates",
+    ),
+    (
+        "tool_shapes",
+        "days between 2020-02-28 and 2020-03-01?",
+        (float(days_between("2020-02-28", "2020-03-01")),),
+        "two dates",
+    ),
+    (
+        "tool_shapes",
+        "How many weeks are there from 2024-01-08 to 2024-03-18?",
+        (days_between("2024-01-08", "2024-03-18") / 7,),
+        "two dates",
+    ),
+    (
+        "tool_shapes",
+        "Count the letters in 'Kestrel Freight'.",
+        (float(count_text("Kestrel Freight", "letters")),),
+        "text and enum",
+    ),
+    (
+        "tool_shapes",
+        "How many words does this sentence have: 'the meeting moved to room four on tuesday'",
+        (float(count_text("the meeting moved to room four on tuesday", "words")),),
+        "text and enum",
+    ),
+    (
+        "tool_shapes",
+        "number of vowels in 'Valdoria'?",
+        (float(count_text("Valdoria", "vowels")),),
+        "text and enum",
+    ),
+    (
+        "tool_shapes",
+        "How many letters are in the word 'bookkeeper'?",
+        (float(count_text("bookkeeper", "letters")),),
+        "text and enum",
+    ),
+    (
+        "tool_shapes",
+        "Count the vowels in the phrase 'queueing at the Osterwick gate'.",
+        (float(count_text("queueing at the Osterwick gate", "vowels")),),
+        "text and enum",
+    ),
+    ("tool_shapes", "Reverse 'Ondmere'.", (reverse_text("Ondmere"),), "free text"),
+    (
+        "tool_shapes",
+        "What is 'Kethmoor' spelled backwards?",
+        (reverse_text("Kethmoor"),),
+        "free text",
+    ),
+    ("tool_shapes", "reverse: 'box 19'", (reverse_text("box 19"),), "free text"),
+    (
+        "tool_shapes",
+        "Write the text 'north gate' backwards, character by character.",
+        (reverse_text("north gate"),),
+        "free text",
+    ),
+    (
+        "tool_shapes",
+        "Spell the word 'planet' in reverse.",
+        (reverse_text("planet"),),
+        "free text",
+    ),
+    (
+        "tool_shapes",
+        "What's the status of order B-2007?",
+        (str(_order("B-2007", "status")),),
+        "JSON object",
+    ),
+    (
+        "tool_shapes",
+        "How much did order A-1043 come to, in dollars?",
+        (_num(_order("A-1043", "total")),),
+        "JSON object",
+    ),
+    (
+        "tool_shapes",
+        "when is order b-2007 due to arrive? answer as YYYY-MM-DD",
+        _dates(str(_order("B-2007", "eta"))),
+        "JSON object",
+    ),
+    (
+        "tool_shapes",
+        "How many items were in order C-3150?",
+        (_num(_order("C-3150", "items")),),
+        "JSON object",
+    ),
+    (
+        "tool_shapes",
+        "What's the total of order #A-1042 in dollars?",
+        (_num(_order("A-1042", "total")),),
+        "JSON object",
+    ),
+    (
+        "tool_shapes",
+        "What conditions are forecast for Fenbridge tomorrow?",
+        (str(_forecast("Fenbridge", 1)[0]["conditions"]), "foggy"),
+        "optional argument",
+    ),
+    (
+        "tool_shapes",
+        "What is the forecast low in Skarholm on day 2, in °C?",
+        (_num(_forecast("Skarholm", 2)[1]["low_c"]),),
+        "optional argument",
+    ),
+    (
+        "tool_shapes",
+        "On how many of the next 5 days is it forecast to be sunny in Selenport?",
+        (float(sum(d["conditions"] == "sunny" for d in _forecast("Selenport", 5))),),
+        "optional argument",
+    ),
+    (
+        "tool_shapes",
+        "What's the highest forecast high in Fenbridge over the next five days, in Celsius?",
+        (float(max(_num(d["high_c"]) for d in _forecast("Fenbridge", 5))),),
+        "optional argument",
+    ),
+    (
+        "tool_shapes",
+        "What will the low be in Merrowgate the day after tomorrow, in °C?",
+        (_num(_forecast("Merrowgate", 2)[1]["low_c"]),),
+        "optional argument",
+    ),
+    (
+        "tool_shapes",
+        "How many days after order B-2001's delivery date is order B-2007 expected?",
+        (float(days_between(str(_order("B-2001", "eta")), str(_order("B-2007", "eta")))),),
+        "two steps",
+    ),
+    (
+        "tool_shapes",
+        "What would as many staplers as there are items in order B-2001 cost, in dollars?",
+        (price("stapler", int(_num(_order("B-2001", "items")))),),
+        "two steps",
+    ),
+    (
+        "tool_shapes",
+        "What date is 3 weeks after order A-1042's expected delivery? Answer as YYYY-MM-DD.",
+        _dates(add_days(str(_order("A-1042", "eta")), 21)),
+        "two steps",
+    ),
+    (
+        "tool_shapes",
+        "How many vowels are in the name of the carrier of order A-1042?",
+        (float(count_text(str(_order("A-1042", "carrier")), "vowels")),),
+        "two steps",
+    ),
+    (
+        "tool_shapes",
+        "How many degrees warmer is tomorrow's forecast low in Fenbridge than in Skarholm?",
+        (_num(_forecast("Fenbridge", 1)[0]["low_c"]) - _num(_forecast("Skarholm", 1)[0]["low_c"]),),
+        "two steps",
+    ),
+]
+
+
 def _build() -> list[Task]:
     tasks = []
     splits: tuple[tuple[str, list[_Row] | list[_ShapeRow] | list[_Row | _ShapeRow]], ...] = (
@@ -1313,6 +1868,7 @@ def _build() -> list[Task]:
         ("held_out_2", _HELD_OUT_2),
         ("shapes", _SHAPES),
         ("fresh_2", _FRESH_2),
+        ("fresh_3", _FRESH_3),
     )
     for split, rows in splits:
         counts: dict[str, int] = {}
