@@ -578,7 +578,10 @@ async def test_codes_the_question_names_are_kept() -> None:
 async def test_without_grounding_the_wrong_code_is_used() -> None:
     wrong = ToolCall("convert_units", {"value": 5, "from_unit": "m", "to_unit": "km"})
     model = ScriptedModel([wrong])
-    result = await guided(model, ground_codes=False).run("Convert 5 miles to kilometers.")
+    # (code_words off too: it would see "miles" unused and ask for another call)
+    result = await guided(model, ground_codes=False, code_words=False).run(
+        "Convert 5 miles to kilometers."
+    )
     assert result.output == "0.005"
 
 
@@ -769,3 +772,113 @@ async def test_a_delegated_first_call_is_run_whatever_its_arguments() -> None:
     assert [e.call.arguments for e in of_type(result, ToolCallStarted)] == [
         {"expression": "a sum of numbers"}
     ]
+
+
+# --- numbers the question spells out, and words the tools' codes mean -------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Multiply seventeen by forty-three.", "Multiply 17 by 43."),
+        ("How many meters are in one mile?", "How many meters are in 1 mile?"),
+        ("one hundred and five people, a dozen eggs", "105 people, 12 eggs"),
+        ("It grew by 2.5 million", "It grew by 2500000"),
+        ("twenty one or twenty-one", "21 or 21"),
+        ("Add 2 and three", "Add 2 and 3"),  # "and" joins only after a hundred or more
+        ("two three", "2 3"),
+        ("a hundred and twenty", "120"),
+        # left alone: pronouns, digits, a lone "a", words that are not numbers
+        ("Which one is bigger, one of them or the other one?", None),
+        ("No one knows; pick one.", None),
+        ("Take 275 away from 2,000.", None),
+        ("a quarter of a mile", None),
+        ("Someone wrote tenfold", None),
+    ],
+)
+def test_spelled_numbers_are_written_in_digits(text: str, expected: str | None) -> None:
+    from tether.run.strategies import _heuristics as h
+
+    assert h.with_digits(text) == (text if expected is None else expected)
+
+
+def test_words_that_bring_a_number_are_items_of_the_question() -> None:
+    from tether.run.strategies import _heuristics as h
+
+    assert h.question_items("If Kethmoor's population doubled, how many?") == ["2", "Kethmoor"]
+    assert h.question_items("What is a quarter of Lunaria's population?") == ["4", "Lunaria"]
+    assert h.question_items("What is Brisalta's population in thousands?") == [
+        "1000",
+        "Brisalta",
+    ]
+    assert h.question_items("What is Brisalta's population in thousands?", spelled=False) == [
+        "Brisalta"
+    ]
+    assert h.question_items("What is a third of 90?") == ["90", "3"]
+    assert h.question_items("BRISALTA capital?") == ["BRISALTA"]  # a name in capitals
+    assert h.question_items("Reply in JSON: what is 2 + 2?") == ["2"]  # short: no name
+
+
+@pytest.mark.parametrize(
+    ("expression", "left"),
+    [("376500 * 1.1", []), ("376500 * 0.10", []), ("376500 + 37650", ["10"])],
+)
+def test_a_percentage_is_used_as_a_fraction_or_a_factor(expression: str, left: list[str]) -> None:
+    from tether.run.strategies import _heuristics as h
+
+    prompt = "If the population of 376500 grew by 10%, how many people would there be?"
+    assert h.unused(prompt, [calc(expression)]) == left
+
+
+async def test_the_model_sees_spelled_numbers_in_digits() -> None:
+    model = ScriptedModel([calc("17 * 43")])
+    result = await guided(model).run("Multiply seventeen by forty-three.")
+    assert result.output == "731"
+    assert model.requests[0][-1] == UserMessage("Multiply 17 by 43.")
+    # the journal keeps the user's own words
+    assert result.messages[1] == UserMessage("Multiply seventeen by forty-three.")
+
+
+async def test_without_spelled_numbers_the_question_is_shown_as_written() -> None:
+    model = ScriptedModel([calc("17 * 43")])
+    await guided(model, spelled_numbers=False).run("Multiply seventeen by forty-three.")
+    assert model.requests[0][-1] == UserMessage("Multiply seventeen by forty-three.")
+
+
+async def test_a_word_that_brings_a_number_forces_the_next_step() -> None:
+    model = ScriptedModel([pop("Valdoria"), calc("812000 * 2")])
+    agent = Agent(model, tools=[population, calculator], strategy=GuidedStrategy())
+    result = await agent.run("If Valdoria's population doubled, how many people would live there?")
+    assert result.output == "1624000"
+    assert "Not used yet from the question: 2." in model.requests[1][-1].content  # type: ignore[union-attr]
+
+
+async def test_without_spelled_numbers_a_doubling_ends_on_the_lookup() -> None:
+    model = ScriptedModel([pop("Valdoria"), calc("812000 * 2")])
+    strategy = GuidedStrategy(spelled_numbers=False)
+    agent = Agent(model, tools=[population, calculator], strategy=strategy)
+    result = await agent.run("If Valdoria's population doubled, how many people would live there?")
+    assert result.output == "812000"
+
+
+async def test_a_unit_word_left_unused_forces_the_conversion() -> None:
+    convert = ToolCall("convert_units", {"value": 600, "from_unit": "ft", "to_unit": "m"})
+    model = ScriptedModel([calc("15 * 40"), convert])
+    result = await guided(model).run("What is 15 * 40 feet in metres?")
+    assert float(result.output) == pytest.approx(182.88)
+    assert "Not used yet from the question: feet, metres." in model.requests[1][-1].content  # type: ignore[union-attr]
+
+
+async def test_without_code_words_the_multiplication_alone_answers() -> None:
+    convert = ToolCall("convert_units", {"value": 600, "from_unit": "ft", "to_unit": "m"})
+    model = ScriptedModel([calc("15 * 40"), convert])
+    result = await guided(model, code_words=False).run("What is 15 * 40 feet in metres?")
+    assert result.output == "600"
+
+
+async def test_british_spellings_ground_codes() -> None:
+    wrong = ToolCall("convert_units", {"value": 5, "from_unit": "m", "to_unit": "km"})
+    model = ScriptedModel([wrong])
+    result = await guided(model).run("Convert 5 miles to kilometres.")
+    assert of_type(result, ToolCallStarted)[0].call.arguments["from_unit"] == "mi"
+    assert float(result.output) == pytest.approx(8.04672)

@@ -340,12 +340,25 @@ async def test_output_that_is_not_mcp_is_ignored_or_reported(no_leaks: None) -> 
 async def test_a_program_that_is_not_an_mcp_server_fails_to_connect_clearly(
     no_leaks: None,
 ) -> None:
-    server = _server("not_mcp", timeout=1)
+    # The start-up gets its own bound: long enough for the interpreter to come up and
+    # write its line on a loaded machine, while requests keep their short one.
+    server = _server("not_mcp", timeout=1, connect_timeout=6)
     with pytest.raises(MCPConnectionError) as caught:
         await server.connect()
-    assert "did not complete the MCP handshake within 1 s" in str(caught.value)
+    assert "did not complete the MCP handshake within 6 s" in str(caught.value)
     assert "'hello, I am not an MCP server'" in str(caught.value)
     await server.close()
+
+
+def test_the_start_up_bound_is_separate_from_the_request_bound() -> None:
+    assert _server("basic", timeout=1).connect_timeout == 30  # a slow start is not a hang
+    assert _server("basic", timeout=90).connect_timeout == 90
+    assert _server("basic", timeout=1, connect_timeout=2).connect_timeout == 2
+    for bad in (0, -1, float("nan")):
+        with pytest.raises(ConfigError, match="connect_timeout must be > 0"):
+            _server("basic", connect_timeout=bad)
+    with pytest.raises(ConfigError, match="timeout must be > 0"):
+        _server("basic", timeout=float("nan"))
 
 
 async def test_a_missing_program_fails_to_connect_clearly() -> None:

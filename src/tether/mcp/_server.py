@@ -48,6 +48,8 @@ class _Page(Protocol[ItemT]):
 
 
 _PING_TIMEOUT = 5.0
+_CONNECT_TIMEOUT = 30.0
+"""The least time a connection gets by default to start the server and shake hands."""
 _RESOURCES_LISTED = 50
 """How many resources and templates the resource tool's description names."""
 
@@ -67,7 +69,11 @@ class MCPServer(ABC):
 
     Args:
         name: the server's name, in messages and in tool names when ``prefix`` is set.
-        timeout: seconds each request (and the handshake) may take.
+        timeout: seconds each request may take.
+        connect_timeout: seconds starting the server (or reaching it) and the MCP
+            handshake may take; ``None`` (the default) is the larger of ``timeout`` and
+            30 s, since a program started with ``npx`` or a fresh interpreter can take
+            far longer to come up than a request takes to answer.
         prefix: ``True`` to name its tools ``{name}_{tool}``, a string to put that
             string before each tool's name, ``False`` to keep the server's names.
         max_restarts: how many times in a row a broken connection is restarted (a
@@ -80,15 +86,23 @@ class MCPServer(ABC):
         *,
         name: str,
         timeout: float = 30.0,
+        connect_timeout: float | None = None,
         prefix: bool | str = False,
         max_restarts: int = 3,
     ) -> None:
-        if timeout <= 0:
+        if not timeout > 0:
             raise ConfigError(f"MCP server timeout must be > 0 seconds, got {timeout}")
+        if connect_timeout is not None and not connect_timeout > 0:
+            raise ConfigError(
+                f"MCP server connect_timeout must be > 0 seconds or None, got {connect_timeout}"
+            )
         if max_restarts < 0:
             raise ConfigError(f"MCP server max_restarts must be >= 0, got {max_restarts}")
         self.name = name
         self.timeout = timeout
+        self.connect_timeout = (
+            max(timeout, _CONNECT_TIMEOUT) if connect_timeout is None else connect_timeout
+        )
         self.max_restarts = max_restarts
         self.prefix = f"{_safe_name(name)}_" if prefix is True else (prefix or "")
         self.tools_version = 0
@@ -111,7 +125,7 @@ class MCPServer(ABC):
 
         Raises:
             MCPConnectionError: the server could not be started or reached, or did not
-                complete the handshake within ``timeout``.
+                complete the handshake within ``connect_timeout``.
         """
         self._strikes = 0
         await self._live()
@@ -183,7 +197,7 @@ class MCPServer(ABC):
                 log.info("MCP server %r: restarting (attempt %d)", self.name, self._strikes)
             new = Link(self.name, self._transport, self._tools_changed)
             try:
-                await new.open(self.timeout)
+                await new.open(self.connect_timeout)
             except MCPError:
                 self._strikes += 1
                 raise

@@ -37,7 +37,8 @@ class MCPServerStdio(MCPServer):
             (``PATH``, ``HOME`` and a few others; the rest of tether's is not passed on).
         cwd: its working folder.
         name: the server's name; the program's name by default.
-        timeout: seconds each request (and the start-up handshake) may take.
+        timeout: seconds each request may take.
+        connect_timeout: see :class:`MCPServer`.
         prefix: see :class:`MCPServer`.
         max_restarts: see :class:`MCPServer`.
         errlog: where the server's stderr goes; tether's stderr by default.
@@ -60,6 +61,7 @@ class MCPServerStdio(MCPServer):
         cwd: str | Path | None = None,
         name: str | None = None,
         timeout: float = 30.0,
+        connect_timeout: float | None = None,
         prefix: bool | str = False,
         max_restarts: int = 3,
         errlog: TextIO | None = None,
@@ -67,6 +69,7 @@ class MCPServerStdio(MCPServer):
         super().__init__(
             name=name or Path(command).name,
             timeout=timeout,
+            connect_timeout=connect_timeout,
             prefix=prefix,
             max_restarts=max_restarts,
         )
@@ -90,7 +93,8 @@ class MCPServerHTTP(MCPServer):
         headers: HTTP headers sent with every request (an ``Authorization`` header,
             for example).
         name: the server's name; the URL's host by default.
-        timeout: seconds each request (and the handshake) may take.
+        timeout: seconds each request may take.
+        connect_timeout: see :class:`MCPServer`.
         prefix: see :class:`MCPServer`.
         max_restarts: see :class:`MCPServer`.
     """
@@ -102,12 +106,14 @@ class MCPServerHTTP(MCPServer):
         headers: Mapping[str, str] | None = None,
         name: str | None = None,
         timeout: float = 30.0,
+        connect_timeout: float | None = None,
         prefix: bool | str = False,
         max_restarts: int = 3,
     ) -> None:
         super().__init__(
             name=name or urlsplit(url).hostname or url,
             timeout=timeout,
+            connect_timeout=connect_timeout,
             prefix=prefix,
             max_restarts=max_restarts,
         )

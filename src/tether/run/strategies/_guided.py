@@ -113,6 +113,8 @@ TECHNIQUES = (
     "ground_codes",
     "split_values",
     "pick_fields",
+    "spelled_numbers",
+    "code_words",
 )
 """The guided strategy's techniques, each a constructor flag that is on by default."""
 
@@ -218,6 +220,15 @@ class GuidedStrategy(Strategy):
         pick_fields: a result holding several values (a JSON object or list) does not
             end the run as it is: the model answers from it, without tools, and its
             answer is not replaced by the whole result.
+        spelled_numbers: numbers the question spells out are read as numbers: the
+            model sees the question with them in digits ("Multiply seventeen by
+            forty-three" as "Multiply 17 by 43"), and the progress checks count them,
+            and numbers a word brings ("doubled", "a quarter of", "in thousands", a
+            percentage as a fraction or a factor), as the question's own.
+        code_words: a word of the question that a tool's explained code means
+            ("kilometres" for ``km (kilometers)``) is one of the question's items, used
+            by a call that gives the code: "15 * 40 feet in meters" is not done after
+            the multiplication alone.
         delegate_first: the first move is always a tool, chosen among the tools' names
             only (a supervisor routes every task to a worker; off by default).
     """
@@ -243,6 +254,8 @@ class GuidedStrategy(Strategy):
         ground_codes: bool = True,
         split_values: bool = True,
         pick_fields: bool = True,
+        spelled_numbers: bool = True,
+        code_words: bool = True,
         delegate_first: bool = False,
     ) -> None:
         self.native_decision = native_decision
@@ -261,6 +274,8 @@ class GuidedStrategy(Strategy):
         self.ground_codes = ground_codes
         self.split_values = split_values
         self.pick_fields = pick_fields
+        self.spelled_numbers = spelled_numbers
+        self.code_words = code_words
         self.delegate_first = delegate_first
 
     def __repr__(self) -> str:
@@ -313,7 +328,8 @@ class GuidedStrategy(Strategy):
 
     def clauses(self, run: Run) -> list[str]:
         """The question's sequential clauses (the whole prompt when not following them)."""
-        return h.clauses(run.prompt) if self.follow_clauses else [run.prompt]
+        question = _question(run)
+        return h.clauses(question) if self.follow_clauses else [question]
 
     def progresses(self, run: Run, call: ToolCall, results: list[h.Fact]) -> bool:
         """True when feeding a result back is the question's next step, not a rerun."""
@@ -337,8 +353,39 @@ def _terms(run: Run) -> list[str]:
     return out
 
 
+def _all_codes(run: Run) -> dict[str, set[str]] | None:
+    """The codes every tool explains, when ``code_words`` is on."""
+    if not _strategy(run).code_words:
+        return None
+    out: dict[str, set[str]] = {}
+    for tool in run.config.tools.values():
+        for code, means in _codes(tool.definition).items():
+            out.setdefault(code, set()).update(means)
+    return out
+
+
 def _unused(run: Run, calls: list[ToolCall]) -> list[str]:
-    return h.unused(run.prompt, calls, _terms(run))
+    spelled = _strategy(run).spelled_numbers
+    return h.unused(_question(run), calls, _terms(run), _all_codes(run), spelled=spelled)
+
+
+def _question(run: Run) -> str:
+    """The question as the orchestrator reads it and shows it: with the numbers it
+    spells out in digits (``spelled_numbers``)."""
+    return h.with_digits(run.prompt) if _strategy(run).spelled_numbers else run.prompt
+
+
+def _history(run: Run) -> list[Message] | None:
+    """The conversation for a decision: the run's own (None), or a copy in which the
+    question reads as :func:`_question` (when the context is not being kept in bounds
+    by working memory, which then owns the conversation)."""
+    question = _question(run)
+    if question == run.prompt or run.keeper is not None:
+        return None
+    return [
+        UserMessage(question) if isinstance(m, UserMessage) and m.content == run.prompt else m
+        for m in run.state.messages
+    ]
 
 
 def _strategy(run: Run) -> GuidedStrategy:
@@ -364,6 +411,11 @@ def _view(run: Run, results: list[h.Fact]) -> list[Message] | None:
     return [*([system] if system else []), UserMessage(question)]
 
 
+def _decision_view(run: Run, results: list[h.Fact]) -> list[Message] | None:
+    view = _view(run, results)
+    return view if view is not None else _history(run)
+
+
 # --- the nodes -------------------------------------------------------------------------------
 
 
@@ -379,7 +431,9 @@ class Decide:
             got = await model_step(r, params, purpose="decide")
             return got if isinstance(got, GiveUp | Finish) else Decided(got)
         if g.native_decision:
-            got = await model_step(r, r.config.params, _view(r, _facts(r)), purpose="decide")
+            got = await model_step(
+                r, r.config.params, _decision_view(r, _facts(r)), purpose="decide"
+            )
             return got if isinstance(got, GiveUp | Finish) else Decided(got)
         names = [*r.config.tools, "answer"]
         schema = {"type": "object", "properties": {"next": {"enum": names}}, "required": ["next"]}
@@ -512,7 +566,7 @@ def _fixed(r: Run, calls: list[ToolCall]) -> list[ToolCall]:
                 for k, v in args.items()
             }
         if g.ground_codes:
-            grounded = h.grounded_codes(args, r.prompt, _codes(tool.definition))
+            grounded = h.grounded_codes(args, _question(r), _codes(tool.definition))
             if grounded != args and _valid(r, ToolCall(call.name, grounded, call.id)):
                 args = grounded
         out.append(ToolCall(call.name, args, call.id) if args != call.parsed_arguments() else call)
@@ -526,7 +580,7 @@ def _split(r: Run, call: ToolCall) -> list[ToolCall]:
     if not isinstance(args, dict):
         return []
     for key, value in args.items():
-        names = h.split_names(value, r.prompt, _terms(r)) if isinstance(value, str) else []
+        names = h.split_names(value, _question(r), _terms(r)) if isinstance(value, str) else []
         if names:
             return [
                 ToolCall(call.name, {**args, key: n}, f"{call.id}_{i}") for i, n in enumerate(names)
@@ -558,10 +612,10 @@ def _judge(r: Run, calls: list[ToolCall], results: list[h.Fact], forced: bool = 
     ):
         return last
     tool = r.config.tools.get(call.name)
-    stray = tool is not None and h.copied_example(tool.description, call, r.prompt, results)
+    stray = tool is not None and h.copied_example(tool.description, call, _question(r), results)
     routing = g.delegate_first and not results  # a required first call: any pick routes
     if not stray and g.check_relevance and not routing:
-        stray = not h.relevant(call, r.prompt, results)
+        stray = not h.relevant(call, _question(r), results)
     if stray:
         if last is not None:
             return last
@@ -646,10 +700,10 @@ class NextStep:
     async def run(self, r: Run) -> Node | GiveUp | Finish:
         done = [x for x in _facts(r) if x.ok]
         if not done:  # after a failed call: another tool for the whole question
-            text = _FIRST_STEP.format(question=r.prompt, left=", ".join(self.left))
+            text = _FIRST_STEP.format(question=_question(r), left=", ".join(self.left))
         else:
             text = _NEXT_STEP.format(
-                question=h.rewrite_question(r.prompt, done),
+                question=h.rewrite_question(_question(r), done),
                 facts=h.facts(done),
                 left=", ".join(self.left),
                 last=done[-1].content,
@@ -674,7 +728,7 @@ class Recompute:
 
     async def run(self, r: Run) -> Node | GiveUp | Finish:
         done = [x for x in _facts(r) if x.ok]
-        text = _RECOMPUTE.format(question=r.prompt, facts=h.facts(done))
+        text = _RECOMPUTE.format(question=_question(r), facts=h.facts(done))
 
         got = await _attempt(r, text, self.tried, "recompute", self.answer)
         if got is None:
@@ -785,7 +839,7 @@ def _accepted(
     # a recomputation takes two known values, one of them a fact's
     used = " ".join(h.call_text(c) for c in calls)
     facts = [x.content for x in results if x.ok and h.mentions(used, x.content)]
-    asked = [n for n in h.question_items(r.prompt, _terms(r)) if h.mentions(used, n)]
+    asked = [n for n in h.question_items(_question(r), _terms(r)) if h.mentions(used, n)]
     return bool(facts) and len(facts) + len(asked) >= 2
 
 
@@ -815,7 +869,8 @@ class Reask:
 
     async def run(self, r: Run) -> Node | GiveUp | Finish:
         found = h.facts([x for x in _facts(r) if x.ok])
-        question = r.prompt if not found else f"{r.prompt}\n\nKnown so far: {found}."
+        asked = _question(r)
+        question = asked if not found else f"{asked}\n\nKnown so far: {found}."
         named = _unused(r, [x.call for x in _facts(r)])
         narrow = [c for c in _choices(r, named) if c.endswith("#narrow")]
         if narrow:
@@ -872,7 +927,8 @@ class AnswerWithoutTools:
         template = _NO_TOOLS_PROMPT if schema is not None else _NO_TOOLS_TEXT
         system = template.render(r.config.instructions, [], schema)
         found = h.facts([x for x in _facts(r) if x.ok])
-        question = r.prompt if not found else f"{r.prompt}\n\nFacts: {found}."
+        asked = _question(r)
+        question = asked if not found else f"{asked}\n\nFacts: {found}."
         messages: list[Message] = [SystemMessage(system.strip()), UserMessage(question)]
         got = await model_step(r, r.config.no_tools_params, messages, purpose="answer")
         return got if isinstance(got, GiveUp | Finish) else Answer(got.text or "")
@@ -902,7 +958,7 @@ class Answer:
             and g.check_arithmetic
             and any(x.ok for x in results)
             and not r.state.asked.get("recompute")
-            and (h.computed_numbers(text, r.prompt, results) or _one_of_many(text, results))
+            and (h.computed_numbers(text, _question(r), results) or _one_of_many(text, results))
         ):
             return Recompute(text)
         if (
@@ -912,7 +968,7 @@ class Answer:
             and g.finish_with_results
             and results
             and results[-1].ok
-            and h.restates(text, results[-1].content, r.prompt, [x.content for x in results])
+            and h.restates(text, results[-1].content, _question(r), [x.content for x in results])
         ):
             chosen = results[-1]
         if chosen is not None:

@@ -46,6 +46,7 @@ __all__ = [
     "structured",
     "unconsumed",
     "unused",
+    "with_digits",
     "without_examples",
 ]
 
@@ -59,7 +60,167 @@ class Fact:
     ok: bool
 
 
-_NUMBER_WORDS = {"twice": 2.0, "double": 2.0, "half": 2.0, "triple": 3.0, "thrice": 3.0}
+_NUMBER_WORDS = {
+    "twice": 2.0,
+    "double": 2.0,
+    "doubled": 2.0,
+    "doubles": 2.0,
+    "half": 2.0,
+    "halved": 2.0,
+    "halve": 2.0,
+    "triple": 3.0,
+    "tripled": 3.0,
+    "thrice": 3.0,
+    "quadruple": 4.0,
+    "quadrupled": 4.0,
+    "quarter": 4.0,
+    "quarters": 4.0,
+    "hundreds": 100.0,
+    "thousands": 1000.0,
+    "millions": 1e6,
+    "billions": 1e9,
+}
+"""Words that bring a number into a question without spelling it: "doubled" (2), "a
+quarter of" (4), "in thousands" (1000)."""
+_PLAIN_WORDS = frozenset({"twice", "double", "half", "triple", "thrice"})
+"""The few of them read when spelled-out numbers are not (``spelled=False``)."""
+_UNITS = {
+    w: i
+    for i, w in enumerate(
+        """zero one two three four five six seven eight nine ten eleven twelve thirteen
+        fourteen fifteen sixteen seventeen eighteen nineteen""".split()
+    )
+}
+_TENS = {
+    w: 10 * i
+    for i, w in enumerate("twenty thirty forty fifty sixty seventy eighty ninety".split(), 2)
+}
+_SCALES = {"hundred": 100, "thousand": 1000, "million": 10**6, "billion": 10**9}
+_TOKEN = re.compile(r"\d+(?:\.\d+)?|[A-Za-z]+")
+_PRONOUN_BEFORE = re.compile(
+    r"\b(?:which|no|any|each|every|this|that|the|some|another|the\s+other)\s+$", re.IGNORECASE
+)
+_PRONOUN_AFTER = re.compile(r"^\s*(?:(?:of|another|by|or|and|is|was)\b|[^\w\s]|$)", re.IGNORECASE)
+
+
+def _kind(word: str) -> str:
+    w = word.lower()
+    if w[0].isdigit():
+        return "digits"
+    if w in _UNITS:
+        return "unit"
+    if w in _TENS:
+        return "ten"
+    if w == "hundred":
+        return "hundred"
+    if w in _SCALES:
+        return "scale"
+    if w == "dozen":
+        return "dozen"
+    if w in ("a", "an"):
+        return "a"
+    if w == "and":
+        return "and"
+    return ""
+
+
+_FOLLOWS = {
+    "digits": {"hundred", "scale", "dozen"},
+    "a": {"hundred", "scale", "dozen"},
+    "unit": {"hundred", "scale", "dozen"},
+    "ten": {"unit", "scale", "hundred"},
+    "hundred": {"unit", "ten", "scale", "and"},
+    "scale": {"unit", "ten", "and"},
+    "and": {"unit", "ten"},
+    "dozen": set(),
+}
+"""Which kind of number word may follow which in one number ("forty three", "two
+hundred and five"), so that "two three" or "2 and three" stay separate numbers."""
+
+
+def _spelled_value(words: list[str]) -> float:
+    """The number of a run of number words that :data:`_FOLLOWS` allows."""
+    total = 0.0
+    current = 0.0
+    for word in words:
+        w = word.lower()
+        kind = _kind(w)
+        if kind == "digits":
+            current += float(w)
+        elif kind == "a":
+            current = 1.0
+        elif kind == "unit":
+            current += _UNITS[w]
+        elif kind == "ten":
+            current += _TENS[w]
+        elif kind == "dozen":
+            current = (current or 1.0) * 12
+        elif kind == "hundred":
+            current = (current or 1.0) * 100
+        elif kind == "scale":
+            total += (current or 1.0) * _SCALES[w]
+            current = 0.0
+    return total + current
+
+
+def with_digits(text: str) -> str:
+    """The text with the numbers it spells out written in digits: "Multiply seventeen
+    by forty-three" is "Multiply 17 by 43", "a dozen eggs" is "12 eggs", "2.5 million"
+    is "2500000". A lone "one" used as a pronoun ("which one", "one of them") is left
+    as it is, and so are numbers already in digits."""
+    tokens = list(_TOKEN.finditer(text))
+    out: list[str] = []
+    at = 0
+    i = 0
+    while i < len(tokens):
+        j = i + 1
+        kind = _kind(tokens[i].group())
+        if kind not in ("digits", "a", "unit", "ten"):
+            i += 1
+            continue
+        while j < len(tokens):
+            gap = text[tokens[j - 1].end() : tokens[j].start()]
+            nxt = _kind(tokens[j].group())
+            if not re.fullmatch(r"\s+|\s*-\s*", gap) or nxt not in _FOLLOWS[kind]:
+                break
+            if nxt == "and" and (
+                j + 1 >= len(tokens) or _kind(tokens[j + 1].group()) not in _FOLLOWS["and"]
+            ):
+                break
+            kind = nxt
+            j += 1
+        words = [t.group() for t in tokens[i:j]]
+        start, end = tokens[i].start(), tokens[j - 1].end()
+        spelled = any(_kind(w) not in ("digits", "a") for w in words)
+        if words[-1].lower() == "and" or not spelled:
+            i += 1
+            continue
+        if [w.lower() for w in words] == ["one"] and (
+            _PRONOUN_BEFORE.search(text[:start]) or _PRONOUN_AFTER.match(text[end:])
+        ):
+            i += 1
+            continue
+        value = _spelled_value(words)
+        out += [text[at:start], str(int(value)) if value.is_integer() else str(value)]
+        at = end
+        i = j
+    return "".join([*out, text[at:]])
+
+
+_PERCENT = re.compile(r"(-?\d+(?:\.\d+)?)\s*(?:%|percent\b|per\s+cent\b)", re.IGNORECASE)
+
+
+def _forms(prompt: str, item: float) -> list[float]:
+    """The values a call may use for a number of the question: a percentage (10%)
+    also as a fraction (0.1) or a factor (1.1, 0.9)."""
+    forms = [abs(item)]
+    for m in _PERCENT.finditer(prompt):
+        if close(float(m.group(1)), item):
+            p = item / 100
+            forms += [abs(p), 1 + p, abs(1 - p), 100 + item, abs(100 - item)]
+    return forms
+
+
 _NAME = re.compile(r"\b[A-Z][a-zA-Z-]{2,}")
 _SENTENCE_START = re.compile(r"(?:^|[.?!]\s+)[\"'(]*([A-Z][a-zA-Z-]*)")
 
@@ -74,33 +235,85 @@ def clauses(prompt: str) -> list[str]:
     return parts if len(parts) > 1 else [prompt]
 
 
-def question_items(prompt: str, terms: Sequence[str] = ()) -> list[str]:
+def question_items(
+    prompt: str,
+    terms: Sequence[str] = (),
+    codes: Mapping[str, set[str]] | None = None,
+    *,
+    spelled: bool = True,
+) -> list[str]:
     """The numbers and names of a question, which the calls answering it should use.
 
     ``terms``: words the tools name (the values of enum arguments): each one the
     question says is an item too, in any letter case ("hinges" for an item enum).
+    ``spelled``: words that bring a number ("doubled", "a third of", "10%" as 0.1)
+    count; False reads only "twice", "double", "half", "triple" and "thrice".
+    ``codes``: the short codes the tools explain (see :func:`glossary`): a word of the
+    question that one of them means ("kilometres" for ``km``) is an item too.
     """
     starts = {m.start(1) for m in _SENTENCE_START.finditer(prompt)}
     names = [
         m.group()
         for m in _NAME.finditer(prompt)
-        if m.start() not in starts and not m.group().isupper()  # "YYYY-MM-DD" is no name
+        # "YYYY-MM-DD" is no name; "BRISALTA" is one, even where a sentence starts
+        if _shouted(m.group()) or (m.start() not in starts and not m.group().isupper())
     ]
     words = re.findall(r"[a-z]+", prompt.lower())
     found = [n for n in _NUMBER.findall(re.sub(r"(?<=\d),(?=\d{3}\b)", "", prompt))]
-    found += [f"{_NUMBER_WORDS[w]:g}" for w in words if w in _NUMBER_WORDS]
+    if spelled:
+        found += ["3" for _ in re.finditer(r"\b(?:a|one)\s+third\b", prompt, re.I)]
+    read = _NUMBER_WORDS if spelled else {w: _NUMBER_WORDS[w] for w in _PLAIN_WORDS}
+    found += [f"{read[w]:g}" for w in words if w in read]
     named = [t for t in terms if len(t) >= 3 and re.search(rf"\b{re.escape(t)}\b", prompt, re.I)]
-    return list(dict.fromkeys([*found, *names, *named]))
+    meant = [w for w in dict.fromkeys(_words(prompt)) if codes and _codes_meaning(w, codes)]
+    return list(dict.fromkeys([*found, *names, *named, *meant]))
 
 
-def unused(prompt: str, calls: Sequence[ToolCall], terms: Sequence[str] = ()) -> list[str]:
-    """The question's numbers and names that no call has used yet."""
+def _shouted(word: str) -> bool:
+    """A name written in capitals ("BRISALTA"): five letters or more, letters only."""
+    return len(word) >= 5 and word.isalpha() and word.isupper()
+
+
+def _codes_meaning(word: str, codes: Mapping[str, set[str]]) -> set[str]:
+    """The short codes (three letters at most) whose explanation means the word."""
+    if len(word) < 4 or not word.isalpha():
+        return set()
+    w = _us_spelling(word)
+    return {
+        c
+        for c, means in codes.items()
+        if len(c) <= 3 and any(_same_word(m, w) for m in means if len(m) >= 4)
+    }
+
+
+def _us_spelling(word: str) -> str:
+    """ "kilometres" as "kilometers", "litre" as "liter": one spelling for matching."""
+    return re.sub(r"(?<=[a-z]{2})tre(s?)$", r"ter\1", word.lower())
+
+
+def unused(
+    prompt: str,
+    calls: Sequence[ToolCall],
+    terms: Sequence[str] = (),
+    codes: Mapping[str, set[str]] | None = None,
+    *,
+    spelled: bool = True,
+) -> list[str]:
+    """The question's numbers and names that no call has used yet (a word a code
+    means is used by a call that gives the code: "miles" by ``"mi"``)."""
     used = " ".join(json.dumps(c.parsed_arguments(), default=str) for c in calls)
     used_numbers = [abs(n) for n in numbers(used)]
+    given = {str(v).strip().lower() for c in calls for v in leaves(c.parsed_arguments())}
     left = []
-    for item in question_items(prompt, terms):
+    for item in question_items(prompt, terms, codes, spelled=spelled):
+        meaning = _codes_meaning(item, codes) if codes and not _NUMBER.fullmatch(item) else set()
+        if meaning:
+            if not meaning & given and item.lower() not in used.lower():
+                left.append(item)
+            continue
         if _NUMBER.fullmatch(item):
-            if not any(close(abs(float(item)), n) for n in used_numbers):
+            forms = _forms(prompt, float(item)) if spelled else [abs(float(item))]
+            if not any(close(f, n) for f in forms for n in used_numbers):
                 left.append(item)
         elif item.lower() not in used.lower():
             left.append(item)
@@ -387,7 +600,7 @@ def glossary(texts: Sequence[str]) -> dict[str, set[str]]:
             if len(meanings) != len(codes):
                 meanings = [m.group(2)] * len(codes) if len(codes) == 1 else []
             for code, meaning in zip(codes, meanings, strict=False):
-                words = {w for w in _words(meaning) if len(w) >= 3} - _GLOSS_FILLER
+                words = {_us_spelling(w) for w in _words(meaning) if len(w) >= 3} - _GLOSS_FILLER
                 if words:
                     out.setdefault(code, set()).update(words)
     return out
@@ -409,7 +622,7 @@ def grounded_codes(
     and is not itself a word of the question; it is replaced only when exactly one
     explained code, not used by another argument, means a word of the question.
     """
-    words = set(_words(prompt))
+    words = {_us_spelling(w) for w in _words(prompt)}
     values = {k: v.strip().lower() for k, v in arguments.items() if isinstance(v, str)}
     meant = {c for c, means in codes.items() if any(_same_word(m, w) for m in means for w in words)}
     taken = {v for v in values.values() if v in meant}
