@@ -882,3 +882,34 @@ async def test_british_spellings_ground_codes() -> None:
     result = await guided(model).run("Convert 5 miles to kilometres.")
     assert of_type(result, ToolCallStarted)[0].call.arguments["from_unit"] == "mi"
     assert float(result.output) == pytest.approx(8.04672)
+
+
+@pytest.mark.parametrize(
+    ("question", "short"),
+    [
+        ("What is the largest ocean on Earth?", True),
+        ("how many weeks are in a year", True),
+        ("How do I bake bread?", False),
+        ("Why is the sky blue?", False),
+        ("Write a poem about the sea.", False),
+        ("What is 2 + 2? Then explain why.", False),
+    ],
+)
+async def test_a_question_for_one_value_is_answered_with_the_value_alone(
+    question: str, short: bool
+) -> None:
+    model = ScriptedModel(["I know this.", "Pacific"])
+    await guided(model).run(question)
+    system = model.requests[1][0]
+    assert isinstance(system, SystemMessage)
+    assert ("not a sentence" in system.content) is short
+
+
+async def test_without_short_answers_or_with_an_output_type_no_length_is_asked() -> None:
+    model = ScriptedModel(["I know this.", "Pacific"])
+    await guided(model, short_answers=False).run("What is the largest ocean on Earth?")
+    assert "not a sentence" not in model.requests[1][0].content  # type: ignore[union-attr]
+    model = ScriptedModel(["I know this.", "8"])
+    agent = Agent(model, tools=TOOLS, output_type=int, strategy=GuidedStrategy())
+    assert (await agent.run("How many planets are in the solar system?")).output == 8
+    assert "not a sentence" not in model.requests[1][0].content  # type: ignore[union-attr]

@@ -115,6 +115,7 @@ TECHNIQUES = (
     "pick_fields",
     "spelled_numbers",
     "code_words",
+    "short_answers",
 )
 """The guided strategy's techniques, each a constructor flag that is on by default."""
 
@@ -149,6 +150,7 @@ _NO_TOOLS_TEXT = OrchestratorPrompt(
 Answer the question from what you know and the facts given. No tool is available."""
 )
 """For a plain-text answer: no format line, which a small model copies as its answer."""
+_SHORT_NOTE = "Reply with the answer alone (a number, a name or a few words), not a sentence."
 _RESULT_NOTE = "Tool {name} returned {result}. If this answers the question, answer now."
 _ERROR_NOTE = (
     "Tool {name} failed: {result}\nCall it again with the arguments fixed as the error "
@@ -229,6 +231,11 @@ class GuidedStrategy(Strategy):
             ("kilometres" for ``km (kilometers)``) is one of the question's items, used
             by a call that gives the code: "15 * 40 feet in meters" is not done after
             the multiplication alone.
+        short_answers: a question that asks for one value ("What is the largest
+            ocean?", "How many legs does a spider have?") is answered without tools
+            with the value alone, not a sentence around it, when the output is text
+            (an output type has its own format). Small models otherwise wrap the value
+            in a sentence that a program reading the answer must take apart.
         delegate_first: the first move is always a tool, chosen among the tools' names
             only (a supervisor routes every task to a worker; off by default).
     """
@@ -256,6 +263,7 @@ class GuidedStrategy(Strategy):
         pick_fields: bool = True,
         spelled_numbers: bool = True,
         code_words: bool = True,
+        short_answers: bool = True,
         delegate_first: bool = False,
     ) -> None:
         self.native_decision = native_decision
@@ -276,6 +284,7 @@ class GuidedStrategy(Strategy):
         self.pick_fields = pick_fields
         self.spelled_numbers = spelled_numbers
         self.code_words = code_words
+        self.short_answers = short_answers
         self.delegate_first = delegate_first
 
     def __repr__(self) -> str:
@@ -928,6 +937,8 @@ class AnswerWithoutTools:
         system = template.render(r.config.instructions, [], schema)
         found = h.facts([x for x in _facts(r) if x.ok])
         asked = _question(r)
+        if schema is None and _strategy(r).short_answers and h.asks_for_value(asked):
+            system = f"{system.strip()}\n{_SHORT_NOTE}"
         question = asked if not found else f"{asked}\n\nFacts: {found}."
         messages: list[Message] = [SystemMessage(system.strip()), UserMessage(question)]
         got = await model_step(r, r.config.no_tools_params, messages, purpose="answer")

@@ -19,6 +19,7 @@ from tether._messages import ToolCall
 
 __all__ = [
     "Fact",
+    "asks_for_value",
     "call_text",
     "clauses",
     "close",
@@ -716,6 +717,21 @@ def inner_call(value: str, tools: Mapping[str, Any], call_id: str) -> ToolCall |
             args[props[0]] = quoted.group(1)
         return ToolCall(name, args, f"{call_id}_inner")
     return None
+
+
+_VALUE_QUESTION = re.compile(
+    r"(?:what|which|who|whom|where|when|how\s+(?:many|much|far|long|old|tall|big))\b[^.!?\n]*\??",
+    re.IGNORECASE,
+)
+
+
+def asks_for_value(prompt: str) -> bool:
+    """True when the question asks for one value (a number, a name, a word): a single
+    question of at most 20 words opening with what, which, who, where, when or how
+    many (much, far, long, old...). "How do I ...", "Why ..." and requests for a text
+    ("Write ...", "Explain ...") are not."""
+    text = prompt.strip()
+    return len(text.split()) <= 20 and bool(_VALUE_QUESTION.fullmatch(text))
 
 
 def structured(text: str) -> bool:
