@@ -913,3 +913,38 @@ async def test_without_short_answers_or_with_an_output_type_no_length_is_asked()
     agent = Agent(model, tools=TOOLS, output_type=int, strategy=GuidedStrategy())
     assert (await agent.run("How many planets are in the solar system?")).output == 8
     assert "not a sentence" not in model.requests[1][0].content  # type: ignore[union-attr]
+
+
+def test_facts_are_arranged_for_comparing() -> None:
+    from tether.run.strategies import _heuristics as h
+
+    found = [
+        h.Fact(pop("Quenland"), "1450000", True),
+        h.Fact(pop("Valdoria"), "812000", True),
+        h.Fact(calc("812000 + 1450000"), "2262000", True),
+    ]
+    prompt = "Which has fewer people, Valdoria or Quenland?"
+    assert h.facts(found, prompt) == (
+        'population(country="Valdoria") = 812000 (the smallest of these); '
+        'population(country="Quenland") = 1450000 (the largest of these); '
+        'calculator(expression="812000 + 1450000") = 2262000'
+    )
+    assert h.facts(found).startswith('population(country="Quenland") = 1450000; ')
+
+
+async def test_the_model_compares_from_marked_facts() -> None:
+    model = ScriptedModel([pop("Quenland"), pop("Valdoria"), "Valdoria"])
+    agent = Agent(model, tools=[population], strategy=GuidedStrategy())
+    result = await agent.run("Which has fewer people, Valdoria or Quenland?")
+    assert result.output == "Valdoria"
+    asked = model.requests[-1][-1].content  # type: ignore[union-attr]
+    assert 'Facts: population(country="Valdoria") = 812000 (the smallest of these)' in asked
+
+
+async def test_without_arranged_facts_they_are_stated_as_found() -> None:
+    model = ScriptedModel([pop("Quenland"), pop("Valdoria"), "Valdoria"])
+    agent = Agent(model, tools=[population], strategy=GuidedStrategy(arrange_facts=False))
+    await agent.run("Which has fewer people, Valdoria or Quenland?")
+    asked = model.requests[-1][-1].content  # type: ignore[union-attr]
+    assert 'Facts: population(country="Quenland") = 1450000; population' in asked
+    assert "smallest" not in asked

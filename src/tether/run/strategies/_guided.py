@@ -116,6 +116,7 @@ TECHNIQUES = (
     "spelled_numbers",
     "code_words",
     "short_answers",
+    "arrange_facts",
 )
 """The guided strategy's techniques, each a constructor flag that is on by default."""
 
@@ -236,6 +237,11 @@ class GuidedStrategy(Strategy):
             with the value alone, not a sentence around it, when the output is text
             (an output type has its own format). Small models otherwise wrap the value
             in a sentence that a program reading the answer must take apart.
+        arrange_facts: the facts put to the model are in the order the question names
+            their inputs ("Norrhaven and Lunaria": Norrhaven's first), and when one tool
+            gave a number for each of several inputs, the largest and smallest are
+            marked ("Which has fewer people, A or B?" is then read off, not compared
+            by a model that compares numbers poorly).
         delegate_first: the first move is always a tool, chosen among the tools' names
             only (a supervisor routes every task to a worker; off by default).
     """
@@ -264,6 +270,7 @@ class GuidedStrategy(Strategy):
         spelled_numbers: bool = True,
         code_words: bool = True,
         short_answers: bool = True,
+        arrange_facts: bool = True,
         delegate_first: bool = False,
     ) -> None:
         self.native_decision = native_decision
@@ -285,6 +292,7 @@ class GuidedStrategy(Strategy):
         self.spelled_numbers = spelled_numbers
         self.code_words = code_words
         self.short_answers = short_answers
+        self.arrange_facts = arrange_facts
         self.delegate_first = delegate_first
 
     def __repr__(self) -> str:
@@ -382,6 +390,11 @@ def _question(run: Run) -> str:
     """The question as the orchestrator reads it and shows it: with the numbers it
     spells out in digits (``spelled_numbers``)."""
     return h.with_digits(run.prompt) if _strategy(run).spelled_numbers else run.prompt
+
+
+def _stated(run: Run, results: list[h.Fact]) -> str:
+    """The facts for a prompt: arranged for comparing (``arrange_facts``) or as found."""
+    return h.facts(results, _question(run) if _strategy(run).arrange_facts else None)
 
 
 def _history(run: Run) -> list[Message] | None:
@@ -678,7 +691,7 @@ class AfterResults:
         if len(waiting) > 1:
             if g.check_arithmetic:
                 return AnswerWithoutTools()
-            notes.append(_COMBINE_NOTE.format(facts=h.facts(waiting)))
+            notes.append(_COMBINE_NOTE.format(facts=_stated(r, waiting)))
             return Decide()
         return Answer(results[-1].content, chosen=results[-1])
 
@@ -713,7 +726,7 @@ class NextStep:
         else:
             text = _NEXT_STEP.format(
                 question=h.rewrite_question(_question(r), done),
-                facts=h.facts(done),
+                facts=_stated(r, done),
                 left=", ".join(self.left),
                 last=done[-1].content,
             )
@@ -737,7 +750,7 @@ class Recompute:
 
     async def run(self, r: Run) -> Node | GiveUp | Finish:
         done = [x for x in _facts(r) if x.ok]
-        text = _RECOMPUTE.format(question=_question(r), facts=h.facts(done))
+        text = _RECOMPUTE.format(question=_question(r), facts=_stated(r, done))
 
         got = await _attempt(r, text, self.tried, "recompute", self.answer)
         if got is None:
@@ -877,7 +890,7 @@ class Reask:
     """
 
     async def run(self, r: Run) -> Node | GiveUp | Finish:
-        found = h.facts([x for x in _facts(r) if x.ok])
+        found = _stated(r, [x for x in _facts(r) if x.ok])
         asked = _question(r)
         question = asked if not found else f"{asked}\n\nKnown so far: {found}."
         named = _unused(r, [x.call for x in _facts(r)])
@@ -935,7 +948,7 @@ class AnswerWithoutTools:
         schema = r.config.spec.schema
         template = _NO_TOOLS_PROMPT if schema is not None else _NO_TOOLS_TEXT
         system = template.render(r.config.instructions, [], schema)
-        found = h.facts([x for x in _facts(r) if x.ok])
+        found = _stated(r, [x for x in _facts(r) if x.ok])
         asked = _question(r)
         if schema is None and _strategy(r).short_answers and h.asks_for_value(asked):
             system = f"{system.strip()}\n{_SHORT_NOTE}"

@@ -19,6 +19,7 @@ from tether._messages import ToolCall
 
 __all__ = [
     "Fact",
+    "arranged",
     "asks_for_value",
     "call_text",
     "clauses",
@@ -342,8 +343,55 @@ def mentions(text: str, value: str) -> bool:
     return value.strip().lower() in text.lower()
 
 
-def facts(results: Sequence[Fact]) -> str:
-    return "; ".join(f"{call_text(r.call)} = {readable(r.content)}" for r in results)
+def facts(results: Sequence[Fact], prompt: str | None = None) -> str:
+    """The results as ``call = result`` statements for a prompt.
+
+    With the question (``prompt``), they are arranged for a reader that compares:
+    in the order the question names their inputs (Norrhaven's before Lunaria's for
+    "Norrhaven and Lunaria"), and when one tool gave a number for each of several
+    inputs, the largest and the smallest of them are marked as such.
+    """
+    chosen = list(results) if prompt is None else arranged(results, prompt)
+    marks = {} if prompt is None else _extremes(chosen)
+    return "; ".join(
+        f"{call_text(r.call)} = {readable(r.content)}{marks.get(id(r), '')}" for r in chosen
+    )
+
+
+def arranged(results: Sequence[Fact], prompt: str) -> list[Fact]:
+    """The results in the order the question names their inputs; results whose inputs
+    the question does not name (later steps) keep their place after them."""
+    lowered = prompt.lower()
+
+    def at(i: int, r: Fact) -> tuple[int, int]:
+        found = [
+            lowered.find(str(v).lower())
+            for v in leaves(r.call.parsed_arguments())
+            if isinstance(v, str) and len(v) >= 3
+        ]
+        found = [f for f in found if f >= 0]
+        return (min(found), i) if found else (len(prompt) + i, i)
+
+    return [r for _, r in sorted((at(i, r), r) for i, r in enumerate(results))]
+
+
+def _extremes(results: Sequence[Fact]) -> dict[int, str]:
+    """Marks for the largest and smallest numbers one tool gave for several inputs."""
+    by_tool: dict[str, list[tuple[float, Fact]]] = {}
+    for r in results:
+        if r.ok and _NUMBER.fullmatch(re.sub(r"(?<=\d),(?=\d{3}\b)", "", r.content.strip())):
+            by_tool.setdefault(r.call.name, []).append((numbers(r.content)[0], r))
+    marks: dict[int, str] = {}
+    for group in by_tool.values():
+        values = [v for v, _ in group]
+        if len(group) < 2 or len(set(values)) < 2:
+            continue
+        for v, r in group:
+            if v == max(values):
+                marks[id(r)] = " (the largest of these)"
+            elif v == min(values):
+                marks[id(r)] = " (the smallest of these)"
+    return marks
 
 
 def readable(content: str) -> str:
