@@ -948,3 +948,39 @@ async def test_without_arranged_facts_they_are_stated_as_found() -> None:
     asked = model.requests[-1][-1].content  # type: ignore[union-attr]
     assert 'Facts: population(country="Quenland") = 1450000; population' in asked
     assert "smallest" not in asked
+
+
+@pytest.mark.parametrize(
+    ("question", "given", "expected"),
+    [
+        ("What is 100 kelvin in Celsius?", ("c", "k"), ("k", "c")),
+        ("How many feet is 250 metres?", ("ft", "m"), ("m", "ft")),
+        ("How many feet is 250 metres?", ("m", "ft"), ("m", "ft")),  # already right
+        ("Convert 77°F to C.", ("c", "f"), ("f", "c")),
+        ("Convert 5 to kilometers.", ("km", "mi"), ("km", "mi")),  # no unit after 5
+    ],
+)
+def test_codes_the_wrong_way_round_are_swapped(
+    question: str, given: tuple[str, str], expected: tuple[str, str]
+) -> None:
+    from tether.run.strategies import _heuristics as h
+
+    codes = h.glossary([convert_units.__doc__ or ""])
+    value = h.numbers(question)[0]
+    args = {"value": value, "from_unit": given[0], "to_unit": given[1]}
+    out = h.ordered_codes(args, question, codes)
+    assert (out["from_unit"], out["to_unit"]) == expected
+    # the source argument is found by its name, wherever it is
+    reordered = {"to_unit": given[1], "value": value, "from_unit": given[0]}
+    out = h.ordered_codes(reordered, question, codes)
+    assert (out["from_unit"], out["to_unit"]) == expected
+
+
+async def test_a_reversed_conversion_runs_the_right_way_round() -> None:
+    wrong = ToolCall("convert_units", {"value": 100, "from_unit": "c", "to_unit": "k"})
+    result = await guided(ScriptedModel([wrong])).run("What is 100 kelvin in Celsius?")
+    assert float(result.output) == pytest.approx(-173.15)
+    result = await guided(ScriptedModel([wrong]), ground_codes=False).run(
+        "What is 100 kelvin in Celsius?"
+    )
+    assert float(result.output) == pytest.approx(373.15)

@@ -216,7 +216,9 @@ class GuidedStrategy(Strategy):
         ground_codes: a short code argument whose meaning, as the tool's own
             description explains its codes ("mi (miles)"), is not in the question is
             replaced by the one explained code that is (``"m"`` for "5 miles" becomes
-            ``"mi"``).
+            ``"mi"``); two codes the wrong way round ("100 kelvin in Celsius" with
+            ``from_unit="c", to_unit="k"``) are swapped: the unit written after the
+            call's number in the question is the one the number is in.
         split_values: a failed call whose string argument held several of the
             question's names and nothing else (``country="Kethmoor and Osterwick"``) is
             made again as one call per name.
@@ -588,7 +590,9 @@ def _fixed(r: Run, calls: list[ToolCall]) -> list[ToolCall]:
                 for k, v in args.items()
             }
         if g.ground_codes:
-            grounded = h.grounded_codes(args, _question(r), _codes(tool.definition))
+            codes = _codes(tool.definition)
+            grounded = h.grounded_codes(args, _question(r), codes)
+            grounded = h.ordered_codes(grounded, _question(r), codes)
             if grounded != args and _valid(r, ToolCall(call.name, grounded, call.id)):
                 args = grounded
         out.append(ToolCall(call.name, args, call.id) if args != call.parsed_arguments() else call)

@@ -36,6 +36,7 @@ __all__ = [
     "looks_like_call",
     "mentions",
     "numbers",
+    "ordered_codes",
     "question_items",
     "readable",
     "relevant",
@@ -686,6 +687,43 @@ def grounded_codes(
             out[key] = choices[0]
             taken.add(choices[0])
     return out
+
+
+_SOURCE_KEY = re.compile(r"(?:^|_)(?:from|src|source|input|in)(?:_|$)", re.IGNORECASE)
+
+
+def ordered_codes(
+    arguments: dict[str, Any], prompt: str, codes: Mapping[str, set[str]]
+) -> dict[str, Any]:
+    """The arguments with two codes swapped when they are the wrong way round: the
+    unit written right after the call's number in the question ("100 kelvin", "26.2
+    miles") is the unit the number is in, so it goes in the source argument
+    (``from_unit``, ``src``, ``source``...; else the first of the two), and the other
+    code in the other one. Unchanged unless exactly two arguments hold explained codes.
+    """
+    keys = [k for k, v in arguments.items() if isinstance(v, str) and v.strip().lower() in codes]
+    given = [
+        v for v in arguments.values() if isinstance(v, int | float) and not isinstance(v, bool)
+    ]
+    if len(keys) != 2 or len(given) != 1:
+        return arguments
+    source = next((k for k in keys if _SOURCE_KEY.search(k)), keys[0])
+    target = keys[1] if source == keys[0] else keys[0]
+    flat = re.sub(r"(?<=\d),(?=\d{3}\b)", "", prompt)
+    unit = None
+    for m in _NUMBER.finditer(flat):
+        if close(float(m.group()), float(given[0])):
+            after = re.match(r"\s*(?:°|degrees?\s+)?([A-Za-z]+)", flat[m.end() :])
+            unit = _us_spelling(after.group(1)) if after else None
+            break
+    if unit is None:
+        return arguments
+    meant = {c for c, means in codes.items() if any(_same_word(x, unit) for x in means)}
+    meant |= {unit} & set(codes)
+    src, dst = (arguments[k].strip().lower() for k in (source, target))
+    if dst in meant and src not in meant:
+        return {**arguments, source: arguments[target], target: arguments[source]}
+    return arguments
 
 
 _JOINERS = re.compile(r"\s*(?:,|&|\band\b|\bor\b|\bthe\b)\s*", re.IGNORECASE)
