@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import pytest
 from pydantic import BaseModel
 
 from helpers import of_type
@@ -68,6 +69,29 @@ async def test_final_answer_can_use_a_cheaper_model() -> None:
     assert isinstance(note, UserMessage)
     assert "steps budget is used up" in note.content
     assert any(getattr(m, "content", "") == "value of k2" for m in cheap.requests[0])
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        ('{"name": "lookup", "arguments": {"key": "k3"}}', False),
+        ('{"name": "lookup", "parameters": {"key": "k3"}}', False),
+        ('{"name": "Ada", "age": 36}', True),  # JSON, but no call
+        ("lookup k3, then answer", True),
+    ],
+)
+async def test_a_call_written_as_the_final_answer_is_not_the_output(text: str, kept: bool) -> None:
+    cheap = ScriptedModel([text], name="cheap")
+    agent = Agent(
+        FunctionModel(looping),
+        tools=[lookup],
+        budget=Budget(max_steps=2),
+        fallback=FinalAnswer(model=cheap),
+    )
+    result = await agent.run("q")
+    assert result.status == "gave_up"
+    assert result.output == (text if kept else None)
+    assert of_type(result, ModelResponded)[-1].response.text == text  # kept in the journal
 
 
 async def test_agent_fallback_gets_the_known_facts_and_its_usage_is_counted() -> None:

@@ -14,6 +14,7 @@ never throws its work away: it runs its agent's fallback and ends with
 from __future__ import annotations
 
 import inspect
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -112,11 +113,25 @@ class FinalAnswer(Fallback):
         """Ask once, without tools."""
         messages = [*ctx.messages, UserMessage(self.prompt.format(reason=ctx.reason.message))]
         text, value, ok = await ctx.ask_model(messages, self.model)
-        if not text.strip():  # the model answered with tool calls only
+        if not text.strip() or _written_call(text):  # tool calls, native or as text
             return None
         # An answer that fails the output type is not passed off as output; its text
         # stays in the journal (the ModelResponded event).
         return value if ok else None
+
+
+def _written_call(text: str) -> bool:
+    """True when an answer is a tool call written out as JSON (``{"name": ...,
+    "arguments": ...}``), which small models write even when told no tool is left."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return False
+    return (
+        isinstance(value, dict)
+        and isinstance(value.get("name"), str)
+        and ("arguments" in value or "parameters" in value)
+    )
 
 
 class StaticAnswer(Fallback):
