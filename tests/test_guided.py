@@ -22,6 +22,7 @@ from tether import (
     ToolCallFinished,
     ToolCallStarted,
     ToolResultMessage,
+    TurnRecorded,
     UserMessage,
 )
 from tether.cli._demo import calculator, convert_units, lookup_capital
@@ -155,7 +156,8 @@ async def test_a_failing_tool_is_reported_and_the_model_may_answer_without_it() 
     )
     result = await guided(model).run("What is the capital of France?")
     assert [e.outcome for e in of_type(result, ToolCallFinished)] == ["error"]
-    assert result.output == "The capital of France is Paris."
+    assert result.output == "Paris"  # the value alone (short_answers)
+    assert of_type(result, TurnRecorded)[-1].text == "The capital of France is Paris."
     results = [m for m in model.requests[1] if isinstance(m, ToolResultMessage)]
     assert results[0].is_error
     assert "unknown country" in results[0].content
@@ -984,3 +986,42 @@ async def test_a_reversed_conversion_runs_the_right_way_round() -> None:
         "What is 100 kelvin in Celsius?"
     )
     assert float(result.output) == pytest.approx(373.15)
+
+
+@pytest.mark.parametrize(
+    ("answer", "question", "value"),
+    [
+        (
+            "The tallest animal in the world is a giraffe.",
+            "What is the tallest animal in the world?",
+            "giraffe",
+        ),
+        ("Frozen water is called ice.", "What is frozen water called?", "ice"),
+        ("They make honey.", "What do bees make?", "honey"),
+        ("There are 8 planets in our solar system.", "How many planets are there?", "8"),
+        ("It has 1,000 pages and 3 parts.", "How many pages does it have?", None),
+        ("A spider has eight legs.", "How many legs does a spider have?", "8"),
+        ("Hamlet was written by William Shakespeare.", "Who wrote Hamlet?", "William Shakespeare"),
+        ("Paris", "What is the capital of France?", "Paris"),
+        # kept whole: several candidate values, more than one sentence, a long value
+        ("Ottawa is the capital city, in Ontario.", "What is the capital of Canada?", None),
+        ("It is Ottawa. It is in Ontario.", "What is the capital of Canada?", None),
+        ("Its big blue wide deep water", "What is the Pacific like?", None),
+    ],
+)
+def test_the_value_of_a_sentence_answer(answer: str, question: str, value: str | None) -> None:
+    from tether.run.strategies import _heuristics as h
+
+    assert h.answer_span(answer, question) == value
+
+
+async def test_a_sentence_answer_to_a_value_question_ends_with_the_value() -> None:
+    model = ScriptedModel(["I know.", "The largest ocean on Earth is the Pacific Ocean."])
+    result = await guided(model).run("What is the largest ocean on Earth?")
+    assert result.output == "Pacific"
+    model = ScriptedModel(["I know.", "The largest ocean on Earth is the Pacific Ocean."])
+    result = await guided(model, short_answers=False).run("What is the largest ocean on Earth?")
+    assert result.output == "The largest ocean on Earth is the Pacific Ocean."
+    model = ScriptedModel(["I know.", "Oceans are big. The Pacific is the largest."])
+    result = await guided(model).run("Tell me about oceans.")  # not a value question
+    assert result.output == "Oceans are big. The Pacific is the largest."

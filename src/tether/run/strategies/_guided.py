@@ -237,8 +237,11 @@ class GuidedStrategy(Strategy):
         short_answers: a question that asks for one value ("What is the largest
             ocean?", "How many legs does a spider have?") is answered without tools
             with the value alone, not a sentence around it, when the output is text
-            (an output type has its own format). Small models otherwise wrap the value
-            in a sentence that a program reading the answer must take apart.
+            (an output type has its own format): the model is asked for the value
+            alone, and a one-sentence answer that restates the question around one
+            short value ("The largest ocean on Earth is the Pacific Ocean.") ends the
+            run with that value ("Pacific"). Small models otherwise wrap the value in
+            a sentence that a program reading the answer must take apart.
         arrange_facts: the facts put to the model are in the order the question names
             their inputs ("Norrhaven and Lunaria": Norrhaven's first), and when one tool
             gave a number for each of several inputs, the largest and smallest are
@@ -1011,11 +1014,27 @@ class Answer:
                 isinstance(last, TurnRecorded) and not last.calls and last.text == text
             ):
                 r.record(TurnRecorded, step=r.state.step, text=text)
+            text = _value_alone(r, text, results)
         got = judge_answer(r, text, reason)
         if isinstance(got, Finish):
             return got
         reject_output(r, got)
         return Finishing(text, got)
+
+
+def _value_alone(r: Run, text: str, results: list[h.Fact]) -> str:
+    """The value a sentence answer gives, for a question asking for one value that no
+    tool answered, when the output is text (``short_answers``); the journal keeps the
+    model's sentence."""
+    question = _question(r)
+    if (
+        not _strategy(r).short_answers
+        or r.config.spec.schema is not None
+        or any(x.ok for x in results)
+        or not h.asks_for_value(question)
+    ):
+        return text
+    return h.answer_span(text, question) or text
 
 
 @dataclass(slots=True)

@@ -19,6 +19,7 @@ from tether._messages import ToolCall
 
 __all__ = [
     "Fact",
+    "answer_span",
     "arranged",
     "asks_for_value",
     "call_text",
@@ -818,6 +819,55 @@ def asks_for_value(prompt: str) -> bool:
     ("Write ...", "Explain ...") are not."""
     text = prompt.strip()
     return len(text.split()) <= 20 and bool(_VALUE_QUESTION.fullmatch(text))
+
+
+_SAYING = frozenset(
+    """a an the is are was were be been being am it its it's they them their there
+    this that these those he she his her we our you your i my has have had do does did
+    called named known as of in on at to for by with from and or so than then
+    answer final about approximately around roughly just only also""".split()
+)
+
+
+def answer_span(answer: str, question: str) -> str | None:
+    """The value a one-sentence answer gives, without the words it repeats from the
+    question: "The tallest animal in the world is a giraffe." is "giraffe" for "What
+    is the tallest animal in the world?"; for "how many" or "how much", the one
+    number the answer says ("There are 8 planets in our solar system." is "8").
+
+    The value is the one run of words left once the question's words and the words of
+    saying it ("is", "the", "called", ...) are taken out, when it is one to three words
+    long. None when the answer is not one short sentence, or when no run or more than
+    one run of equal length is left (the answer is then kept whole).
+    """
+    text = answer.strip()
+    if not text or len(text.split()) > 20 or re.search(r"[.!?]\s+\S", text) or "\n" in text:
+        return None
+    said = _NUMBER.findall(re.sub(r"(?<=\d),(?=\d{3}\b)", "", with_digits(text)))
+    if re.match(r"\s*how\s+(?:many|much)\b", question, re.IGNORECASE):
+        return said[0] if len(said) == 1 else None  # a count: the one number said
+    asked = {w.lower() for w in re.findall(r"[A-Za-z0-9]+", question)}
+    asked_stems = {w[:5] for w in asked if len(w) >= 5}
+    runs: list[list[str]] = [[]]
+    for token in re.findall(r"[^\s]+", text):
+        word = token.strip(".,;:!?\"'()")
+        key = word.lower()
+        repeated = (
+            not word or key in asked or key in _SAYING or (len(key) >= 5 and key[:5] in asked_stems)
+        )
+        if repeated:
+            if runs[-1]:
+                runs.append([])
+            continue
+        runs[-1].append(word)
+    runs = [r for r in runs if r]
+    if not runs:
+        return None
+    longest = max(len(r) for r in runs)
+    best = [r for r in runs if len(r) == longest]
+    if len(best) != 1 or longest > 3:
+        return None
+    return " ".join(best[0])
 
 
 def structured(text: str) -> bool:
