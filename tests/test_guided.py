@@ -868,6 +868,7 @@ async def test_a_unit_word_left_unused_forces_the_conversion() -> None:
     model = ScriptedModel([calc("15 * 40"), convert])
     result = await guided(model).run("What is 15 * 40 feet in metres?")
     assert float(result.output) == pytest.approx(182.88)
+    assert model.params[1].tool_choice == "convert_units"  # its codes mean the words left
     assert "Not used yet from the question: feet, metres." in model.requests[1][-1].content  # type: ignore[union-attr]
 
 

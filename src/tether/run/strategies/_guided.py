@@ -770,16 +770,24 @@ _TRIES = 4
 
 
 def _choices(r: Run, left: list[str]) -> list[str]:
-    """The order of a required call's tries: the model's own pick among every tool;
-    then each tool with an enum argument that can take something unused, that
-    argument narrowed to what is unused (``name#narrow``); then each tool by name."""
+    """The order of a required call's tries: first each tool whose explained codes
+    mean a word still unused (``code_words``: "Celsius" left, the converter); the
+    model's own pick among every tool; then each tool with an enum argument that can
+    take something unused, that argument narrowed to what is unused
+    (``name#narrow``); then each tool by name."""
     wanted = {x.lower() for x in left}
     narrow = [
         f"{name}#narrow"
         for name, tool in r.config.tools.items()
         if any(wanted & {str(v).lower() for v in e} for e in _enums(tool.definition).values())
     ]
-    return ["required", *narrow, *r.config.tools]
+    coded = [
+        name
+        for name, tool in r.config.tools.items()
+        if _strategy(r).code_words
+        and any(h.codes_meaning(x, _codes(tool.definition)) for x in left)
+    ]
+    return list(dict.fromkeys([*coded, "required", *narrow, *r.config.tools]))
 
 
 def _enums(definition: ToolDefinition) -> dict[str, list[Any]]:

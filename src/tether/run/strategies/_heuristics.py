@@ -25,6 +25,7 @@ __all__ = [
     "call_text",
     "clauses",
     "close",
+    "codes_meaning",
     "computed_numbers",
     "copied_example",
     "facts",
@@ -269,7 +270,7 @@ def question_items(
     read = _NUMBER_WORDS if spelled else {w: _NUMBER_WORDS[w] for w in _PLAIN_WORDS}
     found += [f"{read[w]:g}" for w in words if w in read]
     named = [t for t in terms if len(t) >= 3 and re.search(rf"\b{re.escape(t)}\b", prompt, re.I)]
-    meant = [w for w in dict.fromkeys(_words(prompt)) if codes and _codes_meaning(w, codes)]
+    meant = [w for w in dict.fromkeys(_words(prompt)) if codes and codes_meaning(w, codes)]
     return list(dict.fromkeys([*found, *names, *named, *meant]))
 
 
@@ -278,7 +279,7 @@ def _shouted(word: str) -> bool:
     return len(word) >= 5 and word.isalpha() and word.isupper()
 
 
-def _codes_meaning(word: str, codes: Mapping[str, set[str]]) -> set[str]:
+def codes_meaning(word: str, codes: Mapping[str, set[str]]) -> set[str]:
     """The short codes (three letters at most) whose explanation means the word."""
     if len(word) < 4 or not word.isalpha():
         return set()
@@ -310,7 +311,7 @@ def unused(
     given = {str(v).strip().lower() for c in calls for v in leaves(c.parsed_arguments())}
     left = []
     for item in question_items(prompt, terms, codes, spelled=spelled):
-        meaning = _codes_meaning(item, codes) if codes and not _NUMBER.fullmatch(item) else set()
+        meaning = codes_meaning(item, codes) if codes and not _NUMBER.fullmatch(item) else set()
         if meaning:
             if not meaning & given and item.lower() not in used.lower():
                 left.append(item)
