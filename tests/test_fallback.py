@@ -188,3 +188,21 @@ async def test_agent_fallback_class_can_be_given_explicitly() -> None:
         fallback=AgentFallback(simple),
     )
     assert (await agent.run("q")).output == "ok"
+
+
+async def test_a_failing_fallback_does_not_pass_off_a_written_call_as_output() -> None:
+    written = '{"name": "lookup", "arguments": {"key": "k9"}}'
+
+    def fn(messages: Sequence[Message], params: ModelParams) -> ModelResponse:
+        # the model writes a call as text beside its native call
+        call = ToolCall("lookup", {"key": f"k{len(messages)}"})
+        return ModelResponse(text=written, tool_calls=[call])
+
+    def broken(ctx: FallbackContext) -> str:
+        raise RuntimeError("no fallback today")
+
+    agent = Agent(FunctionModel(fn), tools=[lookup], budget=Budget(max_steps=2), fallback=broken)
+    result = await agent.run("q")
+    assert result.status == "gave_up"
+    assert "no fallback today" in result.reason.message
+    assert result.output is None

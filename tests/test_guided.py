@@ -1026,3 +1026,59 @@ async def test_a_sentence_answer_to_a_value_question_ends_with_the_value() -> No
     model = ScriptedModel(["I know.", "Oceans are big. The Pacific is the largest."])
     result = await guided(model).run("Tell me about oceans.")  # not a value question
     assert result.output == "Oceans are big. The Pacific is the largest."
+
+
+def test_a_question_names_codes_as_codes_plurals_and_units_after_numbers() -> None:
+    from tether.run.strategies import _heuristics as h
+
+    codes = h.glossary([convert_units.__doc__ or ""])
+    assert h.question_items("what is 220 lbs in kilograms", (), codes) == [
+        "220",
+        "lbs",
+        "kilograms",
+    ]
+    assert h.question_items("What is 273.15 K in Celsius?", (), codes) == [
+        "273.15",
+        "Celsius",
+        "k",
+    ]
+    # a lone letter is a unit only right after a number
+    assert h.question_items("Is plan K better than 2 plans?", (), codes) == ["2"]
+    calls = [ToolCall("convert_units", {"value": 220, "from_unit": "lb", "to_unit": "kg"})]
+    assert h.unused("what is 220 lbs in kilograms", calls, (), codes) == []
+
+
+def test_a_british_spelling_is_no_copy_of_the_description() -> None:
+    from tether.run.strategies import _heuristics as h
+
+    call = ToolCall("convert_units", {"value": 12, "from_unit": "liters", "to_unit": "gal"})
+    assert not h.copied_example("l (liters)", call, "How many gallons is 12 litres?", [])
+    assert h.copied_example("l (liters)", call, "How many gallons is 12 pints?", [])
+
+
+def test_words_of_one_name_are_not_split() -> None:
+    from tether.run.strategies import _heuristics as h
+
+    question = "Which planet is known as the Red Planet?"
+    assert h.split_names("Red Planet", question) == []
+    assert h.split_names("Kethmoor and Osterwick", "Compare Kethmoor and Osterwick.") == [
+        "Kethmoor",
+        "Osterwick",
+    ]
+
+
+async def test_a_reask_forces_the_tool_whose_codes_the_question_names() -> None:
+    copied = ToolCall("lookup_capital", {"country": "Valdoria"})
+    convert = ToolCall("convert_units", {"value": 220, "from_unit": "lb", "to_unit": "kg"})
+    model = ScriptedModel([copied, convert])
+    result = await guided(model).run("what is 220 lbs in kilograms")
+    assert float(result.output) == pytest.approx(99.790321)
+    assert model.params[1].tool_choice == "convert_units"
+
+
+async def test_a_call_written_as_the_answer_is_answered_again() -> None:
+    written = '{"name": "calculator", "arguments": {"expression": "391"}}'
+    model = ScriptedModel([calc("17*23"), written, "391"])
+    result = await guided(model, repair_calls=False, track_question=False).run("What is 17*23?")
+    assert result.output == "391"
+    assert [e.purpose for e in of_type(result, ModelRequested)] == ["decide", "decide", "answer"]

@@ -33,6 +33,7 @@ __all__ = [
     "FunctionFallback",
     "StaticAnswer",
     "as_fallback",
+    "written_call",
 ]
 
 
@@ -113,14 +114,14 @@ class FinalAnswer(Fallback):
         """Ask once, without tools."""
         messages = [*ctx.messages, UserMessage(self.prompt.format(reason=ctx.reason.message))]
         text, value, ok = await ctx.ask_model(messages, self.model)
-        if not text.strip() or _written_call(text):  # tool calls, native or as text
+        if not text.strip() or written_call(text):  # tool calls, native or as text
             return None
         # An answer that fails the output type is not passed off as output; its text
         # stays in the journal (the ModelResponded event).
         return value if ok else None
 
 
-def _written_call(text: str) -> bool:
+def written_call(text: str) -> bool:
     """True when an answer is a tool call written out as JSON (``{"name": ...,
     "arguments": ...}``), which small models write even when told no tool is left."""
     try:

@@ -43,7 +43,7 @@ from tether.tools import CallOutcome, Tool, run_tool_call
 from tether.tools._secrets import plain
 
 from ._detect import Detection
-from ._fallback import FallbackContext
+from ._fallback import FallbackContext, written_call
 from ._fold import DIM_WORDS
 from ._run import Run
 from ._screen import check_all, gate
@@ -260,9 +260,9 @@ class GiveUp:
             output = await r.config.fallback.run(ctx)
         except Exception as exc:  # the fallback must not turn a give-up into a crash
             msg = f"{self.reason.message} The fallback {r.config.fallback.name} failed too: {exc}"
-            return Finish(
-                "gave_up", Reason(self.reason.kind, msg, self.reason.detail), r.state.last_text
-            )
+            last = r.state.last_text
+            output = None if last is None or written_call(last) else last
+            return Finish("gave_up", Reason(self.reason.kind, msg, self.reason.detail), output)
         return Finish("gave_up", self.reason, output)
 
 

@@ -901,7 +901,9 @@ class Reask:
     """Decide again, once, with the tools' description examples taken out.
 
     When the question names values of a tool's enum argument ("hinges" for a part
-    enum), that tool is called instead, forced by name, its enum narrowed to them.
+    enum), that tool is called instead, forced by name, its enum narrowed to them;
+    when it names what a tool's codes mean ("220 lbs in kilograms"), that tool is
+    called, forced by name (``code_words``).
     """
 
     async def run(self, r: Run) -> Node | GiveUp | Finish:
@@ -909,8 +911,13 @@ class Reask:
         asked = _question(r)
         question = asked if not found else f"{asked}\n\nKnown so far: {found}."
         named = _unused(r, [x.call for x in _facts(r)])
-        narrow = [c for c in _choices(r, named) if c.endswith("#narrow")]
-        if narrow:
+        choices = _choices(r, named)
+        narrow = [c for c in choices if c.endswith("#narrow")]
+        coded = choices[: choices.index("required")]  # codes mean words of the question
+        if coded and not narrow:
+            defs = tuple(_plain(t.definition) for t in r.config.tools.values())
+            params = replace(r.config.params, tools=defs, tool_choice=coded[0])
+        elif narrow:
             name = narrow[0].partition("#")[0]
             defs = tuple(
                 _narrowed(t.definition, named) if t.name == name else t.definition
@@ -991,6 +998,14 @@ class Answer:
         structured = bool(results) and g.pick_fields and h.structured(results[-1].content)
         if chosen is not None and structured and chosen.call.id == results[-1].call.id:
             return AnswerWithoutTools()  # the model picks the answer out of the result
+        if (
+            chosen is None
+            and not self.final
+            and g.fresh_answers
+            and h.looks_like_call(text)
+            and not r.state.asked.get("answer")
+        ):
+            return AnswerWithoutTools()  # a call written as the answer is no answer
         if (
             chosen is None
             and not self.final

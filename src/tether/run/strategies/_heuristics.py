@@ -270,8 +270,20 @@ def question_items(
     read = _NUMBER_WORDS if spelled else {w: _NUMBER_WORDS[w] for w in _PLAIN_WORDS}
     found += [f"{read[w]:g}" for w in words if w in read]
     named = [t for t in terms if len(t) >= 3 and re.search(rf"\b{re.escape(t)}\b", prompt, re.I)]
-    meant = [w for w in dict.fromkeys(_words(prompt)) if codes and codes_meaning(w, codes)]
-    return list(dict.fromkeys([*found, *names, *named, *meant]))
+    meant = [
+        w
+        for w in dict.fromkeys(_words(prompt))
+        if codes and (len(w) >= 2 or w in _after_number(prompt)) and codes_meaning(w, codes)
+    ]
+    out: dict[str, str] = {}
+    for item in [*found, *names, *named, *meant]:
+        out.setdefault(item.lower(), item)  # "Celsius" and "celsius" are one item
+    return list(out.values())
+
+
+def _after_number(prompt: str) -> set[str]:
+    """Single letters written right after a number ("273.15 K", "104 °F"): units."""
+    return {m.lower() for m in re.findall(r"\d\s*°?\s*([A-Za-z])\b", prompt)}
 
 
 def _shouted(word: str) -> bool:
@@ -280,11 +292,17 @@ def _shouted(word: str) -> bool:
 
 
 def codes_meaning(word: str, codes: Mapping[str, set[str]]) -> set[str]:
-    """The short codes (three letters at most) whose explanation means the word."""
-    if len(word) < 4 or not word.isalpha():
+    """The short codes (three letters at most) that a word of a question names: the
+    code itself or its plural ("kg", "lbs"), or a word its explanation means
+    ("kilograms", "kilometres" for ``km (kilometers)``)."""
+    if not word.isalpha():
         return set()
-    w = _us_spelling(word)
-    return {
+    w = word.lower()
+    named = {c for c in codes if len(c) <= 3 and (w == c or (len(c) >= 2 and w == f"{c}s"))}
+    if len(w) < 4:
+        return named
+    w = _us_spelling(w)
+    return named | {
         c
         for c, means in codes.items()
         if len(c) <= 3 and any(_same_word(m, w) for m in means if len(m) >= 4)
@@ -551,7 +569,7 @@ def copied_example(description: str, call: ToolCall, prompt: str, results: Seque
     described = _squash(description)
     described_numbers = numbers(description)
     known_text = " ".join([prompt, *(r.content for r in results if r.ok)])
-    known = _squash(known_text)
+    known = _squash(re.sub(r"[A-Za-z]+", lambda m: _us_spelling(m.group()), known_text))
     known_numbers = [abs(n) for n in numbers(known_text)]
     for value in leaves(call.parsed_arguments()):
         if isinstance(value, bool):
@@ -741,7 +759,9 @@ def split_names(value: str, prompt: str, terms: Sequence[str] = ()) -> list[str]
     rest = value
     for n in found:
         rest = re.sub(rf"\b{re.escape(n)}\b", "", rest, flags=re.IGNORECASE)
-    return found if not _JOINERS.sub("", rest).strip() else []
+    # names joined by words ("and", a comma); "Red Planet" is one name, not two
+    joined = re.search(r",|&|\band\b|\bor\b", rest, re.IGNORECASE)
+    return found if joined and not _JOINERS.sub("", rest).strip() else []
 
 
 def resolve_references(value: str, results: Sequence[Fact], tools: Sequence[str]) -> str:
