@@ -1082,3 +1082,14 @@ async def test_a_call_written_as_the_answer_is_answered_again() -> None:
     result = await guided(model, repair_calls=False, track_question=False).run("What is 17*23?")
     assert result.output == "391"
     assert [e.purpose for e in of_type(result, ModelRequested)] == ["decide", "decide", "answer"]
+
+
+def test_a_unit_word_is_used_by_a_call_that_spells_it_another_way() -> None:
+    from tether.run.strategies import _heuristics as h
+
+    codes = h.glossary([convert_units.__doc__ or ""])
+    args = {"value": 15, "from_unit": "gallons", "to_unit": "liters"}
+    question = "How many litres is 15 gallons?"
+    assert h.unused(question, [ToolCall("convert_units", args)], (), codes) == []
+    args = {"value": 15, "from_unit": "gallons", "to_unit": "ml"}
+    assert h.unused(question, [ToolCall("convert_units", args)], (), codes) == ["litres"]

@@ -331,7 +331,9 @@ def unused(
     for item in question_items(prompt, terms, codes, spelled=spelled):
         meaning = codes_meaning(item, codes) if codes and not _NUMBER.fullmatch(item) else set()
         if meaning:
-            if not meaning & given and item.lower() not in used.lower():
+            said = set(given)  # a code given, or a word meaning one ("liters" for "litres")
+            said |= {c for v in given for c in codes_meaning(v, codes or {})}
+            if not meaning & said and item.lower() not in used.lower():
                 left.append(item)
             continue
         if _NUMBER.fullmatch(item):
