@@ -1093,3 +1093,26 @@ def test_a_unit_word_is_used_by_a_call_that_spells_it_another_way() -> None:
     assert h.unused(question, [ToolCall("convert_units", args)], (), codes) == []
     args = {"value": 15, "from_unit": "gallons", "to_unit": "ml"}
     assert h.unused(question, [ToolCall("convert_units", args)], (), codes) == ["litres"]
+
+
+async def test_an_answer_that_is_a_tools_example_calls_that_tool() -> None:
+    model = ScriptedModel(["Merrowgate", ToolCall("lookup_capital", {"country": "Lunaria"})])
+    result = await guided(model).run("What city is the capital of Lunaria?")
+    assert result.output == "Selenport"
+    assert model.params[1].tool_choice == "lookup_capital"
+    assert [t.name for t in model.params[1].tools] == ["lookup_capital"]
+
+
+async def test_a_copied_argument_takes_the_one_unused_name_of_the_question() -> None:
+    copied = ToolCall("lookup_capital", {"country": "Valdoria"})
+    result = await guided(ScriptedModel([copied])).run("BRISALTA capital?")
+    assert result.output == "Ondmere"
+    assert of_type(result, ToolCallStarted)[0].call.arguments == {"country": "BRISALTA"}
+
+
+async def test_without_read_copies_a_copied_call_is_asked_again() -> None:
+    copied = ToolCall("lookup_capital", {"country": "Valdoria"})
+    model = ScriptedModel([copied, copied, "I do not know."])
+    result = await guided(model, read_copies=False).run("BRISALTA capital?")
+    assert result.output != "Ondmere"
+    assert "reask" in [e.purpose for e in of_type(result, ModelRequested)]

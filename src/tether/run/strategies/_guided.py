@@ -117,6 +117,7 @@ TECHNIQUES = (
     "code_words",
     "short_answers",
     "arrange_facts",
+    "read_copies",
 )
 """The guided strategy's techniques, each a constructor flag that is on by default."""
 
@@ -247,6 +248,12 @@ class GuidedStrategy(Strategy):
             gave a number for each of several inputs, the largest and smallest are
             marked ("Which has fewer people, A or B?" is then read off, not compared
             by a model that compares numbers poorly).
+        read_copies: a copied example says which tool the model wants. An answer that
+            is a value from one tool's description example ("Merrowgate" for "What is
+            the capital of Lunaria?") calls that tool, forced by name; a call whose one
+            copied string argument has exactly one unused name of the question to take
+            its place (``country="Valdoria"``, the example, for "BRISALTA capital?") is
+            made with that name instead of being asked again.
         delegate_first: the first move is always a tool, chosen among the tools' names
             only (a supervisor routes every task to a worker; off by default).
     """
@@ -276,6 +283,7 @@ class GuidedStrategy(Strategy):
         code_words: bool = True,
         short_answers: bool = True,
         arrange_facts: bool = True,
+        read_copies: bool = True,
         delegate_first: bool = False,
     ) -> None:
         self.native_decision = native_decision
@@ -298,6 +306,7 @@ class GuidedStrategy(Strategy):
         self.code_words = code_words
         self.short_answers = short_answers
         self.arrange_facts = arrange_facts
+        self.read_copies = read_copies
         self.delegate_first = delegate_first
 
     def __repr__(self) -> str:
@@ -510,6 +519,12 @@ class Decided:
             params = replace(r.config.params, tool_choice="required")
             got = await model_step(r, params, purpose="repair")
             return got if isinstance(got, GiveUp | Finish) else Repaired(got)
+        owner = _example_owner(r, self.response.text) if g.read_copies else None
+        if not calls and owner is not None and not self.forced and not r.state.results:
+            # The answer is a tool's example result: the model wants that tool.
+            params = ModelParams((owner,), tool_choice=owner.name)
+            got = await model_step(r, params, purpose="repair")
+            return got if isinstance(got, GiveUp | Finish) else Repaired(got)
         if not calls:
             if g.fresh_answers and not r.state.results:
                 return AnswerWithoutTools()
@@ -642,6 +657,9 @@ def _judge(r: Run, calls: list[ToolCall], results: list[h.Fact], forced: bool = 
         return last
     tool = r.config.tools.get(call.name)
     stray = tool is not None and h.copied_example(tool.description, call, _question(r), results)
+    filled = _filled(r, call, results) if stray and g.read_copies else None
+    if filled is not None:
+        return [filled]
     routing = g.delegate_first and not results  # a required first call: any pick routes
     if not stray and g.check_relevance and not routing:
         stray = not h.relevant(call, _question(r), results)
@@ -651,6 +669,46 @@ def _judge(r: Run, calls: list[ToolCall], results: list[h.Fact], forced: bool = 
         again = g.plain_reask and not forced and not r.state.asked.get("reask")
         return "reask" if again else "answer"
     return [c for c in calls if all(c.key() != x.call.key() for x in results)]
+
+
+def _example_owner(r: Run, text: str | None) -> ToolDefinition | None:
+    """The one tool whose description holds the answer as an example value (the
+    answer is three characters or more, and not in the question)."""
+    answer = h.squash_text((text or "").strip().strip(".!\"'"))
+    if len(answer) < 3 or answer in h.squash_text(_question(r)):
+        return None
+    owners = [
+        t.definition
+        for t in r.config.tools.values()
+        if answer in h.squash_text(t.description) and not answer.isdigit()
+    ]
+    return owners[0] if len(owners) == 1 else None
+
+
+def _filled(r: Run, call: ToolCall, results: list[h.Fact]) -> ToolCall | None:
+    """The call with its one copied string argument replaced by the one name of the
+    question still unused; None unless there is exactly one of each."""
+    args = call.parsed_arguments()
+    tool = r.config.tools.get(call.name)
+    if tool is None or not isinstance(args, dict):
+        return None
+    question = _question(r)
+    codes = _all_codes(r) or {}
+    names = [
+        x
+        for x in _unused(r, [f.call for f in results])
+        if x[:1].isupper() and not h.numbers(x) and not h.codes_meaning(x, codes)
+    ]
+    copied = [
+        k
+        for k, v in args.items()
+        if isinstance(v, str)
+        and h.copied_example(tool.description, ToolCall(call.name, {k: v}), question, results)
+    ]
+    if len(names) != 1 or len(copied) != 1:
+        return None
+    filled = ToolCall(call.name, {**args, copied[0]: names[0]}, call.id)
+    return filled if _valid(r, filled) else None
 
 
 @dataclass(slots=True)

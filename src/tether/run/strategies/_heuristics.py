@@ -48,6 +48,7 @@ __all__ = [
     "rewrite_question",
     "same_value",
     "split_names",
+    "squash_text",
     "structured",
     "unconsumed",
     "unused",
@@ -475,6 +476,11 @@ def feeds_back(call: ToolCall, last: Fact) -> bool:
 
 def _squash(text: str) -> str:
     return re.sub(r"\s+", "", text).lower()
+
+
+def squash_text(text: str) -> str:
+    """The text without spaces, in lower case: for finding one text in another."""
+    return _squash(text)
 
 
 def json_field(text: str | None, key: str) -> Any:
