@@ -52,15 +52,19 @@ async def test_default_fallback_asks_once_without_tools() -> None:
     assert last_request.tools is False
 
 
-async def test_final_answer_can_use_a_cheaper_model() -> None:
-    cheap = ScriptedModel(["cheap answer"], name="cheap")
-    agent = Agent(
+def _falling_back_on(cheap: ScriptedModel) -> Agent[None, str]:
+    """An agent that loops until its step budget ends, then asks ``cheap``."""
+    return Agent(
         FunctionModel(looping),
         tools=[lookup],
         budget=Budget(max_steps=2),
         fallback=FinalAnswer(model=cheap),
     )
-    result = await agent.run("q")
+
+
+async def test_final_answer_can_use_a_cheaper_model() -> None:
+    cheap = ScriptedModel(["cheap answer"], name="cheap")
+    result = await _falling_back_on(cheap).run("q")
     assert (result.status, result.output) == ("gave_up", "cheap answer")
     last = of_type(result, ModelResponded)[-1]
     assert last.response.model == "cheap"
@@ -81,14 +85,7 @@ async def test_final_answer_can_use_a_cheaper_model() -> None:
     ],
 )
 async def test_a_call_written_as_the_final_answer_is_not_the_output(text: str, kept: bool) -> None:
-    cheap = ScriptedModel([text], name="cheap")
-    agent = Agent(
-        FunctionModel(looping),
-        tools=[lookup],
-        budget=Budget(max_steps=2),
-        fallback=FinalAnswer(model=cheap),
-    )
-    result = await agent.run("q")
+    result = await _falling_back_on(ScriptedModel([text], name="cheap")).run("q")
     assert result.status == "gave_up"
     assert result.output == (text if kept else None)
     assert of_type(result, ModelResponded)[-1].response.text == text  # kept in the journal
