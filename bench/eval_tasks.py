@@ -34,7 +34,9 @@ The splits:
   of ``held_out_2`` (26 arithmetic, 21 conversion, 15 capital, 12 population, 20 no
   tool, 21 two-step, 12 multi-lookup; same tools, same fictional countries, new numbers,
   phrasings and combinations) and 45 ``tool_shapes`` tasks, five for each shape of
-  ``SHAPES`` (five of them needing two steps).
+  ``SHAPES`` (five of them needing two steps). Its first run (``79f7d3a``) is issue
+  13's held-out measurement of that round; its failures were read afterwards, so
+  later runs of it are development figures.
 
 Each ``tool_shapes`` task is labelled with its tool's shape (``Task.shape``, one of
 ``SHAPES``), so results can be reported per shape as well as per category. The tools an
