@@ -377,9 +377,22 @@ def main() -> None:
     parser.add_argument(
         "--every", type=int, default=4, help="run the tool loop and ablations on every Nth task"
     )
+    parser.add_argument(
+        "--tasks",
+        default=None,
+        help="only these task ids (comma-separated), every variant on each; for an "
+        "ablation on the tasks a technique targets",
+    )
     args = parser.parse_args()
 
     tasks = [t for t in TASKS if args.split in ("all", t.split)]
+    if args.tasks:
+        wanted = set(args.tasks.split(","))
+        missing = wanted - {t.id for t in tasks}
+        if missing:
+            parser.error(f"no such tasks in split {args.split!r}: {', '.join(sorted(missing))}")
+        tasks = [t for t in tasks if t.id in wanted]
+        args.every = 1
     tasks = tasks[: args.limit] if args.limit else tasks
     every = variants(LocalModel(size=args.model).strategy_options)
     chosen = args.variants.split(",") if args.variants else list(every)
