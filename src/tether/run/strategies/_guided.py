@@ -675,12 +675,10 @@ def _example_owner(r: Run, text: str | None) -> ToolDefinition | None:
     """The one tool whose description holds the answer as an example value (the
     answer is three characters or more, and not in the question)."""
     answer = h.squash_text((text or "").strip().strip(".!\"'"))
-    if len(answer) < 3 or answer in h.squash_text(_question(r)):
+    if len(answer) < 3 or answer.isdigit() or answer in h.squash_text(_question(r)):
         return None
     owners = [
-        t.definition
-        for t in r.config.tools.values()
-        if answer in h.squash_text(t.description) and not answer.isdigit()
+        t.definition for t in r.config.tools.values() if answer in h.squash_text(t.description)
     ]
     return owners[0] if len(owners) == 1 else None
 
@@ -839,12 +837,15 @@ def _choices(r: Run, left: list[str]) -> list[str]:
         for name, tool in r.config.tools.items()
         if any(wanted & {str(v).lower() for v in e} for e in _enums(tool.definition).values())
     ]
-    coded = [
-        name
-        for name, tool in r.config.tools.items()
+    coded = (
+        [
+            name
+            for name, tool in r.config.tools.items()
+            if any(h.codes_meaning(x, _codes(tool.definition)) for x in left)
+        ]
         if _strategy(r).code_words
-        and any(h.codes_meaning(x, _codes(tool.definition)) for x in left)
-    ]
+        else []
+    )
     return list(dict.fromkeys([*coded, "required", *narrow, *r.config.tools]))
 
 

@@ -265,7 +265,7 @@ def question_items(
         if _shouted(m.group()) or (m.start() not in starts and not m.group().isupper())
     ]
     words = re.findall(r"[a-z]+", prompt.lower())
-    found = [n for n in _NUMBER.findall(re.sub(r"(?<=\d),(?=\d{3}\b)", "", prompt))]
+    found = [n for n in _NUMBER.findall(_unseparated(prompt))]
     if spelled:
         found += ["3" for _ in re.finditer(r"\b(?:a|one)\s+third\b", prompt, re.I)]
     read = _NUMBER_WORDS if spelled else {w: _NUMBER_WORDS[w] for w in _PLAIN_WORDS}
@@ -403,17 +403,18 @@ def _extremes(results: Sequence[Fact]) -> dict[int, str]:
     """Marks for the largest and smallest numbers one tool gave for several inputs."""
     by_tool: dict[str, list[tuple[float, Fact]]] = {}
     for r in results:
-        if r.ok and _NUMBER.fullmatch(re.sub(r"(?<=\d),(?=\d{3}\b)", "", r.content.strip())):
+        if r.ok and _NUMBER.fullmatch(_unseparated(r.content.strip())):
             by_tool.setdefault(r.call.name, []).append((numbers(r.content)[0], r))
     marks: dict[int, str] = {}
     for group in by_tool.values():
         values = [v for v, _ in group]
         if len(group) < 2 or len(set(values)) < 2:
             continue
+        top, bottom = max(values), min(values)
         for v, r in group:
-            if v == max(values):
+            if v == top:
                 marks[id(r)] = " (the largest of these)"
-            elif v == min(values):
+            elif v == bottom:
                 marks[id(r)] = " (the smallest of these)"
     return marks
 
@@ -474,13 +475,9 @@ def feeds_back(call: ToolCall, last: Fact) -> bool:
     return False
 
 
-def _squash(text: str) -> str:
-    return re.sub(r"\s+", "", text).lower()
-
-
 def squash_text(text: str) -> str:
     """The text without spaces, in lower case: for finding one text in another."""
-    return _squash(text)
+    return re.sub(r"\s+", "", text).lower()
 
 
 def json_field(text: str | None, key: str) -> Any:
@@ -492,6 +489,14 @@ def json_field(text: str | None, key: str) -> Any:
 
 
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
+_SEPARATOR = re.compile(r"(?<=\d),(?=\d{3}\b)")
+
+
+def _unseparated(text: str) -> str:
+    """The text with thousands separators taken out of its numbers ("2,000" as "2000")."""
+    return _SEPARATOR.sub("", text)
+
+
 _WORD = re.compile(r"[a-z0-9]+(?:\.[0-9]+)?")
 _FILLER = frozenset(
     """a an and answer are as at be by equals final for from i in is it its of on result
@@ -500,7 +505,7 @@ _FILLER = frozenset(
 
 
 def numbers(text: str) -> list[float]:
-    flat = re.sub(r"(?<=\d),(?=\d{3}\b)", "", text)
+    flat = _unseparated(text)
     return [float(n) for n in _NUMBER.findall(flat)]
 
 
@@ -519,7 +524,7 @@ def close(x: float, y: float) -> bool:
 
 
 def _words(text: str) -> list[str]:
-    flat = re.sub(r"(?<=\d),(?=\d{3}\b)", "", text.lower())
+    flat = _unseparated(text.lower())
     return _WORD.findall(flat)
 
 
@@ -574,10 +579,10 @@ def copied_example(description: str, call: ToolCall, prompt: str, results: Seque
     example's 10) for "Convert 5 miles to kilometers". Short strings (unit codes such
     as "km") are not judged: the task may spell them out.
     """
-    described = _squash(description)
+    described = squash_text(description)
     described_numbers = numbers(description)
     known_text = " ".join([prompt, *(r.content for r in results if r.ok)])
-    known = _squash(re.sub(r"[A-Za-z]+", lambda m: _us_spelling(m.group()), known_text))
+    known = squash_text(re.sub(r"[A-Za-z]+", lambda m: _us_spelling(m.group()), known_text))
     known_numbers = [abs(n) for n in numbers(known_text)]
     for value in leaves(call.parsed_arguments()):
         if isinstance(value, bool):
@@ -589,7 +594,7 @@ def copied_example(description: str, call: ToolCall, prompt: str, results: Seque
             ):
                 return True
             continue
-        text = _squash(str(value))
+        text = squash_text(str(value))
         if len(text) >= 3 and text in described and text not in known:
             return True
     return False
@@ -737,7 +742,7 @@ def ordered_codes(
         return arguments
     source = next((k for k in keys if _SOURCE_KEY.search(k)), keys[0])
     target = keys[1] if source == keys[0] else keys[0]
-    flat = re.sub(r"(?<=\d),(?=\d{3}\b)", "", prompt)
+    flat = _unseparated(prompt)
     unit = None
     for m in _NUMBER.finditer(flat):
         if close(float(m.group()), float(given[0])):
@@ -872,7 +877,7 @@ def answer_span(answer: str, question: str) -> str | None:
     text = answer.strip()
     if not text or len(text.split()) > 20 or re.search(r"[.!?]\s+\S", text) or "\n" in text:
         return None
-    said = _NUMBER.findall(re.sub(r"(?<=\d),(?=\d{3}\b)", "", with_digits(text)))
+    said = _NUMBER.findall(_unseparated(with_digits(text)))
     if re.match(r"\s*how\s+(?:many|much)\b", question, re.IGNORECASE):
         return said[0] if len(said) == 1 else None  # a count: the one number said
     asked = {w.lower() for w in re.findall(r"[A-Za-z0-9]+", question)}
