@@ -37,6 +37,13 @@ The splits:
   ``SHAPES`` (five of them needing two steps). Its first run (``79f7d3a``) is issue
   13's held-out measurement of that round; its failures were read afterwards, so
   later runs of it are development figures.
+* ``fresh_4`` (172 tasks): written at the start of a new tuning round, before any
+  tuning in it, by someone who had not seen the strategy's failures, and committed
+  before it was first run. Like ``fresh_3``: 127 tasks in the seven categories above (26
+  arithmetic, 21 conversion, 15 capital, 12 population, 20 no tool, 21 two-step, 12
+  multi-lookup; same tools, same fictional countries, new numbers, phrasings and
+  combinations) and 45 ``tool_shapes`` tasks, five for each shape of ``SHAPES`` (five of
+  them needing two steps).
 
 Each ``tool_shapes`` task is labelled with its tool's shape (``Task.shape``, one of
 ``SHAPES``), so results can be reported per shape as well as per category. The tools an
@@ -154,7 +161,7 @@ def task_tools(task: Task) -> list[object]:
 
     ``tool_shapes`` tasks: the calculator and the tools of bench/eval_shapes.py; every
     other task: the demo's three and the population lookup. On every split but
-    ``fresh_2`` and ``fresh_3`` (the ones mixing both kinds) this is
+    ``fresh_2``, ``fresh_3`` and ``fresh_4`` (the ones mixing both kinds) this is
     ``eval_tools(task.split)``.
     """
     return eval_tools("shapes" if task.category == "tool_shapes" else None)
@@ -1861,6 +1868,570 @@ _FRESH_3: list[_Row | _ShapeRow] = [
 ]
 
 
+# Written at the start of a new tuning round, before any tuning in it, by someone who had
+# not seen the strategy's failures, and committed before it was first run: the seven
+# categories in the proportions of _HELD_OUT_2 and five tool-shape tasks for each shape.
+# Only for measuring, like _HELD_OUT.
+_FRESH_4: list[_Row | _ShapeRow] = [
+    # --- arithmetic ---------------------------------------------------------------------
+    ("arithmetic", "what is 58 * 94", (_calc("58*94"),)),
+    ("arithmetic", "Compute 23,456 + 7,891.", (_calc("23456+7891"),)),
+    ("arithmetic", "subtract 1,987 from 6,420", (_calc("6420-1987"),)),
+    ("arithmetic", "Divide 2,744 by 14.", (_calc("2744/14"),)),
+    ("arithmetic", "What is (67 + 38) * 6?", (_calc("(67+38)*6"),)),
+    ("arithmetic", "What's 4 to the power of 6?", (_calc("4**6"),)),
+    ("arithmetic", "What is 13 squared?", (_calc("13**2"),)),
+    ("arithmetic", "Multiply thirty-four by fifty-two.", (_calc("34*52"),)),
+    ("arithmetic", "What is 12.5% of 720?", (_calc("720*12.5/100"),)),
+    ("arithmetic", "What's the remainder of 500 divided by 13?", (_calc("500%13"),)),
+    ("arithmetic", "Add 1,205, 987 and 3,410.", (_calc("1205+987+3410"),)),
+    (
+        "arithmetic",
+        "How much is eight hundred minus two hundred and seventy-five?",
+        (_calc("800-275"),),
+    ),
+    ("arithmetic", "calc 4.75 * 18", (_calc("4.75*18"),)),
+    ("arithmetic", "What is 3,600,000 divided by 1,200?", (_calc("3600000/1200"),)),
+    ("arithmetic", "Work out 8 * (47 - 29) + 15.", (_calc("8*(47-29)+15"),)),
+    ("arithmetic", "What is -72 + 39?", (_calc("-72+39"),)),
+    ("arithmetic", "multiply 0.35 by 2,400", (_calc("0.35*2400"),)),
+    ("arithmetic", "What is 2^12 - 3^5?", (_calc("2^12-3^5"),)),
+    ("arithmetic", "What's the square root of 2,025?", (_calc("2025**0.5"),)),
+    ("arithmetic", "Please use the calculator to find 9,999 / 9.", (_calc("9999/9"),)),
+    (
+        "arithmetic",
+        "A bakery makes 72 loaves a day. How many loaves does it make in 28 days?",
+        (_calc("72*28"),),
+    ),
+    (
+        "arithmetic",
+        "A stadium section has 36 rows with 45 seats each. How many seats are in the section?",
+        (_calc("36*45"),),
+    ),
+    (
+        "arithmetic",
+        "My phone bill is $45 a month. What do I pay over 2 years, in dollars?",
+        (_calc("45*24"),),
+    ),
+    ("arithmetic", "a box of tea has 20 bags. how many tea bags in 48 boxes?", (_calc("20*48"),)),
+    ("arithmetic", "What is 45 divided by 8?", (_calc("45/8"),)),
+    (
+        "arithmetic",
+        "what's the average of 15, 22, 37, 41 and 50",
+        (_calc("(15+22+37+41+50)/5"),),
+    ),
+    # --- unit conversion ----------------------------------------------------------------
+    ("conversion", "convert 32 kilometers into miles", (_conv(32, "km", "mi"),)),
+    ("conversion", "A tower is 330 m tall. How many feet is that?", (_conv(330, "m", "ft"),)),
+    ("conversion", "what's 140 pounds in kg", (_conv(140, "lb", "kg"),)),
+    ("conversion", "Convert 41 °C to °F.", (_conv(41, "c", "f"),)),
+    ("conversion", "How many kilometres is 13.1 miles?", (_conv(13.1, "mi", "km"),)),
+    (
+        "conversion",
+        "The oven is set to 392 °F. What is that in Celsius?",
+        (_conv(392, "f", "c"),),
+    ),
+    ("conversion", "Convert 15,840 feet to miles.", (_conv(15840, "ft", "mi"),)),
+    ("conversion", "how many litres in 4 gallons", (_conv(4, "gal", "l"),)),
+    ("conversion", "Convert 75 litres to US gallons.", (_conv(75, "l", "gal"),)),
+    ("conversion", "What is 0 K in °C?", (_conv(0, "k", "c"),)),
+    (
+        "conversion",
+        "Convert minus 20 degrees Celsius to Fahrenheit.",
+        (_conv(-20, "c", "f"),),
+    ),
+    ("conversion", "How many pounds does a 12 kg dog weigh?", (_conv(12, "kg", "lb"),)),
+    ("conversion", "Convert 6.4 kilometres to metres.", (_conv(6.4, "km", "m"),)),
+    ("conversion", "How many feet are there in half a mile?", (_conv(0.5, "mi", "ft"),)),
+    ("conversion", "Express 3,500 lb in kilograms.", (_conv(3500, "lb", "kg"),)),
+    ("conversion", "what's 23 F in C", (_conv(23, "f", "c"),)),
+    ("conversion", "How far is 100 km in miles?", (_conv(100, "km", "mi"),)),
+    ("conversion", "Convert 310 kelvin to Fahrenheit.", (_conv(310, "k", "f"),)),
+    ("conversion", "How many gallons is 200 L?", (_conv(200, "l", "gal"),)),
+    (
+        "conversion",
+        "My backpack weighs 18 lbs. How many kilograms is that?",
+        (_conv(18, "lb", "kg"),),
+    ),
+    ("conversion", "Convert 29,032 ft to metres.", (_conv(29032, "ft", "m"),)),
+    # --- capital lookups ----------------------------------------------------------------
+    ("capital", "capital of estrevia pls", (_cap("Estrevia"),)),
+    (
+        "capital",
+        "Which city is the capital of Quenland? I always forget.",
+        (_cap("Quenland"),),
+    ),
+    ("capital", "What do they call the capital of Valdoria?", (_cap("Valdoria"),)),
+    ("capital", "I need the capital of Norrhaven for a quiz.", (_cap("Norrhaven"),)),
+    ("capital", "osterwick capital", (_cap("Osterwick"),)),
+    (
+        "capital",
+        "Where is Brisalta's government based? Name the city.",
+        (_cap("Brisalta"),),
+    ),
+    ("capital", "What is the capital city of Kethmoor?", (_cap("Kethmoor"),)),
+    ("capital", "Lunaria — which city is the capital?", (_cap("Lunaria"),)),
+    ("capital", "Can you look up the capital of Valdoria?", (_cap("Valdoria"),)),
+    (
+        "capital",
+        "We're planning a trip to Quenland's capital. What city is that?",
+        (_cap("Quenland"),),
+    ),
+    ("capital", "Estrevia's capital is...?", (_cap("Estrevia"),)),
+    ("capital", "Tell me Norrhaven's capital city, please.", (_cap("Norrhaven"),)),
+    ("capital", "which city is capital of Osterwick", (_cap("Osterwick"),)),
+    ("capital", "Brisalta - capital?", (_cap("Brisalta"),)),
+    ("capital", "kethmoor capital city name?", (_cap("Kethmoor"),)),
+    # --- population lookups -------------------------------------------------------------
+    ("population", "how many people live in valdoria right now", (_pop("Valdoria"),)),
+    ("population", "What is Quenland's population?", (_pop("Quenland"),)),
+    ("population", "Estrevia has how many inhabitants?", (_pop("Estrevia"),)),
+    ("population", "Population count for Norrhaven, please.", (_pop("Norrhaven"),)),
+    ("population", "I'm curious how many people live in Brisalta.", (_pop("Brisalta"),)),
+    ("population", "kethmoor population", (_pop("Kethmoor"),)),
+    ("population", "Can you find out the population of Lunaria?", (_pop("Lunaria"),)),
+    ("population", "How many people reside in Osterwick?", (_pop("Osterwick"),)),
+    ("population", "Give me Valdoria's population figure.", (_pop("Valdoria"),)),
+    ("population", "what's the population of quenland these days", (_pop("Quenland"),)),
+    (
+        "population",
+        "For my geography homework: what is the population of Estrevia?",
+        (_pop("Estrevia"),),
+    ),
+    ("population", "How many people inhabit Norrhaven?", (_pop("Norrhaven"),)),
+    # --- no tool needed -----------------------------------------------------------------
+    ("no_tool", "How many days are there in a fortnight?", (14.0,)),
+    ("no_tool", "What's the capital of Norway?", ("Oslo",)),
+    ("no_tool", "What is the chemical symbol for potassium?", ("K",)),
+    ("no_tool", "how many sides does a pentagon have", (5.0,)),
+    ("no_tool", "Which planet is closest to the Sun?", ("Mercury",)),
+    (
+        "no_tool",
+        "Who painted The Starry Night?",
+        ("Vincent van Gogh", "van Gogh", "Van Gogh"),
+    ),
+    ("no_tool", "What is the opposite of fast?", ("slow",)),
+    ("no_tool", "Which language do people mainly speak in Italy?", ("Italian",)),
+    ("no_tool", "How many years are in a century?", (100.0,)),
+    (
+        "no_tool",
+        "What is the currency of the United Kingdom?",
+        ("pound sterling", "the pound sterling", "pound", "the pound", "British pound"),
+    ),
+    (
+        "no_tool",
+        "What is the hardest natural substance?",
+        ("diamond", "a diamond", "diamonds"),
+    ),
+    ("no_tool", "what colour are ripe bananas", ("yellow",)),
+    ("no_tool", "How many bones are in the adult human body?", (206.0,)),
+    ("no_tool", "Which month has the fewest days?", ("February",)),
+    ("no_tool", "On which continent is Brazil?", ("South America",)),
+    ("no_tool", "What is the plural of 'child'?", ("children",)),
+    (
+        "no_tool",
+        "Who was the first person to walk on the Moon?",
+        ("Neil Armstrong", "Armstrong"),
+    ),
+    ("no_tool", "How many cents are in a dollar?", (100.0,)),
+    (
+        "no_tool",
+        "What is the tallest mountain in the world?",
+        ("Mount Everest", "Everest", "Mt Everest", "Mt. Everest"),
+    ),
+    ("no_tool", "what's the capital of kenya", ("Nairobi",)),
+    # --- two steps: one result feeds the next call --------------------------------------
+    ("two_step", "Convert 11 miles to km and triple it.", (_conv(11, "mi", "km") * 3,)),
+    ("two_step", "what is 25 * 8 metres in feet", (_conv(200, "m", "ft"),)),
+    (
+        "two_step",
+        "Convert 64 kg to pounds, then take away 12.",
+        (_conv(64, "kg", "lb") - 12,),
+    ),
+    (
+        "two_step",
+        "Turn 35 degrees Celsius into Fahrenheit and add 15 to it.",
+        (_conv(35, "c", "f") + 15,),
+    ),
+    ("two_step", "What is Valdoria's population divided by 32?", (_pop("Valdoria") / 32,)),
+    (
+        "two_step",
+        "Take Norrhaven's population and multiply it by 5.",
+        (_pop("Norrhaven") * 5,),
+    ),
+    (
+        "two_step",
+        "Work out 28 + 36, then convert that many miles into kilometres.",
+        (_conv(28 + 36, "mi", "km"),),
+    ),
+    ("two_step", "What is Kethmoor's population plus 1,600?", (_pop("Kethmoor") + 1600,)),
+    (
+        "two_step",
+        "If Quenland's population were cut in half, how many people would live there?",
+        (_pop("Quenland") / 2,),
+    ),
+    (
+        "two_step",
+        "How many thousand people live in Brisalta?",
+        (_pop("Brisalta") / 1000,),
+    ),
+    (
+        "two_step",
+        "Convert 12 gallons to litres and divide by 6.",
+        (_conv(12, "gal", "l") / 6,),
+    ),
+    (
+        "two_step",
+        "A delivery driver covers 7 * 9 km. How many miles is that?",
+        (_conv(7 * 9, "km", "mi"),),
+    ),
+    (
+        "two_step",
+        "Convert 2,500 feet to metres, then divide by 5.",
+        (_conv(2500, "ft", "m") / 5,),
+    ),
+    (
+        "two_step",
+        "estrevia's population minus 76,500 - what's that?",
+        (_pop("Estrevia") - 76500,),
+    ),
+    (
+        "two_step",
+        "Divide 510 by 6, then convert that many kilograms to pounds.",
+        (_conv(510 / 6, "kg", "lb"),),
+    ),
+    (
+        "two_step",
+        "Convert 113 °F to Celsius and multiply by 2.",
+        (_conv(113, "f", "c") * 2,),
+    ),
+    ("two_step", "What's a tenth of Osterwick's population?", (_pop("Osterwick") / 10,)),
+    (
+        "two_step",
+        "Convert 9 km to feet, then subtract 2,000.",
+        (_conv(9, "km", "ft") - 2000,),
+    ),
+    (
+        "two_step",
+        "What do you get if you multiply Lunaria's population by 6?",
+        (_pop("Lunaria") * 6,),
+    ),
+    ("two_step", "Convert 45 litres to gallons and add 3.", (_conv(45, "l", "gal") + 3,)),
+    (
+        "two_step",
+        "Suppose Valdoria's population grew by 25%. How many people would live there then?",
+        (_calc(f"{POPULATIONS['Valdoria']}*1.25"),),
+    ),
+    # --- two or more lookups ------------------------------------------------------------
+    (
+        "multi_lookup",
+        "What's the combined population of Brisalta and Norrhaven?",
+        (_pop("Brisalta") + _pop("Norrhaven"),),
+    ),
+    (
+        "multi_lookup",
+        "how many more people does valdoria have than kethmoor",
+        (_pop("Valdoria") - _pop("Kethmoor"),),
+    ),
+    (
+        "multi_lookup",
+        "Estrevia or Norrhaven: which has the bigger population?",
+        (_most("Estrevia", "Norrhaven"),),
+    ),
+    (
+        "multi_lookup",
+        "Between Osterwick and Lunaria, which country has fewer inhabitants?",
+        (_fewest("Osterwick", "Lunaria"),),
+    ),
+    (
+        "multi_lookup",
+        "What are the capital cities of Quenland and Estrevia? Format: 'X and Y'.",
+        (f"{_cap('Quenland')} and {_cap('Estrevia')}",),
+    ),
+    (
+        "multi_lookup",
+        "Total population of Kethmoor, Lunaria and Estrevia?",
+        (_pop("Kethmoor") + _pop("Lunaria") + _pop("Estrevia"),),
+    ),
+    (
+        "multi_lookup",
+        "Of Quenland, Brisalta and Valdoria, which is the least populous?",
+        (_fewest("Quenland", "Brisalta", "Valdoria"),),
+    ),
+    (
+        "multi_lookup",
+        "What's the capital of the more populous of Norrhaven and Kethmoor?",
+        (_cap(_most("Norrhaven", "Kethmoor")),),
+    ),
+    (
+        "multi_lookup",
+        "What is the difference between the populations of Brisalta and Estrevia?",
+        (_pop("Brisalta") - _pop("Estrevia"),),
+    ),
+    (
+        "multi_lookup",
+        "Add the populations of Osterwick and Quenland together.",
+        (_pop("Osterwick") + _pop("Quenland"),),
+    ),
+    (
+        "multi_lookup",
+        "capitals of norrhaven and osterwick? reply as 'X and Y'",
+        (f"{_cap('Norrhaven')} and {_cap('Osterwick')}",),
+    ),
+    (
+        "multi_lookup",
+        "Which of Kethmoor, Osterwick and Lunaria has the most people?",
+        (_most("Kethmoor", "Osterwick", "Lunaria"),),
+    ),
+    # --- tool shapes (the tools of bench/eval_shapes.py) --------------------------------
+    (
+        "tool_shapes",
+        "how many springs do we have",
+        (float(inventory_count("springs")),),
+        "enum argument",
+    ),
+    (
+        "tool_shapes",
+        "What's the current stock of washers?",
+        (float(inventory_count("washers")),),
+        "enum argument",
+    ),
+    (
+        "tool_shapes",
+        "Are there more brackets or gaskets in stock? Just name the item.",
+        ("brackets" if inventory_count("brackets") > inventory_count("gaskets") else "gaskets",),
+        "enum argument",
+    ),
+    (
+        "tool_shapes",
+        "If 75 hinges get used on a job, how many hinges remain in stock?",
+        (float(inventory_count("hinges") - 75),),
+        "enum argument",
+    ),
+    (
+        "tool_shapes",
+        "How many bolts and brackets does the warehouse hold combined?",
+        (float(inventory_count("bolts") + inventory_count("brackets")),),
+        "enum argument",
+    ),
+    (
+        "tool_shapes",
+        "How much would 4 staplers cost?",
+        (price("stapler", 4),),
+        "two typed arguments",
+    ),
+    ("tool_shapes", "price of 15 notebooks?", (price("notebook", 15),), "two typed arguments"),
+    (
+        "tool_shapes",
+        "I want 3 backpacks. What's the total, in dollars?",
+        (price("backpack", 3),),
+        "two typed arguments",
+    ),
+    (
+        "tool_shapes",
+        "What do fifty pens cost at the shop?",
+        (price("pen", 50),),
+        "two typed arguments",
+    ),
+    ("tool_shapes", "cost of 8 folders in $", (price("folder", 8),), "two typed arguments"),
+    (
+        "tool_shapes",
+        "what's the date 120 days after 2024-08-15",
+        _dates(add_days("2024-08-15", 120)),
+        "date and integer",
+    ),
+    (
+        "tool_shapes",
+        "A parcel posted on 2025-04-01 takes 9 days to arrive. On which date does it arrive?",
+        _dates(add_days("2025-04-01", 9)),
+        "date and integer",
+    ),
+    (
+        "tool_shapes",
+        "What was the date 100 days before 2024-03-01? Answer as YYYY-MM-DD.",
+        _dates(add_days("2024-03-01", -100)),
+        "date and integer",
+    ),
+    (
+        "tool_shapes",
+        "Add a fortnight to 28 February 2024. Give the date as YYYY-MM-DD.",
+        _dates(add_days("2024-02-28", 14)),
+        "date and integer",
+    ),
+    (
+        "tool_shapes",
+        "What date is 1,000 days after July 19, 2023?",
+        _dates(add_days("2023-07-19", 1000)),
+        "date and integer",
+    ),
+    (
+        "tool_shapes",
+        "days from 2024-03-15 to 2024-11-05?",
+        (float(days_between("2024-03-15", "2024-11-05")),),
+        "two dates",
+    ),
+    (
+        "tool_shapes",
+        "How many days pass from 1 September 2024 to 1 March 2025?",
+        (float(days_between("2024-09-01", "2025-03-01")),),
+        "two dates",
+    ),
+    (
+        "tool_shapes",
+        "Today is 2025-02-03. How many days until my birthday on 2025-05-17?",
+        (float(days_between("2025-02-03", "2025-05-17")),),
+        "two dates",
+    ),
+    (
+        "tool_shapes",
+        "How many days are there from Christmas Day 2024 to New Year's Day 2025?",
+        (float(days_between("2024-12-25", "2025-01-01")),),
+        "two dates",
+    ),
+    (
+        "tool_shapes",
+        "How many weeks is it from 2025-03-03 to 2025-06-23?",
+        (days_between("2025-03-03", "2025-06-23") / 7,),
+        "two dates",
+    ),
+    (
+        "tool_shapes",
+        "count the letters in Northline",
+        (float(count_text("Northline", "letters")),),
+        "text and enum",
+    ),
+    (
+        "tool_shapes",
+        "How many words are in this: 'remember to water the plants while I am away'",
+        (float(count_text("remember to water the plants while I am away", "words")),),
+        "text and enum",
+    ),
+    (
+        "tool_shapes",
+        "How many vowels does the word 'onomatopoeia' have?",
+        (float(count_text("onomatopoeia", "vowels")),),
+        "text and enum",
+    ),
+    (
+        "tool_shapes",
+        "Letter count for 'Merrowgate Station', please.",
+        (float(count_text("Merrowgate Station", "letters")),),
+        "text and enum",
+    ),
+    (
+        "tool_shapes",
+        "Number of words in 'Skarholm is cold in winter but bright in summer'?",
+        (float(count_text("Skarholm is cold in winter but bright in summer", "words")),),
+        "text and enum",
+    ),
+    ("tool_shapes", "Reverse 'Selenport'.", (reverse_text("Selenport"),), "free text"),
+    ("tool_shapes", "what is 'desserts' backwards", (reverse_text("desserts"),), "free text"),
+    (
+        "tool_shapes",
+        "Please write 'gate 12B' in reverse order, character by character.",
+        (reverse_text("gate 12B"),),
+        "free text",
+    ),
+    ("tool_shapes", "Spell 'Varrow' backwards.", (reverse_text("Varrow"),), "free text"),
+    (
+        "tool_shapes",
+        "Reverse the text: 'order A-1043'",
+        (reverse_text("order A-1043"),),
+        "free text",
+    ),
+    (
+        "tool_shapes",
+        "status of order a-1043?",
+        (str(_order("A-1043", "status")),),
+        "JSON object",
+    ),
+    (
+        "tool_shapes",
+        "Which carrier is handling order B-2001?",
+        (str(_order("B-2001", "carrier")),),
+        "JSON object",
+    ),
+    (
+        "tool_shapes",
+        "How many items does order #A-1042 have?",
+        (_num(_order("A-1042", "items")),),
+        "JSON object",
+    ),
+    (
+        "tool_shapes",
+        "What did order B-2007 cost in total, in dollars?",
+        (_num(_order("B-2007", "total")),),
+        "JSON object",
+    ),
+    (
+        "tool_shapes",
+        "What is the ETA of order B-2001? Answer as YYYY-MM-DD.",
+        _dates(str(_order("B-2001", "eta"))),
+        "JSON object",
+    ),
+    (
+        "tool_shapes",
+        "What's the forecast high for Merrowgate tomorrow, in °C?",
+        (_num(_forecast("Merrowgate", 1)[0]["high_c"]),),
+        "optional argument",
+    ),
+    (
+        "tool_shapes",
+        "what will the weather be in skarholm on day 4 of the forecast? just the conditions",
+        (str(_forecast("Skarholm", 4)[3]["conditions"]),),
+        "optional argument",
+    ),
+    (
+        "tool_shapes",
+        "What's the lowest forecast low for Selenport over the next 5 days, in Celsius?",
+        (float(min(_num(d["low_c"]) for d in _forecast("Selenport", 5))),),
+        "optional argument",
+    ),
+    (
+        "tool_shapes",
+        "On how many of the next 3 days is rain forecast in Fenbridge?",
+        (float(sum(d["conditions"] == "rain" for d in _forecast("Fenbridge", 3))),),
+        "optional argument",
+    ),
+    (
+        "tool_shapes",
+        "What low is forecast for Skarholm on day 5, in °C?",
+        (_num(_forecast("Skarholm", 5)[4]["low_c"]),),
+        "optional argument",
+    ),
+    (
+        "tool_shapes",
+        "What would as many pens as there are hinges in stock cost, in dollars?",
+        (price("pen", inventory_count("hinges")),),
+        "two steps",
+    ),
+    (
+        "tool_shapes",
+        "How many days are there from order B-2001's expected delivery date to order A-1042's?",
+        (float(days_between(str(_order("B-2001", "eta")), str(_order("A-1042", "eta")))),),
+        "two steps",
+    ),
+    (
+        "tool_shapes",
+        "What date is 10 days before order B-2007's expected delivery? Answer as YYYY-MM-DD.",
+        _dates(add_days(str(_order("B-2007", "eta")), -10)),
+        "two steps",
+    ),
+    (
+        "tool_shapes",
+        "Spell the name of the carrier of order B-2007 backwards.",
+        (reverse_text(str(_order("B-2007", "carrier"))),),
+        "two steps",
+    ),
+    (
+        "tool_shapes",
+        "What's the average forecast low in Skarholm over the next 5 days, in °C?",
+        (_calc("({}+{}+{}+{}+{})/5".format(*(d["low_c"] for d in _forecast("Skarholm", 5)))),),
+        "two steps",
+    ),
+]
+
+
 def _build() -> list[Task]:
     tasks = []
     splits: tuple[tuple[str, list[_Row] | list[_ShapeRow] | list[_Row | _ShapeRow]], ...] = (
@@ -1871,6 +2442,7 @@ def _build() -> list[Task]:
         ("shapes", _SHAPES),
         ("fresh_2", _FRESH_2),
         ("fresh_3", _FRESH_3),
+        ("fresh_4", _FRESH_4),
     )
     for split, rows in splits:
         counts: dict[str, int] = {}
