@@ -203,3 +203,38 @@ async def test_a_failing_fallback_does_not_pass_off_a_written_call_as_output() -
     assert result.status == "gave_up"
     assert "no fallback today" in result.reason.message
     assert result.output is None
+
+
+@pytest.mark.parametrize(
+    "echo",
+    [
+        "The run must stop now: The steps budget is used up (2 of 2).",
+        "  the run must stop now:   the steps budget is used up (2 of 2)  ",
+        "Do not call any tool.",
+        "The steps budget is used up (2 of 2).",
+    ],
+)
+async def test_the_final_answer_is_not_the_instruction_copied_back(echo: str) -> None:
+    def fn(messages: Sequence[Message], params: ModelParams) -> ModelResponse:
+        if not params.allow_tools:
+            return ModelResponse(text=echo)  # a small model copies what it was told
+        return ModelResponse(tool_calls=[ToolCall("lookup", {"key": f"k{len(messages)}"})])
+
+    agent = Agent(FunctionModel(fn), tools=[lookup], budget=Budget(max_steps=2))
+    result = await agent.run("q")
+    assert result.status == "gave_up"
+    assert result.output is None
+    # the copied text stays in the journal, for whoever debugs the run
+    assert any(e.response.text == echo for e in of_type(result.events, ModelResponded))
+
+
+async def test_an_answer_that_mentions_the_budget_is_still_an_answer() -> None:
+    answer = "The steps budget ran out, but the value of k1 is 42."
+
+    def fn(messages: Sequence[Message], params: ModelParams) -> ModelResponse:
+        if not params.allow_tools:
+            return ModelResponse(text=answer)
+        return ModelResponse(tool_calls=[ToolCall("lookup", {"key": f"k{len(messages)}"})])
+
+    agent = Agent(FunctionModel(fn), tools=[lookup], budget=Budget(max_steps=2))
+    assert (await agent.run("q")).output == answer

@@ -1116,3 +1116,49 @@ async def test_without_read_copies_a_copied_call_is_asked_again() -> None:
     result = await guided(model, read_copies=False).run("BRISALTA capital?")
     assert result.output != "Ondmere"
     assert "reask" in [e.purpose for e in of_type(result, ModelRequested)]
+
+
+def test_an_id_is_one_item_and_its_digits_no_number() -> None:
+    from tether.run.strategies import _heuristics as h
+
+    prompt = "How many days after order B-2001's delivery is order #B-2007 expected?"
+    assert h.question_items(prompt) == ["B-2001", "B-2007"]
+    done = [ToolCall("order_details", {"order_id": "B-2001"}, "a")]
+    assert h.unused(prompt, done) == ["B-2007"]
+
+
+def test_a_number_from_the_example_stands_in_a_call_that_is_otherwise_the_tasks() -> None:
+    from tether.run.strategies import _heuristics as h
+
+    doc = 'Example: weather(city="Skarholm", days=1) returns a forecast.'
+    ok = ToolCall("weather", {"city": "Fenbridge", "days": 1}, "a")
+    assert not h.copied_example(doc, ok, "Conditions in Fenbridge tomorrow?", [])
+    # the question's own number left out: the example's number is a copy
+    assert h.copied_example(doc, ok, "Fenbridge in 4 days?", [])
+    # nothing of the task in the call: a copy
+    bare = ToolCall("weather", {"city": "Skarholm", "days": 1}, "b")
+    assert h.copied_example(doc, bare, "Conditions in Fenbridge tomorrow?", [])
+
+
+def test_a_list_of_records_is_digested_for_the_question() -> None:
+    from tether.run.strategies import _heuristics as h
+
+    rows = '[{"day": 1, "high_c": 3, "sky": "snow"}, {"day": 2, "high_c": 1, "sky": "snow"},'
+    rows += ' {"day": 3, "high_c": 5, "sky": "sun"}]'
+    assert h.readable(rows, "The high on day 2?") == "day: 2, high_c: 1, sky: snow"
+    highest = h.readable(rows, "What is the highest high over three days?")
+    assert "highest high_c: 5 (day 3)" in highest
+    assert "sky snow: 2 of the 3 records" in h.readable(rows, "How many days of snow?")
+    assert "highest" not in h.readable(rows)  # no question: the records as they are
+
+
+def test_field_codes_explained_together_are_read_and_a_result_uses_them() -> None:
+    from tether.run.strategies import _heuristics as h
+
+    codes = h.glossary(["Each entry has day, high_c and low_c (degrees Celsius)."])
+    assert codes["high_c"] == codes["low_c"] == {"celsius"}
+    assert h.glossary(['Example: count(item="bolts") returns 3.']) == {}
+    prompt = "Highest high in Fenbridge, in Celsius?"
+    call = ToolCall("weather", {"city": "Fenbridge"}, "a")
+    assert h.unused(prompt, [call], codes=codes) == ["Celsius"]
+    assert h.unused(prompt, [call], codes=codes, found=['[{"high_c": 3, "low_c": 1}]']) == []

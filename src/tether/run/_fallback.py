@@ -33,6 +33,7 @@ __all__ = [
     "FunctionFallback",
     "StaticAnswer",
     "as_fallback",
+    "echoes",
     "written_call",
 ]
 
@@ -112,13 +113,26 @@ class FinalAnswer(Fallback):
 
     async def run(self, ctx: FallbackContext) -> Any:
         """Ask once, without tools."""
-        messages = [*ctx.messages, UserMessage(self.prompt.format(reason=ctx.reason.message))]
+        asked = self.prompt.format(reason=ctx.reason.message)
+        messages = [*ctx.messages, UserMessage(asked)]
         text, value, ok = await ctx.ask_model(messages, self.model)
         if not text.strip() or written_call(text):  # tool calls, native or as text
+            return None
+        if echoes(text, asked):  # the instruction copied back is no answer
             return None
         # An answer that fails the output type is not passed off as output; its text
         # stays in the journal (the ModelResponded event).
         return value if ok else None
+
+
+def echoes(text: str, asked: str) -> bool:
+    """True when an answer only copies the message that asked for it, or a sentence of
+    it ("The run must stop now: the steps budget is used up."), as small models do."""
+    answer = " ".join(text.split()).strip(" .\"'").casefold()
+    message = " ".join(asked.split()).casefold()
+    if len(answer) < 12:
+        return False
+    return answer in message or message[:40] in answer
 
 
 def written_call(text: str) -> bool:

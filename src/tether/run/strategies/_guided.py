@@ -397,7 +397,10 @@ def _all_codes(run: Run) -> dict[str, set[str]] | None:
 
 def _unused(run: Run, calls: list[ToolCall]) -> list[str]:
     spelled = _strategy(run).spelled_numbers
-    return h.unused(_question(run), calls, _terms(run), _all_codes(run), spelled=spelled)
+    found = [x.content for x in _facts(run) if x.ok]
+    return h.unused(
+        _question(run), calls, _terms(run), _all_codes(run), spelled=spelled, found=found
+    )
 
 
 def _question(run: Run) -> str:

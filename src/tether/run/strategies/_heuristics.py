@@ -28,6 +28,7 @@ __all__ = [
     "codes_meaning",
     "computed_numbers",
     "copied_example",
+    "digest",
     "facts",
     "feeds_back",
     "glossary",
@@ -229,6 +230,9 @@ def _forms(prompt: str, item: float) -> list[float]:
 
 _NAME = re.compile(r"\b[A-Z][a-zA-Z-]{2,}")
 _SENTENCE_START = re.compile(r"(?:^|[.?!]\s+)[\"'(]*([A-Z][a-zA-Z-]*)")
+_IDENTIFIER = re.compile(r"(?<![\w-])#?([A-Za-z]{1,4}[-_]?\d{2,}(?:[-_]?[A-Za-z0-9]+)*)\b")
+"""An id such as an order's or a ticket's ("B-2001", "#INV-0042", "SKU1234"): one item,
+its digits no number of the question."""
 
 
 _THEN = re.compile(r"\s*[,;]?\s*\b(?:and\s+)?then\b,?\s*", re.IGNORECASE)
@@ -264,8 +268,10 @@ def question_items(
         # "YYYY-MM-DD" is no name; "BRISALTA" is one, even where a sentence starts
         if _shouted(m.group()) or (m.start() not in starts and not m.group().isupper())
     ]
-    words = re.findall(r"[a-z]+", prompt.lower())
-    found = [n for n in _NUMBER.findall(_unseparated(prompt))]
+    ids = [m.group(1) for m in _IDENTIFIER.finditer(prompt)]
+    plain = _IDENTIFIER.sub(" ", prompt)
+    words = re.findall(r"[a-z]+", plain.lower())
+    found = [n for n in _NUMBER.findall(_unseparated(plain))]
     if spelled:
         found += ["3" for _ in re.finditer(r"\b(?:a|one)\s+third\b", prompt, re.I)]
     read = _NUMBER_WORDS if spelled else {w: _NUMBER_WORDS[w] for w in _PLAIN_WORDS}
@@ -277,7 +283,7 @@ def question_items(
         if codes and (len(w) >= 2 or w in _after_number(prompt)) and codes_meaning(w, codes)
     ]
     out: dict[str, str] = {}
-    for item in [*found, *names, *named, *meant]:
+    for item in [*ids, *found, *names, *named, *meant]:
         out.setdefault(item.lower(), item)  # "Celsius" and "celsius" are one item
     return list(out.values())
 
@@ -306,7 +312,7 @@ def codes_meaning(word: str, codes: Mapping[str, set[str]]) -> set[str]:
     return named | {
         c
         for c, means in codes.items()
-        if len(c) <= 3 and any(_same_word(m, w) for m in means if len(m) >= 4)
+        if (len(c) <= 3 or "_" in c) and any(_same_word(m, w) for m in means if len(m) >= 4)
     }
 
 
@@ -322,17 +328,21 @@ def unused(
     codes: Mapping[str, set[str]] | None = None,
     *,
     spelled: bool = True,
+    found: Sequence[str] = (),
 ) -> list[str]:
     """The question's numbers and names that no call has used yet (a word a code
-    means is used by a call that gives the code: "miles" by ``"mi"``)."""
+    means is used by a call that gives the code: "miles" by ``"mi"``, or by a result
+    that holds it: "tomorrow" by a forecast with ``"day": 1`` when ``day`` is
+    explained as "1 is tomorrow"; ``found`` are the results' texts)."""
     used = " ".join(json.dumps(c.parsed_arguments(), default=str) for c in calls)
     used_numbers = [abs(n) for n in numbers(used)]
     given = {str(v).strip().lower() for c in calls for v in leaves(c.parsed_arguments())}
+    returned = {w for w in re.findall(r"[a-z0-9_]+", " ".join(found).lower()) if len(w) >= 2}
     left = []
     for item in question_items(prompt, terms, codes, spelled=spelled):
         meaning = codes_meaning(item, codes) if codes and not _NUMBER.fullmatch(item) else set()
         if meaning:
-            said = set(given)  # a code given, or a word meaning one ("liters" for "litres")
+            said = set(given) | returned  # a code given or returned, or a word meaning one
             said |= {c for v in given for c in codes_meaning(v, codes or {})}
             if not meaning & said and item.lower() not in used.lower():
                 left.append(item)
@@ -378,7 +388,7 @@ def facts(results: Sequence[Fact], prompt: str | None = None) -> str:
     chosen = list(results) if prompt is None else arranged(results, prompt)
     marks = {} if prompt is None else _extremes(chosen)
     return "; ".join(
-        f"{call_text(r.call)} = {readable(r.content)}{marks.get(id(r), '')}" for r in chosen
+        f"{call_text(r.call)} = {readable(r.content, prompt)}{marks.get(id(r), '')}" for r in chosen
     )
 
 
@@ -419,23 +429,92 @@ def _extremes(results: Sequence[Fact]) -> dict[int, str]:
     return marks
 
 
-def readable(content: str) -> str:
+def _flat(v: Any) -> str:
+    if isinstance(v, dict):
+        return ", ".join(f"{k}: {_flat(x)}" for k, x in v.items())
+    if isinstance(v, list):
+        return "; ".join(_flat(x) for x in v)
+    return str(v)
+
+
+def readable(content: str, prompt: str | None = None) -> str:
     """A JSON result as plain lines a small model reads more reliably: each object
-    as ``key: value`` pairs, each list item on its own line; other results as they are."""
+    as ``key: value`` pairs, each list item on its own line; other results as they are.
+
+    With the question (``prompt``), a list of records also gets what a small model
+    cannot work out by reading: the record the question picks by a field and value
+    ("day 2" for records with ``"day": 2``), and per field the highest and lowest
+    number, or how many records hold each text value (see :func:`digest`)."""
     if not structured(content):
         return content
     value = json.loads(content)
-
-    def flat(v: Any) -> str:
-        if isinstance(v, dict):
-            return ", ".join(f"{k}: {flat(x)}" for k, x in v.items())
-        if isinstance(v, list):
-            return "; ".join(flat(x) for x in v)
-        return str(v)
-
     if isinstance(value, list):
-        return "\n" + "\n".join(f"- {flat(x)}" for x in value) + "\n"
-    return flat(value)
+        record, summary = digest(value, prompt) if prompt is not None else (None, [])
+        if record is not None:
+            return _flat(record)  # the one record the question names
+        lines = [f"- {_flat(x)}" for x in value] + summary
+        return "\n" + "\n".join(lines) + "\n"
+    return _flat(value)
+
+
+def _label(record: dict[str, Any], keys: Sequence[str]) -> str:
+    """How a record is named in a digest line: by its first field ("day 4")."""
+    key = keys[0]
+    return f"{key} {record[key]}"
+
+
+def _named_record(rows: list[dict[str, Any]], keys: list[str], words: list[str]) -> Any:
+    """The one record a question names by a field and its value ("day 2"), or None."""
+    for key in keys:
+        forms = (key.lower(), f"{key.lower()}s", key.lower().split("_")[0])
+        for i, w in enumerate(words[:-1]):
+            if w in forms:
+                picked = [x for x in rows if str(x[key]).lower() == words[i + 1]]
+                if len(picked) == 1:
+                    return picked[0]
+    return None
+
+
+def digest(records: list[Any], prompt: str) -> tuple[Any, list[str]]:
+    """Lines that sum up a list of JSON records for a question (empty unless it is a
+    list of two or more objects with the same fields). When the question names a
+    record by a field and its value ("day 2"), that record alone; else, for each
+    number field the question names ("high" for ``high_c``), the highest and the
+    lowest value with the record that has it, and for each text value the question
+    names ("sunny"), how many records hold it. Returns the record named (or None)
+    and the lines."""
+    rows = [x for x in records if isinstance(x, dict)]
+    if len(rows) < 2 or len(rows) != len(records):
+        return None, []
+    keys = [k for k in rows[0] if all(k in x for x in rows)]
+    if not keys:
+        return None, []
+    words = _words(prompt)
+    said = set(words)
+
+    def named(key: str) -> bool:
+        k = key.lower()
+        return k in said or f"{k}s" in said or k.split("_")[0] in said
+
+    record = _named_record(rows, keys, words)
+    if record is not None:
+        return record, []
+    lines: list[str] = []
+    for key in keys[1:]:
+        values = [x[key] for x in rows]
+        if named(key) and all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in values
+        ):
+            top = max(rows, key=lambda x: x[key])
+            low = min(rows, key=lambda x: x[key])
+            lines.append(f"highest {key}: {top[key]} ({_label(top, keys)})")
+            lines.append(f"lowest {key}: {low[key]} ({_label(low, keys)})")
+        elif all(isinstance(v, str) for v in values):
+            for v in dict.fromkeys(values):
+                if v.lower() in said:
+                    n = values.count(v)
+                    lines.append(f"{key} {v}: {n} of the {len(values)} records")
+    return None, lines
 
 
 def call_text(call: ToolCall) -> str:
@@ -584,20 +663,30 @@ def copied_example(description: str, call: ToolCall, prompt: str, results: Seque
     known_text = " ".join([prompt, *(r.content for r in results if r.ok)])
     known = squash_text(re.sub(r"[A-Za-z]+", lambda m: _us_spelling(m.group()), known_text))
     known_numbers = [abs(n) for n in numbers(known_text)]
+    copied_number = grounded = False
     for value in leaves(call.parsed_arguments()):
         if isinstance(value, bool):
             continue
         if isinstance(value, int | float):
             number = float(value)
-            if any(close(number, d) for d in described_numbers) and not any(
-                close(abs(number), k) for k in known_numbers
-            ):
-                return True
+            if any(close(abs(number), k) for k in known_numbers):
+                grounded = True
+            elif any(close(number, d) for d in described_numbers):
+                copied_number = True
             continue
         text = squash_text(str(value))
         if len(text) >= 3 and text in described and text not in known:
             return True
-    return False
+        grounded = grounded or (len(text) >= 3 and text in known)
+    if not copied_number:
+        return False
+    # a number taken from the example stands when the call is otherwise the task's own
+    # (weather(city="Fenbridge", days=1) for "tomorrow in Fenbridge") and the question
+    # has no number of its own that the call leaves out
+    asked = [abs(float(n)) for n in question_items(prompt) if _NUMBER.fullmatch(n)]
+    used = [abs(n) for n in numbers(call_text(call))]
+    left_out = [n for n in asked if not any(close(n, u) for u in used)]
+    return not grounded or bool(left_out)
 
 
 _STEM = 4  # "washer" and "washers", "populations" and "population" share their first letters
@@ -665,7 +754,8 @@ def without_examples(text: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", kept).strip()
 
 
-_GLOSSED = re.compile(r"((?:\b[A-Za-z]{1,4}\b,\s*)*\b[A-Za-z]{1,4}\b)\s*\(([^()]+)\)")
+_CODE = r"\b(?:[A-Za-z]{1,4}|[A-Za-z]+_[A-Za-z0-9_]+(?=[\s,]))\b"  # "km"; a field: "low_c"
+_GLOSSED = re.compile(rf"((?:{_CODE}(?:,|\s+and)\s*)*{_CODE})\s*\(([^()]+)\)")
 _GLOSS_FILLER = frozenset({"degrees", "degree", "us", "uk", "the", "in", "of"})
 
 
@@ -678,10 +768,14 @@ def glossary(texts: Sequence[str]) -> dict[str, set[str]]:
     out: dict[str, set[str]] = {}
     for text in texts:
         for m in _GLOSSED.finditer(text):
-            codes = [c.strip().lower() for c in m.group(1).split(",")]
+            codes = [c.strip().lower() for c in re.split(r",|\s+and\s+", m.group(1))]
             meanings = [x.strip() for x in m.group(2).split(",")]
             if len(meanings) != len(codes):
-                meanings = [m.group(2)] * len(codes) if len(codes) == 1 else []
+                # one explanation for several codes ("high_c and low_c (degrees
+                # Celsius)") is each one's
+                meanings = (
+                    [m.group(2)] * len(codes) if len(meanings) == 1 or len(codes) == 1 else []
+                )
             for code, meaning in zip(codes, meanings, strict=False):
                 words = {_us_spelling(w) for w in _words(meaning) if len(w) >= 3} - _GLOSS_FILLER
                 if words:
