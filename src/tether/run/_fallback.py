@@ -129,10 +129,7 @@ def echoes(text: str, asked: str) -> bool:
     """True when an answer only copies the message that asked for it, or a sentence of
     it ("The run must stop now: the steps budget is used up."), as small models do."""
     answer = " ".join(text.split()).strip(" .\"'").casefold()
-    message = " ".join(asked.split()).casefold()
-    if len(answer) < 12:
-        return False
-    return answer in message or message[:40] in answer
+    return len(answer) >= 12 and answer in " ".join(asked.split()).casefold()
 
 
 def written_call(text: str) -> bool:

@@ -463,10 +463,16 @@ def _label(record: dict[str, Any], keys: Sequence[str]) -> str:
     return f"{key} {record[key]}"
 
 
+def _key_forms(key: str) -> tuple[str, ...]:
+    """The words that name a record's field: "day", "days"; "high" for ``high_c``."""
+    k = key.lower()
+    return (k, f"{k}s", k.split("_")[0])
+
+
 def _named_record(rows: list[dict[str, Any]], keys: list[str], words: list[str]) -> Any:
     """The one record a question names by a field and its value ("day 2"), or None."""
     for key in keys:
-        forms = (key.lower(), f"{key.lower()}s", key.lower().split("_")[0])
+        forms = _key_forms(key)
         for i, w in enumerate(words[:-1]):
             if w in forms:
                 picked = [x for x in rows if str(x[key]).lower() == words[i + 1]]
@@ -493,8 +499,7 @@ def digest(records: list[Any], prompt: str) -> tuple[Any, list[str]]:
     said = set(words)
 
     def named(key: str) -> bool:
-        k = key.lower()
-        return k in said or f"{k}s" in said or k.split("_")[0] in said
+        return not said.isdisjoint(_key_forms(key))
 
     record = _named_record(rows, keys, words)
     if record is not None:
