@@ -44,6 +44,13 @@ The splits:
   multi-lookup; same tools, same fictional countries, new numbers, phrasings and
   combinations) and 45 ``tool_shapes`` tasks, five for each shape of ``SHAPES`` (five of
   them needing two steps).
+* ``fresh_5`` (172 tasks): written at the start of a new tuning round, before any
+  tuning in it, by someone who had not seen the strategy's failures, and committed
+  before it was first run. Like ``fresh_4``: 127 tasks in the seven categories above (26
+  arithmetic, 21 conversion, 15 capital, 12 population, 20 no tool, 21 two-step, 12
+  multi-lookup; same tools, same fictional countries, new numbers, phrasings and
+  combinations) and 45 ``tool_shapes`` tasks, five for each shape of ``SHAPES`` (five of
+  them needing two steps).
 
 Each ``tool_shapes`` task is labelled with its tool's shape (``Task.shape``, one of
 ``SHAPES``), so results can be reported per shape as well as per category. The tools an
@@ -161,8 +168,8 @@ def task_tools(task: Task) -> list[object]:
 
     ``tool_shapes`` tasks: the calculator and the tools of bench/eval_shapes.py; every
     other task: the demo's three and the population lookup. On every split but
-    ``fresh_2``, ``fresh_3`` and ``fresh_4`` (the ones mixing both kinds) this is
-    ``eval_tools(task.split)``.
+    ``fresh_2``, ``fresh_3``, ``fresh_4`` and ``fresh_5`` (the ones mixing both kinds) this
+    is ``eval_tools(task.split)``.
     """
     return eval_tools("shapes" if task.category == "tool_shapes" else None)
 
@@ -2432,6 +2439,582 @@ _FRESH_4: list[_Row | _ShapeRow] = [
 ]
 
 
+# Written at the start of a new tuning round, before any tuning in it, by someone who had
+# not seen the strategy's failures, and committed before it was first run: the seven
+# categories in the proportions of _HELD_OUT_2 and five tool-shape tasks for each shape.
+# Only for measuring, like _HELD_OUT.
+_FRESH_5: list[_Row | _ShapeRow] = [
+    # --- arithmetic ---------------------------------------------------------------------
+    ("arithmetic", "what's 76 times 43", (_calc("76*43"),)),
+    ("arithmetic", "Compute 48,215 + 9,786.", (_calc("48215+9786"),)),
+    ("arithmetic", "take 3,059 away from 8,112", (_calc("8112-3059"),)),
+    ("arithmetic", "Divide 5,184 by 24.", (_calc("5184/24"),)),
+    ("arithmetic", "What is (94 - 57) * 8?", (_calc("(94-57)*8"),)),
+    ("arithmetic", "What's 7 to the 4th power?", (_calc("7**4"),)),
+    ("arithmetic", "What is 15 cubed?", (_calc("15**3"),)),
+    ("arithmetic", "multiply forty-seven by sixty-eight", (_calc("47*68"),)),
+    ("arithmetic", "What is 18% of 650?", (_calc("650*18/100"),)),
+    ("arithmetic", "Find the remainder when 1,000 is divided by 37.", (_calc("1000%37"),)),
+    ("arithmetic", "Add 2,365, 4,018 and 779.", (_calc("2365+4018+779"),)),
+    (
+        "arithmetic",
+        "How much is nine hundred and fifty minus three hundred and eighty-six?",
+        (_calc("950-386"),),
+    ),
+    ("arithmetic", "calc 6.4 * 27.5", (_calc("6.4*27.5"),)),
+    ("arithmetic", "What is 4,800,000 divided by 3,200?", (_calc("4800000/3200"),)),
+    ("arithmetic", "Work out 9 * (62 - 38) - 24.", (_calc("9*(62-38)-24"),)),
+    ("arithmetic", "What is -158 + 93?", (_calc("-158+93"),)),
+    ("arithmetic", "What's 0.045 times 6,000?", (_calc("0.045*6000"),)),
+    ("arithmetic", "What is 5^5 - 4^4?", (_calc("5^5-4^4"),)),
+    ("arithmetic", "square root of 3,136?", (_calc("3136**0.5"),)),
+    ("arithmetic", "Use the calculator to divide 7,236 by 12.", (_calc("7236/12"),)),
+    (
+        "arithmetic",
+        "A school orders 38 boxes of pencils with 125 pencils in each box. How many pencils "
+        "is that?",
+        (_calc("38*125"),),
+    ),
+    (
+        "arithmetic",
+        "An orchard has 57 rows with 38 trees in each row. How many trees are there?",
+        (_calc("57*38"),),
+    ),
+    (
+        "arithmetic",
+        "I save $175 every month. How much will I have put aside after 3 years, in dollars?",
+        (_calc("175*36"),),
+    ),
+    (
+        "arithmetic",
+        "a printer does 45 pages a minute. how many pages does it print in 16 minutes?",
+        (_calc("45*16"),),
+    ),
+    ("arithmetic", "What is 29 divided by 8?", (_calc("29/8"),)),
+    ("arithmetic", "Find the mean of 47, 53, 68, 72 and 85.", (_calc("(47+53+68+72+85)/5"),)),
+    # --- unit conversion ----------------------------------------------------------------
+    ("conversion", "convert 27 km to miles", (_conv(27, "km", "mi"),)),
+    (
+        "conversion",
+        "An office block is 185 m tall. How tall is it in feet?",
+        (_conv(185, "m", "ft"),),
+    ),
+    ("conversion", "what is 95 pounds in kilos", (_conv(95, "lb", "kg"),)),
+    ("conversion", "Convert 18 °C to °F.", (_conv(18, "c", "f"),)),
+    ("conversion", "How many kilometres are in 6.2 miles?", (_conv(6.2, "mi", "km"),)),
+    (
+        "conversion",
+        "My recipe says to bake at 425 °F. What is that in Celsius?",
+        (_conv(425, "f", "c"),),
+    ),
+    ("conversion", "Convert 7,920 feet to miles.", (_conv(7920, "ft", "mi"),)),
+    ("conversion", "how many liters is 6.5 gallons", (_conv(6.5, "gal", "l"),)),
+    ("conversion", "Convert 120 litres to US gallons.", (_conv(120, "l", "gal"),)),
+    ("conversion", "What is 500 K in degrees Celsius?", (_conv(500, "k", "c"),)),
+    (
+        "conversion",
+        "Convert minus 15 degrees Celsius to Fahrenheit.",
+        (_conv(-15, "c", "f"),),
+    ),
+    ("conversion", "How many pounds does a 4.5 kg cat weigh?", (_conv(4.5, "kg", "lb"),)),
+    ("conversion", "Convert 12.3 kilometers to meters.", (_conv(12.3, "km", "m"),)),
+    ("conversion", "How many feet are in a quarter of a mile?", (_conv(0.25, "mi", "ft"),)),
+    ("conversion", "Express 2,750 kg in pounds.", (_conv(2750, "kg", "lb"),)),
+    ("conversion", "what's 14 F in celsius", (_conv(14, "f", "c"),)),
+    ("conversion", "How far is 250 km in miles?", (_conv(250, "km", "mi"),)),
+    ("conversion", "Convert 255 kelvin to Fahrenheit.", (_conv(255, "k", "f"),)),
+    ("conversion", "How many gallons are in 1,000 L?", (_conv(1000, "l", "gal"),)),
+    (
+        "conversion",
+        "My suitcase is 50 lb. How much is that in kilograms?",
+        (_conv(50, "lb", "kg"),),
+    ),
+    ("conversion", "Convert 4,810 m to feet.", (_conv(4810, "m", "ft"),)),
+    # --- capital lookups ----------------------------------------------------------------
+    ("capital", "whats the capital of brisalta", (_cap("Brisalta"),)),
+    (
+        "capital",
+        "Which city is the capital of Kethmoor? Just the city name.",
+        (_cap("Kethmoor"),),
+    ),
+    (
+        "capital",
+        "I'm sending a postcard to the capital of Valdoria. Which city is that?",
+        (_cap("Valdoria"),),
+    ),
+    ("capital", "Quenland capital?", (_cap("Quenland"),)),
+    ("capital", "Name the capital of Lunaria, please.", (_cap("Lunaria"),)),
+    ("capital", "Could you check which city is Osterwick's capital?", (_cap("Osterwick"),)),
+    ("capital", "Estrevia — capital city?", (_cap("Estrevia"),)),
+    ("capital", "Do you happen to know Norrhaven's capital?", (_cap("Norrhaven"),)),
+    ("capital", "Tell me the capital of the country of Kethmoor.", (_cap("Kethmoor"),)),
+    ("capital", "For a crossword: capital of Brisalta?", (_cap("Brisalta"),)),
+    ("capital", "VALDORIA CAPITAL", (_cap("Valdoria"),)),
+    ("capital", "Which city serves as the capital of Lunaria?", (_cap("Lunaria"),)),
+    (
+        "capital",
+        "my cousin just moved to quenland's capital. what city is it?",
+        (_cap("Quenland"),),
+    ),
+    ("capital", "Look up Osterwick's capital city.", (_cap("Osterwick"),)),
+    ("capital", "What's the capital of Estrevia called?", (_cap("Estrevia"),)),
+    # --- population lookups -------------------------------------------------------------
+    ("population", "lunaria population?", (_pop("Lunaria"),)),
+    ("population", "What's the exact population of Kethmoor?", (_pop("Kethmoor"),)),
+    ("population", "Tell me how many people Osterwick has.", (_pop("Osterwick"),)),
+    ("population", "Population figure for Brisalta?", (_pop("Brisalta"),)),
+    ("population", "How many inhabitants live in Valdoria?", (_pop("Valdoria"),)),
+    ("population", "Could you look up Norrhaven's population?", (_pop("Norrhaven"),)),
+    ("population", "QUENLAND POPULATION", (_pop("Quenland"),)),
+    ("population", "I'd like to know Estrevia's population.", (_pop("Estrevia"),)),
+    (
+        "population",
+        "How many people are living in Lunaria at the moment?",
+        (_pop("Lunaria"),),
+    ),
+    (
+        "population",
+        "For a school project: how many people live in Osterwick?",
+        (_pop("Osterwick"),),
+    ),
+    ("population", "number of residents in brisalta", (_pop("Brisalta"),)),
+    ("population", "What's Valdoria's population count?", (_pop("Valdoria"),)),
+    # --- no tool needed -----------------------------------------------------------------
+    ("no_tool", "What is the capital of Portugal?", ("Lisbon",)),
+    ("no_tool", "How many arms does an octopus have?", (8.0,)),
+    ("no_tool", "What is the chemical symbol for helium?", ("He",)),
+    ("no_tool", "how many sides does a heptagon have", (7.0,)),
+    ("no_tool", "Which planet is farthest from the Sun?", ("Neptune",)),
+    ("no_tool", "Who wrote Pride and Prejudice?", ("Jane Austen", "Austen")),
+    ("no_tool", "What is the opposite of heavy?", ("light",)),
+    ("no_tool", "What language is mainly spoken in Germany?", ("German",)),
+    (
+        "no_tool",
+        "What is the currency of the United States?",
+        (
+            "US dollar",
+            "the US dollar",
+            "dollar",
+            "the dollar",
+            "U.S. dollar",
+            "United States dollar",
+            "American dollar",
+        ),
+    ),
+    ("no_tool", "What is the longest river in Africa?", ("Nile", "the Nile", "Nile River")),
+    ("no_tool", "what colour is a ripe tomato", ("red",)),
+    ("no_tool", "How many teeth does an adult human normally have?", (32.0,)),
+    ("no_tool", "Which month comes before June?", ("May",)),
+    ("no_tool", "On which continent is Kenya?", ("Africa",)),
+    ("no_tool", "What is the plural of 'goose'?", ("geese",)),
+    (
+        "no_tool",
+        "Who was the first President of the United States?",
+        ("George Washington", "Washington"),
+    ),
+    ("no_tool", "How many grams are in a kilogram?", (1000.0,)),
+    ("no_tool", "What is the largest country in the world by area?", ("Russia",)),
+    ("no_tool", "what's the capital of argentina", ("Buenos Aires",)),
+    ("no_tool", "If today is Friday, what day of the week will it be in two days?", ("Sunday",)),
+    # --- two steps: one result feeds the next call --------------------------------------
+    (
+        "two_step",
+        "Convert 13 miles to kilometres and multiply by 4.",
+        (_conv(13, "mi", "km") * 4,),
+    ),
+    ("two_step", "what is 16 * 9 feet in metres", (_conv(144, "ft", "m"),)),
+    (
+        "two_step",
+        "Convert 85 kg to pounds, then subtract 30.",
+        (_conv(85, "kg", "lb") - 30,),
+    ),
+    (
+        "two_step",
+        "Turn 22 °C into Fahrenheit, then add 8.",
+        (_conv(22, "c", "f") + 8,),
+    ),
+    ("two_step", "What is Brisalta's population divided by 70?", (_pop("Brisalta") / 70,)),
+    ("two_step", "Quadruple Norrhaven's population.", (_pop("Norrhaven") * 4,)),
+    (
+        "two_step",
+        "Add 37 and 38, then convert that many gallons to litres.",
+        (_conv(37 + 38, "gal", "l"),),
+    ),
+    ("two_step", "What is Estrevia's population plus 23,500?", (_pop("Estrevia") + 23500,)),
+    (
+        "two_step",
+        "If Kethmoor's population grew by a quarter, how many people would live there?",
+        (_calc(f"{POPULATIONS['Kethmoor']}*1.25"),),
+    ),
+    ("two_step", "What's Valdoria's population in hundreds?", (_pop("Valdoria") / 100,)),
+    (
+        "two_step",
+        "Convert 16 gallons to litres and halve the result.",
+        (_conv(16, "gal", "l") / 2,),
+    ),
+    (
+        "two_step",
+        "A courier drives 6 * 14 miles. How far is that in kilometres?",
+        (_conv(6 * 14, "mi", "km"),),
+    ),
+    (
+        "two_step",
+        "Convert 3,000 feet to metres, then divide by 4.",
+        (_conv(3000, "ft", "m") / 4,),
+    ),
+    (
+        "two_step",
+        "what's quenland's population minus 450,000",
+        (_pop("Quenland") - 450000,),
+    ),
+    (
+        "two_step",
+        "Divide 840 by 7, then convert that many pounds to kilograms.",
+        (_conv(840 / 7, "lb", "kg"),),
+    ),
+    (
+        "two_step",
+        "Convert 122 °F to Celsius and multiply by 5.",
+        (_conv(122, "f", "c") * 5,),
+    ),
+    ("two_step", "What's an eighth of Lunaria's population?", (_pop("Lunaria") / 8,)),
+    (
+        "two_step",
+        "Convert 5 km to feet, then subtract 1,500.",
+        (_conv(5, "km", "ft") - 1500,),
+    ),
+    ("two_step", "What is Osterwick's population times 8?", (_pop("Osterwick") * 8,)),
+    (
+        "two_step",
+        "Convert 90 litres to gallons and add 10.",
+        (_conv(90, "l", "gal") + 10,),
+    ),
+    (
+        "two_step",
+        "Suppose Valdoria's population shrank by 15%. How many people would live there then?",
+        (_calc(f"{POPULATIONS['Valdoria']}*0.85"),),
+    ),
+    # --- two or more lookups ------------------------------------------------------------
+    (
+        "multi_lookup",
+        "What's the total population of Lunaria and Kethmoor?",
+        (_pop("Lunaria") + _pop("Kethmoor"),),
+    ),
+    (
+        "multi_lookup",
+        "how many more people live in estrevia than in norrhaven",
+        (_pop("Estrevia") - _pop("Norrhaven"),),
+    ),
+    (
+        "multi_lookup",
+        "Which is more populous: Valdoria or Brisalta?",
+        (_most("Valdoria", "Brisalta"),),
+    ),
+    (
+        "multi_lookup",
+        "Between Quenland and Estrevia, which has fewer residents?",
+        (_fewest("Quenland", "Estrevia"),),
+    ),
+    (
+        "multi_lookup",
+        "Give me the capitals of Brisalta and Lunaria in the form 'X and Y'.",
+        (f"{_cap('Brisalta')} and {_cap('Lunaria')}",),
+    ),
+    (
+        "multi_lookup",
+        "Sum the populations of Norrhaven, Estrevia and Quenland.",
+        (_pop("Norrhaven") + _pop("Estrevia") + _pop("Quenland"),),
+    ),
+    (
+        "multi_lookup",
+        "Which of Valdoria, Osterwick and Norrhaven has the fewest inhabitants?",
+        (_fewest("Valdoria", "Osterwick", "Norrhaven"),),
+    ),
+    (
+        "multi_lookup",
+        "What is the capital of the less populous of Quenland and Osterwick?",
+        (_cap(_fewest("Quenland", "Osterwick")),),
+    ),
+    (
+        "multi_lookup",
+        "By how much does Lunaria's population exceed Osterwick's?",
+        (_pop("Lunaria") - _pop("Osterwick"),),
+    ),
+    (
+        "multi_lookup",
+        "How many people live in Kethmoor and Brisalta combined?",
+        (_pop("Kethmoor") + _pop("Brisalta"),),
+    ),
+    (
+        "multi_lookup",
+        "capitals of valdoria and kethmoor, as 'X and Y'",
+        (f"{_cap('Valdoria')} and {_cap('Kethmoor')}",),
+    ),
+    (
+        "multi_lookup",
+        "Which of Norrhaven, Estrevia and Osterwick has the most people?",
+        (_most("Norrhaven", "Estrevia", "Osterwick"),),
+    ),
+    # --- tool shapes (the tools of bench/eval_shapes.py) --------------------------------
+    (
+        "tool_shapes",
+        "How many brackets are sitting in the warehouse?",
+        (float(inventory_count("brackets")),),
+        "enum argument",
+    ),
+    ("tool_shapes", "stock count: nuts?", (float(inventory_count("nuts")),), "enum argument"),
+    (
+        "tool_shapes",
+        "Which is lower in stock, washers or bolts? Reply with the item name only.",
+        ("washers" if inventory_count("washers") < inventory_count("bolts") else "bolts",),
+        "enum argument",
+    ),
+    (
+        "tool_shapes",
+        "A customer returns 35 springs. How many springs will we have in stock after that?",
+        (float(inventory_count("springs") + 35),),
+        "enum argument",
+    ),
+    (
+        "tool_shapes",
+        "What's the combined stock of nuts, washers and gaskets?",
+        (float(inventory_count("nuts") + inventory_count("washers") + inventory_count("gaskets")),),
+        "enum argument",
+    ),
+    (
+        "tool_shapes",
+        "How much would 11 markers set me back, in dollars?",
+        (price("marker", 11),),
+        "two typed arguments",
+    ),
+    ("tool_shapes", "price check: 2 staplers", (price("stapler", 2),), "two typed arguments"),
+    (
+        "tool_shapes",
+        "What does one notebook cost at the shop?",
+        (price("notebook", 1),),
+        "two typed arguments",
+    ),
+    (
+        "tool_shapes",
+        "Our office needs forty folders. What will that come to in dollars?",
+        (price("folder", 40),),
+        "two typed arguments",
+    ),
+    (
+        "tool_shapes",
+        "What's the total for 9 pens?",
+        (price("pen", 9),),
+        "two typed arguments",
+    ),
+    (
+        "tool_shapes",
+        "What date is 75 days after 2025-05-20?",
+        _dates(add_days("2025-05-20", 75)),
+        "date and integer",
+    ),
+    (
+        "tool_shapes",
+        "subtract 30 days from 2024-03-31. which date do you get?",
+        _dates(add_days("2024-03-31", -30)),
+        "date and integer",
+    ),
+    (
+        "tool_shapes",
+        "My visa is valid for 180 days from 7 July 2025. What date is 180 days after that? "
+        "Answer as YYYY-MM-DD.",
+        _dates(add_days("2025-07-07", 180)),
+        "date and integer",
+    ),
+    (
+        "tool_shapes",
+        "Which date was three weeks before 2025-01-10?",
+        _dates(add_days("2025-01-10", -21)),
+        "date and integer",
+    ),
+    (
+        "tool_shapes",
+        "What date comes 500 days after New Year's Day 2024? Give it as YYYY-MM-DD.",
+        _dates(add_days("2024-01-01", 500)),
+        "date and integer",
+    ),
+    (
+        "tool_shapes",
+        "How many days are there from 2025-01-20 to 2025-04-30?",
+        (float(days_between("2025-01-20", "2025-04-30")),),
+        "two dates",
+    ),
+    (
+        "tool_shapes",
+        "how many days between 4 July 2024 and 31 October 2024",
+        (float(days_between("2024-07-04", "2024-10-31")),),
+        "two dates",
+    ),
+    (
+        "tool_shapes",
+        "I leave on 2025-08-04 and come back on 2025-08-19. How many days is it from my "
+        "departure to my return?",
+        (float(days_between("2025-08-04", "2025-08-19")),),
+        "two dates",
+    ),
+    (
+        "tool_shapes",
+        "It's 2025-09-12 today. How many days until Halloween (2025-10-31)?",
+        (float(days_between("2025-09-12", "2025-10-31")),),
+        "two dates",
+    ),
+    (
+        "tool_shapes",
+        "how many weeks from 2024-10-07 to 2024-12-30?",
+        (days_between("2024-10-07", "2024-12-30") / 7,),
+        "two dates",
+    ),
+    (
+        "tool_shapes",
+        "How many letters are in 'Calvenna Harbour'?",
+        (float(count_text("Calvenna Harbour", "letters")),),
+        "text and enum",
+    ),
+    (
+        "tool_shapes",
+        "Count the words in 'the parcel left the depot early this morning'.",
+        (float(count_text("the parcel left the depot early this morning", "words")),),
+        "text and enum",
+    ),
+    (
+        "tool_shapes",
+        "vowels in 'Brisalta and Lunaria'?",
+        (float(count_text("Brisalta and Lunaria", "vowels")),),
+        "text and enum",
+    ),
+    (
+        "tool_shapes",
+        "How many letters does the word 'Swiftpost' contain?",
+        (float(count_text("Swiftpost", "letters")),),
+        "text and enum",
+    ),
+    (
+        "tool_shapes",
+        "Give me the word count of 'Fenbridge fog lifts slowly after the sun comes up'.",
+        (float(count_text("Fenbridge fog lifts slowly after the sun comes up", "words")),),
+        "text and enum",
+    ),
+    ("tool_shapes", "Reverse 'Calvenna'.", (reverse_text("Calvenna"),), "free text"),
+    ("tool_shapes", "what's 'drawer' spelled backwards", (reverse_text("drawer"),), "free text"),
+    (
+        "tool_shapes",
+        "Reverse the string 'shelf 3C'.",
+        (reverse_text("shelf 3C"),),
+        "free text",
+    ),
+    (
+        "tool_shapes",
+        "Write 'Port Halloway' backwards, character by character.",
+        (reverse_text("Port Halloway"),),
+        "free text",
+    ),
+    (
+        "tool_shapes",
+        "Could you reverse 'pots and pans' for me?",
+        (reverse_text("pots and pans"),),
+        "free text",
+    ),
+    (
+        "tool_shapes",
+        "Has order B-2001 arrived yet? Reply with its status.",
+        (str(_order("B-2001", "status")),),
+        "JSON object",
+    ),
+    (
+        "tool_shapes",
+        "how many items are in order b-2001",
+        (_num(_order("B-2001", "items")),),
+        "JSON object",
+    ),
+    (
+        "tool_shapes",
+        "Order C-3150: what is its total, in dollars?",
+        (_num(_order("C-3150", "total")),),
+        "JSON object",
+    ),
+    (
+        "tool_shapes",
+        "Who is shipping order A-1042? Name the carrier.",
+        (str(_order("A-1042", "carrier")),),
+        "JSON object",
+    ),
+    (
+        "tool_shapes",
+        "On what date should order #B-2007 be delivered? YYYY-MM-DD, please.",
+        _dates(str(_order("B-2007", "eta"))),
+        "JSON object",
+    ),
+    (
+        "tool_shapes",
+        "selenport high tomorrow? in °C",
+        (_num(_forecast("Selenport", 1)[0]["high_c"]),),
+        "optional argument",
+    ),
+    (
+        "tool_shapes",
+        "What conditions does the forecast give for Merrowgate on day 2?",
+        (str(_forecast("Merrowgate", 2)[1]["conditions"]),),
+        "optional argument",
+    ),
+    (
+        "tool_shapes",
+        "What is the highest forecast high in Skarholm over the next 4 days, in Celsius?",
+        (float(max(_num(d["high_c"]) for d in _forecast("Skarholm", 4))),),
+        "optional argument",
+    ),
+    (
+        "tool_shapes",
+        "On how many of the next five days is Fenbridge forecast to be cloudy?",
+        (float(sum(d["conditions"] == "cloudy" for d in _forecast("Fenbridge", 5))),),
+        "optional argument",
+    ),
+    (
+        "tool_shapes",
+        "What's the forecast low for Merrowgate on day 3 of the forecast, in °C?",
+        (_num(_forecast("Merrowgate", 3)[2]["low_c"]),),
+        "optional argument",
+    ),
+    (
+        "tool_shapes",
+        "What would as many folders as there are gaskets in stock cost, in dollars?",
+        (price("folder", inventory_count("gaskets")),),
+        "two steps",
+    ),
+    (
+        "tool_shapes",
+        "How many days are there from order B-2007's expected delivery date to 2024-08-01?",
+        (float(days_between(str(_order("B-2007", "eta")), "2024-08-01")),),
+        "two steps",
+    ),
+    (
+        "tool_shapes",
+        "Count the vowels in the name of the carrier of order B-2001.",
+        (float(count_text(str(_order("B-2001", "carrier")), "vowels")),),
+        "two steps",
+    ),
+    (
+        "tool_shapes",
+        "How many degrees higher is tomorrow's forecast high in Merrowgate than in Skarholm?",
+        (
+            _num(_forecast("Merrowgate", 1)[0]["high_c"])
+            - _num(_forecast("Skarholm", 1)[0]["high_c"]),
+        ),
+        "two steps",
+    ),
+    (
+        "tool_shapes",
+        "What date is as many days after 2025-01-01 as there are springs in stock? Answer as "
+        "YYYY-MM-DD.",
+        _dates(add_days("2025-01-01", inventory_count("springs"))),
+        "two steps",
+    ),
+]
+
+
 def _build() -> list[Task]:
     tasks = []
     splits: tuple[tuple[str, list[_Row] | list[_ShapeRow] | list[_Row | _ShapeRow]], ...] = (
@@ -2443,6 +3026,7 @@ def _build() -> list[Task]:
         ("fresh_2", _FRESH_2),
         ("fresh_3", _FRESH_3),
         ("fresh_4", _FRESH_4),
+        ("fresh_5", _FRESH_5),
     )
     for split, rows in splits:
         counts: dict[str, int] = {}
