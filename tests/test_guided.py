@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import pytest
+from pydantic import BaseModel
 
 from helpers import of_type, types
 from tether import (
@@ -12,6 +13,8 @@ from tether import (
     Budget,
     Message,
     ModelRequested,
+    ModelResponded,
+    ModelResponse,
     NoteAdded,
     OrchestratorPrompt,
     OutputInvalid,
@@ -26,10 +29,13 @@ from tether import (
     UserMessage,
 )
 from tether.cli._demo import calculator, convert_units, lookup_capital
+from tether.journal import JournalStore
 from tether.models import ModelParams
 from tether.models.demo import demo_model
 from tether.run.strategies import GUIDED_PROMPT, TECHNIQUES, GuidedStrategy
 from tether.testing import FunctionModel, Reply, ScriptedModel
+
+StoreFactory = Callable[[], JournalStore]
 
 TOOLS = [calculator, convert_units, lookup_capital]
 
@@ -49,7 +55,7 @@ def calc(expression: str) -> ToolCall:
 
 async def test_a_text_decision_is_answered_again_in_a_fresh_context_without_tools() -> None:
     model = ScriptedModel(["The capital of France is Paris.", "Paris"])
-    result = await guided(model).run("What is the capital of France?")
+    result = await guided(model, sentence_recall=False).run("What is the capital of France?")
     assert result.completed
     assert result.output == "Paris"
     assert result.usage.model_calls == 2
@@ -530,7 +536,7 @@ async def test_complete_steps_off_lets_the_model_decide_freely() -> None:
 
 async def test_a_call_with_nothing_from_the_question_is_not_run() -> None:
     model = ScriptedModel([calc("7*24"), "no tool needed", "7"])
-    result = await guided(model).run("How many days are in a week?")
+    result = await guided(model, sentence_recall=False).run("How many days are in a week?")
     assert result.output == "7"
     assert result.usage.tool_calls == 0
     assert [e.purpose for e in of_type(result, ModelRequested)] == ["decide", "reask", "answer"]
@@ -902,7 +908,7 @@ async def test_a_question_for_one_value_is_answered_with_the_value_alone(
     question: str, short: bool
 ) -> None:
     model = ScriptedModel(["I know this.", "Pacific"])
-    await guided(model).run(question)
+    await guided(model, sentence_recall=False).run(question)
     system = model.requests[1][0]
     assert isinstance(system, SystemMessage)
     assert ("not a sentence" in system.content) is short
@@ -1162,3 +1168,135 @@ def test_field_codes_explained_together_are_read_and_a_result_uses_them() -> Non
     call = ToolCall("weather", {"city": "Fenbridge"}, "a")
     assert h.unused(prompt, [call], codes=codes) == ["Celsius"]
     assert h.unused(prompt, [call], codes=codes, found=['[{"high_c": 3, "low_c": 1}]']) == []
+
+
+# --- sentence_recall ---------------------------------------------------------------------------
+
+
+async def test_a_value_question_is_recalled_in_a_plain_sentence_and_the_value_read_out() -> None:
+    model = ScriptedModel(["I know this.", "The capital of Canada is Ottawa."])
+    agent = Agent(
+        model, instructions="Give only the answer.", tools=TOOLS, strategy=GuidedStrategy()
+    )
+    result = await agent.run("What is the capital of Canada?")
+    assert result.output == "Ottawa"
+    assert [e.purpose for e in of_type(result, ModelRequested)] == ["decide", "recall"]
+    system, question = model.requests[1]
+    assert isinstance(system, SystemMessage)
+    assert "Give only the answer" not in system.content  # the plain context
+    assert "one short sentence" in system.content
+    assert question == UserMessage("What is the capital of Canada?")
+    assert not model.params[1].allow_tools
+    assert not model.params[1].tools
+    # the journal keeps the model's sentence
+    assert of_type(result, TurnRecorded)[-1].text == "The capital of Canada is Ottawa."
+
+
+async def test_a_sentence_the_value_cannot_be_read_from_is_given_as_a_fact() -> None:
+    model = ScriptedModel(["I know this.", "Iron is represented by the symbol Fe.", "Fe"])
+    agent = Agent(model, instructions="Answer briskly.", tools=TOOLS, strategy=GuidedStrategy())
+    result = await agent.run("What is the chemical symbol for iron?")
+    assert result.output == "Fe"
+    purposes = [e.purpose for e in of_type(result, ModelRequested)]
+    assert purposes == ["decide", "recall", "answer"]
+    system, question = model.requests[2]
+    assert isinstance(system, SystemMessage)
+    assert "Answer briskly." in system.content
+    assert question == UserMessage(
+        "What is the chemical symbol for iron?\n\nFacts: Iron is represented by the symbol Fe."
+    )
+
+
+async def test_a_call_written_as_the_recalled_sentence_is_not_a_fact() -> None:
+    junk = '{"name": "Mercury", "arguments": {"unit": "km"}}'
+    model = ScriptedModel(["I know this.", junk, "Mercury"])
+    result = await guided(model).run("Which planet is closest to the Sun?")
+    assert result.output == "Mercury"
+    assert model.requests[2][-1] == UserMessage("Which planet is closest to the Sun?")
+
+
+@pytest.mark.parametrize(
+    ("instructions", "question", "flags", "recalled"),
+    [
+        # the instructions speak of what is asked: the agent's own facts are kept
+        ("The office opens at 9am.", "When does the office open?", {}, False),
+        ("You are ACME support. Refunds within 30 days.", "How many days for a refund?", {}, False),
+        ("Give only the answer.", "When does the office open?", {}, True),
+        ("Give only the answer.", "When does the office open?", {"sentence_recall": False}, False),
+        ("Give only the answer.", "When does the office open?", {"short_answers": False}, False),
+        ("Give only the answer.", "Why is the sky blue?", {}, False),  # not one value
+    ],
+)
+async def test_when_the_sentence_recall_applies(
+    instructions: str, question: str, flags: dict[str, bool], recalled: bool
+) -> None:
+    model = ScriptedModel(["I know this.", "It opens at 9am.", "9am"])
+    agent = Agent(model, instructions=instructions, tools=TOOLS, strategy=GuidedStrategy(**flags))
+    result = await agent.run(question)
+    purposes = [e.purpose for e in of_type(result, ModelRequested)]
+    assert ("recall" in purposes) is recalled
+
+
+async def test_with_an_output_type_there_is_no_sentence_recall() -> None:
+    model = ScriptedModel(["I know this.", '{"city": "Ottawa"}'])
+
+    class City(BaseModel):
+        city: str
+
+    agent = Agent(model, tools=TOOLS, output_type=City, strategy=GuidedStrategy())
+    result = await agent.run("What is the capital of Canada?")
+    assert result.output == City(city="Ottawa")
+    assert "recall" not in [e.purpose for e in of_type(result, ModelRequested)]
+
+
+async def test_a_run_cut_anywhere_in_a_sentence_recall_resumes_to_the_same_answer(
+    make_store: StoreFactory,
+) -> None:
+    def model() -> FunctionModel:  # answers as a model at temperature 0 would: by context
+        def reply(messages: Sequence[Message], params: ModelParams) -> ModelResponse:
+            system, asked = messages[0], messages[-1]
+            if isinstance(system, SystemMessage) and "one short sentence" in system.content:
+                return ModelResponse(text="Iron is represented by the symbol Fe.")
+            if isinstance(asked, UserMessage) and "Facts:" in asked.content:
+                return ModelResponse(text="Fe")
+            return ModelResponse(text="I know this.")
+
+        return FunctionModel(reply)
+
+    question = "What is the chemical symbol for iron?"
+    original = await Agent(model(), tools=TOOLS, strategy=GuidedStrategy(), store=make_store()).run(
+        question
+    )
+    assert original.output == "Fe"
+    purposes = [e.purpose for e in of_type(original, ModelRequested)]
+    assert purposes == ["decide", "recall", "answer"]
+    events = original.events
+    for cut in range(1, len(events) - 1):
+        store = make_store()
+        await store.append(original.run_id, events[:cut])
+        result = await Agent(model(), tools=TOOLS, strategy=GuidedStrategy(), store=store).resume(
+            original.run_id
+        )
+        assert result.output == "Fe", cut
+        answered = [e for e in events[:cut] if isinstance(e, ModelResponded)]
+        assert result.events[: len(events[:cut])] == events[:cut], cut
+        # each response in the journal is used, not asked for again
+        assert len(of_type(result, ModelResponded)) == 3, cut
+        assert len(answered) <= 3
+        await store.close()
+
+
+async def test_a_call_still_malformed_after_the_plain_reask_and_a_repair_is_not_run() -> None:
+    model = ScriptedModel(
+        [
+            calc("12*7"),  # nothing of the question: asked again without examples
+            ToolCall("calculator", '{"expression": "2000000000'),  # cut off
+            ToolCall("calculator", '{"expression": "mountain(1000'),  # the repair, cut off
+            "The tallest mountain in the world is Mount Everest.",
+        ]
+    )
+    result = await guided(model).run("What is the tallest mountain in the world?")
+    assert result.output == "Everest"
+    assert result.usage.tool_calls == 0
+    purposes = [e.purpose for e in of_type(result, ModelRequested)]
+    assert purposes == ["decide", "reask", "repair", "recall"]

@@ -204,6 +204,27 @@ def test_a_prompt_cache_that_is_not_a_number_of_bytes_is_a_config_error(size: ob
         LocalModel(prompt_cache=size)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(
+    ("generated", "stuck"),
+    [
+        ([5] * 32, True),  # "0000..." inside a JSON string
+        ([5, 6] * 16, True),
+        ([5, 6, 7] * 11, True),
+        ([5] * 31, False),  # not yet long enough
+        (list(range(40)), False),
+        ([5, 6, 7, 8] * 10, False),  # a cycle of four: text that may still be going on
+        ([1] * 31 + [2], False),
+    ],
+)
+def test_a_generation_stuck_on_one_to_three_tokens_is_stopped(
+    generated: list[int], stuck: bool
+) -> None:
+    from tether.models.local._model import _stuck
+
+    prompt = [9, 9, 9]
+    assert _stuck([*prompt, *generated], len(prompt)) is stuck
+
+
 class _FakeLlama:
     """What ``LocalModel._generate`` uses of a ``llama_cpp.Llama``; records the cache set."""
 

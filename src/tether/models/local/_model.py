@@ -443,14 +443,17 @@ class LocalModel(Model):
 
 
 def _stops(llama: Any, prompt_len: int, cancel: threading.Event, *, repeats: bool) -> Any:
-    """When generation stops early: the request was cancelled, or a call is repeated.
+    """When generation stops early: the request was cancelled, the model is stuck on
+    one to three tokens (``"000000..."`` inside a JSON string, which a grammar allows
+    up to ``max_tokens``: half a minute of a 2-core machine's time), or a call is
+    repeated.
 
     A small model that writes the same tool call again has nothing more to say.
     """
     from llama_cpp.llama import StoppingCriteriaList
 
-    def cancelled(_input_ids: Any, _logits: Any) -> bool:
-        return cancel.is_set()
+    def cancelled(input_ids: Any, _logits: Any) -> bool:
+        return cancel.is_set() or _stuck(input_ids, prompt_len)
 
     def repeated(input_ids: Any, _logits: Any) -> bool:
         generated = input_ids[prompt_len:]
@@ -461,6 +464,21 @@ def _stops(llama: Any, prompt_len: int, cancel: threading.Event, *, repeats: boo
         return len(done) >= 2 and done[-1] in done[:-1]
 
     return StoppingCriteriaList([cancelled, repeated] if repeats else [cancelled])
+
+
+_STUCK = 32
+"""Generated tokens repeating a cycle of one to three tokens that stop a generation."""
+
+
+def _stuck(input_ids: Any, prompt_len: int) -> bool:
+    """True when the last :data:`_STUCK` generated tokens repeat one cycle of one to
+    three tokens."""
+    if len(input_ids) - prompt_len < _STUCK:
+        return False
+    tail = [int(t) for t in input_ids[-_STUCK:]]
+    return any(
+        all(tail[i] == tail[i - period] for i in range(period, _STUCK)) for period in (1, 2, 3)
+    )
 
 
 _NEWLINES: dict[int, frozenset[int]] = {}

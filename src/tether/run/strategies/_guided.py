@@ -118,6 +118,7 @@ TECHNIQUES = (
     "short_answers",
     "arrange_facts",
     "read_copies",
+    "sentence_recall",
 )
 """The guided strategy's techniques, each a constructor flag that is on by default."""
 
@@ -152,6 +153,8 @@ _NO_TOOLS_TEXT = OrchestratorPrompt(
 Answer the question from what you know and the facts given. No tool is available."""
 )
 """For a plain-text answer: no format line, which a small model copies as its answer."""
+_RECALL_PROMPT = "You are a helpful assistant. Answer in one short sentence."
+"""The plain context of ``sentence_recall``: none of the agent's instructions."""
 _SHORT_NOTE = "Reply with the answer alone (a number, a name or a few words), not a sentence."
 _RESULT_NOTE = "Tool {name} returned {result}. If this answers the question, answer now."
 _ERROR_NOTE = (
@@ -254,6 +257,16 @@ class GuidedStrategy(Strategy):
             copied string argument has exactly one unused name of the question to take
             its place (``country="Valdoria"``, the example, for "BRISALTA capital?") is
             made with that name instead of being asked again.
+        sentence_recall: a question that asks for one value ("What is the capital of
+            Canada?") and is answered without tools, with no facts found and text
+            output, is first put to the model in a plain context (no tools, not the
+            agent's instructions, "answer in one short sentence"): a small model recalls
+            a fact far better in a sentence than as a bare value. The value is read
+            out of the sentence (as ``short_answers`` does); when it cannot be, the
+            model answers under the agent's instructions with the sentence given as a
+            fact. Instructions that speak of what the question asks about (a word in
+            common: "When does the office open?" and "The office opens at 9") keep the
+            usual answer, so an agent's own facts are never bypassed.
         delegate_first: the first move is always a tool, chosen among the tools' names
             only (a supervisor routes every task to a worker; off by default).
     """
@@ -284,6 +297,7 @@ class GuidedStrategy(Strategy):
         short_answers: bool = True,
         arrange_facts: bool = True,
         read_copies: bool = True,
+        sentence_recall: bool = True,
         delegate_first: bool = False,
     ) -> None:
         self.native_decision = native_decision
@@ -307,6 +321,7 @@ class GuidedStrategy(Strategy):
         self.short_answers = short_answers
         self.arrange_facts = arrange_facts
         self.read_copies = read_copies
+        self.sentence_recall = sentence_recall
         self.delegate_first = delegate_first
 
     def __repr__(self) -> str:
@@ -336,6 +351,8 @@ class GuidedStrategy(Strategy):
         """Where a rebuilt guided run goes on: from the last thing it journaled."""
         st = run.state
         last = st.last
+        if st.purpose == "recall" and st.last_purpose != "recall":  # asked, no response
+            return AnswerWithoutTools(again=True)
         if isinstance(last, ModelResponded):
             response, purpose = last.response, st.last_purpose
             if purpose == "choose":
@@ -344,6 +361,8 @@ class GuidedStrategy(Strategy):
                 return Repaired(response)
             if purpose in ("answer", "finish"):
                 return Answer(response.text or "", final=purpose == "finish")
+            if purpose == "recall":
+                return Recalled(response.text or "")
             if purpose in ("next", "recompute"):
                 return Attempted(response, purpose)
             return Decided(response, forced=purpose in _FORCED)
@@ -556,13 +575,17 @@ class Decided:
 
 @dataclass(slots=True)
 class Repaired:
-    """A call generated again under its tool's schema."""
+    """A call generated again under its tool's schema.
+
+    Still invalid after the plain re-ask (the first call had nothing of the question,
+    and neither had the second): the question needs no tool, and the model answers.
+    """
 
     response: ModelResponse
 
     async def run(self, r: Run) -> Node:
         calls = self.response.tool_calls
-        if not calls:
+        if not calls or (r.state.asked.get("reask") and not _valid(r, calls[0])):
             return AnswerWithoutTools()
         return Judge([calls[0]])
 
@@ -1026,20 +1049,57 @@ def _plain(definition: ToolDefinition) -> ToolDefinition:
 
 @dataclass(slots=True)
 class AnswerWithoutTools:
-    """The model answers in a fresh context: the question and the facts found, no tools."""
+    """The model answers in a fresh context: the question and the facts found, no tools.
+
+    ``recalled``: what the model said in a plain context (``sentence_recall``), given
+    as a fact. ``again``: a resumed run whose recall was asked but not answered asks
+    it again (else a run asks it once).
+    """
+
+    recalled: str = ""
+    again: bool = False
 
     async def run(self, r: Run) -> Node | GiveUp | Finish:
         schema = r.config.spec.schema
-        template = _NO_TOOLS_PROMPT if schema is not None else _NO_TOOLS_TEXT
-        system = template.render(r.config.instructions, [], schema)
+        g = _strategy(r)
         found = _stated(r, [x for x in _facts(r) if x.ok])
         asked = _question(r)
-        if schema is None and _strategy(r).short_answers and h.asks_for_value(asked):
+        value = schema is None and g.short_answers and h.asks_for_value(asked)
+        if (
+            value
+            and g.sentence_recall
+            and not found
+            and not self.recalled
+            and (self.again or not r.state.asked.get("recall"))
+            and not h.shares_subject(r.config.instructions, asked)
+        ):
+            messages: list[Message] = [SystemMessage(_RECALL_PROMPT), UserMessage(asked)]
+            got = await model_step(r, r.config.no_tools_params, messages, purpose="recall")
+            return got if isinstance(got, GiveUp | Finish) else Recalled(got.text or "")
+        template = _NO_TOOLS_PROMPT if schema is not None else _NO_TOOLS_TEXT
+        system = template.render(r.config.instructions, [], schema)
+        if value:
             system = f"{system.strip()}\n{_SHORT_NOTE}"
+        found = found or self.recalled.rstrip(". ")
         question = asked if not found else f"{asked}\n\nFacts: {found}."
-        messages: list[Message] = [SystemMessage(system.strip()), UserMessage(question)]
+        messages = [SystemMessage(system.strip()), UserMessage(question)]
         got = await model_step(r, r.config.no_tools_params, messages, purpose="answer")
         return got if isinstance(got, GiveUp | Finish) else Answer(got.text or "")
+
+
+@dataclass(slots=True)
+class Recalled:
+    """The model's sentence from a plain context (``sentence_recall``): the run ends
+    with it when the value can be read out of it (:func:`_value_alone` does), else the
+    model answers with it as a fact."""
+
+    text: str
+
+    async def run(self, r: Run) -> Node:
+        text = self.text.strip()
+        if text and not h.looks_like_call(text) and h.answer_span(text, _question(r)):
+            return Answer(text)
+        return AnswerWithoutTools(recalled="" if h.looks_like_call(text) else text)
 
 
 @dataclass(slots=True)

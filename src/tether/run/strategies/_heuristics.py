@@ -940,6 +940,7 @@ def inner_call(value: str, tools: Mapping[str, Any], call_id: str) -> ToolCall |
 
 
 _VALUE_QUESTION = re.compile(
+    r"(?:(?:in|on|at|from|to|for|of|by|with)\s+(?=wh))?"
     r"(?:what|which|who|whom|where|when|how\s+(?:many|much|far|long|old|tall|big))\b[^.!?\n]*\??",
     re.IGNORECASE,
 )
@@ -948,8 +949,9 @@ _VALUE_QUESTION = re.compile(
 def asks_for_value(prompt: str) -> bool:
     """True when the question asks for one value (a number, a name, a word): a single
     question of at most 20 words opening with what, which, who, where, when or how
-    many (much, far, long, old...). "How do I ...", "Why ..." and requests for a text
-    ("Write ...", "Explain ...") are not."""
+    many (much, far, long, old...), or with a preposition before one of the first five
+    ("On which continent ...", "In what year ..."). "How do I ...", "Why ..." and
+    requests for a text ("Write ...", "Explain ...") are not."""
     text = prompt.strip()
     return len(text.split()) <= 20 and bool(_VALUE_QUESTION.fullmatch(text))
 
@@ -958,7 +960,7 @@ _SAYING = frozenset(
     """a an the is are was were be been being am it its it's they them their there
     this that these those he she his her we our you your i my has have had do does did
     called named known as of in on at to for by with from and or so than then
-    answer final about approximately around roughly just only also""".split()
+    answer final about approximately around roughly just only also located situated""".split()
 )
 
 
@@ -980,7 +982,13 @@ def answer_span(answer: str, question: str) -> str | None:
     if re.match(r"\s*how\s+(?:many|much)\b", question, re.IGNORECASE):
         return said[0] if len(said) == 1 else None  # a count: the one number said
     asked = {w.lower() for w in re.findall(r"[A-Za-z0-9]+", question)}
-    asked_stems = {w[:5] for w in asked if len(w) >= 5}
+    # Words sharing a question word's first five letters ("located" for "location")
+    # repeat it, unless that leaves nothing: "children" answers "the plural of child".
+    return _one_run(text, asked, stems=True) or _one_run(text, asked, stems=False)
+
+
+def _one_run(text: str, asked: set[str], *, stems: bool) -> str | None:
+    asked_stems = {w[:5] for w in asked if len(w) >= 5} if stems else set()
     runs: list[list[str]] = [[]]
     for token in re.findall(r"[^\s]+", text):
         word = token.strip(".,;:!?\"'()")
@@ -1025,3 +1033,26 @@ def looks_like_call(text: str | None) -> bool:
     return bool(re.match(r"""\{\s*["']\w+["']\s*:""", stripped)) and (
         "arguments" in stripped or stripped.count(":") >= 2
     )
+
+
+_ASKING = frozenset(
+    """what which who whom whose where when why how many much long far old tall big
+    does tell give name please could would should will there
+    answer question number word sentence tool reply respond format value using help""".split()
+)
+
+
+def shares_subject(instructions: str, question: str) -> bool:
+    """True when the instructions speak of what the question asks about: a word of
+    four letters or more, not a word of asking or saying, in both ("When does the
+    office open?" and "The office opens at 9."); plurals and verb endings aside."""
+
+    def words(text: str) -> set[str]:
+        out = set()
+        for w in re.findall(r"[A-Za-z]{4,}", text.lower()):
+            stem = re.sub(r"(?:es|s|ed|ing)$", "", w) if len(w) > 4 else w
+            if w not in _SAYING and w not in _ASKING and stem not in _ASKING:
+                out.add(stem)
+        return out
+
+    return bool(words(instructions) & words(question))
