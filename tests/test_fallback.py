@@ -238,3 +238,22 @@ async def test_an_answer_that_mentions_the_budget_is_still_an_answer() -> None:
 
     agent = Agent(FunctionModel(fn), tools=[lookup], budget=Budget(max_steps=2))
     assert (await agent.run("q")).output == answer
+
+
+@pytest.mark.parametrize(
+    ("text", "call"),
+    [
+        ('{"name": "calculator", "arguments": {"expression": "2+2"}}', True),
+        ('{"name": "a", "arguments": {}}\n{"name": "b", "arguments": {"x": 1}}', True),
+        ('{"name": "a", "arguments": {}}\n{"name": "b", "argum', True),  # the last cut off
+        ('{"name": "a", "arguments": {}}\nThe answer is 4.', False),
+        ('{"name": "Ottawa", "population": 1000000}', False),
+        ('{"name": "a", "argum', False),  # nothing whole: not known to be a call
+        ("The answer is 4.", False),
+        ("", False),
+    ],
+)
+def test_written_calls_are_recognised_one_or_several(text: str, call: bool) -> None:
+    from tether.run._fallback import written_call
+
+    assert written_call(text) is call

@@ -1010,6 +1010,9 @@ async def test_a_reversed_conversion_runs_the_right_way_round() -> None:
         ("A spider has eight legs.", "How many legs does a spider have?", "8"),
         ("Hamlet was written by William Shakespeare.", "Who wrote Hamlet?", "William Shakespeare"),
         ("Paris", "What is the capital of France?", "Paris"),
+        ("12.5% of 720 is 90.", "What is 12.5% of 720?", "90"),  # the question's numbers
+        ("The plural of 'child' is 'children'.", "What is the plural of 'child'?", "children"),
+        ("Brazil is located in South America.", "On which continent is Brazil?", "South America"),
         # kept whole: several candidate values, more than one sentence, a long value
         ("Ottawa is the capital city, in Ontario.", "What is the capital of Canada?", None),
         ("It is Ottawa. It is in Ontario.", "What is the capital of Canada?", None),

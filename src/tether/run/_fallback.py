@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -134,11 +135,23 @@ def echoes(text: str, asked: str) -> bool:
 
 def written_call(text: str) -> bool:
     """True when an answer is a tool call written out as JSON (``{"name": ...,
-    "arguments": ...}``), which small models write even when told no tool is left."""
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return False
+    "arguments": ...}``), which small models write even when told no tool is left;
+    also several such calls one after another, the last one maybe cut off."""
+    decoder = json.JSONDecoder()
+    rest, calls = text.strip(), 0
+    while rest:
+        try:
+            value, end = decoder.raw_decode(rest)
+        except ValueError:  # cut off by the length limit: a call only if it began as one
+            return calls > 0 and re.match(r"""\{\s*"name"\s*:""", rest) is not None
+        if not _is_call(value):
+            return False
+        calls += 1
+        rest = rest[end:].strip()
+    return calls > 0
+
+
+def _is_call(value: object) -> bool:
     return (
         isinstance(value, dict)
         and isinstance(value.get("name"), str)

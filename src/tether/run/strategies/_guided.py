@@ -165,8 +165,7 @@ _LEFT_NOTE = "Not used yet from the question: {left}."
 _COMBINE_NOTE = "Known so far: {facts}. Answer the question from these."
 _FINISH_NOTE = "Give the final answer now, as JSON matching this schema:\n{schema}"
 _NEXT_STEP = (
-    "{question}\n\nKnown so far: {facts}.\nNot used yet from the question: {left}.\n"
-    "Call a tool for the next step."
+    "{question}{facts}\nNot used yet from the question: {left}.\nCall a tool for the next step."
 )
 _FIRST_STEP = "{question}\n\nUse from the question: {left}.\nCall the tool that answers it."
 _RECOMPUTE = "{question}\n\nKnown so far: {facts}.\nWork the answer out with a tool call."
@@ -813,11 +812,14 @@ class NextStep:
         if not done:  # after a failed call: another tool for the whole question
             text = _FIRST_STEP.format(question=_question(r), left=", ".join(self.left))
         else:
+            # A result worked into the question ("(105) * 6") is not stated again: the
+            # model copies a stated call ("67 + 38") instead of taking the next step.
+            asked = _question(r)
+            shown = [x for x in done if h.rewrite_question(asked, [x]) == asked]
             text = _NEXT_STEP.format(
-                question=h.rewrite_question(_question(r), done),
-                facts=_stated(r, done),
+                question=h.rewrite_question(asked, done),
+                facts=f"\n\nKnown so far: {_stated(r, shown)}." if shown else "",
                 left=", ".join(self.left),
-                last=done[-1].content,
             )
         got = await _attempt(r, text, self.tried, "next")
         if got is None:

@@ -984,17 +984,24 @@ def answer_span(answer: str, question: str) -> str | None:
     asked = {w.lower() for w in re.findall(r"[A-Za-z0-9]+", question)}
     # Words sharing a question word's first five letters ("located" for "location")
     # repeat it, unless that leaves nothing: "children" answers "the plural of child".
-    return _one_run(text, asked, stems=True) or _one_run(text, asked, stems=False)
+    # A number of the question repeats it, whatever is around it ("12.5%" for 12.5%).
+    given = set(_NUMBER.findall(_unseparated(with_digits(question))))
+    return _one_run(text, asked, given, stems=True) or _one_run(text, asked, given, stems=False)
 
 
-def _one_run(text: str, asked: set[str], *, stems: bool) -> str | None:
+def _one_run(text: str, asked: set[str], given: set[str], *, stems: bool) -> str | None:
     asked_stems = {w[:5] for w in asked if len(w) >= 5} if stems else set()
     runs: list[list[str]] = [[]]
     for token in re.findall(r"[^\s]+", text):
         word = token.strip(".,;:!?\"'()")
         key = word.lower()
+        said = _NUMBER.findall(word)
         repeated = (
-            not word or key in asked or key in _SAYING or (len(key) >= 5 and key[:5] in asked_stems)
+            not word
+            or key in asked
+            or key in _SAYING
+            or (len(key) >= 5 and key[:5] in asked_stems)
+            or (bool(said) and all(n in given for n in said))
         )
         if repeated:
             if runs[-1]:
