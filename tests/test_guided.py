@@ -1303,3 +1303,37 @@ async def test_a_call_still_malformed_after_the_plain_reask_and_a_repair_is_not_
     assert result.usage.tool_calls == 0
     purposes = [e.purpose for e in of_type(result, ModelRequested)]
     assert purposes == ["decide", "reask", "repair", "recall"]
+
+
+def test_an_order_and_another_order_are_two_clauses() -> None:
+    from tether.run.strategies import _heuristics as h
+
+    assert h.clauses("Convert 11 miles to km and triple it.") == [
+        "Convert 11 miles to km",
+        "triple it",
+    ]
+    assert h.clauses("Take Norrhaven's population and multiply it by 5") == [
+        "Take Norrhaven's population",
+        "multiply it by 5",
+    ]
+    assert h.clauses("Add 3 and 4.") == ["Add 3 and 4."]  # one order of two numbers
+    assert h.clauses("What is 2 and add 3?") == ["What is 2 and add 3?"]  # not an order first
+
+
+async def test_a_clause_left_is_not_done_by_restating_the_last_result() -> None:
+    model = ScriptedModel(
+        [
+            ToolCall("convert_units", {"value": 11, "from_unit": "mi", "to_unit": "km"}),
+            calc("17.702784"),  # restates the result: the clause "triple it" is left
+            calc("17.702784 * 3"),
+        ]
+    )
+    result = await guided(model).run("Convert 11 miles to km and triple it.")
+    assert result.output is not None
+    assert float(result.output) == pytest.approx(53.108352)
+    purposes = [e.purpose for e in of_type(result, ModelRequested)]
+    assert purposes == ["decide", "decide", "next"]
+    asked = model.requests[2][-1]
+    assert isinstance(asked, UserMessage)
+    assert asked.content.startswith("17.702784, then triple it.")  # just the clause left
+    assert model.params[2].tool_choice == "required"

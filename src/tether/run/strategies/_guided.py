@@ -679,6 +679,10 @@ def _judge(r: Run, calls: list[ToolCall], results: list[h.Fact], forced: bool = 
         h.restates_value(call, last.content)
         or (h.feeds_back(call, last) and not g.progresses(r, call, results))
     ):
+        clauses = g.clauses(r)
+        pending = len(clauses) > 1 and sum(x.ok for x in results) < len(clauses)
+        if pending and g.complete_steps and not forced and _unused(r, [x.call for x in results]):
+            return "next"  # a clause is left ("and triple it"): it is not done by restating
         return last
     tool = r.config.tools.get(call.name)
     stray = tool is not None and h.copied_example(tool.description, call, _question(r), results)
@@ -811,6 +815,10 @@ class NextStep:
         done = [x for x in _facts(r) if x.ok]
         if not done:  # after a failed call: another tool for the whole question
             text = _FIRST_STEP.format(question=_question(r), left=", ".join(self.left))
+        elif (view := _view(r, done)) is not None:  # a clause is left: just that clause
+            text = _NEXT_STEP.format(
+                question=view[-1].content, facts="", left=", ".join(self.left)
+            )
         else:
             # A result worked into the question ("(105) * 6") is not stated again: the
             # model copies a stated call ("67 + 38") instead of taking the next step.

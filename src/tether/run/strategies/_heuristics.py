@@ -236,11 +236,23 @@ its digits no number of the question."""
 
 
 _THEN = re.compile(r"\s*[,;]?\s*\b(?:and\s+)?then\b,?\s*", re.IGNORECASE)
+_STEP_VERBS = (
+    "add|subtract|multiply|divide|double|triple|halve|square|round|convert|turn|take|"
+    "reverse|count|find|look|get"
+)
+_AND_ORDER = re.compile(rf"(?<=\w)\s*,?\s+and\s+(?=(?:{_STEP_VERBS})\b)", re.IGNORECASE)
+_ORDER = re.compile(rf"\s*(?:please\s+)?(?:{_STEP_VERBS})\b", re.IGNORECASE)
 
 
 def clauses(prompt: str) -> list[str]:
-    """The sequential clauses of a question: "A, then B" is ["A", "B"]."""
-    parts = [p.strip().rstrip(".!?").strip() for p in _THEN.split(prompt.strip())]
+    """The sequential clauses of a question: "A, then B" is ["A", "B"], and so is an
+    order followed by "and" and another order ("Convert 11 miles to km and triple
+    it"; not "Add 3 and 4")."""
+    parts: list[str] = []
+    for part in _THEN.split(prompt.strip()):
+        orders = _AND_ORDER.split(part)
+        parts += orders if len(orders) > 1 and all(_ORDER.match(o) for o in orders) else [part]
+    parts = [p.strip().rstrip(".!?").strip() for p in parts]
     parts = [p for p in parts if p]
     return parts if len(parts) > 1 else [prompt]
 
