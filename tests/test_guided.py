@@ -1337,3 +1337,20 @@ async def test_a_clause_left_is_not_done_by_restating_the_last_result() -> None:
     assert isinstance(asked, UserMessage)
     assert asked.content.startswith("17.702784, then triple it.")  # just the clause left
     assert model.params[2].tool_choice == "required"
+
+
+@pytest.mark.parametrize(
+    ("question", "number"),
+    [
+        ("What's a tenth of Osterwick's population?", "10"),
+        ("What is one fifth of 45?", "5"),
+        ("Take a hundredth of 7,000.", "100"),
+        ("How many thousand people live in Brisalta?", "1000"),
+        ("how many million dollars is that", "1000000"),
+    ],
+)
+def test_fractions_and_counts_in_a_scale_bring_their_number(question: str, number: str) -> None:
+    from tether.run.strategies import _heuristics as h
+
+    assert number in h.question_items(question)
+    assert number not in h.question_items(question, spelled=False)

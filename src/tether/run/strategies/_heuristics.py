@@ -89,6 +89,16 @@ _NUMBER_WORDS = {
 }
 """Words that bring a number into a question without spelling it: "doubled" (2), "a
 quarter of" (4), "in thousands" (1000)."""
+_PARTS = {
+    w: i
+    for i, w in enumerate(
+        "third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth".split(), 3
+    )
+} | {"hundredth": 100, "thousandth": 1000}
+_PART = re.compile(rf"\b(?:a|one)\s+({'|'.join(_PARTS)})\b", re.IGNORECASE)
+"""A fraction of one part: "a tenth of" (10), "one fifth of" (5)."""
+_HOW_MANY_SCALE = re.compile(r"\bhow\s+many\s+(hundred|thousand|million|billion)\b", re.I)
+"""A count asked in a scale: "How many thousand people ..." (1000)."""
 _PLAIN_WORDS = frozenset({"twice", "double", "half", "triple", "thrice"})
 """The few of them read when spelled-out numbers are not (``spelled=False``)."""
 _UNITS = {
@@ -285,7 +295,8 @@ def question_items(
     words = re.findall(r"[a-z]+", plain.lower())
     found = [n for n in _NUMBER.findall(_unseparated(plain))]
     if spelled:
-        found += ["3" for _ in re.finditer(r"\b(?:a|one)\s+third\b", prompt, re.I)]
+        found += [f"{_PARTS[m.group(1).lower()]}" for m in _PART.finditer(prompt)]
+        found += [f"{_SCALES[m.group(1).lower()]}" for m in _HOW_MANY_SCALE.finditer(prompt)]
     read = _NUMBER_WORDS if spelled else {w: _NUMBER_WORDS[w] for w in _PLAIN_WORDS}
     found += [f"{read[w]:g}" for w in words if w in read]
     named = [t for t in terms if len(t) >= 3 and re.search(rf"\b{re.escape(t)}\b", prompt, re.I)]
