@@ -312,9 +312,33 @@ async def test_a_copied_call_is_decided_again_once_without_the_examples() -> Non
 async def test_a_number_from_the_example_that_the_task_lacks_is_a_copy() -> None:
     copied = ToolCall("convert_units", {"value": 10, "from_unit": "km", "to_unit": "mi"})
     model = ScriptedModel([copied, copied, "8.04672"])
-    result = await guided(model).run("Convert 5 miles to kilometers.")
+    result = await guided(model, ground_numbers=False).run("Convert 5 miles to kilometers.")
     assert result.usage.tool_calls == 0
     assert result.output == "8.04672"
+
+
+async def test_a_number_the_task_lacks_is_replaced_by_the_one_the_question_left() -> None:
+    copied = ToolCall("convert_units", {"value": 10, "from_unit": "mi", "to_unit": "km"})
+    model = ScriptedModel([copied])
+    result = await guided(model).run("Convert 5 miles to kilometers.")
+    (started,) = of_type(result, ToolCallStarted)
+    assert started.call.parsed_arguments() == {"value": 5, "from_unit": "mi", "to_unit": "km"}
+    assert result.output == "8.04672"
+
+
+def test_renumbered_only_with_one_stray_number_and_one_left() -> None:
+    from tether.run.strategies import _heuristics as h
+
+    pens = ToolCall("price", {"item": "pens", "quantity": 5}, "a")
+    assert h.renumbered(pens, "What do fifty pens cost?", []) == {"item": "pens", "quantity": 50}
+    assert h.renumbered(pens, "What do 5 pens cost?", []) is None  # the number is the task's
+    assert h.renumbered(pens, "What do pens cost?", []) is None  # no number left to take
+    assert h.renumbered(pens, "Pens: 50 or 60 of them?", []) is None  # two left: which?
+    both = ToolCall("f", {"a": 7, "b": 8}, "b")
+    assert h.renumbered(both, "f of 3", []) is None  # two stray numbers
+    # a number a result holds is the task's
+    found = h.Fact(ToolCall("count", {"item": "pens"}, "c"), "5", True)
+    assert h.renumbered(pens, "Price of as many pens as in stock, 12 boxes?", [found]) is None
 
 
 async def test_an_example_value_that_the_task_names_is_not_a_copy() -> None:

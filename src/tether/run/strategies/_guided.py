@@ -119,6 +119,7 @@ TECHNIQUES = (
     "arrange_facts",
     "read_copies",
     "sentence_recall",
+    "ground_numbers",
 )
 """The guided strategy's techniques, each a constructor flag that is on by default."""
 
@@ -266,6 +267,10 @@ class GuidedStrategy(Strategy):
             fact. Instructions that speak of what the question asks about (a word in
             common: "When does the office open?" and "The office opens at 9") keep the
             usual answer, so an agent's own facts are never bypassed.
+        ground_numbers: a call's one number argument that neither the question nor a
+            result holds is replaced by the one number of the question no call has
+            used (``price(item="pens", quantity=5)`` for "What do fifty pens cost?" is
+            made with ``quantity=50``).
         delegate_first: the first move is always a tool, chosen among the tools' names
             only (a supervisor routes every task to a worker; off by default).
     """
@@ -297,6 +302,7 @@ class GuidedStrategy(Strategy):
         arrange_facts: bool = True,
         read_copies: bool = True,
         sentence_recall: bool = True,
+        ground_numbers: bool = True,
         delegate_first: bool = False,
     ) -> None:
         self.native_decision = native_decision
@@ -321,6 +327,7 @@ class GuidedStrategy(Strategy):
         self.arrange_facts = arrange_facts
         self.read_copies = read_copies
         self.sentence_recall = sentence_recall
+        self.ground_numbers = ground_numbers
         self.delegate_first = delegate_first
 
     def __repr__(self) -> str:
@@ -632,6 +639,12 @@ def _fixed(r: Run, calls: list[ToolCall]) -> list[ToolCall]:
                 k: h.resolve_references(v, facts, names) if isinstance(v, str) else v
                 for k, v in args.items()
             }
+        if g.ground_numbers:
+            fixed = h.renumbered(
+                ToolCall(call.name, args, call.id), _question(r), _facts(r), _terms(r)
+            )
+            if fixed is not None and _valid(r, ToolCall(call.name, fixed, call.id)):
+                args = fixed
         if g.ground_codes:
             codes = _codes(tool.definition)
             grounded = h.grounded_codes(args, _question(r), codes)
@@ -816,9 +829,7 @@ class NextStep:
         if not done:  # after a failed call: another tool for the whole question
             text = _FIRST_STEP.format(question=_question(r), left=", ".join(self.left))
         elif (view := _view(r, done)) is not None:  # a clause is left: just that clause
-            text = _NEXT_STEP.format(
-                question=view[-1].content, facts="", left=", ".join(self.left)
-            )
+            text = _NEXT_STEP.format(question=view[-1].content, facts="", left=", ".join(self.left))
         else:
             # A result worked into the question ("(105) * 6") is not stated again: the
             # model copies a stated call ("67 + 38") instead of taking the next step.

@@ -1086,3 +1086,35 @@ def shares_subject(instructions: str, question: str) -> bool:
         return out
 
     return bool(words(instructions) & words(question))
+
+
+def renumbered(
+    call: ToolCall, prompt: str, earlier: Sequence[Fact], terms: Sequence[str] = ()
+) -> dict[str, Any] | None:
+    """The call's arguments with its one number that the task does not hold replaced
+    by the one number of the question no call has used: ``price(item="pens",
+    quantity=5)`` for "What do 50 pens cost?" is ``quantity=50``. None unless there is
+    exactly one of each (a number the model knows, "3600" seconds an hour, stays: it is
+    inside an expression, not a number argument)."""
+    args = call.parsed_arguments()
+    if not isinstance(args, dict):
+        return None
+    prompt = with_digits(prompt)
+    known = numbers(prompt) + [n for x in earlier if x.ok for n in numbers(x.content)]
+    known += [float(n) for n in question_items(prompt, terms) if _NUMBER.fullmatch(n)]
+    stray = [
+        k
+        for k, v in args.items()
+        if isinstance(v, int | float)
+        and not isinstance(v, bool)
+        and not any(close(abs(float(v)), abs(n)) for n in known)
+    ]
+    if len(stray) != 1:
+        return None
+    rest = {k: v for k, v in args.items() if k != stray[0]}
+    calls = [x.call for x in earlier if x.ok] + [ToolCall(call.name, rest, call.id)]
+    left = [n for n in unused(prompt, calls, terms) if _NUMBER.fullmatch(n)]
+    if len(left) != 1:
+        return None
+    value = float(left[0])
+    return {**args, stray[0]: int(value) if value.is_integer() else value}
