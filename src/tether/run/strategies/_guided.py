@@ -463,15 +463,23 @@ def _facts(run: Run) -> list[h.Fact]:
     return [h.Fact(r.call, r.content, r.ok) for r in run.state.results]
 
 
-def _view(run: Run, results: list[h.Fact]) -> list[Message] | None:
-    """What the model sees for the next decision: the run's history, or one clause."""
+def _clause_left(run: Run, results: list[h.Fact]) -> str | None:
+    """The next clause of a question in clauses, from the last result ("17.7, then
+    triple it."); None when the question is one clause or every clause is done."""
     clauses = _strategy(run).clauses(run)
     done = [r for r in results if r.ok]
     if len(clauses) < 2 or len(done) >= len(clauses):
         return None
+    return f"{done[-1].content}, then {clauses[len(done)]}." if done else f"{clauses[0]}."
+
+
+def _view(run: Run, results: list[h.Fact]) -> list[Message] | None:
+    """What the model sees for the next decision: the run's history, or one clause."""
+    question = _clause_left(run, results)
+    if question is None:
+        return None
     first = run.state.messages[0]
     system = first if isinstance(first, SystemMessage) else None
-    question = f"{done[-1].content}, then {clauses[len(done)]}." if done else f"{clauses[0]}."
     return [*([system] if system else []), UserMessage(question)]
 
 
@@ -828,8 +836,8 @@ class NextStep:
         done = [x for x in _facts(r) if x.ok]
         if not done:  # after a failed call: another tool for the whole question
             text = _FIRST_STEP.format(question=_question(r), left=", ".join(self.left))
-        elif (view := _view(r, done)) is not None:  # a clause is left: just that clause
-            text = _NEXT_STEP.format(question=view[-1].content, facts="", left=", ".join(self.left))
+        elif (clause := _clause_left(r, done)) is not None:  # just the clause left
+            text = _NEXT_STEP.format(question=clause, facts="", left=", ".join(self.left))
         else:
             # A result worked into the question ("(105) * 6") is not stated again: the
             # model copies a stated call ("67 + 38") instead of taking the next step.
