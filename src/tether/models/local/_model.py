@@ -473,8 +473,9 @@ _STUCK = 32
 def _stuck(input_ids: Any, prompt_len: int) -> bool:
     """True when the last :data:`_STUCK` generated tokens repeat one cycle of one to
     three tokens."""
-    if len(input_ids) - prompt_len < _STUCK:
-        return False
+    n = len(input_ids)
+    if n - prompt_len < _STUCK or all(input_ids[-1] != input_ids[-1 - p] for p in (1, 2, 3)):
+        return False  # checked on every token: most end here
     tail = [int(t) for t in input_ids[-_STUCK:]]
     return any(
         all(tail[i] == tail[i - period] for i in range(period, _STUCK)) for period in (1, 2, 3)

@@ -634,6 +634,7 @@ def _fixed(r: Run, calls: list[ToolCall]) -> list[ToolCall]:
     """The calls with codes grounded in the question and joined names split."""
     g = _strategy(r)
     out: list[ToolCall] = []
+    facts, question = _facts(r), _question(r)
     for call in calls:
         args = call.parsed_arguments()
         tool = r.config.tools.get(call.name)
@@ -642,21 +643,18 @@ def _fixed(r: Run, calls: list[ToolCall]) -> list[ToolCall]:
             continue
         if g.complete_steps:
             names = list(r.config.tools)
-            facts = _facts(r)
             args = {
                 k: h.resolve_references(v, facts, names) if isinstance(v, str) else v
                 for k, v in args.items()
             }
         if g.ground_numbers:
-            fixed = h.renumbered(
-                ToolCall(call.name, args, call.id), _question(r), _facts(r), _terms(r)
-            )
+            fixed = h.renumbered(ToolCall(call.name, args, call.id), question, facts, _terms(r))
             if fixed is not None and _valid(r, ToolCall(call.name, fixed, call.id)):
                 args = fixed
         if g.ground_codes:
             codes = _codes(tool.definition)
-            grounded = h.grounded_codes(args, _question(r), codes)
-            grounded = h.ordered_codes(grounded, _question(r), codes)
+            grounded = h.grounded_codes(args, question, codes)
+            grounded = h.ordered_codes(grounded, question, codes)
             if grounded != args and _valid(r, ToolCall(call.name, grounded, call.id)):
                 args = grounded
         out.append(ToolCall(call.name, args, call.id) if args != call.parsed_arguments() else call)
