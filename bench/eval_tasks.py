@@ -51,6 +51,13 @@ The splits:
   multi-lookup; same tools, same fictional countries, new numbers, phrasings and
   combinations) and 45 ``tool_shapes`` tasks, five for each shape of ``SHAPES`` (five of
   them needing two steps).
+* ``fresh_6`` (172 tasks): written at the start of a new tuning round, before any
+  tuning in it, by someone who had not seen the strategy's failures, and committed
+  before it was first run. Like ``fresh_5``: 127 tasks in the seven categories above (26
+  arithmetic, 21 conversion, 15 capital, 12 population, 20 no tool, 21 two-step, 12
+  multi-lookup; same tools, same fictional countries, new numbers, phrasings and
+  combinations) and 45 ``tool_shapes`` tasks, five for each shape of ``SHAPES`` (five of
+  them needing two steps).
 
 Each ``tool_shapes`` task is labelled with its tool's shape (``Task.shape``, one of
 ``SHAPES``), so results can be reported per shape as well as per category. The tools an
@@ -168,8 +175,8 @@ def task_tools(task: Task) -> list[object]:
 
     ``tool_shapes`` tasks: the calculator and the tools of bench/eval_shapes.py; every
     other task: the demo's three and the population lookup. On every split but
-    ``fresh_2``, ``fresh_3``, ``fresh_4`` and ``fresh_5`` (the ones mixing both kinds) this
-    is ``eval_tools(task.split)``.
+    ``fresh_2``, ``fresh_3``, ``fresh_4``, ``fresh_5`` and ``fresh_6`` (the ones mixing
+    both kinds) this is ``eval_tools(task.split)``.
     """
     return eval_tools("shapes" if task.category == "tool_shapes" else None)
 
@@ -3014,6 +3021,603 @@ _FRESH_5: list[_Row | _ShapeRow] = [
     ),
 ]
 
+# Written at the start of a new tuning round, before any tuning in it, by someone who had
+# not seen the strategy's failures, and committed before it was first run: the seven
+# categories in the proportions of _HELD_OUT_2 and five tool-shape tasks for each shape.
+# Only for measuring, like _HELD_OUT.
+_FRESH_6: list[_Row | _ShapeRow] = [
+    # --- arithmetic ---------------------------------------------------------------------
+    ("arithmetic", "what is 84 times 59", (_calc("84*59"),)),
+    ("arithmetic", "What do you get when you add 31,472 and 8,659?", (_calc("31472+8659"),)),
+    ("arithmetic", "7,305 minus 2,868?", (_calc("7305-2868"),)),
+    ("arithmetic", "How many times does 27 go into 6,561?", (_calc("6561/27"),)),
+    ("arithmetic", "Evaluate (123 - 78) times 11.", (_calc("(123-78)*11"),)),
+    ("arithmetic", "three to the eighth power?", (_calc("3**8"),)),
+    ("arithmetic", "what is 21 squared", (_calc("21**2"),)),
+    ("arithmetic", "What is sixty-three times twenty-nine?", (_calc("63*29"),)),
+    ("arithmetic", "what's twenty-two percent of 850", (_calc("850*22/100"),)),
+    ("arithmetic", "2,024 mod 17 = ?", (_calc("2024%17"),)),
+    ("arithmetic", "What's the total of 1,482, 3,067 and 591?", (_calc("1482+3067+591"),)),
+    (
+        "arithmetic",
+        "How much is one thousand two hundred minus four hundred and sixty-five?",
+        (_calc("1200-465"),),
+    ),
+    ("arithmetic", "8.25 x 14.4", (_calc("8.25*14.4"),)),
+    ("arithmetic", "divide 7,200,000 by 4,500", (_calc("7200000/4500"),)),
+    ("arithmetic", "Please evaluate 12*(85-47)-36.", (_calc("12*(85-47)-36"),)),
+    ("arithmetic", "What is 147 minus 213?", (_calc("147-213"),)),
+    ("arithmetic", "multiply 0.065 by 8,000", (_calc("0.065*8000"),)),
+    ("arithmetic", "Compute 2^11 + 3^6.", (_calc("2^11+3^6"),)),
+    ("arithmetic", "sqrt of 4,489?", (_calc("4489**0.5"),)),
+    ("arithmetic", "Please use the calculator: what is 9,108 / 23?", (_calc("9108/23"),)),
+    (
+        "arithmetic",
+        "A farmer packs 48 eggs into each crate and fills 135 crates. How many eggs is that?",
+        (_calc("48*135"),),
+    ),
+    (
+        "arithmetic",
+        "A parking garage has 7 levels with 86 spaces on each level. How many parking spaces "
+        "are there?",
+        (_calc("7*86"),),
+    ),
+    (
+        "arithmetic",
+        "I pay $1,350 rent a month. How much is that over a year and a half, in dollars?",
+        (_calc("1350*18"),),
+    ),
+    (
+        "arithmetic",
+        "a runner does 12 laps of a 400 metre track every day. how many metres is that in a week?",
+        (_calc("12*400*7"),),
+    ),
+    ("arithmetic", "what's 37 over 16", (_calc("37/16"),)),
+    (
+        "arithmetic",
+        "average these four numbers: 112, 98, 131, 103",
+        (_calc("(112+98+131+103)/4"),),
+    ),
+    # --- unit conversion ----------------------------------------------------------------
+    ("conversion", "38 km in miles?", (_conv(38, "km", "mi"),)),
+    (
+        "conversion",
+        "A bridge is 420 metres long. How long is that in feet?",
+        (_conv(420, "m", "ft"),),
+    ),
+    ("conversion", "How many kg is 210 lb?", (_conv(210, "lb", "kg"),)),
+    ("conversion", "What is 28 degrees Celsius in Fahrenheit?", (_conv(28, "c", "f"),)),
+    ("conversion", "how many km is 3.1 miles", (_conv(3.1, "mi", "km"),)),
+    (
+        "conversion",
+        "it's 95 degrees fahrenheit outside, what's that in celsius?",
+        (_conv(95, "f", "c"),),
+    ),
+    ("conversion", "How many miles are 2,640 feet?", (_conv(2640, "ft", "mi"),)),
+    (
+        "conversion",
+        "How many litres does a 13-gallon tank hold?",
+        (_conv(13, "gal", "l"),),
+    ),
+    ("conversion", "How many US gallons is 65 L?", (_conv(65, "l", "gal"),)),
+    ("conversion", "200 K is how many degrees Celsius?", (_conv(200, "k", "c"),)),
+    ("conversion", "-30 celsius to fahrenheit", (_conv(-30, "c", "f"),)),
+    (
+        "conversion",
+        "A bag of rice weighs 7 kg. How many pounds is that?",
+        (_conv(7, "kg", "lb"),),
+    ),
+    ("conversion", "How many metres are in 8.75 kilometres?", (_conv(8.75, "km", "m"),)),
+    ("conversion", "How many feet in three quarters of a mile?", (_conv(0.75, "mi", "ft"),)),
+    (
+        "conversion",
+        "A car weighs 3,300 pounds. What's that in kg?",
+        (_conv(3300, "lb", "kg"),),
+    ),
+    ("conversion", "41°F in C?", (_conv(41, "f", "c"),)),
+    ("conversion", "How many miles is 10,000 metres?", (_conv(10000, "m", "mi"),)),
+    ("conversion", "What is 290 K in degrees Fahrenheit?", (_conv(290, "k", "f"),)),
+    ("conversion", "What is -18 °C in kelvin?", (_conv(-18, "c", "k"),)),
+    (
+        "conversion",
+        "A bowling ball weighs 16 lb. How many kilograms is that?",
+        (_conv(16, "lb", "kg"),),
+    ),
+    (
+        "conversion",
+        "A plane cruises at 36,000 ft. What is that in metres?",
+        (_conv(36000, "ft", "m"),),
+    ),
+    # --- capital lookups ----------------------------------------------------------------
+    ("capital", "norrhaven's capital is what city?", (_cap("Norrhaven"),)),
+    ("capital", "Which city is Brisalta's seat of government?", (_cap("Brisalta"),)),
+    ("capital", "tell me osterwick's capital", (_cap("Osterwick"),)),
+    (
+        "capital",
+        "Heading to Estrevia on business. What's the capital there?",
+        (_cap("Estrevia"),),
+    ),
+    ("capital", "What city is Kethmoor's capital?", (_cap("Kethmoor"),)),
+    ("capital", "Valdoria: name its capital.", (_cap("Valdoria"),)),
+    ("capital", "need the capital of QUENLAND asap", (_cap("Quenland"),)),
+    (
+        "capital",
+        "I read about Lunaria in the news. What is its capital city?",
+        (_cap("Lunaria"),),
+    ),
+    ("capital", "norrhaven - what's the capital?", (_cap("Norrhaven"),)),
+    (
+        "capital",
+        "Which city is the capital of Osterwick? Reply with just the city.",
+        (_cap("Osterwick"),),
+    ),
+    (
+        "capital",
+        "My pen pal writes from the capital of Estrevia. What city is that?",
+        (_cap("Estrevia"),),
+    ),
+    ("capital", "Could you find out what the capital of Valdoria is?", (_cap("Valdoria"),)),
+    ("capital", "Quenland's capital: which city?", (_cap("Quenland"),)),
+    ("capital", "kethmoor's capital city, please", (_cap("Kethmoor"),)),
+    (
+        "capital",
+        "What is the capital of Lunaria? Answer with the name only.",
+        (_cap("Lunaria"),),
+    ),
+    # --- population lookups -------------------------------------------------------------
+    ("population", "How many people live in Kethmoor today?", (_pop("Kethmoor"),)),
+    ("population", "norrhaven: what's its population?", (_pop("Norrhaven"),)),
+    ("population", "Osterwick: population?", (_pop("Osterwick"),)),
+    ("population", "Can you give me the population of Estrevia?", (_pop("Estrevia"),)),
+    ("population", "Quenland's population - what is it?", (_pop("Quenland"),)),
+    (
+        "population",
+        "I'm writing an essay on Brisalta. How many people live there?",
+        (_pop("Brisalta"),),
+    ),
+    ("population", "valdoria - how many people?", (_pop("Valdoria"),)),
+    (
+        "population",
+        "What is the total number of people living in Lunaria?",
+        (_pop("Lunaria"),),
+    ),
+    ("population", "Look up the number of inhabitants of Kethmoor.", (_pop("Kethmoor"),)),
+    ("population", "Population of the country of Osterwick, please.", (_pop("Osterwick"),)),
+    ("population", "how populous is estrevia? give the number", (_pop("Estrevia"),)),
+    ("population", "quick one: how many people live in Quenland?", (_pop("Quenland"),)),
+    # --- no tool needed -----------------------------------------------------------------
+    ("no_tool", "What is the capital of Greece?", ("Athens",)),
+    ("no_tool", "How many wheels does a tricycle have?", (3.0,)),
+    ("no_tool", "What is the chemical symbol for carbon?", ("C",)),
+    ("no_tool", "how many sides does a decagon have", (10.0,)),
+    ("no_tool", "Which planet is third from the Sun?", ("Earth",)),
+    ("no_tool", "Who wrote War and Peace?", ("Leo Tolstoy", "Tolstoy")),
+    ("no_tool", "What is the opposite of early?", ("late",)),
+    ("no_tool", "What's the main language spoken in Russia?", ("Russian",)),
+    (
+        "no_tool",
+        "What is the currency of India?",
+        ("Indian rupee", "the Indian rupee", "rupee", "the rupee", "rupees"),
+    ),
+    (
+        "no_tool",
+        "What is the longest river in South America?",
+        ("Amazon", "the Amazon", "Amazon River", "the Amazon River"),
+    ),
+    ("no_tool", "what colour is fresh snow", ("white",)),
+    ("no_tool", "How many days are in December?", (31.0,)),
+    ("no_tool", "What is the last month of the year?", ("December",)),
+    ("no_tool", "Which continent is India in?", ("Asia",)),
+    ("no_tool", "What is the plural of 'foot'?", ("feet",)),
+    (
+        "no_tool",
+        "Who painted the ceiling of the Sistine Chapel?",
+        ("Michelangelo", "Michelangelo Buonarroti"),
+    ),
+    ("no_tool", "How many centimetres are in a metre?", (100.0,)),
+    ("no_tool", "What is the freezing point of water in Fahrenheit?", (32.0,)),
+    ("no_tool", "what's the capital of thailand", ("Bangkok",)),
+    ("no_tool", "If today is Tuesday, what day was it yesterday?", ("Monday",)),
+    # --- two steps: one result feeds the next call --------------------------------------
+    (
+        "two_step",
+        "Turn 17 miles into kilometres and multiply the answer by 5.",
+        (_conv(17, "mi", "km") * 5,),
+    ),
+    (
+        "two_step",
+        "A fence is made of 18 panels, each 2.5 metres long. How long is the fence in feet?",
+        (_conv(_calc("18*2.5"), "m", "ft"),),
+    ),
+    (
+        "two_step",
+        "Take 120 lb in kilograms and add 5.",
+        (_conv(120, "lb", "kg") + 5,),
+    ),
+    (
+        "two_step",
+        "convert 10 °C to fahrenheit and subtract 18",
+        (_conv(10, "c", "f") - 18,),
+    ),
+    ("two_step", "Divide Quenland's population by 29.", (_pop("Quenland") / 29,)),
+    ("two_step", "what's five times estrevia's population", (_pop("Estrevia") * 5,)),
+    (
+        "two_step",
+        "Subtract 19 from 100 and convert the result from litres to gallons.",
+        (_conv(100 - 19, "l", "gal"),),
+    ),
+    ("two_step", "add 90,000 to brisalta's population", (_pop("Brisalta") + 90000,)),
+    (
+        "two_step",
+        "Lunaria's population is expected to rise by 30 percent. What would it be then?",
+        (_calc(f"{POPULATIONS['Lunaria']}*130/100"),),
+    ),
+    ("two_step", "Express Osterwick's population in thousands.", (_pop("Osterwick") / 1000,)),
+    (
+        "two_step",
+        "Split 20 gallons, converted to litres, into 8 equal parts. How many litres is each part?",
+        (_conv(20, "gal", "l") / 8,),
+    ),
+    (
+        "two_step",
+        "A train travels 45 miles each way. How many kilometres is the round trip?",
+        (_conv(45 * 2, "mi", "km"),),
+    ),
+    (
+        "two_step",
+        "Convert 48 kg to pounds and divide by 4.",
+        (_conv(48, "kg", "lb") / 4,),
+    ),
+    (
+        "two_step",
+        "subtract 112,000 from valdoria's population",
+        (_pop("Valdoria") - 112000,),
+    ),
+    (
+        "two_step",
+        "Divide 936 by 8, then convert that many kilometres to miles.",
+        (_conv(936 / 8, "km", "mi"),),
+    ),
+    (
+        "two_step",
+        "What is three times the Celsius value of 140 °F?",
+        (_conv(140, "f", "c") * 3,),
+    ),
+    ("two_step", "What's a third of Brisalta's population?", (_pop("Brisalta") / 3,)),
+    (
+        "two_step",
+        "Convert 2 miles to feet, then subtract 560.",
+        (_conv(2, "mi", "ft") - 560,),
+    ),
+    ("two_step", "Norrhaven's population times 12?", (_pop("Norrhaven") * 12,)),
+    (
+        "two_step",
+        "Take 150 litres, express it in gallons, and knock 9 off.",
+        (_conv(150, "l", "gal") - 9,),
+    ),
+    (
+        "two_step",
+        "Kethmoor's population drops by 10 percent. How many people live there afterwards?",
+        (_calc(f"{POPULATIONS['Kethmoor']}*90/100"),),
+    ),
+    # --- two or more lookups ------------------------------------------------------------
+    (
+        "multi_lookup",
+        "What do the populations of Osterwick and Norrhaven add up to?",
+        (_pop("Osterwick") + _pop("Norrhaven"),),
+    ),
+    (
+        "multi_lookup",
+        "by how many people does quenland outnumber estrevia",
+        (_pop("Quenland") - _pop("Estrevia"),),
+    ),
+    (
+        "multi_lookup",
+        "Which has the bigger population, Lunaria or Estrevia?",
+        (_most("Lunaria", "Estrevia"),),
+    ),
+    (
+        "multi_lookup",
+        "Norrhaven or Lunaria: which has fewer people?",
+        (_fewest("Norrhaven", "Lunaria"),),
+    ),
+    (
+        "multi_lookup",
+        "Tell me the capitals of Quenland and Norrhaven, written as 'X and Y'.",
+        (f"{_cap('Quenland')} and {_cap('Norrhaven')}",),
+    ),
+    (
+        "multi_lookup",
+        "Add together the populations of Lunaria, Valdoria and Osterwick.",
+        (_pop("Lunaria") + _pop("Valdoria") + _pop("Osterwick"),),
+    ),
+    (
+        "multi_lookup",
+        "Among Estrevia, Osterwick and Quenland, which is the most populous?",
+        (_most("Estrevia", "Osterwick", "Quenland"),),
+    ),
+    (
+        "multi_lookup",
+        "Find the more populous of Brisalta and Quenland and give me its capital.",
+        (_cap(_most("Brisalta", "Quenland")),),
+    ),
+    (
+        "multi_lookup",
+        "How many times bigger is Valdoria's population than Norrhaven's?",
+        (_pop("Valdoria") / _pop("Norrhaven"),),
+    ),
+    (
+        "multi_lookup",
+        "What's the gap between the populations of Valdoria and Estrevia?",
+        (_pop("Valdoria") - _pop("Estrevia"),),
+    ),
+    (
+        "multi_lookup",
+        "capitals of lunaria and estrevia? answer 'X and Y'",
+        (f"{_cap('Lunaria')} and {_cap('Estrevia')}",),
+    ),
+    (
+        "multi_lookup",
+        "Estrevia and Kethmoor together: how many people?",
+        (_pop("Estrevia") + _pop("Kethmoor"),),
+    ),
+    # --- tool shapes (the tools of bench/eval_shapes.py) --------------------------------
+    (
+        "tool_shapes",
+        "Tell me the stock level of hinges.",
+        (float(inventory_count("hinges")),),
+        "enum argument",
+    ),
+    (
+        "tool_shapes",
+        "what's the inventory count for springs",
+        (float(inventory_count("springs")),),
+        "enum argument",
+    ),
+    (
+        "tool_shapes",
+        "Do we have more nuts or washers in stock? Name the item.",
+        ("nuts" if inventory_count("nuts") > inventory_count("washers") else "washers",),
+        "enum argument",
+    ),
+    (
+        "tool_shapes",
+        "If a delivery of 400 bolts arrives, how many bolts will we have in stock?",
+        (float(inventory_count("bolts") + 400),),
+        "enum argument",
+    ),
+    (
+        "tool_shapes",
+        "How many more bolts than nuts are in stock?",
+        (float(inventory_count("bolts") - inventory_count("nuts")),),
+        "enum argument",
+    ),
+    ("tool_shapes", "What would 25 pens cost?", (price("pen", 25),), "two typed arguments"),
+    ("tool_shapes", "how much for 5 backpacks", (price("backpack", 5),), "two typed arguments"),
+    (
+        "tool_shapes",
+        "Cost of a dozen markers, in dollars?",
+        (price("marker", 12),),
+        "two typed arguments",
+    ),
+    (
+        "tool_shapes",
+        "I'd like to buy 3 notebooks. How much will that be?",
+        (price("notebook", 3),),
+        "two typed arguments",
+    ),
+    (
+        "tool_shapes",
+        "What is the price of 100 folders?",
+        (price("folder", 100),),
+        "two typed arguments",
+    ),
+    (
+        "tool_shapes",
+        "60 days on from 2025-02-15 - what's the date?",
+        _dates(add_days("2025-02-15", 60)),
+        "date and integer",
+    ),
+    (
+        "tool_shapes",
+        "Which date was 90 days before 4 July 2024? Answer as YYYY-MM-DD.",
+        _dates(add_days("2024-07-04", -90)),
+        "date and integer",
+    ),
+    (
+        "tool_shapes",
+        "A bill is due 45 days after 2024-09-20. What's the due date?",
+        _dates(add_days("2024-09-20", 45)),
+        "date and integer",
+    ),
+    (
+        "tool_shapes",
+        "add 2 weeks to 2025-12-22",
+        _dates(add_days("2025-12-22", 14)),
+        "date and integer",
+    ),
+    (
+        "tool_shapes",
+        "Go back 200 days from 1 January 2026. Which date is it? Give YYYY-MM-DD.",
+        _dates(add_days("2026-01-01", -200)),
+        "date and integer",
+    ),
+    (
+        "tool_shapes",
+        "How many days from 2025-03-01 to 2025-09-01?",
+        (float(days_between("2025-03-01", "2025-09-01")),),
+        "two dates",
+    ),
+    (
+        "tool_shapes",
+        "days between 10 May 2024 and 22 August 2024",
+        (float(days_between("2024-05-10", "2024-08-22")),),
+        "two dates",
+    ),
+    (
+        "tool_shapes",
+        "A lease runs from 2024-04-15 to 2025-04-15. How many days is that?",
+        (float(days_between("2024-04-15", "2025-04-15")),),
+        "two dates",
+    ),
+    (
+        "tool_shapes",
+        "From 2024-11-11, how many days is it until Valentine's Day 2025 (2025-02-14)?",
+        (float(days_between("2024-11-11", "2025-02-14")),),
+        "two dates",
+    ),
+    (
+        "tool_shapes",
+        "How many weeks are there between 2025-01-06 and 2025-04-14?",
+        (days_between("2025-01-06", "2025-04-14") / 7,),
+        "two dates",
+    ),
+    (
+        "tool_shapes",
+        "How many letters are in 'Norrhaven Bay'?",
+        (float(count_text("Norrhaven Bay", "letters")),),
+        "text and enum",
+    ),
+    (
+        "tool_shapes",
+        "count the words in 'the blue van is parked behind the old mill'",
+        (float(count_text("the blue van is parked behind the old mill", "words")),),
+        "text and enum",
+    ),
+    (
+        "tool_shapes",
+        "How many vowels in 'Merrowgate'?",
+        (float(count_text("Merrowgate", "vowels")),),
+        "text and enum",
+    ),
+    (
+        "tool_shapes",
+        "Count the letters in the word 'strengths'.",
+        (float(count_text("strengths", "letters")),),
+        "text and enum",
+    ),
+    (
+        "tool_shapes",
+        "What's the number of vowels in 'audio equipment'?",
+        (float(count_text("audio equipment", "vowels")),),
+        "text and enum",
+    ),
+    ("tool_shapes", "Reverse 'Skarholm'.", (reverse_text("Skarholm"),), "free text"),
+    (
+        "tool_shapes",
+        "spell 'kayak racing' backwards",
+        (reverse_text("kayak racing"),),
+        "free text",
+    ),
+    (
+        "tool_shapes",
+        "What do you get if you write 'Ondmere Road' backwards?",
+        (reverse_text("Ondmere Road"),),
+        "free text",
+    ),
+    (
+        "tool_shapes",
+        "Reverse the characters in 'bin 42A'.",
+        (reverse_text("bin 42A"),),
+        "free text",
+    ),
+    ("tool_shapes", "Write 'Lunaria' in reverse.", (reverse_text("Lunaria"),), "free text"),
+    (
+        "tool_shapes",
+        "order c-3150 status?",
+        (str(_order("C-3150", "status")),),
+        "JSON object",
+    ),
+    (
+        "tool_shapes",
+        "Order A-1042: how many items?",
+        (_num(_order("A-1042", "items")),),
+        "JSON object",
+    ),
+    (
+        "tool_shapes",
+        "Tell me the status of order #B-2007.",
+        (str(_order("B-2007", "status")),),
+        "JSON object",
+    ),
+    (
+        "tool_shapes",
+        "What's the expected delivery date of order A-1042? Use YYYY-MM-DD.",
+        _dates(str(_order("A-1042", "eta"))),
+        "JSON object",
+    ),
+    (
+        "tool_shapes",
+        "How much was order B-2001 in total, in dollars?",
+        (_num(_order("B-2001", "total")),),
+        "JSON object",
+    ),
+    (
+        "tool_shapes",
+        "What's the forecast high in Fenbridge on day 4, in °C?",
+        (_num(_forecast("Fenbridge", 4)[3]["high_c"]),),
+        "optional argument",
+    ),
+    (
+        "tool_shapes",
+        "what's the weather in selenport tomorrow? just the conditions",
+        (str(_forecast("Selenport", 1)[0]["conditions"]),),
+        "optional argument",
+    ),
+    (
+        "tool_shapes",
+        "What's the lowest forecast low in Merrowgate over the next 5 days, in °C?",
+        (float(min(_num(d["low_c"]) for d in _forecast("Merrowgate", 5))),),
+        "optional argument",
+    ),
+    (
+        "tool_shapes",
+        "On how many of the next 5 days is rain forecast in Merrowgate?",
+        (float(sum(d["conditions"] == "rain" for d in _forecast("Merrowgate", 5))),),
+        "optional argument",
+    ),
+    (
+        "tool_shapes",
+        "Which conditions are expected in Skarholm on day 3 of the forecast?",
+        (str(_forecast("Skarholm", 3)[2]["conditions"]),),
+        "optional argument",
+    ),
+    (
+        "tool_shapes",
+        "Buy one notebook for each item in order B-2007: what does that cost, in dollars?",
+        (price("notebook", int(_num(_order("B-2007", "items")))),),
+        "two steps",
+    ),
+    (
+        "tool_shapes",
+        "Order A-1042 and order B-2007: how many days apart are their expected delivery dates?",
+        (float(days_between(str(_order("A-1042", "eta")), str(_order("B-2007", "eta")))),),
+        "two steps",
+    ),
+    (
+        "tool_shapes",
+        "Thirty days before order A-1042 is due to arrive, what's the date? YYYY-MM-DD please.",
+        _dates(add_days(str(_order("A-1042", "eta")), -30)),
+        "two steps",
+    ),
+    (
+        "tool_shapes",
+        "How many hinges would be left in stock after using as many as there are items in "
+        "order B-2001?",
+        (float(inventory_count("hinges") - _num(_order("B-2001", "items"))),),
+        "two steps",
+    ),
+    (
+        "tool_shapes",
+        "How much higher is Selenport's forecast high than Fenbridge's on day 2, in °C?",
+        (
+            _num(_forecast("Selenport", 2)[1]["high_c"])
+            - _num(_forecast("Fenbridge", 2)[1]["high_c"]),
+        ),
+        "two steps",
+    ),
+]
+
 
 def _build() -> list[Task]:
     tasks = []
@@ -3027,6 +3631,7 @@ def _build() -> list[Task]:
         ("fresh_3", _FRESH_3),
         ("fresh_4", _FRESH_4),
         ("fresh_5", _FRESH_5),
+        ("fresh_6", _FRESH_6),
     )
     for split, rows in splits:
         counts: dict[str, int] = {}
