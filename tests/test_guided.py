@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Literal
 
 import pytest
 from pydantic import BaseModel
@@ -21,6 +22,7 @@ from tether import (
     StaticAnswer,
     StrategyChanged,
     SystemMessage,
+    Tool,
     ToolCall,
     ToolCallFinished,
     ToolCallStarted,
@@ -33,6 +35,7 @@ from tether.journal import JournalStore
 from tether.models import ModelParams
 from tether.models.demo import demo_model
 from tether.run.strategies import GUIDED_PROMPT, TECHNIQUES, GuidedStrategy
+from tether.run.strategies import _heuristics as h
 from tether.testing import FunctionModel, Reply, ScriptedModel
 
 StoreFactory = Callable[[], JournalStore]
@@ -250,7 +253,7 @@ async def test_the_run_gives_up_through_the_fallback_when_the_budget_is_used() -
     agent = Agent(
         FunctionModel(always_call),
         tools=TOOLS,
-        strategy=GuidedStrategy(complete_steps=False),
+        strategy=GuidedStrategy(complete_steps=False, fan_out=False),
         budget=Budget(max_steps=3),
         fallback=StaticAnswer("sorry"),
     )
@@ -574,7 +577,7 @@ async def test_without_the_relevance_check_such_a_call_runs() -> None:
 
 async def test_a_sum_done_in_the_head_is_worked_out_again_with_a_tool() -> None:
     model = ScriptedModel([pop("Valdoria"), pop("Quenland"), "2000000", calc("812000+1450000")])
-    agent = Agent(model, tools=[calculator, population], strategy=GuidedStrategy())
+    agent = Agent(model, tools=[calculator, population], strategy=GuidedStrategy(fan_out=False))
     result = await agent.run("What is the combined population of Valdoria and Quenland?")
     assert result.output == "2262000"
     purposes = [e.purpose for e in of_type(result, ModelRequested)]
@@ -584,7 +587,8 @@ async def test_a_sum_done_in_the_head_is_worked_out_again_with_a_tool() -> None:
 
 async def test_a_name_answer_is_not_recomputed() -> None:
     model = ScriptedModel([pop("Valdoria"), pop("Quenland"), "Quenland"])
-    agent = Agent(model, tools=[calculator, population], strategy=GuidedStrategy())
+    strategy = GuidedStrategy(fan_out=False, compare_values=False)
+    agent = Agent(model, tools=[calculator, population], strategy=strategy)
     result = await agent.run("Which has more people, Valdoria or Quenland?")
     assert result.output == "Quenland"
     assert result.usage.model_calls == 3
@@ -967,7 +971,8 @@ def test_facts_are_arranged_for_comparing() -> None:
 
 async def test_the_model_compares_from_marked_facts() -> None:
     model = ScriptedModel([pop("Quenland"), pop("Valdoria"), "Valdoria"])
-    agent = Agent(model, tools=[population], strategy=GuidedStrategy())
+    strategy = GuidedStrategy(fan_out=False, compare_values=False)
+    agent = Agent(model, tools=[population], strategy=strategy)
     result = await agent.run("Which has fewer people, Valdoria or Quenland?")
     assert result.output == "Valdoria"
     asked = model.requests[-1][-1].content  # type: ignore[union-attr]
@@ -976,7 +981,8 @@ async def test_the_model_compares_from_marked_facts() -> None:
 
 async def test_without_arranged_facts_they_are_stated_as_found() -> None:
     model = ScriptedModel([pop("Quenland"), pop("Valdoria"), "Valdoria"])
-    agent = Agent(model, tools=[population], strategy=GuidedStrategy(arrange_facts=False))
+    strategy = GuidedStrategy(arrange_facts=False, fan_out=False, compare_values=False)
+    agent = Agent(model, tools=[population], strategy=strategy)
     await agent.run("Which has fewer people, Valdoria or Quenland?")
     asked = model.requests[-1][-1].content  # type: ignore[union-attr]
     assert 'Facts: population(country="Quenland") = 1450000; population' in asked
@@ -1378,3 +1384,174 @@ def test_fractions_and_counts_in_a_scale_bring_their_number(question: str, numbe
 
     assert number in h.question_items(question)
     assert number not in h.question_items(question, spelled=False)
+
+
+# --- fan_out and compare_values ----------------------------------------------------------------
+
+
+def census(country: str) -> int:
+    """How many people live in a country.
+
+    Args:
+        country: the country's name.
+    """
+    known = {"Valdoria": 812_000, "Quenland": 1_450_000, "Osterwick": 127_300, "Norrhaven": 92_000}
+    if country not in known:
+        raise ValueError(f"unknown country {country!r}; known: {', '.join(known)}")
+    return known[country]
+
+
+def counted(country: str) -> ToolCall:
+    return ToolCall("census", {"country": country})
+
+
+def looked_up(result: object) -> list[object]:
+    started = of_type(result, ToolCallStarted)
+    return [e.call.arguments["country"] for e in started if e.call.name == "census"]
+
+
+async def test_the_orchestrator_looks_up_each_other_item_of_the_questions_list() -> None:
+    model = ScriptedModel([counted("Valdoria")])
+    agent = Agent(model, tools=[census], strategy=GuidedStrategy())
+    result = await agent.run("Which of Valdoria, Osterwick and Norrhaven has the fewest people?")
+    assert looked_up(result) == ["Valdoria", "Osterwick", "Norrhaven"]
+    assert result.output == "Norrhaven"
+    assert result.usage.model_calls == 1
+    assert result.reason.message == "The orchestrator compared the results for each name."
+
+
+async def test_a_lower_case_list_is_fanned_out_as_the_model_wrote_the_first_name() -> None:
+    model = ScriptedModel([counted("Quenland"), "600000", calc("1450000 - 812000")])
+    agent = Agent(model, tools=[census, calculator], strategy=GuidedStrategy())
+    result = await agent.run("how many more people live in quenland than in valdoria")
+    assert looked_up(result)[:2] == ["Quenland", "Valdoria"]
+    assert result.output == "638000"
+    purposes = [e.purpose for e in of_type(result, ModelRequested)]
+    assert purposes == ["decide", "answer", "recompute"]
+
+
+async def test_without_fan_out_the_model_is_asked_for_the_next_lookup() -> None:
+    model = ScriptedModel([counted("Valdoria"), counted("Quenland")])
+    agent = Agent(model, tools=[census], strategy=GuidedStrategy(fan_out=False))
+    result = await agent.run("Which has more people, Valdoria or Quenland?")
+    assert [e.purpose for e in of_type(result, ModelRequested)] == ["decide", "next"]
+    assert result.output == "Quenland"  # compare_values still reads it off
+
+
+async def test_a_fanned_out_item_the_tool_rejects_is_not_called() -> None:
+    def enum_census(country: Literal["Valdoria", "Quenland"]) -> int:
+        """How many people live in a country.
+
+        Args:
+            country: the country's name.
+        """
+        return census(country)
+
+    model = ScriptedModel([ToolCall("enum_census", {"country": "Valdoria"}), "812000"])
+    agent = Agent(model, tools=[enum_census], strategy=GuidedStrategy())
+    result = await agent.run("What is the population of Valdoria and Atlantis?")
+    assert result.usage.tool_calls == 1  # Atlantis is no value of the enum
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("Which has more people, Valdoria or Quenland?", "Quenland"),
+        ("Which is less populous: Valdoria or Quenland?", "Valdoria"),
+        ("Between Osterwick and Quenland, which has the fewest inhabitants?", "Osterwick"),
+        ("Quenland or Osterwick: which is bigger?", "Quenland"),
+    ],
+)
+async def test_a_which_question_is_answered_by_comparing_the_results(
+    question: str, expected: str
+) -> None:
+    names = [n for n in ("Valdoria", "Quenland", "Osterwick") if n in question]
+    first, second = sorted(names, key=question.index)
+    model = ScriptedModel([counted(first), counted(second), "unused"])
+    agent = Agent(model, tools=[census], strategy=GuidedStrategy(fan_out=False))
+    result = await agent.run(question)
+    assert result.output == expected
+    assert result.usage.model_calls == 2
+
+
+async def test_without_compare_values_the_model_compares() -> None:
+    model = ScriptedModel([counted("Valdoria"), "Valdoria"])
+    agent = Agent(model, tools=[census], strategy=GuidedStrategy(compare_values=False))
+    result = await agent.run("Which has more people, Valdoria or Quenland?")
+    assert result.output == "Valdoria"  # the model's (wrong) pick stands
+    assert looked_up(result) == ["Valdoria", "Quenland"]
+
+
+@pytest.mark.parametrize(
+    ("question", "value", "expected"),
+    [
+        (
+            "Which of Valdoria, Osterwick and Norrhaven is smallest?",
+            "Osterwick",
+            ["Valdoria", "Norrhaven"],
+        ),
+        ("how many more live in estrevia than in norrhaven", "Estrevia", ["norrhaven"]),
+        ("Weather in New York and Los Angeles?", "New York", ["Los Angeles"]),
+        ("Compare Valdoria vs. Quenland.", "Valdoria", ["Quenland"]),
+        ("Convert 5 miles to km and double it", "km", []),
+        ("What is the capital of Lunaria and then double its population", "Lunaria", []),
+        ("By how much does Lunaria's population exceed Osterwick's?", "Lunaria", []),
+        ("capitals of valdoria and kethmoor, as 'X and Y'", "Valdoria", ["kethmoor"]),
+        ("What is the population of Valdoria and its capital?", "Valdoria", []),
+        ("Population of Valdoria?", "Valdoria", []),
+        ("Population of Valdoria?", "Atlantis", []),
+        ("Add 3 and 4", "3", []),
+    ],
+)
+def test_the_siblings_of_a_value_are_the_other_items_of_its_list(
+    question: str, value: str, expected: list[str]
+) -> None:
+    assert h.siblings(question, value) == expected
+
+
+def _counts(**people: int) -> list[h.Fact]:
+    return [h.Fact(counted(c), str(n), True) for c, n in people.items()]
+
+
+@pytest.mark.parametrize(
+    ("question", "facts", "expected"),
+    [
+        ("Which is hotter, Aden or Baku?", _counts(Aden=30, Baku=20), "Aden"),
+        ("Which is cheaper, Aden or Baku?", _counts(Aden=30, Baku=20), "Baku"),
+        ("How many more live in Aden than Baku?", _counts(Aden=30, Baku=20), None),
+        ("Which is bigger and which is smaller, Aden or Baku?", _counts(Aden=3, Baku=2), None),
+        ("Which is bigger, Aden, Baku or Cork?", _counts(Aden=3, Baku=2), None),  # Cork unknown
+        ("Which is bigger, Aden or Baku?", _counts(Aden=3, Baku=3), None),  # a tie
+        ("Which one is it, Aden or Baku?", _counts(Aden=3, Baku=2), None),  # no direction
+        ("Tell me the bigger of Aden and Baku.", _counts(Aden=3, Baku=2), None),  # no "which"
+    ],
+)
+def test_a_comparison_is_read_off_only_when_the_question_and_results_settle_it(
+    question: str, facts: list[h.Fact], expected: str | None
+) -> None:
+    assert h.compared(question, facts) == expected
+
+
+async def test_a_run_cut_anywhere_in_a_fan_out_resumes_to_the_same_answer(
+    make_store: StoreFactory,
+) -> None:
+    question = "Which of Valdoria, Osterwick and Norrhaven has the fewest people?"
+
+    def agent(store: JournalStore) -> Agent[None, str]:
+        model = ScriptedModel([counted("Valdoria")])
+        tools = [Tool(census, idempotent=True)]  # a lookup: run again after a cut
+        return Agent(model, tools=tools, strategy=GuidedStrategy(), store=store)
+
+    original = await agent(make_store()).run(question)
+    assert original.output == "Norrhaven"
+    events = original.events
+    for cut in range(1, len(events) - 1):
+        store = make_store()
+        await store.append(original.run_id, events[:cut])
+        result = await agent(store).resume(original.run_id)
+        assert result.output == "Norrhaven", cut
+        assert result.events[:cut] == events[:cut], cut
+        # a lookup cut mid-call is started again; each finishes once
+        assert list(dict.fromkeys(looked_up(result))) == ["Valdoria", "Osterwick", "Norrhaven"]
+        assert len(of_type(result, ToolCallFinished)) == 3, cut
+        await store.close()

@@ -120,6 +120,8 @@ TECHNIQUES = (
     "read_copies",
     "sentence_recall",
     "ground_numbers",
+    "fan_out",
+    "compare_values",
 )
 """The guided strategy's techniques, each a constructor flag that is on by default."""
 
@@ -271,6 +273,16 @@ class GuidedStrategy(Strategy):
             result holds is replaced by the one number of the question no call has
             used (``price(item="pens", quantity=5)`` for "What do fifty pens cost?" is
             made with ``quantity=50``).
+        fan_out: a call whose argument is one item of a list in the question ("Which
+            of Valdoria, Osterwick and Norrhaven ...", "how many more live in estrevia
+            than in norrhaven") is made again by the orchestrator for each other item,
+            the rest of its arguments unchanged, once its result is in: a small model
+            asked for the next lookup repeats the first.
+        compare_values: a "which" question that picks by size ("Which is more
+            populous, A or B?", "which has the fewest ...") is answered by the
+            orchestrator once one tool has given a number for each name of the
+            question's list: the name with the largest or smallest number, by the
+            question's comparing word. Small models compare numbers poorly.
         delegate_first: the first move is always a tool, chosen among the tools' names
             only (a supervisor routes every task to a worker; off by default).
     """
@@ -303,6 +315,8 @@ class GuidedStrategy(Strategy):
         read_copies: bool = True,
         sentence_recall: bool = True,
         ground_numbers: bool = True,
+        fan_out: bool = True,
+        compare_values: bool = True,
         delegate_first: bool = False,
     ) -> None:
         self.native_decision = native_decision
@@ -328,6 +342,8 @@ class GuidedStrategy(Strategy):
         self.read_copies = read_copies
         self.sentence_recall = sentence_recall
         self.ground_numbers = ground_numbers
+        self.fan_out = fan_out
+        self.compare_values = compare_values
         self.delegate_first = delegate_first
 
     def __repr__(self) -> str:
@@ -790,6 +806,12 @@ class AfterResults:
             if sum(x.ok for x in results) < len(clauses):
                 return Decide()
             return Answer(results[-1].content, chosen=results[-1])
+        fanned = _fanned(r, results) if g.fan_out else []
+        if fanned:
+            return Judge(fanned, forced=True)
+        picked = h.compared(_question(r), results) if g.compare_values else None
+        if picked is not None:
+            return Answer(picked, why="The orchestrator compared the results for each name.")
         if not g.track_question:
             return Decide()
         left = _unused(r, [x.call for x in results])
@@ -805,6 +827,37 @@ class AfterResults:
             notes.append(_COMBINE_NOTE.format(facts=_stated(r, waiting)))
             return Decide()
         return Answer(results[-1].content, chosen=results[-1])
+
+
+def _fanned(r: Run, results: list[h.Fact]) -> list[ToolCall]:
+    """The calls just made, made again for each other item of the question's list that
+    their argument came from (``fan_out``); none already made, each valid."""
+    question = _question(r)
+    batch = {c.id for c in r.state.batch}
+    asked = {
+        (x.call.name, str(v).strip().lower())
+        for x in results
+        for v in h.leaves(x.call.parsed_arguments())
+    }
+    out: list[ToolCall] = []
+    for x in results:
+        args = x.call.parsed_arguments()
+        if x.call.id not in batch or not x.ok or not isinstance(args, dict):
+            continue
+        for key, value in args.items():
+            if not isinstance(value, str):
+                continue
+            for sibling in h.siblings(question, value):
+                name = sibling
+                if value[:1].isupper() and not name[:1].isupper():
+                    name = name[:1].upper() + name[1:]  # as the model wrote the first
+                if (x.call.name, name.lower()) in asked:
+                    continue
+                asked.add((x.call.name, name.lower()))
+                call = ToolCall(x.call.name, {**args, key: name}, f"{x.call.id}_{len(out)}")
+                if _valid(r, call):
+                    out.append(call)
+    return out
 
 
 def _focused(r: Run, text: str) -> list[Message]:
@@ -1133,17 +1186,25 @@ class Recalled:
 class Answer:
     """End the run with an answer: the tool's result when the model only restates it.
 
-    ``final`` marks an answer from a finishing step, taken as it is.
+    ``final`` marks an answer from a finishing step, taken as it is; ``why``, the
+    orchestrator's own answer (``compare_values``), with the reason it gives.
     """
 
     text: str
     chosen: h.Fact | None = None
     final: bool = False
+    why: str = ""
 
     async def run(self, r: Run) -> Node | Finish:
         g = _strategy(r)
         text, chosen = self.text, self.chosen
         results = _facts(r)
+        if self.why:  # the orchestrator's own answer, worked out from the results
+            got = judge_answer(r, text, Reason("final_answer", self.why))
+            if isinstance(got, Finish):
+                return got
+            reject_output(r, got)
+            return Finishing(text, got)
         structured = bool(results) and g.pick_fields and h.structured(results[-1].content)
         if chosen is not None and structured and chosen.call.id == results[-1].call.id:
             return AnswerWithoutTools()  # the model picks the answer out of the result

@@ -26,6 +26,7 @@ __all__ = [
     "clauses",
     "close",
     "codes_meaning",
+    "compared",
     "computed_numbers",
     "copied_example",
     "digest",
@@ -48,6 +49,7 @@ __all__ = [
     "restates_value",
     "rewrite_question",
     "same_value",
+    "siblings",
     "split_names",
     "squash_text",
     "structured",
@@ -1118,3 +1120,127 @@ def renumbered(
         return None
     value = float(left[0])
     return {**args, stray[0]: int(value) if value.is_integer() else value}
+
+
+_LIST_JOINER = re.compile(
+    r"\s*(?:,\s*(?:and|or)\b|,|\band\b|\bor\b|\bthan(?:\s+(?:in|of|for|at|on))?\b|\bvs\.?|"
+    r"\bversus\b|&)\s*",
+    re.IGNORECASE,
+)
+_NOT_NAMES = _FILLER | frozenset(
+    """all also both each either neither other others some what who how much many more
+    most less fewer combined together total put their them these those one two three
+    people population populations""".split()
+)
+_LIST_ITEM = re.compile(r"[A-Za-z][\w'-]*(?:\s+[A-Z][\w'-]*){0,2}")
+
+
+def siblings(prompt: str, value: str) -> list[str]:
+    """The other items of the list in which a question names ``value``: "Osterwick" and
+    "Norrhaven" for "Valdoria" in "Which of Valdoria, Osterwick and Norrhaven ...", and
+    "norrhaven" for "estrevia" in "how many more live in estrevia than in norrhaven".
+
+    A list is items joined by commas, "and", "or", "than", "vs"; an item is one word, or
+    capitalised words; a capitalised value has capitalised siblings only; a word of
+    asking, counting or joining ends the list. Empty when the value is not in the
+    question or stands alone.
+    """
+    text = value.strip()
+    if len(text) < 2 or _NUMBER.fullmatch(text):
+        return []
+    found = re.search(rf"(?<![\w-]){re.escape(text)}(?![\w-])", prompt, re.IGNORECASE)
+    if found is None:
+        return []
+    named = found.group()[:1].isupper()
+
+    def item(word: str) -> bool:
+        first = word.split(maxsplit=1)[0]
+        return (
+            first.lower() not in _NOT_NAMES
+            and not re.match(rf"(?:{_STEP_VERBS})\b", first, re.IGNORECASE)
+            and (first[:1].isupper() or not named)
+            and word.lower() != text.lower()
+        )
+
+    out: list[str] = []
+    at = found.end()
+    while (joiner := _LIST_JOINER.match(prompt, at)) and joiner.end() > at:
+        got = _LIST_ITEM.match(prompt, joiner.end())
+        if got is None:
+            break
+        word = got.group() if named else got.group().split()[0]
+        if not item(word):
+            break
+        out.append(word)
+        at = got.start() + len(word)
+    before = prompt[: found.start()]
+    while True:
+        joiner = re.search(rf"({_LIST_JOINER.pattern})$", before, re.IGNORECASE)
+        if joiner is None or not joiner.group():
+            break
+        head = before[: joiner.start()]
+        got = re.search(r"([A-Za-z][\w'-]*)$", head)
+        if got is None or not item(got.group(1)):
+            break
+        out.insert(0, got.group(1))
+        before = head[: got.start()]
+    return list(dict.fromkeys(out))
+
+
+_LARGER = frozenset(
+    """more most larger largest bigger biggest greater greatest higher highest populous
+    hotter hottest warmer warmest heavier heaviest older oldest taller tallest longer longest
+    richer richest costlier costliest pricier priciest""".split()
+)
+_SMALLER = frozenset(
+    """fewer fewest less least smaller smallest lower lowest colder coldest cooler coolest
+    lighter lightest younger youngest shorter shortest cheaper cheapest""".split()
+)
+_WHICH = re.compile(r"\b(?:which|who|whichever)\b", re.IGNORECASE)
+_HOW_MUCH = re.compile(r"\bhow\s+(?:many|much|far)\b|\bby\s+how\b|\bwhat\s+is\s+the\b", re.I)
+
+
+def compared(prompt: str, results: Sequence[Fact]) -> str | None:
+    """The name a "which" question picks by size, read off one number per name.
+
+    "Which is more populous: Valdoria or Brisalta?" with a number from one tool for each
+    of the names is the name whose number is the largest; "which has the fewest ..." the
+    smallest. The direction comes from one comparing word ("more", "fewest", "warmer",
+    "cheaper"; "less populous" is "less"); None when the question does not ask "which",
+    asks how much, names no direction or both, or when some name has no number, or two
+    names share the winning number.
+    """
+    if not _WHICH.search(prompt) or _HOW_MUCH.search(prompt):
+        return None
+    words = re.findall(r"[a-z]+", prompt.lower())
+    larger = [w for w in words if w in _LARGER]
+    smaller = [w for w in words if w in _SMALLER]
+    if smaller and larger == ["populous"]:  # "less populous", "the least populous"
+        larger = []
+    if bool(larger) == bool(smaller):
+        return None
+    by_name: dict[str, float] = {}
+    tools: set[str] = set()
+    for r in results:
+        if not r.ok or not _NUMBER.fullmatch(_unseparated(r.content.strip())):
+            continue
+        names = [
+            v
+            for v in leaves(r.call.parsed_arguments())
+            if isinstance(v, str)
+            and re.search(rf"(?<![\w-]){re.escape(v.strip())}(?![\w-])", prompt, re.I)
+        ]
+        if len(names) != 1:
+            continue
+        tools.add(r.call.name)
+        by_name[names[0].strip()] = numbers(r.content)[0]
+    if len(by_name) < 2 or len(tools) != 1:
+        return None
+    first = next(iter(by_name))
+    listed = {first.lower(), *(s.lower() for s in siblings(prompt, first))}
+    if {n.lower() for n in by_name} != listed:
+        return None  # every name of the question's list, and only those, has a number
+    pick = max if larger else min
+    best = pick(by_name.values())
+    winners = [n for n, v in by_name.items() if v == best]
+    return winners[0] if len(winners) == 1 else None
