@@ -1501,6 +1501,10 @@ async def test_without_compare_values_the_model_compares() -> None:
         ("Population of Valdoria?", "Valdoria", []),
         ("Population of Valdoria?", "Atlantis", []),
         ("Add 3 and 4", "3", []),
+        ("which has fewer inhabitants, estrevia or lunaria", "estrevia", ["lunaria"]),
+        ("how many more people does valdoria have than kethmoor", "Valdoria", ["kethmoor"]),
+        ("Population of Valdoria, please", "Valdoria", []),
+        ("Valdoria, Osterwick: compare them", "Valdoria", []),  # no "and" or "or" ends it
     ],
 )
 def test_the_siblings_of_a_value_are_the_other_items_of_its_list(

@@ -1123,16 +1123,20 @@ def renumbered(
 
 
 _LIST_JOINER = re.compile(
-    r"\s*(?:,\s*(?:and|or)\b|,|\band\b|\bor\b|\bthan(?:\s+(?:in|of|for|at|on))?\b|\bvs\.?|"
-    r"\bversus\b|&)\s*",
+    r"\s*(?:,\s*(?:and|or)\b|,|\band\b|\bor\b|"
+    r"(?:\b(?:have|has|had|is|are|was|were|does|do|did)\s+)?\bthan(?:\s+(?:in|of|for|at|on))?\b|"
+    r"\bvs\.?|\bversus\b|&)\s*",
     re.IGNORECASE,
 )
 _NOT_NAMES = _FILLER | frozenset(
     """all also both each either neither other others some what who how much many more
     most less fewer combined together total put their them these those one two three
-    people population populations""".split()
+    people population populations please respectively""".split()
 )
 _LIST_ITEM = re.compile(r"[A-Za-z][\w'-]*(?:\s+[A-Z][\w'-]*){0,2}")
+_LIST_START = re.compile(
+    r"(?:^|[,:;(]|\b(?:of|between|among|from|in|for|including|like|to|and|or))\s*$", re.I
+)
 
 
 def siblings(prompt: str, value: str) -> list[str]:
@@ -1140,10 +1144,12 @@ def siblings(prompt: str, value: str) -> list[str]:
     "Norrhaven" for "Valdoria" in "Which of Valdoria, Osterwick and Norrhaven ...", and
     "norrhaven" for "estrevia" in "how many more live in estrevia than in norrhaven".
 
-    A list is items joined by commas, "and", "or", "than", "vs"; an item is one word, or
-    capitalised words; a capitalised value has capitalised siblings only; a word of
-    asking, counting or joining ends the list. Empty when the value is not in the
-    question or stands alone.
+    A list is items joined by "and", "or", "than", "vs", or by commas followed by a
+    last "and" or "or" ("A, B and C"); an item is one word, or capitalised words; a
+    capitalised value has capitalised siblings only; a word of asking, counting or
+    joining ends the list, and an item before a comma must start the list or follow
+    a comma ("fewer inhabitants, estrevia or lunaria" is a list of two). Empty when
+    the value is not in the question or stands alone.
     """
     text = value.strip()
     if len(text) < 2 or _NUMBER.fullmatch(text):
@@ -1162,17 +1168,20 @@ def siblings(prompt: str, value: str) -> list[str]:
             and word.lower() != text.lower()
         )
 
-    out: list[str] = []
+    right: list[tuple[str, bool]] = []  # each item, and whether a bare comma led to it
     at = found.end()
     while (joiner := _LIST_JOINER.match(prompt, at)) and joiner.end() > at:
         got = _LIST_ITEM.match(prompt, joiner.end())
         if got is None:
             break
-        word = got.group() if named else got.group().split()[0]
+        word = got.group() if named else got.group().split(maxsplit=1)[0]
         if not item(word):
             break
-        out.append(word)
+        right.append((word, joiner.group().strip() == ","))
         at = got.start() + len(word)
+    while right and right[-1][1]:  # "A, B" with no "and" or "or" to end it is no list
+        right.pop()
+    left: list[str] = []
     before = prompt[: found.start()]
     while True:
         joiner = re.search(rf"({_LIST_JOINER.pattern})$", before, re.IGNORECASE)
@@ -1182,9 +1191,11 @@ def siblings(prompt: str, value: str) -> list[str]:
         got = re.search(r"([A-Za-z][\w'-]*)$", head)
         if got is None or not item(got.group(1)):
             break
-        out.insert(0, got.group(1))
+        if joiner.group().strip() == "," and not _LIST_START.search(head[: got.start()]):
+            break
+        left.insert(0, got.group(1))
         before = head[: got.start()]
-    return list(dict.fromkeys(out))
+    return list(dict.fromkeys([*left, *(w for w, _ in right)]))
 
 
 _LARGER = frozenset(
