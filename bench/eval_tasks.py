@@ -58,6 +58,13 @@ The splits:
   multi-lookup; same tools, same fictional countries, new numbers, phrasings and
   combinations) and 45 ``tool_shapes`` tasks, five for each shape of ``SHAPES`` (five of
   them needing two steps).
+* ``fresh_7`` (172 tasks): written at the start of a new tuning round, before any
+  tuning in it, by someone who had not seen the strategy's failures, and committed
+  before it was first run. Like ``fresh_6``: 127 tasks in the seven categories above (26
+  arithmetic, 21 conversion, 15 capital, 12 population, 20 no tool, 21 two-step, 12
+  multi-lookup; same tools, same fictional countries, new numbers, phrasings and
+  combinations) and 45 ``tool_shapes`` tasks, five for each shape of ``SHAPES`` (five of
+  them needing two steps).
 
 Each ``tool_shapes`` task is labelled with its tool's shape (``Task.shape``, one of
 ``SHAPES``), so results can be reported per shape as well as per category. The tools an
@@ -175,8 +182,8 @@ def task_tools(task: Task) -> list[object]:
 
     ``tool_shapes`` tasks: the calculator and the tools of bench/eval_shapes.py; every
     other task: the demo's three and the population lookup. On every split but
-    ``fresh_2``, ``fresh_3``, ``fresh_4``, ``fresh_5`` and ``fresh_6`` (the ones mixing
-    both kinds) this is ``eval_tools(task.split)``.
+    ``fresh_2``, ``fresh_3``, ``fresh_4``, ``fresh_5``, ``fresh_6`` and ``fresh_7`` (the
+    ones mixing both kinds) this is ``eval_tools(task.split)``.
     """
     return eval_tools("shapes" if task.category == "tool_shapes" else None)
 
@@ -3619,6 +3626,602 @@ _FRESH_6: list[_Row | _ShapeRow] = [
 ]
 
 
+# Written at the start of a new tuning round, before any tuning in it, by someone who had
+# not seen the strategy's failures, and committed before it was first run: the seven
+# categories in the proportions of _HELD_OUT_2 and five tool-shape tasks for each shape.
+# Only for measuring, like _HELD_OUT.
+_FRESH_7: list[_Row | _ShapeRow] = [
+    # --- arithmetic ---------------------------------------------------------------------
+    ("arithmetic", "what's 93 times 17", (_calc("93*17"),)),
+    ("arithmetic", "What's 45,318 plus 27,904?", (_calc("45318+27904"),)),
+    ("arithmetic", "9,021 take away 3,456", (_calc("9021-3456"),)),
+    ("arithmetic", "How many 32s make 8,192?", (_calc("8192/32"),)),
+    ("arithmetic", "Evaluate 14 * (96 - 58) + 7.", (_calc("14*(96-58)+7"),)),
+    ("arithmetic", "two to the power of fifteen?", (_calc("2**15"),)),
+    ("arithmetic", "square 34 for me", (_calc("34**2"),)),
+    ("arithmetic", "forty-eight multiplied by seventy-three, please", (_calc("48*73"),)),
+    ("arithmetic", "what's 17.5 percent of 1,240", (_calc("1240*17.5/100"),)),
+    ("arithmetic", "Find 3,001 modulo 19.", (_calc("3001%19"),)),
+    ("arithmetic", "Total up 2,718, 1,414 and 3,162.", (_calc("2718+1414+3162"),)),
+    (
+        "arithmetic",
+        "From two thousand five hundred, take away eight hundred and forty-nine.",
+        (_calc("2500-849"),),
+    ),
+    ("arithmetic", "6.75 x 12.8", (_calc("6.75*12.8"),)),
+    ("arithmetic", "What is 9.45 million divided by 3,500?", (_calc("9450000/3500"),)),
+    ("arithmetic", "Work out (250 - 87) times (14 + 6).", (_calc("(250-87)*(14+6)"),)),
+    ("arithmetic", "265 - 418 = ?", (_calc("265-418"),)),
+    ("arithmetic", "How much is 16,000 times 0.0375?", (_calc("16000*0.0375"),)),
+    ("arithmetic", "what's 4 cubed plus 9 squared", (_calc("4**3+9**2"),)),
+    (
+        "arithmetic",
+        "What positive number, multiplied by itself, gives 6,241?",
+        (_calc("6241**0.5"),),
+    ),
+    ("arithmetic", "with the calculator, find 11,776 / 46", (_calc("11776/46"),)),
+    (
+        "arithmetic",
+        "A warehouse stacks 56 boxes on each pallet. How many boxes are on 145 pallets?",
+        (_calc("56*145"),),
+    ),
+    (
+        "arithmetic",
+        "Each row of a vineyard has 215 vines, and there are 64 rows. How many vines are there "
+        "altogether?",
+        (_calc("215*64"),),
+    ),
+    (
+        "arithmetic",
+        "My gym membership costs $39 a month. What do I pay over two and a half years, in dollars?",
+        (_calc("39*30"),),
+    ),
+    (
+        "arithmetic",
+        "a courier makes 35 deliveries a day, 5 days a week. how many deliveries is that in 6 "
+        "weeks?",
+        (_calc("35*5*6"),),
+    ),
+    ("arithmetic", "how much is 53 ÷ 8", (_calc("53/8"),)),
+    ("arithmetic", "mean of 245, 310, 287 and 198?", (_calc("(245+310+287+198)/4"),)),
+    # --- unit conversion ----------------------------------------------------------------
+    ("conversion", "54 km to mi", (_conv(54, "km", "mi"),)),
+    ("conversion", "How many feet long is a 25 m pool?", (_conv(25, "m", "ft"),)),
+    ("conversion", "convert 185 lbs to kilos", (_conv(185, "lb", "kg"),)),
+    (
+        "conversion",
+        "It's 33 degrees Celsius today. What is that in Fahrenheit?",
+        (_conv(33, "c", "f"),),
+    ),
+    ("conversion", "how many kilometres is a 7.5-mile hike", (_conv(7.5, "mi", "km"),)),
+    ("conversion", "the thermometer says 5 °F. in celsius?", (_conv(5, "f", "c"),)),
+    ("conversion", "13,200 ft is how many miles?", (_conv(13200, "ft", "mi"),)),
+    ("conversion", "Convert five and a half gallons to litres.", (_conv(5.5, "gal", "l"),)),
+    ("conversion", "What's 40 litres in US gallons?", (_conv(40, "l", "gal"),)),
+    ("conversion", "Turn 350 kelvin into degrees Celsius.", (_conv(350, "k", "c"),)),
+    ("conversion", "minus 4 degrees fahrenheit in celsius?", (_conv(-4, "f", "c"),)),
+    (
+        "conversion",
+        "A newborn baby weighs 3.4 kg. What's that in pounds?",
+        (_conv(3.4, "kg", "lb"),),
+    ),
+    ("conversion", "0.6 km = how many m?", (_conv(0.6, "km", "m"),)),
+    ("conversion", "How many metres is a mile and a half?", (_conv(1.5, "mi", "m"),)),
+    ("conversion", "Convert 18,000 lb to kg, please.", (_conv(18000, "lb", "kg"),)),
+    ("conversion", "61 °F in °C?", (_conv(61, "f", "c"),)),
+    ("conversion", "What is 3,200 m in miles?", (_conv(3200, "m", "mi"),)),
+    ("conversion", "What's 250 K in °F?", (_conv(250, "k", "f"),)),
+    ("conversion", "How many kelvin is 45 °C?", (_conv(45, "c", "k"),)),
+    ("conversion", "how many kg is a 25 lb dumbbell", (_conv(25, "lb", "kg"),)),
+    ("conversion", "What's 1,250 feet in metres?", (_conv(1250, "ft", "m"),)),
+    # --- capital lookups ----------------------------------------------------------------
+    (
+        "capital",
+        "I'm booking a flight to the capital of Brisalta. Which city do I fly to?",
+        (_cap("Brisalta"),),
+    ),
+    ("capital", "valdoria has what capital?", (_cap("Valdoria"),)),
+    ("capital", "Kethmoor's capital — what's it called?", (_cap("Kethmoor"),)),
+    ("capital", "Quenland — what's its capital city called?", (_cap("Quenland"),)),
+    ("capital", "Where is the capital of Estrevia? Give the city.", (_cap("Estrevia"),)),
+    ("capital", "Lunaria — I need the name of its capital.", (_cap("Lunaria"),)),
+    ("capital", "The capital of Norrhaven — which city?", (_cap("Norrhaven"),)),
+    ("capital", "I keep forgetting: Osterwick's capital is?", (_cap("Osterwick"),)),
+    ("capital", "What's the capital of the nation of Brisalta?", (_cap("Brisalta"),)),
+    (
+        "capital",
+        "Can you tell me what city is the capital of Kethmoor?",
+        (_cap("Kethmoor"),),
+    ),
+    ("capital", "valdoria's capital? answer in one word", (_cap("Valdoria"),)),
+    ("capital", "The capital of Estrevia is which city?", (_cap("Estrevia"),)),
+    ("capital", "Quiz time: Norrhaven's capital?", (_cap("Norrhaven"),)),
+    (
+        "capital",
+        "A letter arrived postmarked from Lunaria's capital. What city is that?",
+        (_cap("Lunaria"),),
+    ),
+    ("capital", "need quenland's capital city for a form", (_cap("Quenland"),)),
+    # --- population lookups -------------------------------------------------------------
+    ("population", "Kethmoor — total number of residents?", (_pop("Kethmoor"),)),
+    (
+        "population",
+        "Give me the number of people living in Norrhaven.",
+        (_pop("Norrhaven"),),
+    ),
+    ("population", "Lunaria — how many inhabitants?", (_pop("Lunaria"),)),
+    ("population", "how many folks live in valdoria", (_pop("Valdoria"),)),
+    ("population", "Osterwick is home to how many people?", (_pop("Osterwick"),)),
+    (
+        "population",
+        "For a report on Quenland, I need its population.",
+        (_pop("Quenland"),),
+    ),
+    ("population", "What's the size of Quenland's population?", (_pop("Quenland"),)),
+    ("population", "brisalta - population figure please", (_pop("Brisalta"),)),
+    ("population", "Check how many people live in Lunaria.", (_pop("Lunaria"),)),
+    ("population", "Look up how many inhabitants Valdoria has.", (_pop("Valdoria"),)),
+    ("population", "How large is the population of Norrhaven?", (_pop("Norrhaven"),)),
+    ("population", "Estrevia: how many residents?", (_pop("Estrevia"),)),
+    # --- no tool needed -----------------------------------------------------------------
+    ("no_tool", "What is the capital of Ireland?", ("Dublin",)),
+    ("no_tool", "How many legs does a chicken have?", (2.0,)),
+    ("no_tool", "What is the chemical symbol for hydrogen?", ("H",)),
+    ("no_tool", "how many sides does a square have", (4.0,)),
+    ("no_tool", "What is the name of Earth's natural satellite?", ("the Moon", "Moon")),
+    ("no_tool", "Who wrote the Odyssey?", ("Homer",)),
+    ("no_tool", "What is the opposite of open?", ("closed", "shut")),
+    ("no_tool", "What language is spoken in Japan?", ("Japanese",)),
+    ("no_tool", "What currency does Germany use?", ("euro", "the euro", "euros")),
+    (
+        "no_tool",
+        "What is the largest desert in Africa?",
+        ("Sahara", "the Sahara", "Sahara Desert", "the Sahara Desert"),
+    ),
+    ("no_tool", "what colour is coal", ("black",)),
+    ("no_tool", "How many colours are in a rainbow?", (7.0,)),
+    ("no_tool", "In which month is Christmas Day?", ("December",)),
+    ("no_tool", "In which country is the Eiffel Tower?", ("France",)),
+    ("no_tool", "What's the past tense of 'eat'?", ("ate",)),
+    (
+        "no_tool",
+        "Who composed the Moonlight Sonata?",
+        ("Ludwig van Beethoven", "Beethoven"),
+    ),
+    ("no_tool", "How many ounces are in a pound?", (16.0,)),
+    (
+        "no_tool",
+        "At what temperature in Fahrenheit does water boil at sea level?",
+        (212.0,),
+    ),
+    ("no_tool", "what's the capital of south korea", ("Seoul",)),
+    ("no_tool", "What day comes after Wednesday?", ("Thursday",)),
+    # --- two steps: one result feeds the next call --------------------------------------
+    (
+        "two_step",
+        "half of 26 miles, expressed in km?",
+        (_conv(26, "mi", "km") / 2,),
+    ),
+    (
+        "two_step",
+        "A garden path is 14 paving stones long, each 0.6 m. How long is the path in feet?",
+        (_conv(_calc("14*0.6"), "m", "ft"),),
+    ),
+    (
+        "two_step",
+        "Change 95 lb into kilograms, then add 12.",
+        (_conv(95, "lb", "kg") + 12,),
+    ),
+    (
+        "two_step",
+        "What's 131 °F in Celsius, minus 5?",
+        (_conv(131, "f", "c") - 5,),
+    ),
+    (
+        "two_step",
+        "Brisalta has 55 districts with equal populations. How many people live in each district?",
+        (_pop("Brisalta") / 55,),
+    ),
+    ("two_step", "seven times osterwick's population?", (_pop("Osterwick") * 7,)),
+    (
+        "two_step",
+        "I have two bags weighing 45 kg and 37 kg. What's their combined weight in pounds?",
+        (_conv(_calc("45+37"), "kg", "lb"),),
+    ),
+    (
+        "two_step",
+        "If 1,850 people move to Norrhaven, what will its population be?",
+        (_pop("Norrhaven") + 1850,),
+    ),
+    (
+        "two_step",
+        "What would Estrevia's population be after a 12% increase?",
+        (_calc(f"{POPULATIONS['Estrevia']}*112/100"),),
+    ),
+    (
+        "two_step",
+        "Quenland's population: how many tens of thousands is that?",
+        (_pop("Quenland") / 10000,),
+    ),
+    (
+        "two_step",
+        "Three 12-gallon drums are emptied into a tank. How many litres is that?",
+        (_conv(_calc("3*12"), "gal", "l"),),
+    ),
+    (
+        "two_step",
+        "A commuter drives 23 km to work and 23 km back, 5 days a week. How many miles is "
+        "that in a week?",
+        (_conv(_calc("23*2*5"), "km", "mi"),),
+    ),
+    (
+        "two_step",
+        "Turn 72 kilograms into pounds and take a sixth of it.",
+        (_conv(72, "kg", "lb") / 6,),
+    ),
+    (
+        "two_step",
+        "What's Valdoria's population less 64,000?",
+        (_pop("Valdoria") - 64000,),
+    ),
+    (
+        "two_step",
+        "Multiply 125 by 6 and express that many metres in feet.",
+        (_conv(_calc("125*6"), "m", "ft"),),
+    ),
+    (
+        "two_step",
+        "Take -12 °C, put it in Fahrenheit, then add 40.",
+        (_conv(-12, "c", "f") + 40,),
+    ),
+    (
+        "two_step",
+        "What's three eighths of Kethmoor's population?",
+        (_calc(f"{POPULATIONS['Kethmoor']}*3/8"),),
+    ),
+    (
+        "two_step",
+        "4 miles in feet, divided by 11?",
+        (_conv(4, "mi", "ft") / 11,),
+    ),
+    ("two_step", "norrhaven's population / 400 = ?", (_pop("Norrhaven") / 400,)),
+    (
+        "two_step",
+        "500 litres is how many gallons? Then subtract 100 from that.",
+        (_conv(500, "l", "gal") - 100,),
+    ),
+    (
+        "two_step",
+        "lunaria loses a quarter of its population. how many people are left?",
+        (_calc(f"{POPULATIONS['Lunaria']}*3/4"),),
+    ),
+    # --- two or more lookups ------------------------------------------------------------
+    (
+        "multi_lookup",
+        "Brisalta and Osterwick: total population?",
+        (_pop("Brisalta") + _pop("Osterwick"),),
+    ),
+    (
+        "multi_lookup",
+        "Lunaria outnumbers Kethmoor by how many people?",
+        (_pop("Lunaria") - _pop("Kethmoor"),),
+    ),
+    (
+        "multi_lookup",
+        "Brisalta vs Estrevia — which has more residents?",
+        (_most("Brisalta", "Estrevia"),),
+    ),
+    (
+        "multi_lookup",
+        "which is smaller in population, estrevia or kethmoor?",
+        (_fewest("Estrevia", "Kethmoor"),),
+    ),
+    (
+        "multi_lookup",
+        "I need the capitals of Kethmoor and Quenland. Answer like 'X and Y'.",
+        (f"{_cap('Kethmoor')} and {_cap('Quenland')}",),
+    ),
+    (
+        "multi_lookup",
+        "Combined population of Norrhaven, Brisalta and Lunaria?",
+        (_pop("Norrhaven") + _pop("Brisalta") + _pop("Lunaria"),),
+    ),
+    (
+        "multi_lookup",
+        "Which is the largest by population: Kethmoor, Valdoria or Estrevia?",
+        (_most("Kethmoor", "Valdoria", "Estrevia"),),
+    ),
+    (
+        "multi_lookup",
+        "Give me the capital of whichever of Lunaria and Osterwick has fewer people.",
+        (_cap(_fewest("Lunaria", "Osterwick")),),
+    ),
+    (
+        "multi_lookup",
+        "What's the ratio of Brisalta's population to Osterwick's?",
+        (_pop("Brisalta") / _pop("Osterwick"),),
+    ),
+    (
+        "multi_lookup",
+        "Take Lunaria's population away from Quenland's.",
+        (_pop("Quenland") - _pop("Lunaria"),),
+    ),
+    (
+        "multi_lookup",
+        "among brisalta, norrhaven and quenland, which has the fewest people",
+        (_fewest("Brisalta", "Norrhaven", "Quenland"),),
+    ),
+    (
+        "multi_lookup",
+        "Whichever of Estrevia and Valdoria is more populous — what is its capital?",
+        (_cap(_most("Estrevia", "Valdoria")),),
+    ),
+    # --- tool shapes (the tools of bench/eval_shapes.py) --------------------------------
+    (
+        "tool_shapes",
+        "Give me the current count of brackets in stock.",
+        (float(inventory_count("brackets")),),
+        "enum argument",
+    ),
+    (
+        "tool_shapes",
+        "washers — how many are in stock right now?",
+        (float(inventory_count("washers")),),
+        "enum argument",
+    ),
+    (
+        "tool_shapes",
+        "Which do we hold more of, springs or hinges? Give the item name.",
+        ("springs" if inventory_count("springs") > inventory_count("hinges") else "hinges",),
+        "enum argument",
+    ),
+    (
+        "tool_shapes",
+        "After we sell 90 gaskets, how many gaskets are left in stock?",
+        (float(inventory_count("gaskets") - 90),),
+        "enum argument",
+    ),
+    (
+        "tool_shapes",
+        "hinges plus springs in stock, total?",
+        (float(inventory_count("hinges") + inventory_count("springs")),),
+        "enum argument",
+    ),
+    ("tool_shapes", "what do 7 staplers cost", (price("stapler", 7),), "two typed arguments"),
+    (
+        "tool_shapes",
+        "Price of twenty-five markers, in dollars?",
+        (price("marker", 25),),
+        "two typed arguments",
+    ),
+    (
+        "tool_shapes",
+        "I'm buying 2 backpacks for my kids. What's the cost?",
+        (price("backpack", 2),),
+        "two typed arguments",
+    ),
+    ("tool_shapes", "How much are 150 pens?", (price("pen", 150),), "two typed arguments"),
+    (
+        "tool_shapes",
+        "quote me for 8 notebooks",
+        (price("notebook", 8),),
+        "two typed arguments",
+    ),
+    (
+        "tool_shapes",
+        "Jan 31, 2025 plus 30 days = which date?",
+        _dates(add_days("2025-01-31", 30)),
+        "date and integer",
+    ),
+    (
+        "tool_shapes",
+        "If I add 365 days to 10 June 2025, what date do I get? Give YYYY-MM-DD.",
+        _dates(add_days("2025-06-10", 365)),
+        "date and integer",
+    ),
+    (
+        "tool_shapes",
+        "count forward 19 days from 2024-02-20. which date is that?",
+        _dates(add_days("2024-02-20", 19)),
+        "date and integer",
+    ),
+    (
+        "tool_shapes",
+        "What date was 1,000 days before 2025-09-01?",
+        _dates(add_days("2025-09-01", -1000)),
+        "date and integer",
+    ),
+    (
+        "tool_shapes",
+        "Take 3 weeks off 2026-03-15 — which date do you get?",
+        _dates(add_days("2026-03-15", -21)),
+        "date and integer",
+    ),
+    (
+        "tool_shapes",
+        "How many days separate 2024-07-01 and 2024-12-31?",
+        (float(days_between("2024-07-01", "2024-12-31")),),
+        "two dates",
+    ),
+    (
+        "tool_shapes",
+        "from 14 february 2025 to 1 june 2025, how many days?",
+        (float(days_between("2025-02-14", "2025-06-01")),),
+        "two dates",
+    ),
+    (
+        "tool_shapes",
+        "I started a job on 2023-11-20. How many days had passed by 2025-02-10?",
+        (float(days_between("2023-11-20", "2025-02-10")),),
+        "two dates",
+    ),
+    (
+        "tool_shapes",
+        "Number of days from 2024-02-01 to 2024-03-31?",
+        (float(days_between("2024-02-01", "2024-03-31")),),
+        "two dates",
+    ),
+    (
+        "tool_shapes",
+        "2025-04-07 to 2025-07-28 is how many weeks?",
+        (days_between("2025-04-07", "2025-07-28") / 7,),
+        "two dates",
+    ),
+    (
+        "tool_shapes",
+        "'Kethmoor Valley' — how many letters?",
+        (float(count_text("Kethmoor Valley", "letters")),),
+        "text and enum",
+    ),
+    (
+        "tool_shapes",
+        "word count: 'bring two spare keys and a torch to the cabin'",
+        (float(count_text("bring two spare keys and a torch to the cabin", "words")),),
+        "text and enum",
+    ),
+    (
+        "tool_shapes",
+        "how many vowels are in 'Estrevia'",
+        (float(count_text("Estrevia", "vowels")),),
+        "text and enum",
+    ),
+    (
+        "tool_shapes",
+        "Count the vowels in the sentence 'a heavy rain fell on the quiet town'.",
+        (float(count_text("a heavy rain fell on the quiet town", "vowels")),),
+        "text and enum",
+    ),
+    (
+        "tool_shapes",
+        "How many letters are there in 'Swiftpost Express 24'?",
+        (float(count_text("Swiftpost Express 24", "letters")),),
+        "text and enum",
+    ),
+    (
+        "tool_shapes",
+        "write 'stone bridge' back to front",
+        (reverse_text("stone bridge"),),
+        "free text",
+    ),
+    ("tool_shapes", "What is 'Quenland' reversed?", (reverse_text("Quenland"),), "free text"),
+    (
+        "tool_shapes",
+        "Give me 'route 66' spelled backwards.",
+        (reverse_text("route 66"),),
+        "free text",
+    ),
+    (
+        "tool_shapes",
+        "Reverse every character of 'Hello, Calvenna!'",
+        (reverse_text("Hello, Calvenna!"),),
+        "free text",
+    ),
+    (
+        "tool_shapes",
+        "Reverse the phrase 'open late'.",
+        (reverse_text("open late"),),
+        "free text",
+    ),
+    (
+        "tool_shapes",
+        "Name the shipping company for order #B-2001.",
+        (str(_order("B-2001", "carrier")),),
+        "JSON object",
+    ),
+    (
+        "tool_shapes",
+        "Where is order A-1043 at? Give me its status.",
+        (str(_order("A-1043", "status")),),
+        "JSON object",
+    ),
+    (
+        "tool_shapes",
+        "How much did I pay for order #B-2007? Dollars, please.",
+        (_num(_order("B-2007", "total")),),
+        "JSON object",
+    ),
+    (
+        "tool_shapes",
+        "What's the item count on order a-1043?",
+        (_num(_order("A-1043", "items")),),
+        "JSON object",
+    ),
+    (
+        "tool_shapes",
+        "What do orders A-1042 and B-2001 come to together, in dollars?",
+        (_num(_order("A-1042", "total")) + _num(_order("B-2001", "total")),),
+        "JSON object",
+    ),
+    (
+        "tool_shapes",
+        "Selenport, day 4 of the forecast: how low will it get, in °C?",
+        (_num(_forecast("Selenport", 4)[3]["low_c"]),),
+        "optional argument",
+    ),
+    (
+        "tool_shapes",
+        "tomorrow's conditions in skarholm?",
+        (str(_forecast("Skarholm", 1)[0]["conditions"]),),
+        "optional argument",
+    ),
+    (
+        "tool_shapes",
+        "highest of the forecast lows in Fenbridge for the next 4 days, in °C?",
+        (float(max(_num(d["low_c"]) for d in _forecast("Fenbridge", 4))),),
+        "optional argument",
+    ),
+    (
+        "tool_shapes",
+        "in merrowgate, how many sunny days are forecast in the coming 4 days?",
+        (float(sum(d["conditions"] == "sunny" for d in _forecast("Merrowgate", 4))),),
+        "optional argument",
+    ),
+    (
+        "tool_shapes",
+        "Which of the next five days has the highest forecast high in Skarholm? Give the day "
+        "number.",
+        (_num(max(_forecast("Skarholm", 5), key=lambda d: _num(d["high_c"]))["day"]),),
+        "optional argument",
+    ),
+    (
+        "tool_shapes",
+        "Over the next 3 days, how many degrees separate Selenport's highest forecast high "
+        "from Skarholm's lowest forecast low?",
+        (
+            max(_num(d["high_c"]) for d in _forecast("Selenport", 3))
+            - min(_num(d["low_c"]) for d in _forecast("Skarholm", 3)),
+        ),
+        "two steps",
+    ),
+    (
+        "tool_shapes",
+        "I have 28 days after order A-1042's expected delivery date to return it. What's the "
+        "last day to return it? YYYY-MM-DD, please.",
+        _dates(add_days(str(_order("A-1042", "eta")), 28)),
+        "two steps",
+    ),
+    (
+        "tool_shapes",
+        "By how many dollars does order B-2001's total exceed the cost of 5 backpacks?",
+        (round(_num(_order("B-2001", "total")) - price("backpack", 5), 2),),
+        "two steps",
+    ),
+    (
+        "tool_shapes",
+        "We use 12 gaskets for each item in order B-2001. How many gaskets are left in stock "
+        "afterwards?",
+        (float(inventory_count("gaskets") - 12 * _num(_order("B-2001", "items"))),),
+        "two steps",
+    ),
+    (
+        "tool_shapes",
+        "Add the price of 3 notebooks to the total of order A-1043. How many dollars is that?",
+        (round(price("notebook", 3) + _num(_order("A-1043", "total")), 2),),
+        "two steps",
+    ),
+]
+
+
 def _build() -> list[Task]:
     tasks = []
     splits: tuple[tuple[str, list[_Row] | list[_ShapeRow] | list[_Row | _ShapeRow]], ...] = (
@@ -3632,6 +4235,7 @@ def _build() -> list[Task]:
         ("fresh_4", _FRESH_4),
         ("fresh_5", _FRESH_5),
         ("fresh_6", _FRESH_6),
+        ("fresh_7", _FRESH_7),
     )
     for split, rows in splits:
         counts: dict[str, int] = {}
