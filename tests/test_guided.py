@@ -1559,3 +1559,57 @@ async def test_a_run_cut_anywhere_in_a_fan_out_resumes_to_the_same_answer(
         assert list(dict.fromkeys(looked_up(result))) == ["Valdoria", "Osterwick", "Norrhaven"]
         assert len(of_type(result, ToolCallFinished)) == 3, cut
         await store.close()
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["norrhaven - what's the capital?", "Quenland's capital: which city?"],
+)
+async def test_a_copied_example_takes_the_one_word_the_tool_does_not_explain(
+    question: str,
+) -> None:
+    # no capitalised name mid-sentence: the word left once asking words and the tool's
+    # own words are set aside fills the copied argument, cased as the example
+    model = ScriptedModel([ToolCall("lookup_capital", {"country": "Valdoria"})])
+    result = await guided(model).run(question)
+    started = of_type(result, ToolCallStarted)
+    assert [e.call.arguments for e in started] == [
+        {"country": question.split("'", maxsplit=1)[0].split(" ", maxsplit=1)[0].capitalize()}
+    ]
+    assert result.usage.model_calls == 1
+
+
+async def test_without_read_copies_the_copied_example_is_asked_again() -> None:
+    model = ScriptedModel(
+        [
+            ToolCall("lookup_capital", {"country": "Valdoria"}),
+            ToolCall("lookup_capital", {"country": "Norrhaven"}),
+            "x",
+        ]
+    )
+    result = await guided(model, read_copies=False).run("norrhaven - what's the capital?")
+    assert [e.purpose for e in of_type(result, ModelRequested)][:2] == ["decide", "reask"]
+
+
+@pytest.mark.parametrize(
+    ("question", "explained", "expected"),
+    [
+        ("norrhaven - what's the capital?", "Look up the capital city of a country", ["norrhaven"]),
+        (
+            "Quenland's weather - what is it?",
+            "How many people live in a country",
+            ["Quenland", "weather"],
+        ),
+        ("Quenland's population - what is it?", "The population of a country", ["Quenland"]),
+        ("What is 2 + 2?", "Evaluate an arithmetic expression", []),
+        (
+            "Tell me the capitals of Aden and Baku",
+            "the capital city of a country",
+            ["Aden", "Baku"],
+        ),
+    ],
+)
+def test_free_words_are_what_neither_asking_nor_the_tool_explains(
+    question: str, explained: str, expected: list[str]
+) -> None:
+    assert h.free_words(question, explained) == expected

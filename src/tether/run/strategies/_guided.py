@@ -767,6 +767,14 @@ def _filled(r: Run, call: ToolCall, results: list[h.Fact]) -> ToolCall | None:
         if isinstance(v, str)
         and h.copied_example(tool.description, ToolCall(call.name, {k: v}), question, results)
     ]
+    if not names and len(copied) == 1:
+        # no name the question capitalises: the one word neither of asking nor of the
+        # tool's own text ("norrhaven - what's the capital?"), cased as the example
+        explained = f"{tool.description} {json.dumps(tool.definition.parameters)}"
+        words = [w for w in h.free_words(question, explained) if not h.codes_meaning(w, codes)]
+        example = str(args[copied[0]])
+        cased = [w[:1].upper() + w[1:] if example[:1].isupper() else w for w in words]
+        names = cased if len(cased) == 1 else []
     if len(names) != 1 or len(copied) != 1:
         return None
     filled = ToolCall(call.name, {**args, copied[0]: names[0]}, call.id)

@@ -32,6 +32,7 @@ __all__ = [
     "digest",
     "facts",
     "feeds_back",
+    "free_words",
     "glossary",
     "grounded_codes",
     "inner_call",
@@ -1255,3 +1256,40 @@ def compared(prompt: str, results: Sequence[Fact]) -> str | None:
     best = pick(by_name.values())
     winners = [n for n, v in by_name.items() if v == best]
     return winners[0] if len(winners) == 1 else None
+
+
+_FUNCTION_WORDS = (
+    _FILLER
+    | _SAYING
+    | _ASKING
+    | _NOT_NAMES
+    | frozenset(
+        """s me us what's whats who's where's which's tell show find look up get give
+        know want need like would could can may might must shall should do please
+        i'd i'm i've let let's ok okay thanks thank hi hello hey""".split()
+    )
+)
+
+
+def free_words(prompt: str, explained: str) -> list[str]:
+    """The words of a question that are neither words of asking or joining nor words a
+    tool's own text explains: what is left to fill an argument with ("norrhaven" in
+    "norrhaven - what's the capital?" for a tool that looks up "the capital city of a
+    country"). Numbers are not words here; each word once, in the question's order and
+    letter case, a possessive without its "'s"."""
+    known = {w for w in re.findall(r"[a-z]+", explained.lower()) if len(w) >= 3}
+    known |= {w[:_STEM] for w in known if len(w) > _STEM}
+    out: list[str] = []
+    for m in re.finditer(r"[A-Za-z][A-Za-z-]*(?:'s)?", prompt):
+        word = m.group().removesuffix("'s")
+        low = word.lower()
+        if (
+            len(word) < 3
+            or low in _FUNCTION_WORDS
+            or low in known
+            or (len(low) > _STEM and low[:_STEM] in known)
+        ):
+            continue
+        if all(w.lower() != low for w in out):
+            out.append(word)
+    return out
