@@ -1613,3 +1613,36 @@ def test_free_words_are_what_neither_asking_nor_the_tool_explains(
     question: str, explained: str, expected: list[str]
 ) -> None:
     assert h.free_words(question, explained) == expected
+
+
+@pytest.mark.parametrize(
+    ("question", "flags", "expected"),
+    [
+        ("What is the difference between 986 and 1240?", {}, "254"),
+        ("What is the difference between 986 and 1240?", {"unsigned_gaps": False}, "-254"),
+        ("What is 986 - 1240?", {}, "-254"),  # no gap asked for: the sign stands
+    ],
+)
+async def test_a_negative_result_answering_a_gap_question_is_given_as_its_size(
+    question: str, flags: dict[str, bool], expected: str
+) -> None:
+    result = await guided(ScriptedModel([calc("986 - 1240")]), **flags).run(question)
+    assert result.output == expected
+    assert result.usage.model_calls == 1
+
+
+@pytest.mark.parametrize(
+    ("question", "answer", "expected"),
+    [
+        ("How many more bolts than nuts are in stock?", "-254", "254"),
+        ("By how much does A's population exceed B's?", "-10.5", "10.5"),
+        ("how much warmer is it in Aden than in Baku", "-3", "3"),
+        ("How many more bolts than nuts are in stock?", "254", None),
+        ("What is 3 - 5?", "-2", None),
+        ("How many more bolts than nuts are in stock?", "-254 bolts", None),
+    ],
+)
+def test_a_gap_question_reads_a_negative_number_as_its_size(
+    question: str, answer: str, expected: str | None
+) -> None:
+    assert h.unsigned_difference(question, answer) == expected

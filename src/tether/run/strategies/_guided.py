@@ -122,6 +122,7 @@ TECHNIQUES = (
     "ground_numbers",
     "fan_out",
     "compare_values",
+    "unsigned_gaps",
 )
 """The guided strategy's techniques, each a constructor flag that is on by default."""
 
@@ -283,6 +284,9 @@ class GuidedStrategy(Strategy):
             orchestrator once one tool has given a number for each name of the
             question's list: the name with the largest or smallest number, by the
             question's comparing word. Small models compare numbers poorly.
+        unsigned_gaps: a negative number answering a question that asks for a gap ("How
+            many more bolts than nuts?", "by how much ...", "the difference between
+            ...") is given as its size: the model subtracted the other way round.
         delegate_first: the first move is always a tool, chosen among the tools' names
             only (a supervisor routes every task to a worker; off by default).
     """
@@ -317,6 +321,7 @@ class GuidedStrategy(Strategy):
         ground_numbers: bool = True,
         fan_out: bool = True,
         compare_values: bool = True,
+        unsigned_gaps: bool = True,
         delegate_first: bool = False,
     ) -> None:
         self.native_decision = native_decision
@@ -344,6 +349,7 @@ class GuidedStrategy(Strategy):
         self.ground_numbers = ground_numbers
         self.fan_out = fan_out
         self.compare_values = compare_values
+        self.unsigned_gaps = unsigned_gaps
         self.delegate_first = delegate_first
 
     def __repr__(self) -> str:
@@ -1248,6 +1254,14 @@ class Answer:
             reason = Reason(
                 "final_answer", f"The orchestrator answered with the result of {chosen.call.name}."
             )
+            gap = h.unsigned_difference(_question(r), text) if g.unsigned_gaps else None
+            if gap is not None and r.config.spec.schema is None:
+                text = gap
+                reason = Reason(
+                    "final_answer",
+                    f"The orchestrator answered with the size of the result of {chosen.call.name}"
+                    " (the question asks for a gap).",
+                )
         else:
             reason = Reason("final_answer", "The model gave a final answer.")
             last = r.state.last

@@ -55,6 +55,7 @@ __all__ = [
     "squash_text",
     "structured",
     "unconsumed",
+    "unsigned_difference",
     "unused",
     "with_digits",
     "without_examples",
@@ -1293,3 +1294,22 @@ def free_words(prompt: str, explained: str) -> list[str]:
         if all(w.lower() != low for w in out):
             out.append(word)
     return out
+
+
+_DIFFERENCE = re.compile(
+    r"\bhow\s+(?:many|much)\s+(?:\w+\s+){0,2}?(?:more|fewer|less|higher|lower|bigger|smaller|"
+    r"larger|greater|longer|shorter|older|younger|warmer|colder|hotter|cooler)\b|"
+    r"\bby\s+how\s+(?:much|many)\b|\bdifference\s+between\b|\bhow\s+far\s+apart\b",
+    re.IGNORECASE,
+)
+
+
+def unsigned_difference(prompt: str, answer: str) -> str | None:
+    """The size of a negative number answering a question that asks how much more, less
+    or apart ("How many more bolts than nuts?", "by how much ...", "the difference
+    between ..."): such a question asks for a gap, which is never negative; a negative
+    answer is the subtraction done the other way round. None for any other answer."""
+    text = answer.strip()
+    if not _DIFFERENCE.search(prompt) or not _NUMBER.fullmatch(text) or not text.startswith("-"):
+        return None
+    return text[1:]
