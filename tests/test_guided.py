@@ -755,6 +755,7 @@ def test_calls_in_all_but_name_are_recognised() -> None:
 
     assert h.looks_like_call('{"name": "count_vowels", "arguments": {"text": "x"}}')
     assert h.looks_like_call("{'text': 'stressed', 'what': 'letters'}")
+    assert h.looks_like_call('{name: calculator, arguments: {"expression": "2 + 2"}}')
     assert not h.looks_like_call("Paris")
     assert not h.looks_like_call('{"answer": 42}')
     assert not h.looks_like_call(None)
@@ -1646,3 +1647,11 @@ def test_a_gap_question_reads_a_negative_number_as_its_size(
     question: str, answer: str, expected: str | None
 ) -> None:
     assert h.unsigned_difference(question, answer) == expected
+
+
+async def test_a_call_written_with_unquoted_keys_is_made_under_the_schema() -> None:
+    written = '{name: calculator, arguments: {"expression": "31472 + 8659"}}'
+    model = ScriptedModel([written, calc("31472 + 8659")])
+    result = await guided(model).run("What do you get when you add 31,472 and 8,659?")
+    assert result.output == "40131"
+    assert [e.purpose for e in of_type(result, ModelRequested)] == ["decide", "repair"]

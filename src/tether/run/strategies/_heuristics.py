@@ -1060,11 +1060,12 @@ def structured(text: str) -> bool:
 
 def looks_like_call(text: str | None) -> bool:
     """True when an answer is a tool call in all but name: a JSON (or Python) object
-    with ``name`` and ``arguments``, or an object of arguments alone."""
+    with ``name`` and ``arguments``, or an object of arguments alone, its keys quoted
+    or not (``{name: calculator, arguments: {...}}``)."""
     stripped = (text or "").strip()
     if not stripped.startswith("{"):
         return False
-    return bool(re.match(r"""\{\s*["']\w+["']\s*:""", stripped)) and (
+    return bool(re.match(r"""\{\s*["']?\w+["']?\s*:""", stripped)) and (
         "arguments" in stripped or stripped.count(":") >= 2
     )
 
