@@ -1655,3 +1655,12 @@ async def test_a_call_written_with_unquoted_keys_is_made_under_the_schema() -> N
     result = await guided(model).run("What do you get when you add 31,472 and 8,659?")
     assert result.output == "40131"
     assert [e.purpose for e in of_type(result, ModelRequested)] == ["decide", "repair"]
+
+
+async def test_a_word_already_tried_does_not_fill_a_copied_example_again() -> None:
+    copied = ToolCall("lookup_capital", {"country": "Valdoria"})
+    model = ScriptedModel([copied, copied, "Athens", "Athens", "Athens"])
+    result = await guided(model).run("what is the capital of greece?")
+    started = of_type(result, ToolCallStarted)
+    assert [e.call.arguments for e in started] == [{"country": "Greece"}]  # tried once
+    assert result.output == "Athens"

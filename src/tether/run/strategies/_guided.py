@@ -777,7 +777,12 @@ def _filled(r: Run, call: ToolCall, results: list[h.Fact]) -> ToolCall | None:
         # no name the question capitalises: the one word neither of asking nor of the
         # tool's own text ("norrhaven - what's the capital?"), cased as the example
         explained = f"{tool.description} {json.dumps(tool.definition.parameters)}"
-        words = [w for w in h.free_words(question, explained) if not h.codes_meaning(w, codes)]
+        given = {str(v).lower() for f in results for v in h.leaves(f.call.parsed_arguments())}
+        words = [
+            w
+            for w in h.free_words(question, explained)
+            if not h.codes_meaning(w, codes) and w.lower() not in given
+        ]
         example = str(args[copied[0]])
         cased = [w[:1].upper() + w[1:] if example[:1].isupper() else w for w in words]
         names = cased if len(cased) == 1 else []
