@@ -784,7 +784,7 @@ def _filled(r: Run, call: ToolCall, results: list[h.Fact]) -> ToolCall | None:
             if not h.codes_meaning(w, codes) and w.lower() not in given
         ]
         example = str(args[copied[0]])
-        cased = [w[:1].upper() + w[1:] if example[:1].isupper() else w for w in words]
+        cased = [h.cased_like(w, example) for w in words]
         names = cased if len(cased) == 1 else []
     if len(names) != 1 or len(copied) != 1:
         return None
@@ -867,9 +867,7 @@ def _fanned(r: Run, results: list[h.Fact]) -> list[ToolCall]:
             if not isinstance(value, str):
                 continue
             for sibling in h.siblings(question, value):
-                name = sibling
-                if value[:1].isupper() and not name[:1].isupper():
-                    name = name[:1].upper() + name[1:]  # as the model wrote the first
+                name = h.cased_like(sibling, value)  # as the model wrote the first
                 if (x.call.name, name.lower()) in asked:
                     continue
                 asked.add((x.call.name, name.lower()))
@@ -1219,11 +1217,7 @@ class Answer:
         text, chosen = self.text, self.chosen
         results = _facts(r)
         if self.why:  # the orchestrator's own answer, worked out from the results
-            got = judge_answer(r, text, Reason("final_answer", self.why))
-            if isinstance(got, Finish):
-                return got
-            reject_output(r, got)
-            return Finishing(text, got)
+            return _judged(r, text, Reason("final_answer", self.why))
         structured = bool(results) and g.pick_fields and h.structured(results[-1].content)
         if chosen is not None and structured and chosen.call.id == results[-1].call.id:
             return AnswerWithoutTools()  # the model picks the answer out of the result
@@ -1275,11 +1269,16 @@ class Answer:
             ):
                 r.record(TurnRecorded, step=r.state.step, text=text)
             text = _value_alone(r, text, results)
-        got = judge_answer(r, text, reason)
-        if isinstance(got, Finish):
-            return got
-        reject_output(r, got)
-        return Finishing(text, got)
+        return _judged(r, text, reason)
+
+
+def _judged(r: Run, text: str, reason: Reason) -> Finish | Finishing:
+    """The run's end with this answer, or one finishing step when it is not valid."""
+    got = judge_answer(r, text, reason)
+    if isinstance(got, Finish):
+        return got
+    reject_output(r, got)
+    return Finishing(text, got)
 
 
 def _value_alone(r: Run, text: str, results: list[h.Fact]) -> str:

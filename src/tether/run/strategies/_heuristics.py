@@ -23,6 +23,7 @@ __all__ = [
     "arranged",
     "asks_for_value",
     "call_text",
+    "cased_like",
     "clauses",
     "close",
     "codes_meaning",
@@ -1142,6 +1143,17 @@ _LIST_START = re.compile(
 )
 
 
+def _whole_word(text: str, value: str) -> re.Match[str] | None:
+    """Where ``value`` stands in ``text`` as whole words, in any letter case."""
+    return re.search(rf"(?<![\w-]){re.escape(value)}(?![\w-])", text, re.IGNORECASE)
+
+
+def cased_like(word: str, example: str) -> str:
+    """The word with a capital first letter when the example has one ("norrhaven" as
+    "Norrhaven" beside "Valdoria"), else as it is."""
+    return word[:1].upper() + word[1:] if example[:1].isupper() else word
+
+
 def siblings(prompt: str, value: str) -> list[str]:
     """The other items of the list in which a question names ``value``: "Osterwick" and
     "Norrhaven" for "Valdoria" in "Which of Valdoria, Osterwick and Norrhaven ...", and
@@ -1157,7 +1169,7 @@ def siblings(prompt: str, value: str) -> list[str]:
     text = value.strip()
     if len(text) < 2 or _NUMBER.fullmatch(text):
         return []
-    found = re.search(rf"(?<![\w-]){re.escape(text)}(?![\w-])", prompt, re.IGNORECASE)
+    found = _whole_word(prompt, text)
     if found is None:
         return []
     named = found.group()[:1].isupper()
@@ -1241,8 +1253,7 @@ def compared(prompt: str, results: Sequence[Fact]) -> str | None:
         names = [
             v
             for v in leaves(r.call.parsed_arguments())
-            if isinstance(v, str)
-            and re.search(rf"(?<![\w-]){re.escape(v.strip())}(?![\w-])", prompt, re.I)
+            if isinstance(v, str) and _whole_word(prompt, v.strip())
         ]
         if len(names) != 1:
             continue
