@@ -93,14 +93,17 @@ class _Heartbeat:
     def __init__(
         self,
         dsn: str,
-        schema: str,
         me: str,
         settings: WorkerSettings,
         recover: Callable[[list[str]], list[str]],
+        *,
+        schema: str,
+        dbos_schema: str,
     ) -> None:
         self.dsn = dsn
         self.schema = schema
         self.table = f"{schema}.workers"
+        self.dbos_schema = dbos_schema
         self.me = me
         self.settings = settings
         self.recover = recover
@@ -145,26 +148,40 @@ class _Heartbeat:
             os._exit(75)
 
     def _watch(self, c: psycopg.Connection[Any]) -> None:
-        rows = c.execute(
+        c.execute(
             f"UPDATE {self.table} SET state = 'dead', taken_by = %s, "
             f"taken_at = {_NOW} WHERE state IN ('alive', 'gone') "
-            f"AND beat_at < {_NOW} - %s AND executor_id <> %s RETURNING executor_id",
+            f"AND beat_at < {_NOW} - %s AND executor_id <> %s",
             (self.me, self.settings.heartbeat_timeout, self.me),
-        ).fetchall()
-        dead = [r[0] for r in rows]
+        )
+        # Every worker counted dead that still holds runs: one that has just stopped
+        # beating, and one that was paused, woke up after its runs were taken over and
+        # took more off the queue in the moment before its own heartbeat stopped it.
+        # Looked for on every watch, so no run stays with a dead worker (a recovery
+        # already made by another watcher matches nothing: DBOS re-queues a run only
+        # while the dead worker holds it).
+        dead = [
+            r[0]
+            for r in c.execute(
+                f"SELECT w.executor_id FROM {self.table} w WHERE w.state = 'dead' "
+                f"AND EXISTS (SELECT 1 FROM {self.dbos_schema}.workflow_status s "
+                "WHERE s.executor_id = w.executor_id AND s.status = 'PENDING')"
+            ).fetchall()
+        ]
         if not dead:
             return
         moved = self.recover(dead)
         # Their leases end now rather than at their TTL: the journal's writes are fenced
         # by the lease, so a worker that was only paused cannot write these runs once
-        # another has taken them.
+        # another has taken them. Only the dead workers' own leases end: a run already
+        # taken over keeps its new worker's lease.
         c.execute(
             f"UPDATE {self.schema}.runs SET lease_expires = 0 "
-            "WHERE run_id = ANY(%s) AND lease_owner IS NOT NULL",
-            (moved,),
+            "WHERE run_id = ANY(%s) AND lease_owner LIKE ANY(%s)",
+            (moved, [_lease_prefix(d) + "%" for d in dead]),
         )
         log.warning(
-            "tether worker %s: workers %s stopped beating; %d runs back on their queue",
+            "tether worker %s: runs of workers %s back on their queue (%d)",
             self.me,
             ", ".join(dead),
             len(moved),
@@ -179,6 +196,15 @@ class _Heartbeat:
                 "WHERE executor_id = %s AND state = 'alive'",
                 (self.me,),
             )
+
+
+def _lease_prefix(executor_id: str) -> str:
+    """A LIKE pattern's start that matches the journal leases a worker took: a worker's
+    id is ``host:pid:random`` and a lease's owner ``host:pid:random`` (``Lease.take``)."""
+    host_pid = executor_id.rsplit(":", 1)[0]
+    for ch in ("\\", "%", "_"):
+        host_pid = host_pid.replace(ch, "\\" + ch)
+    return host_pid + ":"
 
 
 def _recover(dead: list[str]) -> list[str]:
@@ -207,10 +233,12 @@ async def serve(
     dsn = dsn_of(store)
     assert isinstance(store, PostgresStore)
     await store.list_runs(limit=1)  # the journal's schema exists before anything else
-    me = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    me = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
     queue = queue_of(agent, settings.queue)
     _served[agent.name] = agent
-    heartbeat = _Heartbeat(dsn, store.schema, me, settings, _recover)
+    heartbeat = _Heartbeat(
+        dsn, me, settings, _recover, schema=store.schema, dbos_schema=dbos_schema(store)
+    )
     await asyncio.to_thread(heartbeat.create)
     DBOS(
         config={
