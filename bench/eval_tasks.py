@@ -65,6 +65,13 @@ The splits:
   multi-lookup; same tools, same fictional countries, new numbers, phrasings and
   combinations) and 45 ``tool_shapes`` tasks, five for each shape of ``SHAPES`` (five of
   them needing two steps).
+* ``fresh_8`` (172 tasks): written at the start of a new tuning round, before any
+  tuning in it, by someone who had not seen the strategy's failures, and committed
+  before it was first run. Like ``fresh_7``: 127 tasks in the seven categories above (26
+  arithmetic, 21 conversion, 15 capital, 12 population, 20 no tool, 21 two-step, 12
+  multi-lookup; same tools, same fictional countries, new numbers, phrasings and
+  combinations) and 45 ``tool_shapes`` tasks, five for each shape of ``SHAPES`` (five of
+  them needing two steps).
 
 Each ``tool_shapes`` task is labelled with its tool's shape (``Task.shape``, one of
 ``SHAPES``), so results can be reported per shape as well as per category. The tools an
@@ -182,8 +189,8 @@ def task_tools(task: Task) -> list[object]:
 
     ``tool_shapes`` tasks: the calculator and the tools of bench/eval_shapes.py; every
     other task: the demo's three and the population lookup. On every split but
-    ``fresh_2``, ``fresh_3``, ``fresh_4``, ``fresh_5``, ``fresh_6`` and ``fresh_7`` (the
-    ones mixing both kinds) this is ``eval_tools(task.split)``.
+    ``fresh_2``, ``fresh_3``, ``fresh_4``, ``fresh_5``, ``fresh_6``, ``fresh_7`` and
+    ``fresh_8`` (the ones mixing both kinds) this is ``eval_tools(task.split)``.
     """
     return eval_tools("shapes" if task.category == "tool_shapes" else None)
 
@@ -4221,6 +4228,633 @@ _FRESH_7: list[_Row | _ShapeRow] = [
     ),
 ]
 
+# Written at the start of a new tuning round, before any tuning in it, by someone who had
+# not seen the strategy's failures, and committed before it was first run: the seven
+# categories in the proportions of _HELD_OUT_2 and five tool-shape tasks for each shape.
+# Only for measuring, like _HELD_OUT.
+_FRESH_8: list[_Row | _ShapeRow] = [
+    # --- arithmetic ---------------------------------------------------------------------
+    ("arithmetic", "what's 86 times 29", (_calc("86*29"),)),
+    ("arithmetic", "What is 63,207 plus 18,795?", (_calc("63207+18795"),)),
+    ("arithmetic", "12,004 minus 7,689", (_calc("12004-7689"),)),
+    ("arithmetic", "How many times does 24 go into 9,216?", (_calc("9216/24"),)),
+    ("arithmetic", "Evaluate (73 - 19) * 11 + 4.", (_calc("(73-19)*11+4"),)),
+    ("arithmetic", "three to the power of nine?", (_calc("3**9"),)),
+    ("arithmetic", "cube 23 for me", (_calc("23**3"),)),
+    ("arithmetic", "sixty-seven times fifty-four, please", (_calc("67*54"),)),
+    ("arithmetic", "what's 12.5 percent of 3,680", (_calc("3680*12.5/100"),)),
+    (
+        "arithmetic",
+        "What's the remainder when 4,567 is divided by 23?",
+        (_calc("4567%23"),),
+    ),
+    ("arithmetic", "Add up 1,732, 2,236 and 2,646.", (_calc("1732+2236+2646"),)),
+    (
+        "arithmetic",
+        "Take three hundred and seventy-eight away from four thousand.",
+        (_calc("4000-378"),),
+    ),
+    ("arithmetic", "9.35 x 16.8", (_calc("9.35*16.8"),)),
+    ("arithmetic", "What is 7.2 million divided by 4,800?", (_calc("7200000/4800"),)),
+    ("arithmetic", "Work out (410 + 95) times (33 - 17).", (_calc("(410+95)*(33-17)"),)),
+    ("arithmetic", "127 - 560 = ?", (_calc("127-560"),)),
+    ("arithmetic", "How much is 48,000 times 0.0225?", (_calc("48000*0.0225"),)),
+    ("arithmetic", "what's 5 to the fourth minus 12 squared", (_calc("5**4-12**2"),)),
+    ("arithmetic", "Which whole number, squared, equals 7,396?", (_calc("7396**0.5"),)),
+    ("arithmetic", "using the calculator, work out 15,351 / 51", (_calc("15351/51"),)),
+    (
+        "arithmetic",
+        "A bakery packs 18 rolls in a bag. How many rolls go into 236 bags?",
+        (_calc("18*236"),),
+    ),
+    (
+        "arithmetic",
+        "A stadium has 87 sections with 342 seats in each. How many seats does it have in total?",
+        (_calc("87*342"),),
+    ),
+    (
+        "arithmetic",
+        "My phone plan is $27 a month. How much do I pay over a year and a half, in dollars?",
+        (_calc("27*18"),),
+    ),
+    (
+        "arithmetic",
+        "a nurse works 12-hour shifts, 4 shifts a week. how many hours is that over 9 weeks?",
+        (_calc("12*4*9"),),
+    ),
+    ("arithmetic", "how much is 97 ÷ 16", (_calc("97/16"),)),
+    (
+        "arithmetic",
+        "average of 412, 389, 455, 506 and 398?",
+        (_calc("(412+389+455+506+398)/5"),),
+    ),
+    # --- unit conversion ----------------------------------------------------------------
+    ("conversion", "38 mi to km", (_conv(38, "mi", "km"),)),
+    ("conversion", "How many feet tall is a 12 m tree?", (_conv(12, "m", "ft"),)),
+    ("conversion", "convert 142 lbs to kilos", (_conv(142, "lb", "kg"),)),
+    (
+        "conversion",
+        "The oven is set to 190 degrees Celsius. What's that in Fahrenheit?",
+        (_conv(190, "c", "f"),),
+    ),
+    (
+        "conversion",
+        "how many miles is a 42.2-kilometre marathon",
+        (_conv(42.2, "km", "mi"),),
+    ),
+    (
+        "conversion",
+        "the forecast says 23 °F. what is that in celsius?",
+        (_conv(23, "f", "c"),),
+    ),
+    ("conversion", "26,400 ft is how many miles?", (_conv(26400, "ft", "mi"),)),
+    (
+        "conversion",
+        "Convert seven and a quarter gallons to litres.",
+        (_conv(7.25, "gal", "l"),),
+    ),
+    ("conversion", "What's 75 litres in US gallons?", (_conv(75, "l", "gal"),)),
+    (
+        "conversion",
+        "Express 295 kelvin in degrees Fahrenheit.",
+        (_conv(295, "k", "f"),),
+    ),
+    (
+        "conversion",
+        "-15 °C — what's that in Fahrenheit?",
+        (_conv(-15, "c", "f"),),
+    ),
+    (
+        "conversion",
+        "A checked suitcase weighs 23 kg. How many pounds is that?",
+        (_conv(23, "kg", "lb"),),
+    ),
+    ("conversion", "how many metres in 2.75 km", (_conv(2.75, "km", "m"),)),
+    (
+        "conversion",
+        "How many metres is three quarters of a mile?",
+        (_conv(0.75, "mi", "m"),),
+    ),
+    ("conversion", "Convert 9,500 kg to lb, please.", (_conv(9500, "kg", "lb"),)),
+    ("conversion", "Express 88 °F in Celsius.", (_conv(88, "f", "c"),)),
+    ("conversion", "What is 4,800 m in miles?", (_conv(4800, "m", "mi"),)),
+    ("conversion", "What's 0 °F in kelvin?", (_conv(0, "f", "k"),)),
+    ("conversion", "Give 37 °C in kelvin.", (_conv(37, "c", "k"),)),
+    ("conversion", "how many pounds is a 16 kg kettlebell", (_conv(16, "kg", "lb"),)),
+    ("conversion", "What's 2,640 feet in metres?", (_conv(2640, "ft", "m"),)),
+    # --- capital lookups ----------------------------------------------------------------
+    (
+        "capital",
+        "I'm mailing a parcel to the capital of Quenland. Which city goes on the label?",
+        (_cap("Quenland"),),
+    ),
+    ("capital", "estrevia's capital city?", (_cap("Estrevia"),)),
+    ("capital", "Name the capital of Brisalta.", (_cap("Brisalta"),)),
+    ("capital", "Kethmoor: capital?", (_cap("Kethmoor"),)),
+    ("capital", "Tell me the capital of Valdoria, please.", (_cap("Valdoria"),)),
+    ("capital", "what city serves as the capital of norrhaven", (_cap("Norrhaven"),)),
+    ("capital", "Lunaria's capital is called what?", (_cap("Lunaria"),)),
+    ("capital", "Which city is Osterwick's capital?", (_cap("Osterwick"),)),
+    (
+        "capital",
+        "For my geography homework I need the capital of Quenland.",
+        (_cap("Quenland"),),
+    ),
+    ("capital", "the capital of brisalta, in one word?", (_cap("Brisalta"),)),
+    ("capital", "Do you know the capital of Estrevia?", (_cap("Estrevia"),)),
+    ("capital", "Find out which city is the capital of Lunaria.", (_cap("Lunaria"),)),
+    ("capital", "Norrhaven — capital city, please.", (_cap("Norrhaven"),)),
+    (
+        "capital",
+        "Which city is the capital of the country called Valdoria?",
+        (_cap("Valdoria"),),
+    ),
+    (
+        "capital",
+        "Osterwick: what's the capital? Just the city name.",
+        (_cap("Osterwick"),),
+    ),
+    # --- population lookups -------------------------------------------------------------
+    ("population", "How many people call Brisalta home?", (_pop("Brisalta"),)),
+    ("population", "valdoria population?", (_pop("Valdoria"),)),
+    ("population", "In Estrevia, how many inhabitants are there?", (_pop("Estrevia"),)),
+    (
+        "population",
+        "I need Kethmoor's headcount — how many people live there?",
+        (_pop("Kethmoor"),),
+    ),
+    ("population", "What's the number of residents in Osterwick?", (_pop("Osterwick"),)),
+    ("population", "Tell me Quenland's population.", (_pop("Quenland"),)),
+    ("population", "look up lunaria's population", (_pop("Lunaria"),)),
+    ("population", "Norrhaven: number of inhabitants?", (_pop("Norrhaven"),)),
+    ("population", "How many people are living in Estrevia?", (_pop("Estrevia"),)),
+    (
+        "population",
+        "For a census summary, what is Brisalta's population?",
+        (_pop("Brisalta"),),
+    ),
+    ("population", "Population of Kethmoor, please.", (_pop("Kethmoor"),)),
+    (
+        "population",
+        "Can you find out how many people live in Osterwick?",
+        (_pop("Osterwick"),),
+    ),
+    # --- no tool needed -----------------------------------------------------------------
+    ("no_tool", "What is the capital of Austria?", ("Vienna",)),
+    ("no_tool", "How many legs does a horse have?", (4.0,)),
+    ("no_tool", "What is the chemical symbol for nitrogen?", ("N",)),
+    ("no_tool", "how many sides does a nonagon have", (9.0,)),
+    ("no_tool", "Who wrote Oliver Twist?", ("Charles Dickens", "Dickens")),
+    ("no_tool", "What is the opposite of wet?", ("dry",)),
+    ("no_tool", "What is the plural of 'tooth'?", ("teeth",)),
+    ("no_tool", "Which planet is second from the Sun?", ("Venus",)),
+    ("no_tool", "What language is mainly spoken in the Netherlands?", ("Dutch",)),
+    ("no_tool", "what colour is milk", ("white",)),
+    ("no_tool", "How many days are in September?", (30.0,)),
+    ("no_tool", "which month comes after october", ("November",)),
+    ("no_tool", "what's the capital of sweden", ("Stockholm",)),
+    ("no_tool", "What's the past tense of 'swim'?", ("swam",)),
+    (
+        "no_tool",
+        "What currency is used in Switzerland?",
+        ("Swiss franc", "the Swiss franc", "franc", "francs", "Swiss francs"),
+    ),
+    ("no_tool", "Which continent is Nigeria in?", ("Africa",)),
+    ("no_tool", "Who wrote the poem 'The Raven'?", ("Edgar Allan Poe", "Poe")),
+    ("no_tool", "What is the largest continent by area?", ("Asia",)),
+    ("no_tool", "How many wheels does a standard car have?", (4.0,)),
+    ("no_tool", "What is the opposite of young?", ("old",)),
+    # --- two steps: one result feeds the next call --------------------------------------
+    (
+        "two_step",
+        "a third of 45 miles, in kilometres?",
+        (_conv(_calc("45/3"), "mi", "km"),),
+    ),
+    (
+        "two_step",
+        "A fence has 22 panels, each 1.8 m wide. How long is the fence in feet?",
+        (_conv(_calc("22*1.8"), "m", "ft"),),
+    ),
+    (
+        "two_step",
+        "Convert 160 lb to kilograms, then subtract 9.",
+        (_conv(160, "lb", "kg") - 9,),
+    ),
+    (
+        "two_step",
+        "What's 212 °F in Celsius, divided by 4?",
+        (_conv(212, "f", "c") / 4,),
+    ),
+    (
+        "two_step",
+        "Estrevia's people are spread evenly over 75 villages. How many live in each village?",
+        (_pop("Estrevia") / 75,),
+    ),
+    ("two_step", "triple brisalta's population", (_pop("Brisalta") * 3,)),
+    (
+        "two_step",
+        "I poured 2.5 gal and then 4 gal of water into a barrel. How many litres is that in total?",
+        (_conv(_calc("2.5+4"), "gal", "l"),),
+    ),
+    (
+        "two_step",
+        "If 3,700 people leave Osterwick, what is its new population?",
+        (_pop("Osterwick") - 3700,),
+    ),
+    (
+        "two_step",
+        "What would Quenland's population be after growing by 8%?",
+        (_calc(f"{POPULATIONS['Quenland']}*108/100"),),
+    ),
+    (
+        "two_step",
+        "Valdoria's population: how many thousands is that?",
+        (_pop("Valdoria") / 1000,),
+    ),
+    (
+        "two_step",
+        "Four crates of 35 kg each go on a scale. What does the scale read in pounds?",
+        (_conv(_calc("4*35"), "kg", "lb"),),
+    ),
+    (
+        "two_step",
+        "A cyclist rides 18 miles a day for 6 days. How many kilometres is that altogether?",
+        (_conv(_calc("18*6"), "mi", "km"),),
+    ),
+    (
+        "two_step",
+        "Convert 30 litres to gallons and multiply the result by 3.",
+        (_conv(30, "l", "gal") * 3,),
+    ),
+    (
+        "two_step",
+        "What's Lunaria's population plus 23,500?",
+        (_pop("Lunaria") + 23500,),
+    ),
+    (
+        "two_step",
+        "Divide 9,000 by 12 and express that many feet in metres.",
+        (_conv(_calc("9000/12"), "ft", "m"),),
+    ),
+    (
+        "two_step",
+        "Start with 310 K, convert it to Celsius, then double it.",
+        (_conv(310, "k", "c") * 2,),
+    ),
+    (
+        "two_step",
+        "What's two fifths of Lunaria's population?",
+        (_calc(f"{POPULATIONS['Lunaria']}*2/5"),),
+    ),
+    (
+        "two_step",
+        "12 km in miles, times 5?",
+        (_conv(12, "km", "mi") * 5,),
+    ),
+    (
+        "two_step",
+        "Norrhaven covers 4,600 square km. How many people per square km live there?",
+        (_pop("Norrhaven") / 4600,),
+    ),
+    (
+        "two_step",
+        "How many gallons is 1,000 litres? Add 35 to that.",
+        (_conv(1000, "l", "gal") + 35,),
+    ),
+    (
+        "two_step",
+        "if kethmoor's population doubled and then 1,200 more people moved in, how many "
+        "people would live there?",
+        (_calc(f"{POPULATIONS['Kethmoor']}*2+1200"),),
+    ),
+    # --- two or more lookups ------------------------------------------------------------
+    (
+        "multi_lookup",
+        "Quenland and Kethmoor together: how many people?",
+        (_pop("Quenland") + _pop("Kethmoor"),),
+    ),
+    (
+        "multi_lookup",
+        "By how many people does Valdoria's population exceed Estrevia's?",
+        (_pop("Valdoria") - _pop("Estrevia"),),
+    ),
+    (
+        "multi_lookup",
+        "Osterwick or Norrhaven — which has more people?",
+        (_most("Osterwick", "Norrhaven"),),
+    ),
+    (
+        "multi_lookup",
+        "which has fewer inhabitants, lunaria or valdoria?",
+        (_fewest("Lunaria", "Valdoria"),),
+    ),
+    (
+        "multi_lookup",
+        "List the capitals of Estrevia and Osterwick, as 'X and Y'.",
+        (f"{_cap('Estrevia')} and {_cap('Osterwick')}",),
+    ),
+    (
+        "multi_lookup",
+        "Total population of Kethmoor, Estrevia and Quenland?",
+        (_pop("Kethmoor") + _pop("Estrevia") + _pop("Quenland"),),
+    ),
+    (
+        "multi_lookup",
+        "Of Lunaria, Norrhaven and Brisalta, which is the most populous?",
+        (_most("Lunaria", "Norrhaven", "Brisalta"),),
+    ),
+    (
+        "multi_lookup",
+        "What is the capital of whichever of Valdoria and Quenland has more people?",
+        (_cap(_most("Valdoria", "Quenland")),),
+    ),
+    (
+        "multi_lookup",
+        "Divide Lunaria's population by Kethmoor's.",
+        (_pop("Lunaria") / _pop("Kethmoor"),),
+    ),
+    (
+        "multi_lookup",
+        "How many more people live in Brisalta than in Quenland?",
+        (_pop("Brisalta") - _pop("Quenland"),),
+    ),
+    (
+        "multi_lookup",
+        "kethmoor, osterwick, estrevia: which one has the smallest population?",
+        (_fewest("Kethmoor", "Osterwick", "Estrevia"),),
+    ),
+    (
+        "multi_lookup",
+        "Of Norrhaven and Osterwick, the less populous one has which capital?",
+        (_cap(_fewest("Norrhaven", "Osterwick")),),
+    ),
+    # --- tool shapes (the tools of bench/eval_shapes.py) --------------------------------
+    (
+        "tool_shapes",
+        "How many bolts do we have in stock?",
+        (float(inventory_count("bolts")),),
+        "enum argument",
+    ),
+    (
+        "tool_shapes",
+        "nuts: current stock level?",
+        (float(inventory_count("nuts")),),
+        "enum argument",
+    ),
+    (
+        "tool_shapes",
+        "Do we have more brackets or gaskets in stock? Name the item.",
+        ("brackets" if inventory_count("brackets") > inventory_count("gaskets") else "gaskets",),
+        "enum argument",
+    ),
+    (
+        "tool_shapes",
+        "If a customer buys 300 washers, how many washers remain in stock?",
+        (float(inventory_count("washers") - 300),),
+        "enum argument",
+    ),
+    (
+        "tool_shapes",
+        "What's the combined stock of bolts and nuts?",
+        (float(inventory_count("bolts") + inventory_count("nuts")),),
+        "enum argument",
+    ),
+    ("tool_shapes", "How much do 4 folders cost?", (price("folder", 4),), "two typed arguments"),
+    (
+        "tool_shapes",
+        "What's the price of 12 staplers?",
+        (price("stapler", 12),),
+        "two typed arguments",
+    ),
+    (
+        "tool_shapes",
+        "price for a single backpack?",
+        (price("backpack", 1),),
+        "two typed arguments",
+    ),
+    (
+        "tool_shapes",
+        "I need thirty pens — what will that come to?",
+        (price("pen", 30),),
+        "two typed arguments",
+    ),
+    (
+        "tool_shapes",
+        "What would 9 markers cost, in dollars?",
+        (price("marker", 9),),
+        "two typed arguments",
+    ),
+    (
+        "tool_shapes",
+        "What date is 60 days after 2025-03-15?",
+        _dates(add_days("2025-03-15", 60)),
+        "date and integer",
+    ),
+    (
+        "tool_shapes",
+        "Add 100 days to 5 August 2024. Give the date as YYYY-MM-DD.",
+        _dates(add_days("2024-08-05", 100)),
+        "date and integer",
+    ),
+    (
+        "tool_shapes",
+        "count back 45 days from 2025-01-17. what date is it?",
+        _dates(add_days("2025-01-17", -45)),
+        "date and integer",
+    ),
+    (
+        "tool_shapes",
+        "What's the date 6 weeks after 2024-12-28?",
+        _dates(add_days("2024-12-28", 42)),
+        "date and integer",
+    ),
+    (
+        "tool_shapes",
+        "A warranty lasts 730 days from 2023-10-02. On what date does it end?",
+        _dates(add_days("2023-10-02", 730)),
+        "date and integer",
+    ),
+    (
+        "tool_shapes",
+        "How many days are there from 2025-01-01 to 2025-12-25?",
+        (float(days_between("2025-01-01", "2025-12-25")),),
+        "two dates",
+    ),
+    (
+        "tool_shapes",
+        "days from 3 march 2024 to 19 october 2024",
+        (float(days_between("2024-03-03", "2024-10-19")),),
+        "two dates",
+    ),
+    (
+        "tool_shapes",
+        "My subscription started on 2024-08-08 and ends on 2025-01-20. How many days is that?",
+        (float(days_between("2024-08-08", "2025-01-20")),),
+        "two dates",
+    ),
+    (
+        "tool_shapes",
+        "Number of days between 2023-12-15 and 2024-03-01?",
+        (float(days_between("2023-12-15", "2024-03-01")),),
+        "two dates",
+    ),
+    (
+        "tool_shapes",
+        "How many weeks lie between 2025-05-05 and 2025-08-11?",
+        (days_between("2025-05-05", "2025-08-11") / 7,),
+        "two dates",
+    ),
+    (
+        "tool_shapes",
+        "How many letters does 'Port Halloway' have?",
+        (float(count_text("Port Halloway", "letters")),),
+        "text and enum",
+    ),
+    (
+        "tool_shapes",
+        "count the words in 'we will meet at the north gate after lunch'",
+        (float(count_text("we will meet at the north gate after lunch", "words")),),
+        "text and enum",
+    ),
+    (
+        "tool_shapes",
+        "how many vowels does 'Calvenna' contain",
+        (float(count_text("Calvenna", "vowels")),),
+        "text and enum",
+    ),
+    (
+        "tool_shapes",
+        "Number of vowels in 'the old lighthouse keeper'?",
+        (float(count_text("the old lighthouse keeper", "vowels")),),
+        "text and enum",
+    ),
+    (
+        "tool_shapes",
+        "How many letters are in 'Dock 7 North'?",
+        (float(count_text("Dock 7 North", "letters")),),
+        "text and enum",
+    ),
+    ("tool_shapes", "Reverse 'Fenbridge'.", (reverse_text("Fenbridge"),), "free text"),
+    (
+        "tool_shapes",
+        "spell 'silver lake' backwards",
+        (reverse_text("silver lake"),),
+        "free text",
+    ),
+    (
+        "tool_shapes",
+        "What's 'Port Halloway' written back to front?",
+        (reverse_text("Port Halloway"),),
+        "free text",
+    ),
+    (
+        "tool_shapes",
+        "Reverse the string 'gate 19B'.",
+        (reverse_text("gate 19B"),),
+        "free text",
+    ),
+    (
+        "tool_shapes",
+        "Write the phrase 'north wind' in reverse.",
+        (reverse_text("north wind"),),
+        "free text",
+    ),
+    (
+        "tool_shapes",
+        "Which carrier is shipping order B-2007?",
+        (str(_order("B-2007", "carrier")),),
+        "JSON object",
+    ),
+    (
+        "tool_shapes",
+        "status of order b-2001?",
+        (str(_order("B-2001", "status")),),
+        "JSON object",
+    ),
+    (
+        "tool_shapes",
+        "How many items are in order #B-2007?",
+        (_num(_order("B-2007", "items")),),
+        "JSON object",
+    ),
+    (
+        "tool_shapes",
+        "What did order A-1042 cost in total, in dollars?",
+        (_num(_order("A-1042", "total")),),
+        "JSON object",
+    ),
+    (
+        "tool_shapes",
+        "When is order B-2007 expected to arrive? YYYY-MM-DD please.",
+        _dates(str(_order("B-2007", "eta"))),
+        "JSON object",
+    ),
+    (
+        "tool_shapes",
+        "What's the forecast low in Selenport on day 2, in °C?",
+        (_num(_forecast("Selenport", 2)[1]["low_c"]),),
+        "optional argument",
+    ),
+    (
+        "tool_shapes",
+        "merrowgate tomorrow: what conditions are expected?",
+        (str(_forecast("Merrowgate", 1)[0]["conditions"]),),
+        "optional argument",
+    ),
+    (
+        "tool_shapes",
+        "What's the warmest forecast high in Fenbridge over the next 5 days, in °C?",
+        (float(max(_num(d["high_c"]) for d in _forecast("Fenbridge", 5))),),
+        "optional argument",
+    ),
+    (
+        "tool_shapes",
+        "How many snowy days are in Skarholm's 5-day forecast?",
+        (float(sum(d["conditions"] == "snow" for d in _forecast("Skarholm", 5))),),
+        "optional argument",
+    ),
+    (
+        "tool_shapes",
+        "Over the next five days, on which day is Selenport's forecast low at its lowest? "
+        "Give the day number.",
+        (_num(min(_forecast("Selenport", 5), key=lambda d: _num(d["low_c"]))["day"]),),
+        "optional argument",
+    ),
+    (
+        "tool_shapes",
+        "What do as many pens as there are items in order B-2001 cost, in dollars?",
+        (price("pen", int(_num(_order("B-2001", "items")))),),
+        "two steps",
+    ),
+    (
+        "tool_shapes",
+        "How many days after order B-2001's expected delivery date is order A-1042's?",
+        (float(days_between(str(_order("B-2001", "eta")), str(_order("A-1042", "eta")))),),
+        "two steps",
+    ),
+    (
+        "tool_shapes",
+        "What's the date two weeks after order B-2007's expected delivery? YYYY-MM-DD, please.",
+        _dates(add_days(str(_order("B-2007", "eta")), 14)),
+        "two steps",
+    ),
+    (
+        "tool_shapes",
+        "How many letters are in the name of the carrier shipping order B-2007?",
+        (float(count_text(str(_order("B-2007", "carrier")), "letters")),),
+        "two steps",
+    ),
+    (
+        "tool_shapes",
+        "Tomorrow's forecast highs: how many °C warmer is Merrowgate than Skarholm?",
+        (
+            _num(_forecast("Merrowgate", 1)[0]["high_c"])
+            - _num(_forecast("Skarholm", 1)[0]["high_c"]),
+        ),
+        "two steps",
+    ),
+]
+
 
 def _build() -> list[Task]:
     tasks = []
@@ -4236,6 +4870,7 @@ def _build() -> list[Task]:
         ("fresh_5", _FRESH_5),
         ("fresh_6", _FRESH_6),
         ("fresh_7", _FRESH_7),
+        ("fresh_8", _FRESH_8),
     )
     for split, rows in splits:
         counts: dict[str, int] = {}
