@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from typing import Literal
 
@@ -787,7 +788,8 @@ async def test_a_json_result_is_picked_from_by_the_model() -> None:
         return '{"order_id": "A-1", "status": "shipped", "items": 3}'
 
     model = ScriptedModel([ToolCall("order", {"order_id": "A-1"}), "shipped"])
-    result = await Agent(model, tools=[order], strategy=GuidedStrategy()).run(
+    whole_record = GuidedStrategy(field_values=False)  # not the named field alone
+    result = await Agent(model, tools=[order], strategy=whole_record).run(
         "What is the status of order A-1?"
     )
     assert result.output == "shipped"
@@ -1664,3 +1666,242 @@ async def test_a_word_already_tried_does_not_fill_a_copied_example_again() -> No
     started = of_type(result, ToolCallStarted)
     assert [e.call.arguments for e in started] == [{"country": "Greece"}]  # tried once
     assert result.output == "Athens"
+
+
+# --- id_lookups and field_values ---------------------------------------------------------------
+
+ORDERS = {
+    "A-1042": {"status": "shipped", "items": 3, "total": 47.85, "carrier": "Swiftpost"},
+    "B-2001": {"status": "delivered", "items": 7, "total": 213.4, "carrier": "Northline"},
+}
+
+
+def order_details(order_id: str) -> str:
+    """An order's details, as a JSON object.
+
+    Args:
+        order_id: the order's id, e.g. "A-1042".
+    """
+    key = order_id.upper()
+    if key not in ORDERS:
+        raise ValueError(f"no order {order_id!r}")
+    return json.dumps({"order_id": key, **ORDERS[key]})
+
+
+def price(item: Literal["notebook", "backpack"], quantity: int) -> float:
+    """What a number of one item costs, in dollars.
+
+    Args:
+        item: what is bought.
+        quantity: how many.
+    """
+    return {"notebook": 3.4, "backpack": 34.5}[item] * quantity
+
+
+def shop(
+    model: ScriptedModel | FunctionModel, store: JournalStore | None = None, **flags: bool
+) -> Agent[None, str]:
+    tools = [Tool(order_details, idempotent=True), price, calculator]
+    return Agent(model, tools=tools, strategy=GuidedStrategy(**flags), store=store)
+
+
+def ordered(result: object) -> list[object]:
+    started = of_type(result, ToolCallStarted)
+    return [e.call.arguments for e in started if e.call.name == "order_details"]
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("Name the shipping company for order #B-2001.", ["B-2001"]),
+        ("What's the item count on order a-1043?", ["A-1043"]),
+        ("By how much does order B-2001's total exceed A-1042's?", ["B-2001", "A-1042"]),
+        ("Is ORDER B-2001 (b-2001) late?", ["B-2001"]),  # once
+        ("What is 3x-2 when x is 4?", []),
+        ("How many days from 2024-06-14 to 2024-07-01?", []),  # dates are not ids
+        ("What did order 1042 cost?", []),  # digits alone are not the documented shape
+    ],
+)
+def test_a_question_value_shaped_like_a_documented_id_is_found(
+    question: str, expected: list[str]
+) -> None:
+    found = h.shaped_ids(question, {("order_details", "order_id"): ["A-1042"]})
+    assert found == [("order_details", "order_id", v) for v in expected]
+
+
+def test_an_id_shape_two_tools_document_belongs_to_neither() -> None:
+    documented = {("order_details", "order_id"): ["A-1042"], ("refund", "ticket"): ["R-77"]}
+    assert h.shaped_ids("Refund order B-2001", documented) == []
+
+
+@pytest.mark.parametrize(
+    ("description", "schema", "expected"),
+    [
+        ("An order.", {"description": 'the order\'s id, e.g. "A-1042".'}, ["A-1042"]),
+        ('Example: order_details(order_id="B-7") returns ...', {}, ["B-7"]),
+        ("An order.", {"examples": ["ZX-900", "plain"]}, ["ZX-900"]),
+        ("A country.", {"description": 'its name, e.g. "Valdoria"'}, []),  # a name
+        ("A date.", {"description": 'ISO, e.g. "2024-06-14"'}, []),  # a date
+    ],
+)
+def test_documented_ids_mix_letters_and_digits(
+    description: str, schema: dict[str, object], expected: list[str]
+) -> None:
+    assert h.documented_ids(description, "order_id", schema) == expected
+
+
+async def test_the_orchestrator_looks_an_id_up_when_the_model_calls_another_tool() -> None:
+    model = ScriptedModel([ToolCall("price", {"item": "notebook", "quantity": 1}), "Northline"])
+    result = await shop(model).run("Name the shipping company for order #B-2001.")
+    assert ordered(result) == [{"order_id": "B-2001"}]
+    assert [e.call.name for e in of_type(result, ToolCallStarted)] == ["order_details"]
+    assert result.output == "Northline"
+
+
+async def test_an_id_lookup_replaces_a_call_written_as_text_with_a_made_up_name() -> None:
+    written = '{"name": "Amazon", "arguments": {"order_id": "B-2001"}}'
+    model = ScriptedModel([written, "Northline"])
+    result = await shop(model).run("Name the shipping company for order #B-2001.")
+    assert ordered(result) == [{"order_id": "B-2001"}]
+    assert [e.purpose for e in of_type(result, ModelRequested)] == ["decide", "answer"]
+
+
+async def test_the_models_own_id_lookup_is_kept() -> None:
+    model = ScriptedModel([ToolCall("order_details", {"order_id": "A-1042"}), "Swiftpost"])
+    result = await shop(model).run("Which carrier has order A-1042?")
+    assert ordered(result) == [{"order_id": "A-1042"}]
+    assert result.output == "Swiftpost"
+
+
+async def test_without_id_lookups_the_models_call_is_made() -> None:
+    model = ScriptedModel([ToolCall("price", {"item": "backpack", "quantity": 2}), "69"])
+    question = "What do 2 backpacks for order #B-2001 cost?"
+    result = await shop(model, id_lookups=False).run(question)
+    assert [e.call.name for e in of_type(result, ToolCallStarted)] == ["price"]
+    looked = await shop(
+        ScriptedModel([ToolCall("price", {"item": "backpack", "quantity": 2}), "69"])
+    ).run(question)
+    assert ordered(looked) == [{"order_id": "B-2001"}]
+
+
+@pytest.mark.parametrize(
+    ("answer", "question", "expected"),
+    [
+        ("The order A-1043 is currently processing.", "Give me A-1043's status.", "processing"),
+        ("You paid $213.40 for it.", "How much did I pay for order B-2001?", "213.4"),
+        ("Delivered by Northline.", "What about order B-2001?", None),  # two values
+        ("Northline", "Which carrier has order B-2001?", None),  # already the value
+        ("It is order B-2001.", "Which order is B-2001?", None),  # the question's own
+        ("I do not know.", "Which carrier has order B-2001?", None),
+    ],
+)
+def test_a_sentence_answer_gives_the_one_value_of_a_json_result(
+    answer: str, question: str, expected: str | None
+) -> None:
+    result = json.dumps(
+        {"order_id": "B-2001", "status": "delivered", "total": 213.4, "carrier": "Northline"}
+    )
+    if "A-1043" in question:
+        result = json.dumps({"order_id": "A-1043", "status": "processing", "carrier": None})
+    assert h.field_value(answer, question, result) == expected
+
+
+async def test_a_sentence_about_a_json_result_ends_with_its_one_value() -> None:
+    model = ScriptedModel(
+        [ToolCall("order_details", {"order_id": "B-2001"}), "Order B-2001 went with Northline."]
+    )
+    result = await shop(model).run("Which company carries order B-2001?")
+    assert result.output == "Northline"
+    plain = await shop(
+        ScriptedModel(
+            [ToolCall("order_details", {"order_id": "B-2001"}), "Order B-2001 went with Northline."]
+        ),
+        field_values=False,
+    ).run("Which company carries order B-2001?")
+    assert plain.output == "Order B-2001 went with Northline."
+
+
+def test_a_json_result_is_stated_as_the_one_field_the_question_names() -> None:
+    fact = h.Fact(
+        ToolCall("order_details", {"order_id": "B-2001"}),
+        order_details("B-2001"),
+        True,
+    )
+    assert h.named_field(fact.content, "What is order B-2001's total?") == "total: 213.4"
+    assert h.named_field(fact.content, "12 bolts for each item in order B-2001") == "items: 7"
+    assert h.named_field(fact.content, "The total and the items of B-2001?") is None  # two
+    assert h.named_field(fact.content, "Where is B-2001?") is None
+    assert h.named_field("812000", "What is the total?") is None
+    stated = h.facts([fact], None, asked_fields="What is order B-2001's total?")
+    assert stated == 'order_details(order_id="B-2001") = total: 213.4'
+
+
+@pytest.mark.parametrize(
+    ("expression", "fields", "expected"),
+    [
+        ('order_details(order_id="B-2001")["total"] - 172.5', True, "213.4 - 172.5"),
+        ('order_details(order_id="B-2001")[total] - 172.5', True, "213.4 - 172.5"),
+        ('order_details(order_id="B-2001").items * 12', True, "7 * 12"),
+        ('total - price(item="backpack", quantity=5)', True, "213.4 - 172.5"),
+        ("the total is high", True, "the total is high"),  # not arithmetic: as it is
+        ("total - carrier", True, "total - carrier"),  # a text field: as it is
+        ("items * 12", False, "items * 12"),
+    ],
+)
+def test_a_call_that_refers_to_a_field_of_a_json_result_takes_its_value(
+    expression: str, fields: bool, expected: str
+) -> None:
+    facts = [
+        h.Fact(ToolCall("order_details", {"order_id": "B-2001"}), order_details("B-2001"), True),
+        h.Fact(ToolCall("price", {"item": "backpack", "quantity": 5}), "172.5", True),
+    ]
+    names = ["order_details", "price", "calculator"]
+    assert h.resolve_references(expression, facts, names, fields=fields) == expected
+
+
+async def test_a_field_named_in_a_recomputation_is_worked_out_with_its_value() -> None:
+    model = ScriptedModel(
+        [
+            ToolCall("order_details", {"order_id": "B-2001"}),
+            ToolCall("price", {"item": "backpack", "quantity": 5}),
+            "172.5",  # the answer repeats one fact: it is recomputed
+            calc('total - price(item="backpack", quantity=5)'),
+            "40.9",
+        ]
+    )
+    question = "By how many dollars does order B-2001's total exceed the cost of 5 backpacks?"
+    result = await shop(model).run(question)
+    calcs = [
+        e.call.arguments for e in of_type(result, ToolCallStarted) if e.call.name == "calculator"
+    ]
+    assert calcs == [{"expression": "213.4 - 172.5"}]
+    assert float(result.output or "nan") == pytest.approx(40.9)
+
+
+async def test_a_run_cut_anywhere_in_an_id_lookup_resumes_to_the_same_answer(
+    make_store: StoreFactory,
+) -> None:
+    question = "Name the shipping company for order #B-2001."
+
+    def model() -> FunctionModel:  # answers by context, as a model at temperature 0 would
+        def reply(messages: Sequence[Message], params: ModelParams) -> ModelResponse:
+            if any("Northline" in str(m.content) for m in messages):
+                return ModelResponse(text="Northline")
+            return ModelResponse(
+                tool_calls=[ToolCall("price", {"item": "notebook", "quantity": 1})]
+            )
+
+        return FunctionModel(reply)
+
+    original = await shop(model(), make_store()).run(question)
+    assert original.output == "Northline"
+    events = original.events
+    for cut in range(1, len(events) - 1):
+        store = make_store()
+        await store.append(original.run_id, events[:cut])
+        result = await shop(model(), store).resume(original.run_id)
+        assert result.output == "Northline", cut
+        assert result.events[:cut] == events[:cut], cut
+        assert list(dict.fromkeys(str(a) for a in ordered(result))) == ["{'order_id': 'B-2001'}"]
+        assert len(of_type(result, ToolCallFinished)) == 1, cut
+        await store.close()

@@ -123,6 +123,8 @@ TECHNIQUES = (
     "fan_out",
     "compare_values",
     "unsigned_gaps",
+    "id_lookups",
+    "field_values",
 )
 """The guided strategy's techniques, each a constructor flag that is on by default."""
 
@@ -287,6 +289,22 @@ class GuidedStrategy(Strategy):
         unsigned_gaps: a negative number answering a question that asks for a gap ("How
             many more bolts than nuts?", "by how much ...", "the difference between
             ...") is given as its size: the model subtracted the other way round.
+        id_lookups: a value of the question shaped like the identifier a tool
+            documents for one of its arguments (letters and digits, as "A-1042" in
+            ``order_id: the order's id, e.g. "A-1042"``; "#B-2001" and "a-1043" have
+            that shape) is looked up with that tool first. When the model's move calls
+            that tool with none of these values (it called another tool, wrote a call
+            as text, or answered), the orchestrator makes the call itself, once per
+            value no call has given it. Only a shape that one argument of one tool
+            documents counts.
+        field_values: a JSON object result of which the question names exactly one
+            field ("... order B-2001's total ...") is given to the model as that field
+            alone (``total: 213.4``), and a call's argument that refers to a field of
+            an earlier result (``order_details(order_id="B-2001")["total"] - 172.5``)
+            is made with its value. A sentence answer from a JSON result ("The order
+            A-1043 is currently processing.") ends the run with the one value of the
+            result it states ("processing"), when it states exactly one that the
+            question does not hold, and the output is text.
         delegate_first: the first move is always a tool, chosen among the tools' names
             only (a supervisor routes every task to a worker; off by default).
     """
@@ -322,6 +340,8 @@ class GuidedStrategy(Strategy):
         fan_out: bool = True,
         compare_values: bool = True,
         unsigned_gaps: bool = True,
+        id_lookups: bool = True,
+        field_values: bool = True,
         delegate_first: bool = False,
     ) -> None:
         self.native_decision = native_decision
@@ -350,6 +370,8 @@ class GuidedStrategy(Strategy):
         self.fan_out = fan_out
         self.compare_values = compare_values
         self.unsigned_gaps = unsigned_gaps
+        self.id_lookups = id_lookups
+        self.field_values = field_values
         self.delegate_first = delegate_first
 
     def __repr__(self) -> str:
@@ -458,7 +480,12 @@ def _question(run: Run) -> str:
 
 def _stated(run: Run, results: list[h.Fact]) -> str:
     """The facts for a prompt: arranged for comparing (``arrange_facts``) or as found."""
-    return h.facts(results, _question(run) if _strategy(run).arrange_facts else None)
+    g, question = _strategy(run), _question(run)
+    return h.facts(
+        results,
+        question if g.arrange_facts else None,
+        asked_fields=question if g.field_values else None,
+    )
 
 
 def _history(run: Run) -> list[Message] | None:
@@ -566,6 +593,9 @@ class Decided:
     async def run(self, r: Run) -> Node | GiveUp | Finish:
         g = _strategy(r)
         calls = list(self.response.tool_calls)
+        looked = _id_lookups(r, calls) if g.id_lookups and not self.forced else []
+        if looked:
+            return Judge(looked, forced=True)
         if (
             not calls
             and g.repair_calls
@@ -607,6 +637,36 @@ class Decided:
             got = await model_step(r, params, purpose="repair")
             return got if isinstance(got, GiveUp | Finish) else Repaired(got)
         return Judge(out, self.forced)
+
+
+def _id_lookups(r: Run, calls: list[ToolCall]) -> list[ToolCall]:
+    """The orchestrator's calls for the question's values shaped like a tool's
+    documented id (``id_lookups``), when the model's move gives that tool none of them:
+    one per value no call has given it, each valid."""
+    documented: dict[tuple[str, str], list[str]] = {}
+    for name, tool in r.config.tools.items():
+        props = tool.definition.parameters.get("properties", {})
+        for arg, schema in props.items():
+            if isinstance(schema, dict) and schema.get("type") == "string":
+                ids = h.documented_ids(tool.description, arg, schema)
+                if ids:
+                    documented[(name, arg)] = ids
+    if not documented:
+        return []
+    wanted = h.shaped_ids(_question(r), documented)
+    given = {
+        (c.name, str(v).strip().lower())
+        for c in [*calls, *(x.call for x in _facts(r))]
+        for v in h.leaves(c.parsed_arguments())
+    }
+    if any((owner, value.lower()) in given for owner, _, value in wanted):
+        return []  # the model's move (or an earlier call) looks one of them up
+    out: list[ToolCall] = []
+    for owner, arg, value in wanted:
+        call = ToolCall(owner, {arg: value}, f"call_{r.state.step}_id{len(out)}")
+        if _valid(r, call):
+            out.append(call)
+    return out
 
 
 @dataclass(slots=True)
@@ -666,7 +726,9 @@ def _fixed(r: Run, calls: list[ToolCall]) -> list[ToolCall]:
         if g.complete_steps:
             names = list(r.config.tools)
             args = {
-                k: h.resolve_references(v, facts, names) if isinstance(v, str) else v
+                k: h.resolve_references(v, facts, names, fields=g.field_values)
+                if isinstance(v, str)
+                else v
                 for k, v in args.items()
             }
         if g.ground_numbers:
@@ -1057,9 +1119,23 @@ def _accepted(
         return len(_unused(r, [*(x.call for x in results if x.ok), *calls])) < len(left)
     # a recomputation takes two known values, one of them a fact's
     used = " ".join(h.call_text(c) for c in calls)
-    facts = [x.content for x in results if x.ok and h.mentions(used, x.content)]
+    facts = [x.content for x in results if x.ok and _used_fact(r, used, x.content)]
     asked = [n for n in h.question_items(_question(r), _terms(r)) if h.mentions(used, n)]
     return bool(facts) and len(facts) + len(asked) >= 2
+
+
+def _used_fact(r: Run, used: str, content: str) -> bool:
+    """True when a call's text uses a result: all of it, or (``field_values``) one of
+    the numbers of a JSON result."""
+    if h.mentions(used, content):
+        return True
+    if not _strategy(r).field_values or not h.structured(content):
+        return False
+    values = h.leaves(json.loads(content))
+    return any(
+        isinstance(v, int | float) and not isinstance(v, bool) and h.mentions(used, str(v))
+        for v in values
+    )
 
 
 def _unnested(r: Run, calls: list[ToolCall], results: list[h.Fact]) -> list[ToolCall]:
@@ -1269,6 +1345,7 @@ class Answer:
             ):
                 r.record(TurnRecorded, step=r.state.step, text=text)
             text = _value_alone(r, text, results)
+            text = _field_alone(r, text, results)
         return _judged(r, text, reason)
 
 
@@ -1294,6 +1371,20 @@ def _value_alone(r: Run, text: str, results: list[h.Fact]) -> str:
     ):
         return text
     return h.answer_span(text, question) or text
+
+
+def _field_alone(r: Run, text: str, results: list[h.Fact]) -> str:
+    """The one value of the last JSON result a sentence answer states, when the
+    output is text (``field_values``); the journal keeps the model's sentence."""
+    ok = [x for x in results if x.ok]
+    if (
+        not _strategy(r).field_values
+        or r.config.spec.schema is not None
+        or not ok
+        or not h.structured(ok[-1].content)
+    ):
+        return text
+    return h.field_value(text, _question(r), ok[-1].content) or text
 
 
 @dataclass(slots=True)

@@ -31,8 +31,10 @@ __all__ = [
     "computed_numbers",
     "copied_example",
     "digest",
+    "documented_ids",
     "facts",
     "feeds_back",
+    "field_value",
     "free_words",
     "glossary",
     "grounded_codes",
@@ -41,6 +43,7 @@ __all__ = [
     "leaves",
     "looks_like_call",
     "mentions",
+    "named_field",
     "numbers",
     "ordered_codes",
     "question_items",
@@ -51,6 +54,7 @@ __all__ = [
     "restates_value",
     "rewrite_question",
     "same_value",
+    "shaped_ids",
     "siblings",
     "split_names",
     "squash_text",
@@ -405,19 +409,46 @@ def mentions(text: str, value: str) -> bool:
     return value.strip().lower() in text.lower()
 
 
-def facts(results: Sequence[Fact], prompt: str | None = None) -> str:
+def facts(
+    results: Sequence[Fact], prompt: str | None = None, *, asked_fields: str | None = None
+) -> str:
     """The results as ``call = result`` statements for a prompt.
 
     With the question (``prompt``), they are arranged for a reader that compares:
     in the order the question names their inputs (Norrhaven's before Lunaria's for
     "Norrhaven and Lunaria"), and when one tool gave a number for each of several
-    inputs, the largest and the smallest of them are marked as such.
+    inputs, the largest and the smallest of them are marked as such. With the question
+    as ``asked_fields``, a JSON object of which the question names exactly one field
+    is stated as that field alone (see :func:`named_field`).
     """
     chosen = list(results) if prompt is None else arranged(results, prompt)
     marks = {} if prompt is None else _extremes(chosen)
-    return "; ".join(
-        f"{call_text(r.call)} = {readable(r.content, prompt)}{marks.get(id(r), '')}" for r in chosen
-    )
+
+    def said(r: Fact) -> str:
+        field = named_field(r.content, asked_fields) if asked_fields is not None else None
+        return field or readable(r.content, prompt)
+
+    return "; ".join(f"{call_text(r.call)} = {said(r)}{marks.get(id(r), '')}" for r in chosen)
+
+
+def named_field(content: str, prompt: str) -> str | None:
+    """``key: value`` for the one field of a JSON object result that the question
+    names ("total: 213.4" for "... order B-2001's total ..."), leaving aside fields
+    whose value the question holds (the id it was looked up by); None otherwise."""
+    if not structured(content):
+        return None
+    value = json.loads(content)
+    if not isinstance(value, dict):
+        return None
+    words = set(_words(prompt))
+    named = [
+        k
+        for k, v in value.items()
+        if not isinstance(v, dict | list)
+        and not words.isdisjoint(_key_forms(k))
+        and not (v is not None and _whole_word(prompt, str(v)))
+    ]
+    return f"{named[0]}: {_flat(value[named[0]])}" if len(named) == 1 else None
 
 
 def arranged(results: Sequence[Fact], prompt: str) -> list[Fact]:
@@ -494,7 +525,7 @@ def _label(record: dict[str, Any], keys: Sequence[str]) -> str:
 def _key_forms(key: str) -> tuple[str, ...]:
     """The words that name a record's field: "day", "days"; "high" for ``high_c``."""
     k = key.lower()
-    return (k, f"{k}s", k.split("_")[0])
+    return (k, f"{k}s", k.split("_")[0], k[:-1] if len(k) > 3 and k.endswith("s") else k)
 
 
 def _named_record(rows: list[dict[str, Any]], keys: list[str], words: list[str]) -> Any:
@@ -904,20 +935,62 @@ def split_names(value: str, prompt: str, terms: Sequence[str] = ()) -> list[str]
     return found if joined and not _JOINERS.sub("", rest).strip() else []
 
 
-def resolve_references(value: str, results: Sequence[Fact], tools: Sequence[str]) -> str:
+_FIELD_ACCESS = r"""(?:\[\s*["']?(\w+)["']?\s*\]|\.(\w+))?"""  # ["total"], [total], .total
+
+
+def _field_names(value: str, results: Sequence[Fact]) -> str:
+    """An expression with each bare field name of an earlier JSON object result
+    replaced by its number (``total - 172.5`` after an order's ``"total": 213.4``),
+    when each name belongs to one result and what is left is arithmetic."""
+    fields: dict[str, list[float]] = {}
+    for fact in results:
+        if not fact.ok or not fact.content.strip().startswith("{"):
+            continue
+        try:
+            data = json.loads(fact.content)
+        except ValueError:
+            continue
+        for k, v in data.items() if isinstance(data, dict) else ():
+            if isinstance(v, int | float) and not isinstance(v, bool):
+                fields.setdefault(k.lower(), []).append(float(v))
+
+    def number(m: re.Match[str]) -> str:
+        found = fields.get(m.group(1).lower(), [])
+        if len(found) != 1:
+            return m.group(0)
+        return str(int(found[0])) if found[0].is_integer() else repr(found[0])
+
+    swapped = re.sub(r"(?<![\w.\"'])([A-Za-z_]\w*)(?![\w(\"'])", number, value)
+    rest = re.sub(r"[A-Za-z_]\w*\([^()]*\)", "0", swapped)  # calls are resolved next
+    return swapped if swapped != value and re.fullmatch(r"[\d\s.+\-*/()%]+", rest) else value
+
+
+def resolve_references(
+    value: str, results: Sequence[Fact], tools: Sequence[str], *, fields: bool = False
+) -> str:
     """An argument with the earlier calls it spells out replaced by their results:
-    ``"lookup_population(country='Lunaria') / 100"`` becomes ``"640000 / 100"``."""
+    ``"lookup_population(country='Lunaria') / 100"`` becomes ``"640000 / 100"``. With
+    ``fields``, a field of a JSON object result is taken too:
+    ``order_details(order_id="B-2001")["total"]`` becomes ``213.4``."""
+    if fields:
+        value = _field_names(value, results)
     if not any(f"{t}(" in value for t in tools):
         return value
     for fact in results:
         if not fact.ok:
             continue
-        pattern = rf"{re.escape(fact.call.name)}\(([^()]*)\)"
+        pattern = rf"{re.escape(fact.call.name)}\(([^()]*)\)" + (_FIELD_ACCESS if fields else "")
 
         def swap(m: re.Match[str], fact: Fact = fact) -> str:
             inner = m.group(1).lower()
             args = [str(v).lower() for v in leaves(fact.call.parsed_arguments())]
-            return fact.content if all(a in inner for a in args) else m.group(0)
+            if not all(a in inner for a in args):
+                return m.group(0)
+            key = (m.group(2) or m.group(3)) if fields else None
+            if key is None:
+                return fact.content
+            field = json_field(fact.content, key)  # a field of a JSON object result
+            return m.group(0) if field is None or isinstance(field, dict | list) else str(field)
 
         value = re.sub(pattern, swap, value)
     return value
@@ -1325,3 +1398,97 @@ def unsigned_difference(prompt: str, answer: str) -> str | None:
     if not _DIFFERENCE.search(prompt) or not _NUMBER.fullmatch(text) or not text.startswith("-"):
         return None
     return text[1:]
+
+
+_AROUND = ".,;:!?()[]{}\"'\u2018\u2019\u201c\u201d"  # punctuation around a word
+_QUOTED = re.compile(r"""["'`]([^"'`\s]{2,40})["'`]""")
+
+
+def documented_ids(description: str, param: str, schema: dict[str, Any]) -> list[str]:
+    """The identifiers a tool documents for one of its string arguments: quoted
+    examples in the argument's own description or schema (``examples``), and the
+    value the tool's description shows it given (``order_details(order_id="A-1042")``),
+    each mixing letters and digits (names, numbers, dates and codes are not ids)."""
+    found = _QUOTED.findall(str(schema.get("description", "")))
+    found += [str(x) for x in schema.get("examples", []) if isinstance(x, str | int)]
+    found += re.findall(rf"""\b{re.escape(param)}\s*=\s*["']([^"'\s]{{2,40}})["']""", description)
+    return [x for x in dict.fromkeys(found) if re.search(r"[A-Za-z]", x) and re.search(r"\d", x)]
+
+
+def _id_pattern(example: str) -> re.Pattern[str]:
+    """Any value of an example id's shape: its runs of letters and of digits of any
+    length, its other characters as they are ("A-1042" matches "b-2001", "AB-7")."""
+    parts = re.findall(r"[A-Za-z]+|\d+|[^A-Za-z\d]", example)
+    shape = "".join(
+        "[A-Za-z]+" if p[0].isalpha() else r"\d+" if p[0].isdigit() else re.escape(p) for p in parts
+    )
+    return re.compile(shape)
+
+
+def _cased_as(value: str, example: str) -> str:
+    letters = [c for c in example if c.isalpha()]
+    if letters and all(c.isupper() for c in letters):
+        return value.upper()
+    if letters and all(c.islower() for c in letters):
+        return value.lower()
+    return value
+
+
+def shaped_ids(
+    prompt: str, documented: dict[tuple[str, str], list[str]]
+) -> list[tuple[str, str, str]]:
+    """The question's values that have the shape of exactly one tool argument's
+    documented id, as ``(tool, argument, value)`` in the question's order: "#B-2001"
+    and "a-1043" for an ``order_id`` documented as "A-1042" (a leading "#" and a
+    trailing "'s" are not part of the value; letters are cased as the example's)."""
+    shapes = {key: [(_id_pattern(x), x) for x in examples] for key, examples in documented.items()}
+    out: list[tuple[str, str, str]] = []
+    for raw in prompt.split():
+        token = re.sub(r"(?:'s|\u2019s)$", "", raw.strip(_AROUND))
+        owners: dict[tuple[str, str], str] = {}
+        for key, patterns in shapes.items():
+            for pattern, example in patterns:
+                value = token if example.startswith("#") else token.lstrip("#")
+                if pattern.fullmatch(value):
+                    owners[key] = _cased_as(value, example)
+                    break
+        if len(owners) == 1:
+            (tool, arg), value = next(iter(owners.items()))
+            if all(v.lower() != value.lower() for _, _, v in out):
+                out.append((tool, arg, value))
+    return out
+
+
+def field_value(answer: str, prompt: str, result: str) -> str | None:
+    """The one value of a JSON result that a sentence answer gives: "processing" for
+    "The order A-1043 is currently processing." (the order's id is the question's own).
+    None unless the answer says more than the value and exactly one of the result's
+    values (text of two characters or more, or a number), not in the question, stands
+    in it as whole words."""
+    try:
+        data = json.loads(result)
+    except ValueError:
+        return None
+    if not isinstance(data, dict | list):
+        return None
+    said = answer.strip().rstrip(".!")
+    found: dict[str, str] = {}
+    said_numbers = numbers(said)
+    asked_numbers = numbers(prompt)
+    for leaf in leaves(data):
+        if isinstance(leaf, bool) or leaf is None:
+            continue
+        if isinstance(leaf, int | float):
+            number = float(leaf)
+            if any(close(number, n) for n in said_numbers) and not any(
+                close(number, n) for n in asked_numbers
+            ):
+                found[str(number)] = json.dumps(leaf)
+            continue
+        text = str(leaf).strip()
+        if len(text) >= 2 and _whole_word(said, text) and not _whole_word(prompt, text):
+            found[text.lower()] = text
+    if len(found) != 1:
+        return None
+    value = next(iter(found.values()))
+    return None if same_value(said, value) else value
