@@ -1905,3 +1905,50 @@ async def test_a_run_cut_anywhere_in_an_id_lookup_resumes_to_the_same_answer(
         assert list(dict.fromkeys(str(a) for a in ordered(result))) == ["{'order_id': 'B-2001'}"]
         assert len(of_type(result, ToolCallFinished)) == 1, cut
         await store.close()
+
+
+# --- reroute_calls and codes spelled out -----------------------------------------------------
+
+
+async def test_a_call_with_another_tools_arguments_is_made_to_that_tool() -> None:
+    wrong = ToolCall("calculator", {"expression": "0.6 km", "from_unit": "km", "to_unit": "m"})
+    model = ScriptedModel([wrong])
+    result = await guided(model).run("0.6 km = how many m?")
+    started = of_type(result, ToolCallStarted)
+    assert [(e.call.name, e.call.arguments) for e in started] == [
+        ("convert_units", {"value": 0.6, "from_unit": "km", "to_unit": "m"})
+    ]
+    assert result.output == "600.0"
+
+
+async def test_without_reroute_calls_the_named_tool_is_called() -> None:
+    wrong = ToolCall("calculator", {"expression": "0.6 km", "from_unit": "km", "to_unit": "m"})
+    model = ScriptedModel([wrong, "600", "600", "600"])
+    result = await guided(model, reroute_calls=False).run("0.6 km = how many m?")
+    assert "convert_units" not in [e.call.name for e in of_type(result, ToolCallStarted)]
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        {"expression": "0.6", "to_unit": "m"},  # one foreign argument: not enough to say
+        {"expression": "0.6 or 7", "from_unit": "km", "to_unit": "m"},  # two numbers
+        {"expression": "0.6", "from_unit": "km", "colour": "m"},  # not all another tool's
+    ],
+)
+async def test_a_call_is_rerouted_only_when_its_arguments_say_which_tool(
+    arguments: dict[str, object],
+) -> None:
+    model = ScriptedModel([ToolCall("calculator", arguments), "x", "x", "x", "x"])
+    result = await guided(model).run("0.6 km = how many m?")
+    assert "convert_units" not in [e.call.name for e in of_type(result, ToolCallStarted)]
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("US gallons", "gal"), ("metric kilometres", "km"), ("big things", "big things")],
+)
+def test_a_code_spelled_out_in_words_is_the_code_they_mean(value: str, expected: str) -> None:
+    codes = h.glossary(["Units: km (kilometers), l (liters), gal (US gallons)."])
+    args = {"value": 40, "from_unit": "l", "to_unit": value}
+    assert h.grounded_codes(args, "What's 40 litres in US gallons?", codes)["to_unit"] == expected

@@ -90,6 +90,7 @@ from tether.run._nodes import (
 )
 from tether.run._prompt import OrchestratorPrompt
 from tether.run._run import Run
+from tether.tools import Tool
 
 from . import _heuristics as h
 from ._base import Strategy
@@ -125,6 +126,7 @@ TECHNIQUES = (
     "unsigned_gaps",
     "id_lookups",
     "field_values",
+    "reroute_calls",
 )
 """The guided strategy's techniques, each a constructor flag that is on by default."""
 
@@ -305,6 +307,11 @@ class GuidedStrategy(Strategy):
             A-1043 is currently processing.") ends the run with the one value of the
             result it states ("processing"), when it states exactly one that the
             question does not hold, and the output is text.
+        reroute_calls: a call with two or more arguments its tool does not take, all
+            of them another tool's (``calculator(expression="0.6 km", from_unit="km",
+            to_unit="m")``), is made to that tool: the arguments say which tool the
+            model meant. A required number the arguments lack is the one number of
+            the call's other values (``value=0.6``).
         delegate_first: the first move is always a tool, chosen among the tools' names
             only (a supervisor routes every task to a worker; off by default).
     """
@@ -342,6 +349,7 @@ class GuidedStrategy(Strategy):
         unsigned_gaps: bool = True,
         id_lookups: bool = True,
         field_values: bool = True,
+        reroute_calls: bool = True,
         delegate_first: bool = False,
     ) -> None:
         self.native_decision = native_decision
@@ -372,6 +380,7 @@ class GuidedStrategy(Strategy):
         self.unsigned_gaps = unsigned_gaps
         self.id_lookups = id_lookups
         self.field_values = field_values
+        self.reroute_calls = reroute_calls
         self.delegate_first = delegate_first
 
     def __repr__(self) -> str:
@@ -618,7 +627,8 @@ class Decided:
                 return AnswerWithoutTools()
             return Answer(self.response.text or "")
         out: list[ToolCall] = []
-        for call in calls:
+        for given in calls:
+            call = (_rerouted(r, given) if g.reroute_calls else None) or given
             if _valid(r, call):
                 out.append(call)
                 continue
@@ -1420,6 +1430,41 @@ def _valid(r: Run, call: ToolCall) -> bool:
     except ValueError:  # pydantic's ValidationError is a ValueError
         return False
     return True
+
+
+def _properties(tool: Tool) -> dict[str, Any]:
+    props = tool.definition.parameters.get("properties", {})
+    return props if isinstance(props, dict) else {}
+
+
+def _rerouted(r: Run, call: ToolCall) -> ToolCall | None:
+    """The call made to the one other tool that takes all of two or more arguments
+    its own tool does not (``reroute_calls``), with a required number it lacks taken
+    from the call's other values when they hold exactly one; None unless valid."""
+    args = call.parsed_arguments()
+    tool = r.config.tools.get(call.name)
+    if tool is None or not isinstance(args, dict):
+        return None
+    foreign = set(args) - set(_properties(tool))
+    if len(foreign) < 2:
+        return None
+    owners = [
+        t for t in r.config.tools.values() if t is not tool and foreign <= set(_properties(t))
+    ]
+    if len(owners) != 1:
+        return None
+    other = owners[0]
+    props = _properties(other)
+    kept = {k: v for k, v in args.items() if k in props}
+    rest = " ".join(str(v) for k, v in args.items() if k not in props)
+    for name in other.definition.parameters.get("required", []):
+        kind = props.get(name, {}).get("type") if isinstance(props.get(name), dict) else None
+        found = h.numbers(rest)
+        if name not in kept and kind in ("number", "integer") and len(found) == 1:
+            number = found[0]
+            kept[name] = int(number) if kind == "integer" and number.is_integer() else number
+    rerouted = ToolCall(other.name, kept, call.id)
+    return rerouted if _valid(r, rerouted) else None
 
 
 def _without_unknown_keys(r: Run, call: ToolCall) -> ToolCall | None:

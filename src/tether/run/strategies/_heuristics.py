@@ -861,7 +861,9 @@ def grounded_codes(
 
     A code is judged only when it is, or could be, one of the tool's explained codes
     and is not itself a word of the question; it is replaced only when exactly one
-    explained code, not used by another argument, means a word of the question.
+    explained code, not used by another argument, means a word of the question. A
+    value of several words that is no code ("US gallons") is the one code its words
+    mean, if there is one.
     """
     words = {_us_spelling(w) for w in _words(prompt)}
     values = {k: v.strip().lower() for k, v in arguments.items() if isinstance(v, str)}
@@ -869,6 +871,13 @@ def grounded_codes(
     taken = {v for v in values.values() if v in meant}
     out = dict(arguments)
     for key, value in values.items():
+        if value not in codes and " " in value:
+            # a code spelled out ("US gallons" for ``gal (US gallons)``): the one code
+            # its words mean
+            spelled = set().union(*(codes_meaning(w, codes) for w in value.split()))
+            if len(spelled) == 1:
+                out[key] = spelled.pop()
+                continue
         if len(value) > 4 or value in words or value in meant:
             continue
         if value not in codes and not any(c.startswith(value[:1]) for c in codes):
