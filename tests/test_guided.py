@@ -1952,3 +1952,42 @@ def test_a_code_spelled_out_in_words_is_the_code_they_mean(value: str, expected:
     codes = h.glossary(["Units: km (kilometers), l (liters), gal (US gallons)."])
     args = {"value": 40, "from_unit": "l", "to_unit": value}
     assert h.grounded_codes(args, "What's 40 litres in US gallons?", codes)["to_unit"] == expected
+
+
+@pytest.mark.parametrize(
+    ("expression", "question", "expected"),
+    [
+        (
+            "2505 - 849",
+            "From two thousand five hundred, take away eight hundred and forty-nine.",
+            "2500 - 849",
+        ),
+        ("2500 - 894", "From 2500, take away 849.", "2500 - 849"),  # two digits swapped
+        ("1234 + 5678", "What is 1234 + 5687?", "1234 + 5687"),
+        ("36 * 3600", "How many seconds are in 36 hours?", None),  # a factor the model knows
+        ("2505 - 849", "From 2500 or 2509, take away 849.", None),  # two it could be
+        ("2505 - 849", "From 2500, take away 849 and 2505.", None),  # the question's own
+    ],
+)
+def test_a_number_miscopied_into_an_expression_is_put_right(
+    expression: str, question: str, expected: str | None
+) -> None:
+    fixed = h.renumbered(calc(expression), question, [])
+    assert (fixed or {}).get("expression") == expected
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("Convert five and a half gallons to litres.", "Convert 5.5 gallons to litres."),
+        ("How many metres is a mile and a half?", "How many metres is 1.5 miles?"),
+        ("an hour and a quarter in minutes", "1.25 hours in minutes"),
+        ("I want one and a half cups", "I want 1.5 cups"),
+        ("Pay 2,000 and a half", "Pay 2,000 and a half"),  # not a whole number before it
+        ("bread and a half loaf", "bread and a half loaf"),
+    ],
+)
+def test_a_number_and_a_fraction_in_words_is_written_as_one_number(
+    question: str, expected: str
+) -> None:
+    assert h.with_digits(question) == expected

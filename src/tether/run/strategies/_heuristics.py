@@ -192,7 +192,8 @@ def _spelled_value(words: list[str]) -> float:
 def with_digits(text: str) -> str:
     """The text with the numbers it spells out written in digits: "Multiply seventeen
     by forty-three" is "Multiply 17 by 43", "a dozen eggs" is "12 eggs", "2.5 million"
-    is "2500000". A lone "one" used as a pronoun ("which one", "one of them") is left
+    is "2500000", "five and a half" is "5.5", "a mile and a half" is "1.5 miles". A
+    lone "one" used as a pronoun ("which one", "one of them") is left
     as it is, and so are numbers already in digits."""
     tokens = list(_TOKEN.finditer(text))
     out: list[str] = []
@@ -230,7 +231,31 @@ def with_digits(text: str) -> str:
         out += [text[at:start], str(int(value)) if value.is_integer() else str(value)]
         at = end
         i = j
-    return "".join([*out, text[at:]])
+    return _with_fractions("".join([*out, text[at:]]))
+
+
+_AND_A_PART = re.compile(
+    r"(?<![\d,.])\b(\d+(?:\.\d+)?|one) and (a half|a quarter|three quarters)\b", re.IGNORECASE
+)
+_ONE_AND_A_PART = re.compile(
+    r"\b(?:an?|one) ([a-z]{3,}) and (a half|a quarter|three quarters)\b", re.IGNORECASE
+)
+_FRACTIONS = {"a half": 0.5, "a quarter": 0.25, "three quarters": 0.75}
+
+
+def _with_fractions(text: str) -> str:
+    """ "5 and a half gallons" as "5.5 gallons"; "a mile and a half" as "1.5 miles"."""
+
+    def joined(m: re.Match[str]) -> str:
+        whole = 1.0 if m.group(1).lower() == "one" else float(m.group(1))
+        value = whole + _FRACTIONS[m.group(2).lower()]
+        return f"{value:g}"
+
+    def counted(m: re.Match[str]) -> str:
+        unit = m.group(1)
+        return f"{1 + _FRACTIONS[m.group(2).lower()]:g} {unit}{'' if unit.endswith('s') else 's'}"
+
+    return _ONE_AND_A_PART.sub(counted, _AND_A_PART.sub(joined, text))
 
 
 _PERCENT = re.compile(r"(-?\d+(?:\.\d+)?)\s*(?:%|percent\b|per\s+cent\b)", re.IGNORECASE)
@@ -1183,7 +1208,8 @@ def renumbered(
     by the one number of the question no call has used: ``price(item="pens",
     quantity=5)`` for "What do 50 pens cost?" is ``quantity=50``. None unless there is
     exactly one of each (a number the model knows, "3600" seconds an hour, stays: it is
-    inside an expression, not a number argument)."""
+    inside an expression, not a number argument). A number inside an expression is put
+    right only when it is a miscopy of the unused one (see :func:`_recopied`)."""
     args = call.parsed_arguments()
     if not isinstance(args, dict):
         return None
@@ -1197,6 +1223,8 @@ def renumbered(
         and not isinstance(v, bool)
         and not any(close(abs(float(v)), abs(n)) for n in known)
     ]
+    if not stray:
+        return _recopied(args, prompt, known, [x.call for x in earlier if x.ok], terms)
     if len(stray) != 1:
         return None
     rest = {k: v for k, v in args.items() if k != stray[0]}
@@ -1206,6 +1234,50 @@ def renumbered(
         return None
     value = float(left[0])
     return {**args, stray[0]: int(value) if value.is_integer() else value}
+
+
+def _recopied(
+    args: dict[str, Any],
+    prompt: str,
+    known: list[float],
+    calls: list[ToolCall],
+    terms: Sequence[str],
+) -> dict[str, Any] | None:
+    """The arguments with the one number of an expression that the task does not hold
+    put right, when it is a copy of the one number of the question no call has used
+    with one digit changed or two swapped ("2505 - 849" for "From 2500, take away
+    849"); None otherwise. A number of another length stays (a factor the model knows)."""
+    found = [
+        (k, m)
+        for k, v in args.items()
+        if isinstance(v, str)
+        for m in _DIGITS.finditer(v)
+        if not any(float(m.group()) == abs(n) for n in known)  # exactly: 2505 is not 2500
+    ]
+    if len(found) != 1:
+        return None
+    key, match = found[0]
+    left = [n for n in unused(prompt, calls, terms) if re.fullmatch(r"\d{3,}", n)]
+    near = [n for n in left if _one_digit_off(match.group(), n)]
+    if len(near) != 1:
+        return None
+    value = str(args[key])
+    return {**args, key: value[: match.start()] + near[0] + value[match.end() :]}
+
+
+_DIGITS = re.compile(r"(?<![\d.])\d{3,}(?![\d.])")
+
+
+def _one_digit_off(a: str, b: str) -> bool:
+    """Two numbers of the same length that differ in one digit, or by two neighbouring
+    digits swapped."""
+    if len(a) != len(b) or a == b:
+        return False
+    diff = [i for i in range(len(a)) if a[i] != b[i]]
+    if len(diff) == 1:
+        return True
+    i, j = diff[0], diff[-1]
+    return len(diff) == 2 and j == i + 1 and a[i] == b[j] and a[j] == b[i]
 
 
 _LIST_JOINER = re.compile(
