@@ -1991,3 +1991,67 @@ def test_a_number_and_a_fraction_in_words_is_written_as_one_number(
     question: str, expected: str
 ) -> None:
     assert h.with_digits(question) == expected
+
+
+def capital_of(country: str) -> str:
+    """The capital city of a country.
+
+    Args:
+        country: the country's name.
+    """
+    return {"Valdoria": "Merrowgate", "Quenland": "Port Halloway"}[country]
+
+
+@pytest.mark.parametrize(
+    ("question", "expected", "capitals"),
+    [
+        (
+            "Whichever of Valdoria and Quenland is more populous: what is its capital?",
+            "Port Halloway",
+            ["Quenland"],
+        ),
+        ("Which of Valdoria and Quenland has fewer people?", "Valdoria", []),
+    ],
+)
+async def test_what_the_question_asks_of_the_compared_name_is_looked_up(
+    question: str, expected: str, capitals: list[str]
+) -> None:
+    model = ScriptedModel([counted("Valdoria")])
+    agent = Agent(model, tools=[census, capital_of], strategy=GuidedStrategy())
+    result = await agent.run(question)
+    assert result.output == expected
+    started = of_type(result, ToolCallStarted)
+    assert [e.call.arguments["country"] for e in started if e.call.name == "capital_of"] == capitals
+    assert result.usage.model_calls == 1
+
+
+async def test_without_compare_values_no_name_is_looked_up_for_the_model() -> None:
+    model = ScriptedModel([counted("Valdoria"), "Merrowgate", "Merrowgate", "Merrowgate"])
+    agent = Agent(model, tools=[census, capital_of], strategy=GuidedStrategy(compare_values=False))
+    result = await agent.run(
+        "Whichever of Valdoria and Quenland is more populous: what is its capital?"
+    )
+    assert "capital_of" not in [e.call.name for e in of_type(result, ToolCallStarted)]
+
+
+async def test_a_run_cut_anywhere_in_a_compare_then_lookup_resumes_to_the_same_answer(
+    make_store: StoreFactory,
+) -> None:
+    question = "Whichever of Valdoria and Quenland is more populous: what is its capital?"
+
+    def agent(store: JournalStore) -> Agent[None, str]:
+        tools = [Tool(census, idempotent=True), Tool(capital_of, idempotent=True)]
+        model = ScriptedModel([counted("Valdoria")])
+        return Agent(model, tools=tools, strategy=GuidedStrategy(), store=store)
+
+    original = await agent(make_store()).run(question)
+    assert original.output == "Port Halloway"
+    events = original.events
+    for cut in range(1, len(events) - 1):
+        store = make_store()
+        await store.append(original.run_id, events[:cut])
+        result = await agent(store).resume(original.run_id)
+        assert result.output == "Port Halloway", cut
+        assert result.events[:cut] == events[:cut], cut
+        assert len(of_type(result, ToolCallFinished)) == 3, cut
+        await store.close()

@@ -287,7 +287,11 @@ class GuidedStrategy(Strategy):
             populous, A or B?", "which has the fewest ...") is answered by the
             orchestrator once one tool has given a number for each name of the
             question's list: the name with the largest or smallest number, by the
-            question's comparing word. Small models compare numbers poorly.
+            question's comparing word. Small models compare numbers poorly. When the
+            question asks something of the name it picks ("Whichever of A and B is
+            more populous: what is its capital?") and speaks of exactly one other tool
+            ("capital", ``lookup_capital``) that takes one text argument, the
+            orchestrator calls that tool with the name and answers with its result.
         unsigned_gaps: a negative number answering a question that asks for a gap ("How
             many more bolts than nuts?", "by how much ...", "the difference between
             ...") is given as its size: the model subtracted the other way round.
@@ -897,12 +901,12 @@ class AfterResults:
             if sum(x.ok for x in results) < len(clauses):
                 return Decide()
             return Answer(results[-1].content, chosen=results[-1])
+        picked = _picked(r, results) if g.compare_values else None
+        if picked is not None:  # every name has its number: nothing is left to fan out
+            return picked
         fanned = _fanned(r, results) if g.fan_out else []
         if fanned:
             return Judge(fanned, forced=True)
-        picked = h.compared(_question(r), results) if g.compare_values else None
-        if picked is not None:
-            return Answer(picked, why="The orchestrator compared the results for each name.")
         if not g.track_question:
             return Decide()
         left = _unused(r, [x.call for x in results])
@@ -918,6 +922,45 @@ class AfterResults:
             notes.append(_COMBINE_NOTE.format(facts=_stated(r, waiting)))
             return Decide()
         return Answer(results[-1].content, chosen=results[-1])
+
+
+def _picked(r: Run, results: list[h.Fact]) -> Node | None:
+    """The end of a question a comparison answers (``compare_values``): the name it
+    picks, or what the question asks of that name (see :func:`_then`)."""
+    picked = h.compared(_question(r), results)
+    if picked is None:
+        return None
+    then = _then(r, picked, results)
+    if isinstance(then, ToolCall):
+        return Judge([then], forced=True)
+    if then is not None:
+        why = (
+            "The orchestrator compared the results for each name, then answered "
+            f"with the result of {then.call.name} for {picked}."
+        )
+        return Answer(then.content, why=why)
+    return Answer(picked, why="The orchestrator compared the results for each name.")
+
+
+def _then(r: Run, picked: str, results: list[h.Fact]) -> ToolCall | h.Fact | None:
+    """What the question asks of the name a comparison picked ("Whichever of A and B
+    is more populous: what is its capital?"): the call of the one other tool it speaks
+    of, with that name as its one required text argument, or that call's result once
+    made; None when the question asks for the name itself."""
+    compared = sorted({x.call.name for x in results if x.ok and h.numbers(x.content)})
+    name = h.asked_of(_question(r), list(r.config.tools), compared)
+    tool = r.config.tools.get(name or "")
+    if tool is None:
+        return None
+    required = tool.definition.parameters.get("required", [])
+    props = _properties(tool)
+    if len(required) != 1 or props.get(required[0], {}).get("type") != "string":
+        return None
+    call = ToolCall(tool.name, {required[0]: picked}, f"call_{r.state.step}_then")
+    made = next((x for x in results if x.call.key() == call.key()), None)
+    if made is not None:
+        return made if made.ok else None
+    return call if _valid(r, call) else None
 
 
 def _fanned(r: Run, results: list[h.Fact]) -> list[ToolCall]:

@@ -21,6 +21,7 @@ __all__ = [
     "Fact",
     "answer_span",
     "arranged",
+    "asked_of",
     "asks_for_value",
     "call_text",
     "cased_like",
@@ -1573,3 +1574,17 @@ def field_value(answer: str, prompt: str, result: str) -> str | None:
         return None
     value = next(iter(found.values()))
     return None if same_value(said, value) else value
+
+
+def asked_of(prompt: str, tools: Sequence[str], besides: Sequence[str]) -> str | None:
+    """The one tool, other than ``besides``, whose name the question speaks of ("its
+    capital" and ``lookup_capital``; the words of the ``besides`` tools' names do not
+    count: "lookup" is in both), or None."""
+
+    def named(tool: str) -> set[str]:
+        return _stems(re.sub(r"([a-z])([A-Z])", r"\1 \2", tool).replace("_", " "))
+
+    taken = set().union(*(named(t) for t in besides)) if besides else set()
+    asked = _stems(prompt)
+    found = [t for t in tools if t not in besides and (named(t) - taken) & asked]
+    return found[0] if len(found) == 1 else None
