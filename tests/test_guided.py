@@ -1046,6 +1046,10 @@ async def test_a_reversed_conversion_runs_the_right_way_round() -> None:
         ("12.5% of 720 is 90.", "What is 12.5% of 720?", "90"),  # the question's numbers
         ("The plural of 'child' is 'children'.", "What is the plural of 'child'?", "children"),
         ("Brazil is located in South America.", "On which continent is Brazil?", "South America"),
+        ("German uses the euro.", "What currency does Germany use?", "euro"),  # other forms
+        ("Coal is black in colour.", "what color is coal", "black"),  # the other spelling
+        ("Coal is a color.", "what colour is coal", None),  # nothing but the question
+        ("The plural of box is boxes.", "What is the plural of box?", "boxes"),
         # kept whole: several candidate values, more than one sentence, a long value
         ("Ottawa is the capital city, in Ontario.", "What is the capital of Canada?", None),
         ("It is Ottawa. It is in Ontario.", "What is the capital of Canada?", None),

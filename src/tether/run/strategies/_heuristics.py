@@ -1127,6 +1127,9 @@ def answer_span(answer: str, question: str) -> str | None:
 
 def _one_run(text: str, asked: set[str], given: set[str], *, stems: bool) -> str | None:
     asked_stems = {w[:5] for w in asked if len(w) >= 5} if stems else set()
+    # the question's words spelled the other way count as repeated ("colour" and
+    # "color"), and with stems, in another form too ("uses" for "use")
+    spelled = {_spelled_us(w) for w in asked}
     runs: list[list[str]] = [[]]
     for token in re.findall(r"[^\s]+", text):
         word = token.strip(".,;:!?\"'()")
@@ -1138,6 +1141,8 @@ def _one_run(text: str, asked: set[str], given: set[str], *, stems: bool) -> str
             or key in _SAYING
             or (len(key) >= 5 and key[:5] in asked_stems)
             or (bool(said) and all(n in given for n in said))
+            or _spelled_us(key) in spelled
+            or (stems and any(_same_word(_spelled_us(key), w) for w in spelled))
         )
         if repeated:
             if runs[-1]:
@@ -1152,6 +1157,11 @@ def _one_run(text: str, asked: set[str], given: set[str], *, stems: bool) -> str
     if len(best) != 1 or longest > 3:
         return None
     return " ".join(best[0])
+
+
+def _spelled_us(word: str) -> str:
+    """ "colour" as "color", "litres" as "liters": one spelling, for matching words."""
+    return re.sub(r"(?<=[a-z]{3})our(s?)$", r"or\1", _us_spelling(word))
 
 
 def structured(text: str) -> bool:
