@@ -2059,3 +2059,33 @@ async def test_a_run_cut_anywhere_in_a_compare_then_lookup_resumes_to_the_same_a
         assert result.events[:cut] == events[:cut], cut
         assert len(of_type(result, ToolCallFinished)) == 3, cut
         await store.close()
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("640000 - 0.25 * 640000 = 400000.", "640000 - 0.25 * 640000"),
+        ("3 * (4 + 5) = 27", "3 * (4 + 5)"),
+        ("x = 5", "x = 5"),  # no arithmetic before the sign: as it is
+        ("7 = 7", "7 = 7"),
+        ("2+2", "2+2"),
+    ],
+)
+def test_an_expression_written_with_its_result_is_made_without_it(
+    value: str, expected: str
+) -> None:
+    assert h.without_result(value) == expected
+
+
+async def test_a_calculation_written_with_the_models_own_result_is_worked_out() -> None:
+    model = ScriptedModel([calc("640000 - 0.25 * 640000 = 400000."), "480000"])
+    result = await guided(model).run("What is 640000 - 0.25 * 640000?")
+    assert [e.call.arguments for e in of_type(result, ToolCallStarted)] == [
+        {"expression": "640000 - 0.25 * 640000"}
+    ]
+    assert result.output == "480000"
+    off = await guided(
+        ScriptedModel([calc("640000 - 0.25 * 640000 = 400000."), "400000", "400000"]),
+        check_arithmetic=False,
+    ).run("What is 640000 - 0.25 * 640000?")
+    assert [e.outcome for e in of_type(off, ToolCallFinished)][:1] == ["error"]

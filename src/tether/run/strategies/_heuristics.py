@@ -65,6 +65,7 @@ __all__ = [
     "unused",
     "with_digits",
     "without_examples",
+    "without_result",
 ]
 
 
@@ -1598,3 +1599,16 @@ def asked_of(prompt: str, tools: Sequence[str], besides: Sequence[str]) -> str |
     asked = _stems(prompt)
     found = [t for t in tools if t not in besides and (named(t) - taken) & asked]
     return found[0] if len(found) == 1 else None
+
+
+_WITH_RESULT = re.compile(
+    r"^\s*([\d\s.,+\-*/()%^]*[+\-*/%^][\d\s.,+\-*/()%^]*?)\s*=\s*-?[\d.,]+\.?\s*$"
+)
+
+
+def without_result(value: str) -> str:
+    """An arithmetic expression without the result the model wrote after it:
+    ``"640000 - 0.25 * 640000 = 400000."`` is ``"640000 - 0.25 * 640000"``; any other
+    text as it is."""
+    m = _WITH_RESULT.match(value)
+    return m.group(1).strip() if m else value
