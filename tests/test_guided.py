@@ -2089,3 +2089,17 @@ async def test_a_calculation_written_with_the_models_own_result_is_worked_out() 
         check_arithmetic=False,
     ).run("What is 640000 - 0.25 * 640000?")
     assert [e.outcome for e in of_type(off, ToolCallFinished)][:1] == ["error"]
+
+
+@pytest.mark.parametrize(
+    ("value", "question", "expected"),
+    [
+        ("245 + 310 + 287 + 198", "mean of 245, 310, 287 and 198?", "(245 + 310 + 287 + 198) / 4"),
+        ("12 + 18", "What is the average of twelve and eighteen?", "(12 + 18) / 2"),
+        ("245 + 310 + 287", "mean of 245, 310, 287 and 198?", "245 + 310 + 287"),  # one left out
+        ("(245 + 310) / 2", "average of 245 and 310", "(245 + 310) / 2"),  # divided already
+        ("245 + 310", "sum of 245 and 310", "245 + 310"),  # no mean asked
+    ],
+)
+def test_a_sum_for_a_mean_is_divided_by_the_count(value: str, question: str, expected: str) -> None:
+    assert h.averaged(value, question) == expected

@@ -225,7 +225,9 @@ class GuidedStrategy(Strategy):
             question (a sum done in the model's head) is worked out again with a
             required tool call given the facts; that call's result is the answer. A
             call's expression written with its own result ("640000 - 0.25 * 640000 =
-            400000") is made without it: the tool works the result out.
+            400000") is made without it: the tool works the result out; a sum of the
+            question's numbers for a question that asks for their mean or average is
+            divided by how many there are.
         ground_codes: a short code argument whose meaning, as the tool's own
             description explains its codes ("mi (miles)"), is not in the question is
             replaced by the one explained code that is (``"m"`` for "5 miles" becomes
@@ -748,7 +750,10 @@ def _fixed(r: Run, calls: list[ToolCall]) -> list[ToolCall]:
                 for k, v in args.items()
             }
         if g.check_arithmetic:
-            args = {k: h.without_result(v) if isinstance(v, str) else v for k, v in args.items()}
+            args = {
+                k: h.averaged(h.without_result(v), question) if isinstance(v, str) else v
+                for k, v in args.items()
+            }
         if g.ground_numbers:
             fixed = h.renumbered(ToolCall(call.name, args, call.id), question, facts, _terms(r))
             if fixed is not None and _valid(r, ToolCall(call.name, fixed, call.id)):

@@ -23,6 +23,7 @@ __all__ = [
     "arranged",
     "asked_of",
     "asks_for_value",
+    "averaged",
     "call_text",
     "cased_like",
     "clauses",
@@ -1612,3 +1613,20 @@ def without_result(value: str) -> str:
     text as it is."""
     m = _WITH_RESULT.match(value)
     return m.group(1).strip() if m else value
+
+
+_MEAN = re.compile(r"\b(?:mean|average|avg)\b", re.IGNORECASE)
+
+
+def averaged(value: str, prompt: str) -> str:
+    """A sum of the question's numbers, for a question that asks for their mean or
+    average, divided by how many there are: ``"245 + 310 + 287 + 198"`` for "mean of
+    245, 310, 287 and 198?" is ``"(245 + 310 + 287 + 198) / 4"``. Anything else (a
+    sum that leaves out one of the numbers, a division already there) as it is."""
+    if not _MEAN.search(prompt) or not re.fullmatch(r"[\d\s.,+()]+", value) or "+" not in value:
+        return value
+    terms = [float(n) for n in re.findall(r"\d+(?:\.\d+)?", _unseparated(value))]
+    asked = numbers(with_digits(prompt))
+    if len(terms) < 2 or sorted(terms) != sorted(asked):
+        return value
+    return f"({value.strip()}) / {len(terms)}"
