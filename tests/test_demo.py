@@ -26,6 +26,8 @@ from tether.testing import ScriptedModel
         ("7 % 4", 3),
         ("+5", 5),
         ("2**-1", 0.5),
+        ("53 \u00f7 8", 6.625),  # printed signs: divided by, times, minus
+        ("3 \u00d7 4 \u2212 2", 10),
     ],
 )
 def test_calculator_respects_precedence(expression: str, expected: float) -> None:

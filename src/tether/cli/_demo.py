@@ -70,19 +70,25 @@ def _evaluate(node: ast.AST) -> float:
     raise ValueError(f"{shown!r} is not allowed; the calculator accepts only {_ACCEPTS}")
 
 
+_SIGNS = str.maketrans({"\u00f7": "/", "\u00d7": "*", "\u2212": "-", "\u2013": "-"})
+"""Division, multiplication and minus signs as printed (and en dashes) as operators."""
+
+
 def calculator(expression: str) -> int | float:
     """Evaluate an arithmetic expression, like a pocket calculator.
 
     Example: calculator(expression="12*7") returns 84.
 
     Args:
-        expression: numbers with + - * / // % and parentheses; ** or ^ for powers.
+        expression: numbers with + - * / // % and parentheses; ** or ^ for powers
+            (the printed signs for times and divided by are read as * and /).
     """
     if len(expression) > _MAX_EXPRESSION_CHARS:
         raise ValueError(f"the expression is longer than {_MAX_EXPRESSION_CHARS} characters")
     try:
-        # ^ is a power on a pocket calculator (and to small models), never XOR here.
-        tree = ast.parse(expression.strip().replace("^", "**"), mode="eval")
+        # ^ is a power on a pocket calculator (and to small models), never XOR here;
+        # a printed sum's signs are its operators.
+        tree = ast.parse(expression.strip().translate(_SIGNS).replace("^", "**"), mode="eval")
     except SyntaxError:
         raise ValueError(f"cannot parse {expression!r}; write e.g. '17*23' or '(2+3)**2'") from None
     try:
