@@ -2103,3 +2103,62 @@ async def test_a_calculation_written_with_the_models_own_result_is_worked_out() 
 )
 def test_a_sum_for_a_mean_is_divided_by_the_count(value: str, question: str, expected: str) -> None:
     assert h.averaged(value, question) == expected
+
+
+def dated_order(order_id: str) -> str:
+    """An order's details, as a JSON object with its delivery date (eta).
+
+    Args:
+        order_id: the order's id, e.g. "A-1042".
+    """
+    return json.dumps({"order_id": order_id.upper(), "items": 3, "eta": "2024-06-14"})
+
+
+def forecast(city: str, days: int = 1) -> str:
+    """The weather forecast of a city.
+
+    Example: forecast(city="Merrowgate", days=1).
+
+    Args:
+        city: the city.
+        days: how many days ahead.
+    """
+    return "sunny"
+
+
+def add_days(date: str, days: int) -> str:
+    """A date (YYYY-MM-DD) some days later.
+
+    Args:
+        date: the date, YYYY-MM-DD.
+        days: how many days to add.
+    """
+    import datetime as dt
+
+    return (dt.date.fromisoformat(date) + dt.timedelta(days=days)).isoformat()
+
+
+async def test_a_next_step_that_copies_an_example_is_tried_with_the_tool_the_question_names() -> (
+    None
+):
+    model = ScriptedModel(
+        [
+            ToolCall("forecast", {"city": "Merrowgate", "days": 1}),  # decide: the id wins
+            ToolCall("forecast", {"city": "Merrowgate", "days": 1}),  # next: a copy
+            ToolCall("add_days", {"date": "2024-06-14", "days": 28}),  # next: add_days
+        ]
+    )
+    agent = Agent(model, tools=[dated_order, forecast, add_days], strategy=GuidedStrategy())
+    result = await agent.run("I have 28 days after order A-1042's delivery. What's the last day?")
+    assert [e.call.name for e in of_type(result, ToolCallStarted)] == ["dated_order", "add_days"]
+    assert result.output == "2024-07-12"
+    assert [e.purpose for e in of_type(result, ModelRequested)] == ["decide", "next", "next"]
+    assert model.params[2].tool_choice == "add_days"  # forced by the name the question says
+
+
+def test_a_json_result_a_later_call_takes_a_value_of_is_consumed() -> None:
+    order = h.Fact(ToolCall("dated_order", {"order_id": "A-1042"}), dated_order("A-1042"), True)
+    later = h.Fact(ToolCall("add_days", {"date": "2024-06-14", "days": 28}), "2024-07-12", True)
+    assert h.unconsumed([order, later]) == [later]
+    other = h.Fact(ToolCall("add_days", {"date": "2024-01-01", "days": 28}), "2024-01-29", True)
+    assert h.unconsumed([order, other]) == [order, other]

@@ -64,6 +64,7 @@ Example:
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
@@ -1093,7 +1094,18 @@ def _choices(r: Run, left: list[str]) -> list[str]:
         if _strategy(r).code_words
         else []
     )
-    return list(dict.fromkeys([*coded, "required", *narrow, *r.config.tools]))
+    # a tool not used yet whose name holds a word of the question ("28 days after ...",
+    # ``add_days``)
+    called = {x.call.name for x in _facts(r) if x.ok}
+    said = set(re.findall(r"[a-z]{3,}", _question(r).lower()))
+    said |= {w[:-1] for w in said if w.endswith("s")}
+    named = [
+        name
+        for name in r.config.tools
+        if name not in called
+        and {p for p in re.split(r"[_\W]+", name.lower()) if len(p) >= 3} & said
+    ]
+    return list(dict.fromkeys([*coded, "required", *named, *narrow, *r.config.tools]))
 
 
 def _enums(definition: ToolDefinition) -> dict[str, list[Any]]:
@@ -1177,6 +1189,11 @@ class Attempted:
 def _accepted(
     r: Run, purpose: str, calls: list[ToolCall], results: list[h.Fact], left: list[str]
 ) -> bool:
+    question = _question(r)
+    for call in calls:  # a call that copies its tool's example does not do the step
+        tool = r.config.tools.get(call.name)
+        if tool is not None and h.copied_example(tool.description, call, question, results):
+            return False
     if purpose == "next":  # it uses something of the question not used yet
         return len(_unused(r, [*(x.call for x in results if x.ok), *calls])) < len(left)
     # a recomputation takes two known values, one of them a fact's

@@ -425,9 +425,25 @@ def unconsumed(results: Sequence[Fact]) -> list[Fact]:
         later = " ".join(
             json.dumps(x.call.parsed_arguments(), default=str) for x in results[i + 1 :]
         )
-        if not later or not mentions(later, r.content):
+        if not later or not (mentions(later, r.content) or _field_used(later, r.content)):
             out.append(r)
     return out
+
+
+def _field_used(text: str, content: str) -> bool:
+    """True when a text uses a value of a JSON object result: a text of three
+    characters or more, or a number (``add_days(date="2024-06-14")`` after an order's
+    ``"eta": "2024-06-14"``)."""
+    if not structured(content):
+        return False
+    for leaf in leaves(json.loads(content)):
+        if isinstance(leaf, bool) or leaf is None:
+            continue
+        if isinstance(leaf, int | float) and mentions(text, str(leaf)):
+            return True
+        if isinstance(leaf, str) and len(leaf) >= 3 and leaf.lower() in text.lower():
+            return True
+    return False
 
 
 def mentions(text: str, value: str) -> bool:
