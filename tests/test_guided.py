@@ -1647,6 +1647,9 @@ async def test_a_negative_result_answering_a_gap_question_is_given_as_its_size(
         ("How many more bolts than nuts are in stock?", "254", None),
         ("What is 3 - 5?", "-2", None),
         ("How many more bolts than nuts are in stock?", "-254 bolts", None),
+        ("After we sell 90 gaskets, how many gaskets are left in stock?", "-140", "140"),
+        ("how many people remain", "-480000", "480000"),
+        ("How much money is left after I spend 50 of 30?", "-20", None),  # money may be
     ],
 )
 def test_a_gap_question_reads_a_negative_number_as_its_size(

@@ -1494,7 +1494,9 @@ def free_words(prompt: str, explained: str) -> list[str]:
 _DIFFERENCE = re.compile(
     r"\bhow\s+(?:many|much)\s+(?:\w+\s+){0,2}?(?:more|fewer|less|higher|lower|bigger|smaller|"
     r"larger|greater|longer|shorter|older|younger|warmer|colder|hotter|cooler)\b|"
-    r"\bby\s+how\s+(?:much|many)\b|\bdifference\s+between\b|\bhow\s+far\s+apart\b",
+    r"\bby\s+how\s+(?:much|many)\b|\bdifference\s+between\b|\bhow\s+far\s+apart\b|"
+    # a count left over: never below zero ("how much" money left may be)
+    r"\bhow\s+many\s+(?:[\w-]+\s+){0,4}?(?:left|remain|remains|remaining)\b",
     re.IGNORECASE,
 )
 
@@ -1502,8 +1504,9 @@ _DIFFERENCE = re.compile(
 def unsigned_difference(prompt: str, answer: str) -> str | None:
     """The size of a negative number answering a question that asks how much more, less
     or apart ("How many more bolts than nuts?", "by how much ...", "the difference
-    between ..."): such a question asks for a gap, which is never negative; a negative
-    answer is the subtraction done the other way round. None for any other answer."""
+    between ...") or how many are left ("how many gaskets are left in stock?"): such a
+    question asks for a gap or a count, which is never negative; a negative answer is
+    the subtraction done the other way round. None for any other answer."""
     text = answer.strip()
     if not _DIFFERENCE.search(prompt) or not _NUMBER.fullmatch(text) or not text.startswith("-"):
         return None
