@@ -2165,3 +2165,82 @@ def test_a_json_result_a_later_call_takes_a_value_of_is_consumed() -> None:
     assert h.unconsumed([order, later]) == [later]
     other = h.Fact(ToolCall("add_days", {"date": "2024-01-01", "days": 28}), "2024-01-29", True)
     assert h.unconsumed([order, other]) == [order, other]
+
+
+def count_text(text: str, what: Literal["letters", "words", "vowels"]) -> int:
+    """Count the letters, words or vowels in a text.
+
+    Example: count_text(text="Hello world", what="letters") returns 10.
+
+    Args:
+        text: the text to count in.
+        what: what to count.
+    """
+    if what == "words":
+        return len(text.split())
+    return sum(c.isalpha() for c in text) if what == "letters" else 0
+
+
+def stock(item: Literal["bolts", "gaskets"]) -> int:
+    """How many units of an item are in stock.
+
+    Args:
+        item: the item.
+    """
+    return {"bolts": 1240, "gaskets": 230}[item]
+
+
+def quote(item: Literal["notebook", "pen"], quantity: int) -> float:
+    """What a quantity of an item costs, in dollars.
+
+    Args:
+        item: the item.
+        quantity: how many.
+    """
+    return {"notebook": 3.4, "pen": 1.5}[item] * quantity
+
+
+def test_quoted_text_keeps_its_spelled_numbers() -> None:
+    question = "word count: 'bring two spare keys' and two more"
+    assert h.with_digits(question) == "word count: 'bring two spare keys' and 2 more"
+
+
+@pytest.mark.parametrize(
+    ("value", "question", "expected"),
+    [
+        ("letters", "word count: 'bring two spare keys'", "words"),
+        ("letters", "How many letters are in 'words words'?", "letters"),  # named already
+        ("letters", "count 'abc'", "letters"),  # no choice named: as it is
+        ("vowels", "letters or words in 'abc'?", "vowels"),  # two named: as it is
+    ],
+)
+def test_a_choice_the_question_does_not_name_is_the_one_it_names(
+    value: str, question: str, expected: str
+) -> None:
+    enums = {"what": ["letters", "words", "vowels"]}
+    assert h.grounded_enums({"what": value}, question, enums)["what"] == expected
+
+
+async def test_a_choice_taken_from_the_example_is_grounded_and_run() -> None:
+    written = ToolCall(
+        "count_text", {"text": "bring two spare keys", "what": "letters", "type": "string"}
+    )
+    model = ScriptedModel([written])
+    agent = Agent(model, tools=[count_text, calculator], strategy=GuidedStrategy())
+    result = await agent.run("word count: 'bring two spare keys'")
+    started = of_type(result, ToolCallStarted)
+    assert [e.call.arguments for e in started] == [
+        {"text": "bring two spare keys", "what": "words"}
+    ]
+    assert result.output == "4"
+
+
+async def test_an_invalid_call_with_another_tools_choice_goes_to_that_tool() -> None:
+    model = ScriptedModel([ToolCall("stock", {"item": "notebooks", "quantity": 8})])
+    agent = Agent(model, tools=[stock, quote], strategy=GuidedStrategy())
+    result = await agent.run("quote me for 8 notebooks")
+    started = of_type(result, ToolCallStarted)
+    assert [(e.call.name, e.call.arguments) for e in started] == [
+        ("quote", {"item": "notebook", "quantity": 8})
+    ]
+    assert float(result.output or "nan") == pytest.approx(27.2)

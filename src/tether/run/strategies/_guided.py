@@ -234,7 +234,10 @@ class GuidedStrategy(Strategy):
             replaced by the one explained code that is (``"m"`` for "5 miles" becomes
             ``"mi"``); two codes the wrong way round ("100 kelvin in Celsius" with
             ``from_unit="c", to_unit="k"``) are swapped: the unit written after the
-            call's number in the question is the one the number is in.
+            call's number in the question is the one the number is in. A choice of an
+            argument (an enum) that the question does not name is replaced by the one
+            choice of that argument it does name (``what="letters"`` for "word count:
+            '...'" becomes ``"words"``); quoted text does not count.
         split_values: a failed call whose string argument held several of the
             question's names and nothing else (``country="Kethmoor and Osterwick"``) is
             made again as one call per name.
@@ -320,7 +323,9 @@ class GuidedStrategy(Strategy):
             of them another tool's (``calculator(expression="0.6 km", from_unit="km",
             to_unit="m")``), is made to that tool: the arguments say which tool the
             model meant. A required number the arguments lack is the one number of
-            the call's other values (``value=0.6``).
+            the call's other values (``value=0.6``). An invalid call with a value that is
+            a choice of one other tool's argument (``inventory_count(item="notebooks")``
+            when only ``price`` has notebooks among its items) is made to that tool.
         delegate_first: the first move is always a tool, chosen among the tools' names
             only (a supervisor routes every task to a worker; off by default).
     """
@@ -700,9 +705,14 @@ class Repaired:
 
     async def run(self, r: Run) -> Node:
         calls = self.response.tool_calls
-        if not calls or (r.state.asked.get("reask") and not _valid(r, calls[0])):
+        if not calls:
             return AnswerWithoutTools()
-        return Judge([calls[0]])
+        call = (_without_unknown_keys(r, calls[0]) if _strategy(r).repair_calls else None) or calls[
+            0
+        ]
+        if r.state.asked.get("reask") and not _valid(r, call):
+            return AnswerWithoutTools()
+        return Judge([call])
 
 
 @dataclass(slots=True)
@@ -736,7 +746,9 @@ def _fixed(r: Run, calls: list[ToolCall]) -> list[ToolCall]:
     g = _strategy(r)
     out: list[ToolCall] = []
     facts, question = _facts(r), _question(r)
-    for call in calls:
+    for given in calls:
+        # schema words added as arguments (``"required": [...]``) are dropped first
+        call = (_without_unknown_keys(r, given) if g.repair_calls else None) or given
         args = call.parsed_arguments()
         tool = r.config.tools.get(call.name)
         if tool is None or not isinstance(args, dict):
@@ -765,6 +777,9 @@ def _fixed(r: Run, calls: list[ToolCall]) -> list[ToolCall]:
             grounded = h.ordered_codes(grounded, question, codes)
             if grounded != args and _valid(r, ToolCall(call.name, grounded, call.id)):
                 args = grounded
+            chosen = h.grounded_enums(args, question, _enums(tool.definition))
+            if chosen != args and _valid(r, ToolCall(call.name, chosen, call.id)):
+                args = chosen
         out.append(ToolCall(call.name, args, call.id) if args != call.parsed_arguments() else call)
     return out
 
@@ -812,7 +827,9 @@ def _judge(r: Run, calls: list[ToolCall], results: list[h.Fact], forced: bool = 
             return "next"  # a clause is left ("and triple it"): it is not done by restating
         return last
     tool = r.config.tools.get(call.name)
-    stray = tool is not None and h.copied_example(tool.description, call, _question(r), results)
+    stray = tool is not None and h.copied_example(
+        tool.description, _without_choices(tool, call), _question(r), results
+    )
     filled = _filled(r, call, results) if stray and g.read_copies else None
     if filled is not None:
         return [filled]
@@ -825,6 +842,16 @@ def _judge(r: Run, calls: list[ToolCall], results: list[h.Fact], forced: bool = 
         again = g.plain_reask and not forced and not r.state.asked.get("reask")
         return "reask" if again else "answer"
     return [c for c in calls if all(c.key() != x.call.key() for x in results)]
+
+
+def _without_choices(tool: Tool, call: ToolCall) -> ToolCall:
+    """The call without its arguments that take one of a fixed set of choices: a
+    choice is named in the tool's description, never copied from it."""
+    args = call.parsed_arguments()
+    enums = _enums(tool.definition)
+    if not isinstance(args, dict) or not enums:
+        return call
+    return ToolCall(call.name, {k: v for k, v in args.items() if k not in enums}, call.id)
 
 
 def _example_owner(r: Run, text: str | None) -> ToolDefinition | None:
@@ -1516,7 +1543,7 @@ def _rerouted(r: Run, call: ToolCall) -> ToolCall | None:
         return None
     foreign = set(args) - set(_properties(tool))
     if len(foreign) < 2:
-        return None
+        return _rerouted_by_choice(r, call, args) if not _valid(r, call) else None
     owners = [
         t for t in r.config.tools.values() if t is not tool and foreign <= set(_properties(t))
     ]
@@ -1534,6 +1561,29 @@ def _rerouted(r: Run, call: ToolCall) -> ToolCall | None:
             kept[name] = int(number) if kind == "integer" and number.is_integer() else number
     rerouted = ToolCall(other.name, kept, call.id)
     return rerouted if _valid(r, rerouted) else None
+
+
+def _rerouted_by_choice(r: Run, call: ToolCall, args: dict[str, Any]) -> ToolCall | None:
+    """An invalid call made to the one other tool that has one of its values among
+    the choices of an argument (``inventory_count(item="notebooks", quantity=8)`` to
+    ``price(item="notebook", quantity=8)`` when only ``price`` sells notebooks), its
+    arguments of the same name kept; None unless valid."""
+    values = [str(v) for v in args.values() if isinstance(v, str)]
+    found: list[ToolCall] = []
+    for tool in r.config.tools.values():
+        if tool.name == call.name:
+            continue
+        for key, choices in _enums(tool.definition).items():
+            picked = [
+                c for c in choices if any(h.same_word(str(c).lower(), v.lower()) for v in values)
+            ]
+            if len(picked) == 1:
+                props = _properties(tool)
+                kept = {k: v for k, v in args.items() if k in props}
+                found.append(ToolCall(tool.name, {**kept, key: picked[0]}, call.id))
+                break
+    valid = [c for c in found if _valid(r, c)]
+    return valid[0] if len(valid) == 1 else None
 
 
 def _without_unknown_keys(r: Run, call: ToolCall) -> ToolCall | None:

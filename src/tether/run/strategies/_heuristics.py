@@ -40,6 +40,7 @@ __all__ = [
     "free_words",
     "glossary",
     "grounded_codes",
+    "grounded_enums",
     "inner_call",
     "json_field",
     "leaves",
@@ -56,6 +57,7 @@ __all__ = [
     "restates_value",
     "rewrite_question",
     "same_value",
+    "same_word",
     "shaped_ids",
     "siblings",
     "split_names",
@@ -192,12 +194,25 @@ def _spelled_value(words: list[str]) -> float:
     return total + current
 
 
+_QUOTE = re.compile(r"""(?<!\w)(?:'[^'\n]+'|"[^"\n]+"|\u201c[^\u201d\n]+\u201d)(?!\w)""")
+
+
 def with_digits(text: str) -> str:
     """The text with the numbers it spells out written in digits: "Multiply seventeen
     by forty-three" is "Multiply 17 by 43", "a dozen eggs" is "12 eggs", "2.5 million"
     is "2500000", "five and a half" is "5.5", "a mile and a half" is "1.5 miles". A
-    lone "one" used as a pronoun ("which one", "one of them") is left
-    as it is, and so are numbers already in digits."""
+    lone "one" used as a pronoun ("which one", "one of them") is left as it is, and so
+    are numbers already in digits and quoted text (a text a tool is to take as it is:
+    "count the words in 'bring two keys'")."""
+    out: list[str] = []
+    at = 0
+    for m in _QUOTE.finditer(text):
+        out += [_digits_in(text[at : m.start()]), m.group()]
+        at = m.end()
+    return "".join([*out, _digits_in(text[at:])])
+
+
+def _digits_in(text: str) -> str:
     tokens = list(_TOKEN.finditer(text))
     out: list[str] = []
     at = 0
@@ -372,7 +387,7 @@ def codes_meaning(word: str, codes: Mapping[str, set[str]]) -> set[str]:
     return named | {
         c
         for c, means in codes.items()
-        if (len(c) <= 3 or "_" in c) and any(_same_word(m, w) for m in means if len(m) >= 4)
+        if (len(c) <= 3 or "_" in c) and any(same_word(m, w) for m in means if len(m) >= 4)
     }
 
 
@@ -891,7 +906,7 @@ def glossary(texts: Sequence[str]) -> dict[str, set[str]]:
     return out
 
 
-def _same_word(a: str, b: str) -> bool:
+def same_word(a: str, b: str) -> bool:
     """ "mile" and "miles", "liter" and "liters"; not "kilometers" and "kilograms"."""
     short, long = sorted((a, b), key=len)
     return len(short) >= 3 and long.startswith(short) and len(long) - len(short) <= 2
@@ -911,7 +926,7 @@ def grounded_codes(
     """
     words = {_us_spelling(w) for w in _words(prompt)}
     values = {k: v.strip().lower() for k, v in arguments.items() if isinstance(v, str)}
-    meant = {c for c, means in codes.items() if any(_same_word(m, w) for m in means for w in words)}
+    meant = {c for c, means in codes.items() if any(same_word(m, w) for m in means for w in words)}
     taken = {v for v in values.values() if v in meant}
     out = dict(arguments)
     for key, value in values.items():
@@ -962,7 +977,7 @@ def ordered_codes(
             break
     if unit is None:
         return arguments
-    meant = {c for c, means in codes.items() if any(_same_word(x, unit) for x in means)}
+    meant = {c for c, means in codes.items() if any(same_word(x, unit) for x in means)}
     meant |= {unit} & set(codes)
     src, dst = (arguments[k].strip().lower() for k in (source, target))
     if dst in meant and src not in meant:
@@ -1160,7 +1175,7 @@ def _one_run(text: str, asked: set[str], given: set[str], *, stems: bool) -> str
             or (len(key) >= 5 and key[:5] in asked_stems)
             or (bool(said) and all(n in given for n in said))
             or _spelled_us(key) in spelled
-            or (stems and any(_same_word(_spelled_us(key), w) for w in spelled))
+            or (stems and any(same_word(_spelled_us(key), w) for w in spelled))
         )
         if repeated:
             if runs[-1]:
@@ -1649,3 +1664,30 @@ def averaged(value: str, prompt: str) -> str:
     if len(terms) < 2 or sorted(terms) != sorted(asked):
         return value
     return f"({value.strip()}) / {len(terms)}"
+
+
+def grounded_enums(
+    arguments: dict[str, Any], prompt: str, enums: dict[str, list[Any]]
+) -> dict[str, Any]:
+    """The arguments with each choice the question does not name replaced by the one
+    choice of that argument it does name: ``what="letters"`` for "word count: '...'"
+    is ``"words"`` when ``what`` is one of letters, words and vowels. Quoted text is
+    the tool's input, not the question's words, and does not count."""
+    said = _words(_QUOTE.sub(" ", prompt))
+    out = dict(arguments)
+    for key, choices in enums.items():
+        value = arguments.get(key)
+        if not isinstance(value, str):
+            continue
+        texts = [c for c in choices if isinstance(c, str)]
+
+        def named(choice: str) -> bool:
+            parts = _words(choice)
+            return bool(parts) and all(any(same_word(p, w) for w in said) for p in parts)
+
+        if named(value):
+            continue
+        meant = [c for c in texts if named(c)]
+        if len(meant) == 1:
+            out[key] = meant[0]
+    return out
