@@ -2244,3 +2244,46 @@ async def test_an_invalid_call_with_another_tools_choice_goes_to_that_tool() -> 
         ("quote", {"item": "notebook", "quantity": 8})
     ]
     assert float(result.output or "nan") == pytest.approx(27.2)
+
+
+@pytest.mark.parametrize(
+    ("question", "answer", "expected"),
+    [
+        (
+            "I need the capitals of Valdoria and Quenland.",
+            "Port Halloway",
+            "Merrowgate and Port Halloway",
+        ),
+        (
+            "I need the capitals of Valdoria and Quenland.",
+            "Merrowgate, Port Halloway",
+            "Merrowgate, Port Halloway",
+        ),
+    ],
+)
+async def test_an_answer_that_gives_one_of_a_lists_results_gives_them_all(
+    question: str, answer: str, expected: str
+) -> None:
+    model = ScriptedModel([ToolCall("capital_of", {"country": "Valdoria"}), answer])
+    agent = Agent(model, tools=[capital_of, calculator], strategy=GuidedStrategy())
+    result = await agent.run(question)
+    assert result.output == expected
+    off = Agent(
+        ScriptedModel([ToolCall("capital_of", {"country": "Valdoria"}), answer]),
+        tools=[capital_of, calculator],
+        strategy=GuidedStrategy(fan_out=False),
+    )
+    assert (await off.run(question)).output != "Merrowgate and Port Halloway"
+
+
+def test_a_which_question_does_not_ask_for_every_result_of_its_list() -> None:
+    facts = [
+        h.Fact(ToolCall("capital_of", {"country": c}), capital_of(c), True)
+        for c in ("Valdoria", "Quenland")
+    ]
+    assert h.listed_results("the capitals of Quenland and Valdoria?", facts) == [
+        "Port Halloway",
+        "Merrowgate",
+    ]
+    assert h.listed_results("Which of Valdoria and Quenland has a port?", facts) is None
+    assert h.listed_results("the capitals of Valdoria, Quenland and Osterwick?", facts) is None

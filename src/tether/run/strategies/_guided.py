@@ -290,7 +290,10 @@ class GuidedStrategy(Strategy):
             of Valdoria, Osterwick and Norrhaven ...", "how many more live in estrevia
             than in norrhaven") is made again by the orchestrator for each other item,
             the rest of its arguments unchanged, once its result is in: a small model
-            asked for the next lookup repeats the first.
+            asked for the next lookup repeats the first. A text answer that gives at
+            most one of those results, when the question asks for all of them ("the
+            capitals of A and B"), is all of them joined in the list's order ("X and
+            Y").
         compare_values: a "which" question that picks by size ("Which is more
             populous, A or B?", "which has the fewest ...") is answered by the
             orchestrator once one tool has given a number for each name of the
@@ -1452,7 +1455,7 @@ class Answer:
                 r.record(TurnRecorded, step=r.state.step, text=text)
             text = _value_alone(r, text, results)
             text = _field_alone(r, text, results)
-        return _judged(r, text, reason)
+        return _judged(r, _all_listed(r, text, results), reason)
 
 
 def _judged(r: Run, text: str, reason: Reason) -> Finish | Finishing:
@@ -1477,6 +1480,18 @@ def _value_alone(r: Run, text: str, results: list[h.Fact]) -> str:
     ):
         return text
     return h.answer_span(text, question) or text
+
+
+def _all_listed(r: Run, text: str, results: list[h.Fact]) -> str:
+    """Every result of a fan-out, joined in the question's order ("Varrow and Port
+    Halloway"), when the answer gives at most one of them and the output is text
+    (``fan_out``); the journal keeps the model's answer."""
+    if not _strategy(r).fan_out or r.config.spec.schema is not None:
+        return text
+    listed = h.listed_results(_question(r), results)
+    if listed is None or sum(h.mentions(text, x) for x in listed) > 1:
+        return text
+    return " and ".join(listed)
 
 
 def _field_alone(r: Run, text: str, results: list[h.Fact]) -> str:

@@ -44,6 +44,7 @@ __all__ = [
     "inner_call",
     "json_field",
     "leaves",
+    "listed_results",
     "looks_like_call",
     "mentions",
     "named_field",
@@ -1691,3 +1692,30 @@ def grounded_enums(
         if len(meant) == 1:
             out[key] = meant[0]
     return out
+
+
+def listed_results(prompt: str, results: Sequence[Fact]) -> list[str] | None:
+    """The text results of one tool, one for each item of a list the question names
+    ("the capitals of Kethmoor and Quenland"), in the list's order; None unless every
+    item has exactly one and the question asks for all of them (not "which", and not
+    a number: numbers are compared or combined)."""
+    if _WHICH.search(prompt):
+        return None
+    by_item: dict[str, str] = {}
+    tools: set[str] = set()
+    for r in results:
+        args = [v for v in leaves(r.call.parsed_arguments()) if isinstance(v, str)]
+        if not r.ok or len(args) != 1 or numbers(r.content) or structured(r.content):
+            continue
+        if not _whole_word(prompt, args[0].strip()):
+            continue
+        tools.add(r.call.name)
+        by_item.setdefault(args[0].strip().lower(), r.content.strip())
+    if len(tools) != 1 or len(by_item) < 2:
+        return None
+    first = next(iter(by_item))
+    items = [first, *(x.lower() for x in siblings(prompt, first))]
+    if set(items) != set(by_item):
+        return None
+    order = sorted(items, key=lambda x: m.start() if (m := _whole_word(prompt, x)) else 0)
+    return [by_item[x] for x in order]
