@@ -20,6 +20,7 @@ from tether import (
     NoteAdded,
     OrchestratorPrompt,
     OutputInvalid,
+    RunResult,
     StaticAnswer,
     StrategyChanged,
     SystemMessage,
@@ -55,6 +56,29 @@ def asking(model: ScriptedModel | FunctionModel, **flags: bool) -> Agent[None, s
 
 def calc(expression: str) -> ToolCall:
     return ToolCall("calculator", {"expression": expression})
+
+
+async def resumed_at_every_cut(
+    make_store: StoreFactory,
+    agent: Callable[[JournalStore], Agent[None, str]],
+    question: str,
+    expected: str,
+) -> list[RunResult[str]]:
+    """Run the question, then resume it from every cut of its journal in a fresh
+    store; each resumed run ends with the same answer and keeps the journal's prefix."""
+    original = await agent(make_store()).run(question)
+    assert original.output == expected
+    events = original.events
+    out: list[RunResult[str]] = []
+    for cut in range(1, len(events) - 1):
+        store = make_store()
+        await store.append(original.run_id, events[:cut])
+        result = await agent(store).resume(original.run_id)
+        assert result.output == expected, cut
+        assert result.events[:cut] == events[:cut], cut
+        out.append(result)
+        await store.close()
+    return out
 
 
 async def test_a_text_decision_is_answered_again_in_a_fresh_context_without_tools() -> None:
@@ -1553,19 +1577,10 @@ async def test_a_run_cut_anywhere_in_a_fan_out_resumes_to_the_same_answer(
         tools = [Tool(census, idempotent=True)]  # a lookup: run again after a cut
         return Agent(model, tools=tools, strategy=GuidedStrategy(), store=store)
 
-    original = await agent(make_store()).run(question)
-    assert original.output == "Norrhaven"
-    events = original.events
-    for cut in range(1, len(events) - 1):
-        store = make_store()
-        await store.append(original.run_id, events[:cut])
-        result = await agent(store).resume(original.run_id)
-        assert result.output == "Norrhaven", cut
-        assert result.events[:cut] == events[:cut], cut
+    for result in await resumed_at_every_cut(make_store, agent, question, "Norrhaven"):
         # a lookup cut mid-call is started again; each finishes once
         assert list(dict.fromkeys(looked_up(result))) == ["Valdoria", "Osterwick", "Norrhaven"]
-        assert len(of_type(result, ToolCallFinished)) == 3, cut
-        await store.close()
+        assert len(of_type(result, ToolCallFinished)) == 3
 
 
 @pytest.mark.parametrize(
@@ -1900,18 +1915,12 @@ async def test_a_run_cut_anywhere_in_an_id_lookup_resumes_to_the_same_answer(
 
         return FunctionModel(reply)
 
-    original = await shop(model(), make_store()).run(question)
-    assert original.output == "Northline"
-    events = original.events
-    for cut in range(1, len(events) - 1):
-        store = make_store()
-        await store.append(original.run_id, events[:cut])
-        result = await shop(model(), store).resume(original.run_id)
-        assert result.output == "Northline", cut
-        assert result.events[:cut] == events[:cut], cut
+    def agent(store: JournalStore) -> Agent[None, str]:
+        return shop(model(), store)
+
+    for result in await resumed_at_every_cut(make_store, agent, question, "Northline"):
         assert list(dict.fromkeys(str(a) for a in ordered(result))) == ["{'order_id': 'B-2001'}"]
-        assert len(of_type(result, ToolCallFinished)) == 1, cut
-        await store.close()
+        assert len(of_type(result, ToolCallFinished)) == 1
 
 
 # --- reroute_calls and codes spelled out -----------------------------------------------------
@@ -2051,17 +2060,8 @@ async def test_a_run_cut_anywhere_in_a_compare_then_lookup_resumes_to_the_same_a
         model = ScriptedModel([counted("Valdoria")])
         return Agent(model, tools=tools, strategy=GuidedStrategy(), store=store)
 
-    original = await agent(make_store()).run(question)
-    assert original.output == "Port Halloway"
-    events = original.events
-    for cut in range(1, len(events) - 1):
-        store = make_store()
-        await store.append(original.run_id, events[:cut])
-        result = await agent(store).resume(original.run_id)
-        assert result.output == "Port Halloway", cut
-        assert result.events[:cut] == events[:cut], cut
-        assert len(of_type(result, ToolCallFinished)) == 3, cut
-        await store.close()
+    for result in await resumed_at_every_cut(make_store, agent, question, "Port Halloway"):
+        assert len(of_type(result, ToolCallFinished)) == 3
 
 
 @pytest.mark.parametrize(
