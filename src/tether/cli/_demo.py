@@ -80,8 +80,7 @@ def calculator(expression: str) -> int | float:
     Example: calculator(expression="12*7") returns 84.
 
     Args:
-        expression: numbers with + - * / // % and parentheses; ** or ^ for powers
-            (the printed signs for times and divided by are read as * and /).
+        expression: numbers with + - * / // % and parentheses; ** or ^ for powers.
     """
     if len(expression) > _MAX_EXPRESSION_CHARS:
         raise ValueError(f"the expression is longer than {_MAX_EXPRESSION_CHARS} characters")

@@ -1132,10 +1132,16 @@ def _choices(r: Run, left: list[str]) -> list[str]:
     named = [
         name
         for name in r.config.tools
-        if name not in called
+        if _numbers_left(left)  # a value still to use, not only words ("how many days")
+        and name not in called
         and {p for p in re.split(r"[_\W]+", name.lower()) if len(p) >= 3} & said
     ]
     return list(dict.fromkeys([*coded, "required", *named, *narrow, *r.config.tools]))
+
+
+def _numbers_left(left: list[str]) -> bool:
+    """True when a number of the question is still unused (not only its words)."""
+    return any(h.numbers(x) for x in left)
 
 
 def _enums(definition: ToolDefinition) -> dict[str, list[Any]]:
@@ -1220,9 +1226,13 @@ def _accepted(
     r: Run, purpose: str, calls: list[ToolCall], results: list[h.Fact], left: list[str]
 ) -> bool:
     question = _question(r)
-    for call in calls:  # a call that copies its tool's example does not do the step
+    for call in calls:  # a call that copies its tool's example does not use a number left
         tool = r.config.tools.get(call.name)
-        if tool is not None and h.copied_example(tool.description, call, question, results):
+        if (
+            _numbers_left(left)
+            and tool is not None
+            and h.copied_example(tool.description, call, question, results)
+        ):
             return False
     if purpose == "next":  # it uses something of the question not used yet
         return len(_unused(r, [*(x.call for x in results if x.ok), *calls])) < len(left)
