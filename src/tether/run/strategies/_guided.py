@@ -672,8 +672,7 @@ def _id_lookups(r: Run, calls: list[ToolCall]) -> list[ToolCall]:
     one per value no call has given it, each valid."""
     documented: dict[tuple[str, str], list[str]] = {}
     for name, tool in r.config.tools.items():
-        props = tool.definition.parameters.get("properties", {})
-        for arg, schema in props.items():
+        for arg, schema in _properties(tool).items():
             if isinstance(schema, dict) and schema.get("type") == "string":
                 ids = h.documented_ids(tool.description, arg, schema)
                 if ids:
@@ -710,9 +709,9 @@ class Repaired:
         calls = self.response.tool_calls
         if not calls:
             return AnswerWithoutTools()
-        call = (_without_unknown_keys(r, calls[0]) if _strategy(r).repair_calls else None) or calls[
-            0
-        ]
+        call = calls[0]
+        if _strategy(r).repair_calls:
+            call = _without_unknown_keys(r, call) or call
         if r.state.asked.get("reask") and not _valid(r, call):
             return AnswerWithoutTools()
         return Judge([call])
