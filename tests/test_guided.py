@@ -2287,3 +2287,45 @@ def test_a_which_question_does_not_ask_for_every_result_of_its_list() -> None:
     ]
     assert h.listed_results("Which of Valdoria and Quenland has a port?", facts) is None
     assert h.listed_results("the capitals of Valdoria, Quenland and Osterwick?", facts) is None
+
+
+def outlook(city: str, days: int = 3) -> str:
+    """The weather of a city, one entry a day.
+
+    Each entry has day (1 is tomorrow) and conditions.
+    Example: outlook(city="Skarholm", days=1) returns '[{"day": 1, "conditions": "snow"}]'.
+
+    Args:
+        city: the city.
+        days: how many days ahead, 1 to 5.
+    """
+    return json.dumps([{"day": d, "conditions": "sun"} for d in range(1, days + 1)])
+
+
+def days_between(start: str, end: str) -> int:
+    """How many days lie between two dates (YYYY-MM-DD).
+
+    Args:
+        start: the first date.
+        end: the second date.
+    """
+    import datetime as dt
+
+    return (dt.date.fromisoformat(end) - dt.date.fromisoformat(start)).days
+
+
+async def test_a_question_with_only_its_words_left_ends_on_its_result() -> None:
+    # "days" is left (a word the tools explain), but no number: a copied example in
+    # the next step does not send the run on to another tool
+    model = ScriptedModel(
+        [
+            ToolCall("days_between", {"start": "2024-02-01", "end": "2024-03-31"}),
+            ToolCall("outlook", {"city": "Skarholm", "days": 1}),
+            ToolCall("add_days", {"date": "2024-02-01", "days": 59}),
+            "59",
+        ]
+    )
+    agent = Agent(model, tools=[days_between, add_days, outlook], strategy=GuidedStrategy())
+    result = await agent.run("Number of days from 2024-02-01 to 2024-03-31?")
+    assert [e.call.name for e in of_type(result, ToolCallStarted)] == ["days_between"]
+    assert result.output == "59"
