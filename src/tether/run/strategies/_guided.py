@@ -472,8 +472,7 @@ def _terms(run: Run) -> list[str]:
     """The values of the tools' enum arguments: words a question names as items."""
     out: list[str] = []
     for tool in run.config.tools.values():
-        props = tool.definition.parameters.get("properties", {})
-        for schema in props.values() if isinstance(props, dict) else ():
+        for schema in _properties(tool).values():
             values = schema.get("enum", []) if isinstance(schema, dict) else []
             out += [v for v in values if isinstance(v, str)]
     return out
@@ -1247,13 +1246,7 @@ def _used_fact(r: Run, used: str, content: str) -> bool:
     the numbers of a JSON result."""
     if h.mentions(used, content):
         return True
-    if not _strategy(r).field_values or not h.structured(content):
-        return False
-    values = h.leaves(json.loads(content))
-    return any(
-        isinstance(v, int | float) and not isinstance(v, bool) and h.mentions(used, str(v))
-        for v in values
-    )
+    return _strategy(r).field_values and h.uses_field(used, content, texts=False)
 
 
 def _unnested(r: Run, calls: list[ToolCall], results: list[h.Fact]) -> list[ToolCall]:
@@ -1577,9 +1570,9 @@ def _rerouted(r: Run, call: ToolCall) -> ToolCall | None:
     props = _properties(other)
     kept = {k: v for k, v in args.items() if k in props}
     rest = " ".join(str(v) for k, v in args.items() if k not in props)
+    found = h.numbers(rest)
     for name in other.definition.parameters.get("required", []):
         kind = props.get(name, {}).get("type") if isinstance(props.get(name), dict) else None
-        found = h.numbers(rest)
         if name not in kept and kind in ("number", "integer") and len(found) == 1:
             number = found[0]
             kept[name] = int(number) if kind == "integer" and number.is_integer() else number
@@ -1620,7 +1613,7 @@ def _without_unknown_keys(r: Run, call: ToolCall) -> ToolCall | None:
     args = call.parsed_arguments()
     if tool is None or not isinstance(args, dict):
         return None
-    known = tool.definition.parameters.get("properties", {})
+    known = _properties(tool)
     kept = {k: v for k, v in args.items() if k in known}
     if len(kept) == len(args):
         return None

@@ -67,6 +67,7 @@ __all__ = [
     "unconsumed",
     "unsigned_difference",
     "unused",
+    "uses_field",
     "with_digits",
     "without_examples",
     "without_result",
@@ -441,14 +442,14 @@ def unconsumed(results: Sequence[Fact]) -> list[Fact]:
         later = " ".join(
             json.dumps(x.call.parsed_arguments(), default=str) for x in results[i + 1 :]
         )
-        if not later or not (mentions(later, r.content) or _field_used(later, r.content)):
+        if not later or not (mentions(later, r.content) or uses_field(later, r.content)):
             out.append(r)
     return out
 
 
-def _field_used(text: str, content: str) -> bool:
-    """True when a text uses a value of a JSON object result: a text of three
-    characters or more, or a number (``add_days(date="2024-06-14")`` after an order's
+def uses_field(text: str, content: str, *, texts: bool = True) -> bool:
+    """True when a text uses a value of a JSON result: a number, or (``texts``) a text
+    of three characters or more (``add_days(date="2024-06-14")`` after an order's
     ``"eta": "2024-06-14"``)."""
     if not structured(content):
         return False
@@ -457,7 +458,7 @@ def _field_used(text: str, content: str) -> bool:
             continue
         if isinstance(leaf, int | float) and mentions(text, str(leaf)):
             return True
-        if isinstance(leaf, str) and len(leaf) >= 3 and leaf.lower() in text.lower():
+        if texts and isinstance(leaf, str) and len(leaf) >= 3 and leaf.lower() in text.lower():
             return True
     return False
 
