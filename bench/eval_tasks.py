@@ -72,6 +72,13 @@ The splits:
   multi-lookup; same tools, same fictional countries, new numbers, phrasings and
   combinations) and 45 ``tool_shapes`` tasks, five for each shape of ``SHAPES`` (five of
   them needing two steps).
+* ``fresh_9`` (172 tasks): written at the start of a new tuning round, before any
+  tuning in it, by someone who had not seen the strategy's failures, and committed
+  before it was first run. Like ``fresh_8``: 127 tasks in the seven categories above (26
+  arithmetic, 21 conversion, 15 capital, 12 population, 20 no tool, 21 two-step, 12
+  multi-lookup; same tools, same fictional countries, new numbers, phrasings and
+  combinations) and 45 ``tool_shapes`` tasks, five for each shape of ``SHAPES`` (five of
+  them needing two steps).
 
 Each ``tool_shapes`` task is labelled with its tool's shape (``Task.shape``, one of
 ``SHAPES``), so results can be reported per shape as well as per category. The tools an
@@ -189,8 +196,9 @@ def task_tools(task: Task) -> list[object]:
 
     ``tool_shapes`` tasks: the calculator and the tools of bench/eval_shapes.py; every
     other task: the demo's three and the population lookup. On every split but
-    ``fresh_2``, ``fresh_3``, ``fresh_4``, ``fresh_5``, ``fresh_6``, ``fresh_7`` and
-    ``fresh_8`` (the ones mixing both kinds) this is ``eval_tools(task.split)``.
+    ``fresh_2``, ``fresh_3``, ``fresh_4``, ``fresh_5``, ``fresh_6``, ``fresh_7``,
+    ``fresh_8`` and ``fresh_9`` (the ones mixing both kinds) this is
+    ``eval_tools(task.split)``.
     """
     return eval_tools("shapes" if task.category == "tool_shapes" else None)
 
@@ -4856,6 +4864,635 @@ _FRESH_8: list[_Row | _ShapeRow] = [
 ]
 
 
+_FRESH_9: list[_Row | _ShapeRow] = [
+    # --- arithmetic ---------------------------------------------------------------------
+    ("arithmetic", "what's 74 times 38", (_calc("74*38"),)),
+    ("arithmetic", "What is 45,309 plus 27,864?", (_calc("45309+27864"),)),
+    ("arithmetic", "20,013 take away 8,476", (_calc("20013-8476"),)),
+    (
+        "arithmetic",
+        "Split 12,996 into 36 equal parts. How big is each part?",
+        (_calc("12996/36"),),
+    ),
+    ("arithmetic", "compute 14 * (58 + 27) - 9", (_calc("14*(58+27)-9"),)),
+    ("arithmetic", "what is two raised to the thirteenth power", (_calc("2**13"),)),
+    ("arithmetic", "What's 19 cubed?", (_calc("19**3"),)),
+    ("arithmetic", "multiply forty-three by seventy-eight", (_calc("43*78"),)),
+    ("arithmetic", "what's 35% of 1,460", (_calc("1460*35/100"),)),
+    (
+        "arithmetic",
+        "What's left over when you divide 8,123 by 37?",
+        (_calc("8123%37"),),
+    ),
+    ("arithmetic", "Sum these: 2,718, 3,141 and 1,414.", (_calc("2718+3141+1414"),)),
+    (
+        "arithmetic",
+        "I had 5,000 dollars and spent 1,287 of them. How many dollars are left?",
+        (_calc("5000-1287"),),
+    ),
+    ("arithmetic", "6.45 x 23.2", (_calc("6.45*23.2"),)),
+    ("arithmetic", "What's 3.6 million divided by 7,500?", (_calc("3600000/7500"),)),
+    ("arithmetic", "Work out (264 - 88) times (19 + 6).", (_calc("(264-88)*(19+6)"),)),
+    ("arithmetic", "what is 215 minus 904", (_calc("215-904"),)),
+    ("arithmetic", "How much is 62,500 times 0.036?", (_calc("62500*0.036"),)),
+    ("arithmetic", "what's 6 cubed plus 15 squared", (_calc("6**3+15**2"),)),
+    (
+        "arithmetic",
+        "What number multiplied by itself gives 9,409?",
+        (_calc("9409**0.5"),),
+    ),
+    ("arithmetic", "with the calculator, divide 27,144 by 78", (_calc("27144/78"),)),
+    (
+        "arithmetic",
+        "A printer does 42 pages a minute. How many pages does it print in 135 minutes?",
+        (_calc("42*135"),),
+    ),
+    (
+        "arithmetic",
+        "A box holds twelve eggs. How many eggs are in 389 boxes?",
+        (_calc("12*389"),),
+    ),
+    (
+        "arithmetic",
+        "Our rent is $1,150 a month. What does it come to over two years, in dollars?",
+        (_calc("1150*24"),),
+    ),
+    (
+        "arithmetic",
+        "a courier drives 7 hours a day, 5 days a week. how many hours is that in 13 weeks?",
+        (_calc("7*5*13"),),
+    ),
+    ("arithmetic", "What's 125 ÷ 16?", (_calc("125/16"),)),
+    (
+        "arithmetic",
+        "Please find the mean of 74, 81, 69, 92 and 88.",
+        (_calc("(74+81+69+92+88)/5"),),
+    ),
+    # --- unit conversion ----------------------------------------------------------------
+    ("conversion", "55 km to mi", (_conv(55, "km", "mi"),)),
+    (
+        "conversion",
+        "Our ceiling is 2.7 m high. How many feet is that?",
+        (_conv(2.7, "m", "ft"),),
+    ),
+    ("conversion", "convert 187 lbs to kg", (_conv(187, "lb", "kg"),)),
+    (
+        "conversion",
+        "The pool is heated to 31 degrees Celsius. What is that in Fahrenheit?",
+        (_conv(31, "c", "f"),),
+    ),
+    (
+        "conversion",
+        "how many kilometres is a 62-mile bike ride",
+        (_conv(62, "mi", "km"),),
+    ),
+    ("conversion", "it's 91 °F outside. what's that in celsius?", (_conv(91, "f", "c"),)),
+    ("conversion", "21,120 ft is how many miles?", (_conv(21120, "ft", "mi"),)),
+    ("conversion", "Convert twelve gallons to liters.", (_conv(12, "gal", "l"),)),
+    ("conversion", "What's 320 litres in US gallons?", (_conv(320, "l", "gal"),)),
+    ("conversion", "Express 250 kelvin in degrees Celsius.", (_conv(250, "k", "c"),)),
+    ("conversion", "-13 °F — what is that in Celsius?", (_conv(-13, "f", "c"),)),
+    (
+        "conversion",
+        "A sack of rice weighs 22 kg. How many pounds is that?",
+        (_conv(22, "kg", "lb"),),
+    ),
+    ("conversion", "how many meters in 0.85 km", (_conv(0.85, "km", "m"),)),
+    (
+        "conversion",
+        "How many feet are in two and a half miles?",
+        (_conv(2.5, "mi", "ft"),),
+    ),
+    ("conversion", "Convert 3,400 lb to kg, please.", (_conv(3400, "lb", "kg"),)),
+    (
+        "conversion",
+        "The recipe says bake at 375 °F. What is that in Celsius?",
+        (_conv(375, "f", "c"),),
+    ),
+    ("conversion", "What is 7,500 m in miles?", (_conv(7500, "m", "mi"),)),
+    ("conversion", "What's 100 °C in kelvin?", (_conv(100, "c", "k"),)),
+    ("conversion", "Give 300 K in Fahrenheit.", (_conv(300, "k", "f"),)),
+    ("conversion", "how many kilos is a 45 lb weight plate", (_conv(45, "lb", "kg"),)),
+    (
+        "conversion",
+        "A radio mast is 1,450 ft tall. How many metres is that?",
+        (_conv(1450, "ft", "m"),),
+    ),
+    # --- capital lookups ----------------------------------------------------------------
+    (
+        "capital",
+        "I'm flying to Valdoria's capital next week. Which city is that?",
+        (_cap("Valdoria"),),
+    ),
+    ("capital", "capital city of kethmoor pls", (_cap("Kethmoor"),)),
+    ("capital", "Give me the capital of Lunaria.", (_cap("Lunaria"),)),
+    ("capital", "Osterwick — what's its capital city?", (_cap("Osterwick"),)),
+    ("capital", "What's the capital city of Estrevia called?", (_cap("Estrevia"),)),
+    ("capital", "could you tell me what the capital of brisalta is", (_cap("Brisalta"),)),
+    ("capital", "Which city is the capital of Norrhaven? Just the name.", (_cap("Norrhaven"),)),
+    ("capital", "Quenland — name its capital.", (_cap("Quenland"),)),
+    ("capital", "what is quenland's capital city", (_cap("Quenland"),)),
+    (
+        "capital",
+        "My pen pal lives in the capital of Osterwick. Which city is that?",
+        (_cap("Osterwick"),),
+    ),
+    ("capital", "Capital of Kethmoor, please.", (_cap("Kethmoor"),)),
+    ("capital", "Look up the capital of Valdoria.", (_cap("Valdoria"),)),
+    ("capital", "Which city is Lunaria's capital?", (_cap("Lunaria"),)),
+    ("capital", "estrevia — capital?", (_cap("Estrevia"),)),
+    (
+        "capital",
+        "I need the name of Brisalta's capital for a form.",
+        (_cap("Brisalta"),),
+    ),
+    # --- population lookups -------------------------------------------------------------
+    ("population", "quenland: how many residents?", (_pop("Quenland"),)),
+    ("population", "How many people live in Norrhaven altogether?", (_pop("Norrhaven"),)),
+    ("population", "Look up how many people Lunaria has.", (_pop("Lunaria"),)),
+    ("population", "brisalta population please", (_pop("Brisalta"),)),
+    (
+        "population",
+        "How many people does Valdoria have? I need the exact figure.",
+        (_pop("Valdoria"),),
+    ),
+    ("population", "How many inhabitants does Osterwick have?", (_pop("Osterwick"),)),
+    ("population", "how many folks live in kethmoor", (_pop("Kethmoor"),)),
+    (
+        "population",
+        "I'm writing a report on Estrevia. What's its population?",
+        (_pop("Estrevia"),),
+    ),
+    ("population", "Tell me how many people reside in Norrhaven.", (_pop("Norrhaven"),)),
+    ("population", "Find the population of Lunaria.", (_pop("Lunaria"),)),
+    ("population", "what's osterwick's population", (_pop("Osterwick"),)),
+    (
+        "population",
+        "Quenland has how many inhabitants? Just the number, please.",
+        (_pop("Quenland"),),
+    ),
+    # --- no tool needed -----------------------------------------------------------------
+    ("no_tool", "What is the capital of Poland?", ("Warsaw",)),
+    ("no_tool", "How many legs does a cow have?", (4.0,)),
+    ("no_tool", "What is the chemical symbol for zinc?", ("Zn",)),
+    ("no_tool", "how many sides does a rectangle have", (4.0,)),
+    ("no_tool", "Who wrote Hamlet?", ("William Shakespeare", "Shakespeare")),
+    ("no_tool", "What is the opposite of happy?", ("sad",)),
+    ("no_tool", "What is the plural of 'woman'?", ("women",)),
+    ("no_tool", "Which planet is fourth from the Sun?", ("Mars",)),
+    ("no_tool", "What language is mainly spoken in Portugal?", ("Portuguese",)),
+    ("no_tool", "what colour is a lemon", ("yellow",)),
+    ("no_tool", "How many days are in January?", (31.0,)),
+    ("no_tool", "which month comes before march", ("February",)),
+    ("no_tool", "what's the capital of peru", ("Lima",)),
+    ("no_tool", "What's the past tense of 'run'?", ("ran",)),
+    (
+        "no_tool",
+        "What currency is used in Mexico?",
+        ("Mexican peso", "the Mexican peso", "peso", "pesos", "Mexican pesos"),
+    ),
+    ("no_tool", "Which continent is Argentina in?", ("South America",)),
+    (
+        "no_tool",
+        "Who painted The Last Supper?",
+        ("Leonardo da Vinci", "da Vinci", "Leonardo"),
+    ),
+    ("no_tool", "How many minutes are in half an hour?", (30.0,)),
+    ("no_tool", "What is the opposite of empty?", ("full",)),
+    ("no_tool", "What fruit is the main ingredient of guacamole?", ("avocado", "avocados")),
+    # --- two steps: one result feeds the next call --------------------------------------
+    (
+        "two_step",
+        "half of 86 miles, in kilometres?",
+        (_conv(_calc("86/2"), "mi", "km"),),
+    ),
+    (
+        "two_step",
+        "A shelf holds 14 boxes of 2.5 kg each. What's the total weight in pounds?",
+        (_conv(_calc("14*2.5"), "kg", "lb"),),
+    ),
+    (
+        "two_step",
+        "Convert 95 kg to pounds, then add 12.",
+        (_conv(95, "kg", "lb") + 12,),
+    ),
+    (
+        "two_step",
+        "What's 50 °C in Fahrenheit, minus 20?",
+        (_conv(50, "c", "f") - 20,),
+    ),
+    (
+        "two_step",
+        "If Quenland's people were split evenly across 125 towns, how many would live in "
+        "each town?",
+        (_pop("Quenland") / 125,),
+    ),
+    ("two_step", "double osterwick's population", (_pop("Osterwick") * 2,)),
+    (
+        "two_step",
+        "I drove 120 km on Monday and 85 km on Tuesday. How many miles is that altogether?",
+        (_conv(_calc("120+85"), "km", "mi"),),
+    ),
+    (
+        "two_step",
+        "If 9,400 people move to Kethmoor, what will its population be?",
+        (_pop("Kethmoor") + 9400,),
+    ),
+    (
+        "two_step",
+        "What would Brisalta's population be after shrinking by 4%?",
+        (_calc(f"{POPULATIONS['Brisalta']}*96/100"),),
+    ),
+    (
+        "two_step",
+        "Estrevia's population: how many hundreds is that?",
+        (_pop("Estrevia") / 100,),
+    ),
+    (
+        "two_step",
+        "Three barrels hold 55 gallons each. How many litres is that in total?",
+        (_conv(_calc("3*55"), "gal", "l"),),
+    ),
+    (
+        "two_step",
+        "A runner does 7 laps of an 8 km loop. How many miles does she run?",
+        (_conv(_calc("7*8"), "km", "mi"),),
+    ),
+    (
+        "two_step",
+        "Convert 18 gallons to litres and divide the result by 4.",
+        (_conv(18, "gal", "l") / 4,),
+    ),
+    (
+        "two_step",
+        "What's Osterwick's population minus 27,300?",
+        (_pop("Osterwick") - 27300,),
+    ),
+    (
+        "two_step",
+        "Multiply 48 by 25 and express that many metres in feet.",
+        (_conv(_calc("48*25"), "m", "ft"),),
+    ),
+    (
+        "two_step",
+        "Take 68 °F, convert it to Celsius, then multiply by 3.",
+        (_conv(68, "f", "c") * 3,),
+    ),
+    (
+        "two_step",
+        "What's three quarters of Estrevia's population?",
+        (_calc(f"{POPULATIONS['Estrevia']}*3/4"),),
+    ),
+    (
+        "two_step",
+        "20 miles in km, divided by 4?",
+        (_conv(20, "mi", "km") / 4,),
+    ),
+    (
+        "two_step",
+        "Valdoria covers 16,240 square km. How many people per square km live there?",
+        (_pop("Valdoria") / 16240,),
+    ),
+    (
+        "two_step",
+        "How many kilograms is 250 lb? Subtract 15 from that.",
+        (_conv(250, "lb", "kg") - 15,),
+    ),
+    (
+        "two_step",
+        "if lunaria's population fell by half and then 8,000 people moved in, how many "
+        "people would live there?",
+        (_calc(f"{POPULATIONS['Lunaria']}/2+8000"),),
+    ),
+    # --- two or more lookups ------------------------------------------------------------
+    (
+        "multi_lookup",
+        "Estrevia and Norrhaven together: how many people?",
+        (_pop("Estrevia") + _pop("Norrhaven"),),
+    ),
+    (
+        "multi_lookup",
+        "How many more people does Brisalta have than Osterwick?",
+        (_pop("Brisalta") - _pop("Osterwick"),),
+    ),
+    (
+        "multi_lookup",
+        "Estrevia or Kethmoor — which is more populous?",
+        (_most("Estrevia", "Kethmoor"),),
+    ),
+    (
+        "multi_lookup",
+        "which has fewer people, quenland or brisalta?",
+        (_fewest("Quenland", "Brisalta"),),
+    ),
+    (
+        "multi_lookup",
+        "Give the capitals of Kethmoor and Lunaria, as 'X and Y'.",
+        (f"{_cap('Kethmoor')} and {_cap('Lunaria')}",),
+    ),
+    (
+        "multi_lookup",
+        "What's the combined population of Valdoria, Osterwick and Norrhaven?",
+        (_pop("Valdoria") + _pop("Osterwick") + _pop("Norrhaven"),),
+    ),
+    (
+        "multi_lookup",
+        "Of Estrevia, Valdoria and Quenland, which has the most people?",
+        (_most("Estrevia", "Valdoria", "Quenland"),),
+    ),
+    (
+        "multi_lookup",
+        "Which city is the capital of the more populous of Brisalta and Lunaria?",
+        (_cap(_most("Brisalta", "Lunaria")),),
+    ),
+    (
+        "multi_lookup",
+        "Divide Quenland's population by Norrhaven's.",
+        (_pop("Quenland") / _pop("Norrhaven"),),
+    ),
+    (
+        "multi_lookup",
+        "What's the average population of Lunaria and Valdoria?",
+        ((_pop("Lunaria") + _pop("Valdoria")) / 2,),
+    ),
+    (
+        "multi_lookup",
+        "osterwick, kethmoor, norrhaven: which one has the largest population?",
+        (_most("Osterwick", "Kethmoor", "Norrhaven"),),
+    ),
+    (
+        "multi_lookup",
+        "Of Estrevia and Kethmoor, what's the capital of the one with fewer people?",
+        (_cap(_fewest("Estrevia", "Kethmoor")),),
+    ),
+    # --- tool shapes (the tools of bench/eval_shapes.py) --------------------------------
+    (
+        "tool_shapes",
+        "washers in stock, please",
+        (float(inventory_count("washers")),),
+        "enum argument",
+    ),
+    (
+        "tool_shapes",
+        "What's the stock level of gaskets right now?",
+        (float(inventory_count("gaskets")),),
+        "enum argument",
+    ),
+    (
+        "tool_shapes",
+        "Which is higher in stock, springs or gaskets? Give just the item name.",
+        ("springs" if inventory_count("springs") > inventory_count("gaskets") else "gaskets",),
+        "enum argument",
+    ),
+    (
+        "tool_shapes",
+        "We're sending 48 hinges to a customer. How many hinges will be left in stock?",
+        (float(inventory_count("hinges") - 48),),
+        "enum argument",
+    ),
+    (
+        "tool_shapes",
+        "total stock of washers and brackets?",
+        (float(inventory_count("washers") + inventory_count("brackets")),),
+        "enum argument",
+    ),
+    ("tool_shapes", "How much do 6 markers cost?", (price("marker", 6),), "two typed arguments"),
+    (
+        "tool_shapes",
+        "What's the price of 14 staplers?",
+        (price("stapler", 14),),
+        "two typed arguments",
+    ),
+    (
+        "tool_shapes",
+        "cost of two notebooks?",
+        (price("notebook", 2),),
+        "two typed arguments",
+    ),
+    (
+        "tool_shapes",
+        "I'd like eighteen pens. How much is that, in dollars?",
+        (price("pen", 18),),
+        "two typed arguments",
+    ),
+    (
+        "tool_shapes",
+        "What would 7 backpacks cost?",
+        (price("backpack", 7),),
+        "two typed arguments",
+    ),
+    (
+        "tool_shapes",
+        "What date is 75 days after 2025-10-01?",
+        _dates(add_days("2025-10-01", 75)),
+        "date and integer",
+    ),
+    (
+        "tool_shapes",
+        "Add 150 days to 12 March 2025. Give the date as YYYY-MM-DD.",
+        _dates(add_days("2025-03-12", 150)),
+        "date and integer",
+    ),
+    (
+        "tool_shapes",
+        "go back 60 days from 2024-05-01. which date is it?",
+        _dates(add_days("2024-05-01", -60)),
+        "date and integer",
+    ),
+    (
+        "tool_shapes",
+        "What's the date ten weeks after 2025-07-14?",
+        _dates(add_days("2025-07-14", 70)),
+        "date and integer",
+    ),
+    (
+        "tool_shapes",
+        "My library book is due 21 days after 2025-11-20. What's the due date?",
+        _dates(add_days("2025-11-20", 21)),
+        "date and integer",
+    ),
+    (
+        "tool_shapes",
+        "How many days are there from 2025-02-10 to 2025-11-30?",
+        (float(days_between("2025-02-10", "2025-11-30")),),
+        "two dates",
+    ),
+    (
+        "tool_shapes",
+        "days between 12 june 2024 and 3 december 2024",
+        (float(days_between("2024-06-12", "2024-12-03")),),
+        "two dates",
+    ),
+    (
+        "tool_shapes",
+        "My contract began on 2023-05-22 and ends on 2024-02-29. How many days is that?",
+        (float(days_between("2023-05-22", "2024-02-29")),),
+        "two dates",
+    ),
+    (
+        "tool_shapes",
+        "Number of days from 2024-10-15 to 2025-01-05?",
+        (float(days_between("2024-10-15", "2025-01-05")),),
+        "two dates",
+    ),
+    (
+        "tool_shapes",
+        "How many weeks are there from 2025-09-01 to 2025-11-24?",
+        (days_between("2025-09-01", "2025-11-24") / 7,),
+        "two dates",
+    ),
+    (
+        "tool_shapes",
+        "How many letters are in 'Ondmere Harbour'?",
+        (float(count_text("Ondmere Harbour", "letters")),),
+        "text and enum",
+    ),
+    (
+        "tool_shapes",
+        "count the words in 'the night train to Selenport leaves at nine'",
+        (float(count_text("the night train to Selenport leaves at nine", "words")),),
+        "text and enum",
+    ),
+    (
+        "tool_shapes",
+        "how many vowels does 'Osterwick' have",
+        (float(count_text("Osterwick", "vowels")),),
+        "text and enum",
+    ),
+    (
+        "tool_shapes",
+        "Number of vowels in 'a quiet evening by the river'?",
+        (float(count_text("a quiet evening by the river", "vowels")),),
+        "text and enum",
+    ),
+    (
+        "tool_shapes",
+        "How many letters are in 'Pier 14 South'?",
+        (float(count_text("Pier 14 South", "letters")),),
+        "text and enum",
+    ),
+    ("tool_shapes", "Reverse 'Brisalta'.", (reverse_text("Brisalta"),), "free text"),
+    (
+        "tool_shapes",
+        "spell 'amber road' backwards",
+        (reverse_text("amber road"),),
+        "free text",
+    ),
+    (
+        "tool_shapes",
+        "What's 'Skarholm Ridge' written back to front?",
+        (reverse_text("Skarholm Ridge"),),
+        "free text",
+    ),
+    (
+        "tool_shapes",
+        "Reverse the string 'dock 27C'.",
+        (reverse_text("dock 27C"),),
+        "free text",
+    ),
+    (
+        "tool_shapes",
+        "Write the phrase 'east harbour' in reverse.",
+        (reverse_text("east harbour"),),
+        "free text",
+    ),
+    (
+        "tool_shapes",
+        "Which shipping company has order #A-1042?",
+        (str(_order("A-1042", "carrier")),),
+        "JSON object",
+    ),
+    (
+        "tool_shapes",
+        "order B-2007 — what's its status?",
+        (str(_order("B-2007", "status")),),
+        "JSON object",
+    ),
+    (
+        "tool_shapes",
+        "Item count for order B-2001?",
+        (_num(_order("B-2001", "items")),),
+        "JSON object",
+    ),
+    (
+        "tool_shapes",
+        "What's the total of order B-2007, in dollars?",
+        (_num(_order("B-2007", "total")),),
+        "JSON object",
+    ),
+    (
+        "tool_shapes",
+        "When should order a-1042 arrive? Give YYYY-MM-DD.",
+        _dates(str(_order("A-1042", "eta"))),
+        "JSON object",
+    ),
+    (
+        "tool_shapes",
+        "What's the forecast high in Skarholm on day 3, in °C?",
+        (_num(_forecast("Skarholm", 3)[2]["high_c"]),),
+        "optional argument",
+    ),
+    (
+        "tool_shapes",
+        "fenbridge, day 3 of the forecast: what conditions?",
+        (str(_forecast("Fenbridge", 3)[2]["conditions"]),),
+        "optional argument",
+    ),
+    (
+        "tool_shapes",
+        "What's the coldest forecast low in Skarholm over the next 5 days, in °C?",
+        (float(min(_num(d["low_c"]) for d in _forecast("Skarholm", 5))),),
+        "optional argument",
+    ),
+    (
+        "tool_shapes",
+        "What's the average forecast high in Fenbridge over the next 4 days, in °C?",
+        (sum(_num(d["high_c"]) for d in _forecast("Fenbridge", 4)) / 4,),
+        "optional argument",
+    ),
+    (
+        "tool_shapes",
+        "Over the next four days, on which day is Merrowgate's forecast high at its highest? "
+        "Give the day number.",
+        (_num(max(_forecast("Merrowgate", 4), key=lambda d: _num(d["high_c"]))["day"]),),
+        "optional argument",
+    ),
+    (
+        "tool_shapes",
+        "What do as many markers as there are items in order A-1042 cost, in dollars?",
+        (price("marker", int(_num(_order("A-1042", "items")))),),
+        "two steps",
+    ),
+    (
+        "tool_shapes",
+        "How many days are there from 2024-05-01 until order B-2001's expected delivery date?",
+        (float(days_between("2024-05-01", str(_order("B-2001", "eta")))),),
+        "two steps",
+    ),
+    (
+        "tool_shapes",
+        "What's the date 45 days after order B-2001's expected delivery? YYYY-MM-DD, please.",
+        _dates(add_days(str(_order("B-2001", "eta")), 45)),
+        "two steps",
+    ),
+    (
+        "tool_shapes",
+        "How many vowels are in the name of the carrier shipping order B-2007?",
+        (float(count_text(str(_order("B-2007", "carrier")), "vowels")),),
+        "two steps",
+    ),
+    (
+        "tool_shapes",
+        "Tomorrow's forecast lows: how many °C colder is Fenbridge than Selenport?",
+        (
+            _num(_forecast("Selenport", 1)[0]["low_c"])
+            - _num(_forecast("Fenbridge", 1)[0]["low_c"]),
+        ),
+        "two steps",
+    ),
+]
+
+
 def _build() -> list[Task]:
     tasks = []
     splits: tuple[tuple[str, list[_Row] | list[_ShapeRow] | list[_Row | _ShapeRow]], ...] = (
@@ -4871,6 +5508,7 @@ def _build() -> list[Task]:
         ("fresh_6", _FRESH_6),
         ("fresh_7", _FRESH_7),
         ("fresh_8", _FRESH_8),
+        ("fresh_9", _FRESH_9),
     )
     for split, rows in splits:
         counts: dict[str, int] = {}
