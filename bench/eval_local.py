@@ -38,7 +38,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +77,7 @@ class Record:
     seconds: float
     status: str
     shape: str = ""  # the tool shape of a tool_shapes task; absent from older records
+    reached: list[str] | None = None  # the techniques the run read (--reached), else None
 
 
 # --- scoring -------------------------------------------------------------------------------
@@ -253,12 +254,41 @@ def variants(options: Mapping[str, Any] | None = None) -> dict[str, Strategy | N
     return out
 
 
+class Reading(GuidedStrategy):
+    """A guided strategy that notes which technique switches a run reads.
+
+    A switch the run never reads cannot have changed it: with that switch off the run
+    takes the same path (the model is deterministic at temperature 0), so the ablation
+    (``--reached``) runs ``guided-no-X`` only on the tasks whose guided run read X.
+    """
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        object.__setattr__(self, "read", set())
+
+    def __getattribute__(self, name: str) -> Any:
+        if name in _SWITCHES:
+            object.__getattribute__(self, "read").add(name)
+        return object.__getattribute__(self, name)
+
+    def __repr__(self) -> str:  # the plain form, without noting every switch as read
+        return "Reading()"
+
+
+_SWITCHES = frozenset(TECHNIQUES)
+
+
 def run_one(name: str, strategy: Strategy | None, model: LocalModel, task: Task) -> Record:
     started = time.perf_counter()
+    reached: list[str] | None = None
     if strategy is None:
         output, calls, tools, status = run_naive(model, task)
     else:
+        if isinstance(strategy, Reading):
+            strategy.read.clear()
         output, calls, tools, status = asyncio.run(run_tether(strategy, model, task))
+        if isinstance(strategy, Reading):
+            reached = sorted(strategy.read)
     seconds = time.perf_counter() - started
     return Record(
         name,
@@ -273,6 +303,7 @@ def run_one(name: str, strategy: Strategy | None, model: LocalModel, task: Task)
         round(seconds, 3),
         status,
         task.shape,
+        reached,
     )
 
 
@@ -315,6 +346,41 @@ def _by(records: list[Record], names: list[str], field: str, values: list[str]) 
     return lines
 
 
+def _unreached(name: str, guided: Record | None) -> Record | None:
+    """Guided's own outcome under ``name``, when guided's run never read the switch."""
+    if guided is None or guided.reached is None:
+        return None
+    flag = name.removeprefix("guided-no-").replace("-", "_")
+    if flag in guided.reached:
+        return None
+    return replace(guided, variant=name, reached=None)
+
+
+def _reach(records: list[Record], names: list[str]) -> list[str]:
+    """Per switch: the tasks whose guided run read it, and what switching it off changed."""
+    guided = {r.task: r for r in records if r.variant == "guided" and r.reached is not None}
+    lines = [
+        "| switched off | tasks that read it | guided exact there | off: exact there "
+        "| fixed by it | broken by it |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name in names:
+        if not name.startswith("guided-no-"):
+            continue
+        flag = name.removeprefix("guided-no-").replace("-", "_")
+        pairs = [
+            (guided[r.task], r)
+            for r in records
+            if r.variant == name and r.task in guided and flag in (guided[r.task].reached or ())
+        ]
+        on = sum(g.exact for g, _ in pairs)
+        off = sum(r.exact for _, r in pairs)
+        fixed = sum(g.exact and not r.exact for g, r in pairs)
+        broken = sum(r.exact and not g.exact for g, r in pairs)
+        lines.append(f"| {flag} | {len(pairs)} | {on} | {off} | {fixed} | {broken} |")
+    return lines
+
+
 def report(records: list[Record], split: str, threads: int, every: int, model: str) -> str:
     names = list(dict.fromkeys(r.variant for r in records))
     categories = list(dict.fromkeys(r.category for r in records))
@@ -352,6 +418,15 @@ def report(records: list[Record], split: str, threads: int, every: int, model: s
             "",
             *_table(subset, names),
         ]
+        if any(r.reached is not None for r in records):
+            lines += [
+                "",
+                "Where each switch was read (a run that never reads a switch is the same "
+                "run with it off; *fixed by it*: right with it, wrong without it; *broken by "
+                "it*: the reverse):",
+                "",
+                *_reach(records, names),
+            ]
     return "\n".join(lines) + "\n"
 
 
@@ -378,6 +453,13 @@ def main() -> None:
         "--every", type=int, default=4, help="run the tool loop and ablations on every Nth task"
     )
     parser.add_argument(
+        "--reached",
+        action="store_true",
+        help="ablation on the reached tasks only: run guided first, noting which switches "
+        "each task reads, then each guided-no-X only where X was read (elsewhere the "
+        "outcome is guided's, by construction)",
+    )
+    parser.add_argument(
         "--tasks",
         default=None,
         help="only these task ids (comma-separated), every variant on each; for an "
@@ -394,8 +476,12 @@ def main() -> None:
         tasks = [t for t in tasks if t.id in wanted]
         args.every = 1
     tasks = tasks[: args.limit] if args.limit else tasks
-    every = variants(LocalModel(size=args.model).strategy_options)
+    options = LocalModel(size=args.model).strategy_options
+    every = variants(options)
     chosen = args.variants.split(",") if args.variants else list(every)
+    if args.reached:
+        every["guided"] = Reading(**options)
+        chosen = ["guided", *(v for v in chosen if v != "guided")]
     unknown = [v for v in chosen if v not in every]
     if unknown:
         parser.error(f"unknown variants {unknown}; known: {', '.join(every)}")
@@ -421,6 +507,8 @@ def main() -> None:
                 if name not in FULL and i % args.every:
                     continue
                 record = done.get((name, task.id))
+                if record is None and args.reached and name.startswith("guided-no-"):
+                    record = _unreached(name, done.get(("guided", task.id)))
                 if record is None:
                     record = run_one(name, every[name], model, task)
                     sink.write(json.dumps(asdict(record)) + "\n")
@@ -433,6 +521,7 @@ def main() -> None:
                         flush=True,
                     )
                 records.append(record)
+                done[(name, task.id)] = record
     table = report(records, args.split, model.n_threads, args.every, args.model)
     out.write_text(table)
     print(table)
