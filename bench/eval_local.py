@@ -504,8 +504,8 @@ def main() -> None:
     with path.open("a") as sink:
         for name in chosen:
             for i, task in enumerate(tasks):
-                if name not in FULL and i % args.every:
-                    continue
+                if (name not in FULL or args.reached) and i % args.every:
+                    continue  # with --reached, guided too runs on the ablation's tasks only
                 record = done.get((name, task.id))
                 if record is None and args.reached and name.startswith("guided-no-"):
                     record = _unreached(name, done.get(("guided", task.id)))

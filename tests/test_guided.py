@@ -83,7 +83,9 @@ async def resumed_at_every_cut(
 
 async def test_a_text_decision_is_answered_again_in_a_fresh_context_without_tools() -> None:
     model = ScriptedModel(["The capital of France is Paris.", "Paris"])
-    result = await guided(model, sentence_recall=False).run("What is the capital of France?")
+    # doubt_answers off: the question names lookup_capital; this is the answer's path
+    agent = guided(model, sentence_recall=False, doubt_answers=False)
+    result = await agent.run("What is the capital of France?")
     assert result.completed
     assert result.output == "Paris"
     assert result.usage.model_calls == 2
@@ -98,7 +100,8 @@ async def test_a_text_decision_is_answered_again_in_a_fresh_context_without_tool
 
 async def test_without_fresh_answers_the_decisions_text_is_the_answer() -> None:
     model = ScriptedModel(["Paris"])
-    result = await guided(model, fresh_answers=False).run("What is the capital of France?")
+    agent = guided(model, fresh_answers=False, doubt_answers=False)  # see above
+    result = await agent.run("What is the capital of France?")
     assert result.output == "Paris"
     assert result.usage.model_calls == 1
 
@@ -1239,9 +1242,8 @@ def test_field_codes_explained_together_are_read_and_a_result_uses_them() -> Non
 
 async def test_a_value_question_is_recalled_in_a_plain_sentence_and_the_value_read_out() -> None:
     model = ScriptedModel(["I know this.", "The capital of Canada is Ottawa."])
-    agent = Agent(
-        model, instructions="Give only the answer.", tools=TOOLS, strategy=GuidedStrategy()
-    )
+    strategy = GuidedStrategy(doubt_answers=False)  # the question names lookup_capital
+    agent = Agent(model, instructions="Give only the answer.", tools=TOOLS, strategy=strategy)
     result = await agent.run("What is the capital of Canada?")
     assert result.output == "Ottawa"
     assert [e.purpose for e in of_type(result, ModelRequested)] == ["decide", "recall"]
@@ -1307,7 +1309,8 @@ async def test_with_an_output_type_there_is_no_sentence_recall() -> None:
     class City(BaseModel):
         city: str
 
-    agent = Agent(model, tools=TOOLS, output_type=City, strategy=GuidedStrategy())
+    strategy = GuidedStrategy(doubt_answers=False)  # the question names lookup_capital
+    agent = Agent(model, tools=TOOLS, output_type=City, strategy=strategy)
     result = await agent.run("What is the capital of Canada?")
     assert result.output == City(city="Ottawa")
     assert "recall" not in [e.purpose for e in of_type(result, ModelRequested)]
@@ -2329,3 +2332,104 @@ async def test_a_question_with_only_its_words_left_ends_on_its_result() -> None:
     result = await agent.run("Number of days from 2024-02-01 to 2024-03-31?")
     assert [e.call.name for e in of_type(result, ToolCallStarted)] == ["days_between"]
     assert result.output == "59"
+
+
+# --- doubt_answers ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("question", "tools", "expected"),
+    [
+        (
+            "Give me the capital of Lunaria.",
+            ["lookup_capital", "lookup_population"],
+            "lookup_capital",
+        ),
+        ("How many people live in Quenland?", ["lookup_capital", "lookup_population"], None),
+        ("Which is more populous?", ["lookupCapital", "lookupPopulation"], "lookupPopulation"),
+        ("Look up Lunaria.", ["lookup_capital", "lookup_population"], None),  # both say "look"
+        ("Convert 3 miles.", ["convert_units", "calculator"], "convert_units"),
+        (
+            "What about the capital and its population?",
+            ["lookup_capital", "lookup_population"],
+            None,
+        ),
+        ("Who wrote Hamlet?", ["calculator", "convert_units", "lookup_capital"], None),
+    ],
+)
+def test_the_tool_a_question_names_by_a_word_of_its_name_no_other_tool_has(
+    question: str, tools: list[str], expected: str | None
+) -> None:
+    assert h.named_tool(question, tools) == expected
+
+
+async def test_a_direct_answer_to_a_question_naming_a_tool_is_made_again_as_its_call() -> None:
+    model = ScriptedModel(["Lunaria City", ToolCall("lookup_capital", {"country": "Valdoria"})])
+    result = await guided(model).run("Give me the capital of Valdoria.")
+    assert result.output == "Merrowgate"
+    assert [e.purpose for e in of_type(result, ModelRequested)] == ["decide", "repair"]
+    assert model.params[1].tool_choice == "lookup_capital"
+    assert [d.name for d in model.params[1].tools] == ["lookup_capital"]
+
+
+async def test_a_direct_answer_with_a_number_the_question_lacks_is_worked_out_by_a_tool() -> None:
+    model = ScriptedModel(["531", calc("1460 * 35 / 100")])
+    result = await guided(model).run("What's 35% of 1,460?")
+    assert result.output == "511"
+    assert model.params[1].tool_choice == "required"
+    assert [e.call.arguments for e in of_type(result, ToolCallStarted)] == [
+        {"expression": "1460 * 35 / 100"}
+    ]
+
+
+@pytest.mark.parametrize(
+    ("question", "answer"),
+    [
+        ("How many days are in January?", "31"),  # no number in the question
+        ("What is 12 times 3?", "36 is 12 times 3"),  # ... 36 is new: doubted (below)
+        ("Who wrote Hamlet?", "Shakespeare"),
+        ("What is 7 plus 0?", "7"),  # the question's own number
+    ],
+)
+async def test_which_direct_answers_are_doubted(question: str, answer: str) -> None:
+    model = ScriptedModel([answer, calc("12*3"), answer])
+    result = await guided(model, fresh_answers=False).run(question)
+    doubted = "repair" in [e.purpose for e in of_type(result, ModelRequested)]
+    assert doubted == (question == "What is 12 times 3?")
+
+
+async def test_a_doubted_answer_is_doubted_once_and_a_text_reply_is_answered() -> None:
+    model = ScriptedModel(["Lunaria City", "I cannot call a tool.", "Tarn"])
+    result = await guided(model, sentence_recall=False).run("Give me the capital of Lunaria.")
+    assert [e.purpose for e in of_type(result, ModelRequested)] == ["decide", "repair", "answer"]
+    assert result.usage.tool_calls == 0
+    assert result.output == "Tarn"
+
+
+async def test_without_doubt_answers_the_direct_answer_stands() -> None:
+    model = ScriptedModel(["531"])
+    result = await guided(model, doubt_answers=False, fresh_answers=False).run(
+        "What's 35% of 1,460?"
+    )
+    assert result.output == "531"
+    assert result.usage.model_calls == 1
+
+
+async def test_a_run_cut_anywhere_in_a_doubted_answer_resumes_to_the_same_answer(
+    make_store: StoreFactory,
+) -> None:
+    def reply(messages: Sequence[Message], params: ModelParams) -> ModelResponse:
+        if params.tool_choice == "lookup_capital":
+            return ModelResponse(tool_calls=[ToolCall("lookup_capital", {"country": "Valdoria"})])
+        if any("Merrowgate" in str(m.content) for m in messages):
+            return ModelResponse(text="Merrowgate")
+        return ModelResponse(text="Lunaria City")
+
+    def agent(store: JournalStore) -> Agent[None, str]:
+        model = FunctionModel(reply)
+        tools = [calculator, convert_units, Tool(lookup_capital, idempotent=True)]
+        return Agent(model, tools=tools, strategy=GuidedStrategy(), store=store)
+
+    question = "Give me the capital of Valdoria."
+    for result in await resumed_at_every_cut(make_store, agent, question, "Merrowgate"):
+        assert len(of_type(result, ToolCallFinished)) == 1

@@ -128,6 +128,7 @@ TECHNIQUES = (
     "id_lookups",
     "field_values",
     "reroute_calls",
+    "doubt_answers",
 )
 """The guided strategy's techniques, each a constructor flag that is on by default."""
 
@@ -329,6 +330,14 @@ class GuidedStrategy(Strategy):
             the call's other values (``value=0.6``). An invalid call with a value that is
             a choice of one other tool's argument (``inventory_count(item="notebooks")``
             when only ``price`` has notebooks among its items) is made to that tool.
+        doubt_answers: a first move that answers without any tool is made again as a
+            call when the question speaks of exactly one tool by a word of its name that
+            no other tool's name has ("the capital of Lunaria" and ``lookup_capital``),
+            forced to that tool, or when the question holds numbers and the answer holds
+            one that is in neither the question nor its spelled-out numbers ("531" for
+            "35% of 1,460"), a call of the model's choosing: a model that knows a lot
+            answers from memory what the tools are there for. Once a run; the calls go
+            through the usual checks.
         delegate_first: the first move is always a tool, chosen among the tools' names
             only (a supervisor routes every task to a worker; off by default).
     """
@@ -367,6 +376,7 @@ class GuidedStrategy(Strategy):
         id_lookups: bool = True,
         field_values: bool = True,
         reroute_calls: bool = True,
+        doubt_answers: bool = True,
         delegate_first: bool = False,
     ) -> None:
         self.native_decision = native_decision
@@ -398,6 +408,7 @@ class GuidedStrategy(Strategy):
         self.id_lookups = id_lookups
         self.field_values = field_values
         self.reroute_calls = reroute_calls
+        self.doubt_answers = doubt_answers
         self.delegate_first = delegate_first
 
     def __repr__(self) -> str:
@@ -638,6 +649,19 @@ class Decided:
             params = ModelParams((owner,), tool_choice=owner.name)
             got = await model_step(r, params, purpose="repair")
             return got if isinstance(got, GiveUp | Finish) else Repaired(got)
+        doubted = (
+            _doubted(r, self.response.text or "")
+            if not calls and g.doubt_answers and not self.forced
+            else None
+        )
+        if doubted is not None:
+            params = (
+                ModelParams((doubted,), tool_choice=doubted.name)
+                if isinstance(doubted, ToolDefinition)
+                else replace(r.config.params, tool_choice="required")
+            )
+            got = await model_step(r, params, purpose="repair")
+            return got if isinstance(got, GiveUp | Finish) else Repaired(got)
         if not calls:
             if g.fresh_answers and not r.state.results:
                 return AnswerWithoutTools()
@@ -663,6 +687,25 @@ class Decided:
             got = await model_step(r, params, purpose="repair")
             return got if isinstance(got, GiveUp | Finish) else Repaired(got)
         return Judge(out, self.forced)
+
+
+def _doubted(r: Run, answer: str) -> ToolDefinition | Literal["required"] | None:
+    """The call a first answer given without any tool is made again as
+    (``doubt_answers``): the one tool the question names, any tool when the answer holds
+    a number that neither the question nor its results hold while the question has
+    numbers of its own, or None to keep the answer. Only before any result: the forced
+    move either makes a call (a result follows) or is answered in a fresh context, so a
+    run doubts once, and a run resumed before the forced move's response decides and
+    doubts again as the run it continues did."""
+    if r.state.results:
+        return None
+    question = _question(r)
+    named = h.named_tool(question, list(r.config.tools))
+    if named is not None:
+        return r.config.tools[named].definition
+    if h.numbers(question) and h.computed_numbers(answer, question, []):
+        return "required"
+    return None
 
 
 def _id_lookups(r: Run, calls: list[ToolCall]) -> list[ToolCall]:

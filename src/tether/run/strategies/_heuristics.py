@@ -1624,17 +1624,32 @@ def field_value(answer: str, prompt: str, result: str) -> str | None:
     return None if same_value(said, value) else value
 
 
+def _name_stems(tool: str) -> set[str]:
+    """The stems of a tool name's words (``lookup_capital``, ``lookupCapital``)."""
+    return _stems(re.sub(r"([a-z])([A-Z])", r"\1 \2", tool).replace("_", " "))
+
+
 def asked_of(prompt: str, tools: Sequence[str], besides: Sequence[str]) -> str | None:
     """The one tool, other than ``besides``, whose name the question speaks of ("its
     capital" and ``lookup_capital``; the words of the ``besides`` tools' names do not
     count: "lookup" is in both), or None."""
-
-    def named(tool: str) -> set[str]:
-        return _stems(re.sub(r"([a-z])([A-Z])", r"\1 \2", tool).replace("_", " "))
-
-    taken = set().union(*(named(t) for t in besides)) if besides else set()
+    taken = set().union(*(_name_stems(t) for t in besides)) if besides else set()
     asked = _stems(prompt)
-    found = [t for t in tools if t not in besides and (named(t) - taken) & asked]
+    found = [t for t in tools if t not in besides and (_name_stems(t) - taken) & asked]
+    return found[0] if len(found) == 1 else None
+
+
+def named_tool(prompt: str, tools: Sequence[str]) -> str | None:
+    """The one tool the question names by a word of its name that no other tool's name
+    has ("the capital of Lunaria" and ``lookup_capital`` beside ``lookup_population``:
+    "lookup" names neither), or None."""
+    stems = {t: _name_stems(t) for t in tools}
+    asked = _stems(prompt)
+    found = [
+        t
+        for t in tools
+        if (stems[t] - set().union(*(v for k, v in stems.items() if k != t))) & asked
+    ]
     return found[0] if len(found) == 1 else None
 
 
