@@ -2360,7 +2360,37 @@ async def test_a_question_with_only_its_words_left_ends_on_its_result() -> None:
 def test_the_tool_a_question_names_by_a_word_of_its_name_no_other_tool_has(
     question: str, tools: list[str], expected: str | None
 ) -> None:
-    assert h.named_tool(question, tools) == expected
+    named = h.named_tools(question, tools)
+    assert (named[0] if len(named) == 1 else None) == expected
+
+
+async def test_a_direct_answer_to_a_question_naming_two_tools_is_made_again_as_any_call() -> None:
+    model = ScriptedModel(["Lunaria", calc("2 + 2"), "4"])
+    tools = [calculator, lookup_capital, convert_units]
+    agent = Agent(model, tools=tools, strategy=GuidedStrategy())
+    await agent.run("Which capital's name has more letters: convert them to a count?")
+    assert model.params[1].tool_choice == "required"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{{"name": "lookup_temperature", "arguments": {"temperature": 250, "unit": "K"}}}',
+        '{{"name": "convert_units", "arguments": {"value": 14 * 2.5, "from_unit": "kg"}}}',
+        '{"name": "calculator", "arguments": {"expression": "2+2"}}',
+    ],
+)
+def test_a_call_written_with_doubled_braces_looks_like_a_call(text: str) -> None:
+    assert h.looks_like_call(text)
+
+
+async def test_a_text_call_with_doubled_braces_is_generated_again_under_the_schemas() -> None:
+    written = '{{"name": "lookup_temperature", "arguments": {"temperature": 250, "unit": "K"}}}'
+    call = ToolCall("convert_units", {"value": 250, "from_unit": "k", "to_unit": "c"})
+    model = ScriptedModel([written, call])
+    result = await guided(model).run("Express 250 kelvin in degrees Celsius.")
+    assert [e.purpose for e in of_type(result, ModelRequested)][:2] == ["decide", "repair"]
+    assert result.output == "-23.15"
 
 
 async def test_a_direct_answer_to_a_question_naming_a_tool_is_made_again_as_its_call() -> None:

@@ -333,7 +333,8 @@ class GuidedStrategy(Strategy):
         doubt_answers: a first move that answers without any tool is made again as a
             call when the question speaks of exactly one tool by a word of its name that
             no other tool's name has ("the capital of Lunaria" and ``lookup_capital``),
-            forced to that tool, or when the question holds numbers and the answer holds
+            forced to that tool (a call of the model's choosing when the question
+            names several), or when the question holds numbers and the answer holds
             one that is in neither the question nor its spelled-out numbers ("531" for
             "35% of 1,460"), a call of the model's choosing: a model that knows a lot
             answers from memory what the tools are there for. Once a run; the calls go
@@ -691,19 +692,19 @@ class Decided:
 
 def _doubted(r: Run, answer: str) -> ToolDefinition | Literal["required"] | None:
     """The call a first answer given without any tool is made again as
-    (``doubt_answers``): the one tool the question names, any tool when the answer holds
-    a number that neither the question nor its results hold while the question has
-    numbers of its own, or None to keep the answer. Only before any result: the forced
+    (``doubt_answers``): the one tool the question names, any tool when it names several
+    or when the answer holds a number that the question does not while the question
+    has numbers of its own, or None to keep the answer. Only before any result: the forced
     move either makes a call (a result follows) or is answered in a fresh context, so a
     run doubts once, and a run resumed before the forced move's response decides and
     doubts again as the run it continues did."""
     if r.state.results:
         return None
     question = _question(r)
-    named = h.named_tool(question, list(r.config.tools))
-    if named is not None:
-        return r.config.tools[named].definition
-    if h.numbers(question) and h.computed_numbers(answer, question, []):
+    named = h.named_tools(question, list(r.config.tools))
+    if len(named) == 1:
+        return r.config.tools[named[0]].definition
+    if named or (h.numbers(question) and h.computed_numbers(answer, question, [])):
         return "required"
     return None
 

@@ -1215,11 +1215,12 @@ def structured(text: str) -> bool:
 def looks_like_call(text: str | None) -> bool:
     """True when an answer is a tool call in all but name: a JSON (or Python) object
     with ``name`` and ``arguments``, or an object of arguments alone, its keys quoted
-    or not (``{name: calculator, arguments: {...}}``)."""
+    or not (``{name: calculator, arguments: {...}}``), its braces doubled or not
+    (``{{"name": ...}}}``, as a template's escaping is copied)."""
     stripped = (text or "").strip()
     if not stripped.startswith("{"):
         return False
-    return bool(re.match(r"""\{\s*["']?\w+["']?\s*:""", stripped)) and (
+    return bool(re.match(r"""\{+\s*["']?\w+["']?\s*:""", stripped)) and (
         "arguments" in stripped or stripped.count(":") >= 2
     )
 
@@ -1639,18 +1640,17 @@ def asked_of(prompt: str, tools: Sequence[str], besides: Sequence[str]) -> str |
     return found[0] if len(found) == 1 else None
 
 
-def named_tool(prompt: str, tools: Sequence[str]) -> str | None:
-    """The one tool the question names by a word of its name that no other tool's name
+def named_tools(prompt: str, tools: Sequence[str]) -> list[str]:
+    """The tools the question names by a word of its name that no other tool's name
     has ("the capital of Lunaria" and ``lookup_capital`` beside ``lookup_population``:
-    "lookup" names neither), or None."""
+    "lookup" names neither)."""
     stems = {t: _name_stems(t) for t in tools}
     asked = _stems(prompt)
-    found = [
+    return [
         t
         for t in tools
         if (stems[t] - set().union(*(v for k, v in stems.items() if k != t))) & asked
     ]
-    return found[0] if len(found) == 1 else None
 
 
 _WITH_RESULT = re.compile(
