@@ -2463,3 +2463,21 @@ async def test_a_run_cut_anywhere_in_a_doubted_answer_resumes_to_the_same_answer
     question = "Give me the capital of Valdoria."
     for result in await resumed_at_every_cut(make_store, agent, question, "Merrowgate"):
         assert len(of_type(result, ToolCallFinished)) == 1
+
+
+def reverse_text(text: str) -> str:
+    """The text reversed.
+
+    Args:
+        text: the text.
+    """
+    return text[::-1]
+
+
+async def test_a_call_with_one_extra_choice_of_another_tool_keeps_its_own_tool() -> None:
+    call = ToolCall("reverse_text", {"text": "east harbour", "what": "letters"})
+    model = ScriptedModel([call, "ruobrah tsae"])
+    agent = Agent(model, tools=[reverse_text, count_text], strategy=GuidedStrategy())
+    result = await agent.run("Write the phrase 'east harbour' in reverse.")
+    assert [e.name for e in of_type(result, ToolCallFinished)] == ["reverse_text"]
+    assert result.output == "ruobrah tsae"

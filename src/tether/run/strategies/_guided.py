@@ -1604,7 +1604,11 @@ def _rerouted(r: Run, call: ToolCall) -> ToolCall | None:
         return None
     foreign = set(args) - set(_properties(tool))
     if len(foreign) < 2:
-        return _rerouted_by_choice(r, call, args) if not _valid(r, call) else None
+        # A call that is valid once its one foreign argument is dropped keeps its tool:
+        # the name the model picked says more than a choice it added.
+        if _valid(r, call) or _without_unknown_keys(r, call) is not None:
+            return None
+        return _rerouted_by_choice(r, call, args)
     owners = [
         t for t in r.config.tools.values() if t is not tool and foreign <= set(_properties(t))
     ]
