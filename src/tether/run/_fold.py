@@ -130,6 +130,8 @@ def _finished_call(st: RunState, e: ToolCallFinished) -> None:
             break
     else:
         return
+    if e.name not in st.output_from:
+        st.output_from = st.output_from | {e.name}  # a new set only for a new tool
     results = st.results
     results.append(ToolResult(call, e.content, e.outcome))
     if st.results_cap is not None and len(results) > 2 * st.results_cap:

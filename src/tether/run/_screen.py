@@ -67,17 +67,31 @@ async def check_all(
 
 
 def _untrusted(r: Run) -> tuple[list[str], list[str]]:
-    """Names and contents of untrusted tool results since the user's request (a run has
-    one user turn, its prompt; the orchestrator's notes are not tool output)."""
-    names: list[str] = []
-    contents: list[str] = []
+    """Names and contents of untrusted tool output since the user's request (a run has
+    one user turn, its prompt; the orchestrator's notes are not tool output).
+
+    The names come from the fold's record of every tool whose output entered the run,
+    so a result that working memory dropped or summarised still counts; the contents
+    are the results still known, the conversation's and, once working memory has
+    summarised turns, its summary (which may repeat what a tool said)."""
     tools = r.config.tools
-    for msg in r.state.messages:
-        if isinstance(msg, ToolResultMessage):
-            tool = tools.get(msg.name)
-            if tool is None or not tool.trusted_output:
+
+    def untrusted(name: str) -> bool:
+        tool = tools.get(name)
+        return tool is None or not tool.trusted_output
+
+    st = r.state
+    names = [n for n in sorted(st.output_from) if untrusted(n)]
+    contents: list[str] = []
+    for msg in st.messages:
+        if isinstance(msg, ToolResultMessage) and untrusted(msg.name):
+            if msg.name not in names:  # an earlier turn of the session
                 names.append(msg.name)
-                contents.append(msg.content)
+            contents.append(msg.content)
+    if names:
+        contents.extend(res.content for res in st.results if untrusted(res.call.name))
+        if st.summary:
+            contents.append(st.summary)
     return names, contents
 
 

@@ -88,6 +88,9 @@ class RunState:
         handoffs: the agents the conversation was handed through before this run.
         results_cap: when set (an agent's ``keep_events``), only about the latest this
             many ``results`` are kept.
+        output_from: the names of the tools whose output entered the run (kept when
+            working memory drops or summarises the results themselves: the injection
+            policy reads it).
     """
 
     messages: list[Message]
@@ -126,6 +129,7 @@ class RunState:
     ratio: float = 1.0
     context_sent: int | None = None
     results_cap: int | None = None
+    output_from: frozenset[str] = frozenset()
     sub_runs: dict[str, SubRunEnded] = field(default_factory=dict)
     handoff: SubRunEnded | None = None
     handing_to: str | None = None
