@@ -174,3 +174,50 @@ def test_an_api_key_echoed_by_the_server_is_redacted_everywhere(
     text += "".join(f.read_bytes().decode("latin-1") for f in files)
     assert KEY_CANARY not in text
     assert "***" in record["reason"]["message"]
+
+
+def _journal_of(tool: Any, deps: dict[str, Any]) -> str:
+    model = ScriptedModel([ToolCall(tool.__name__, {}), "ok"])
+    result = Agent(model, tools=[tool]).run_sync("go", deps=deps)
+    seen = [m.content for m in model.requests[-1] if m.role == "tool"]
+    return "\n".join(json.dumps(dump_event(e)) for e in result.events) + repr(seen)
+
+
+def test_a_secret_that_holds_another_is_hidden_whole() -> None:
+    # Two secrets, one a prefix of the other: whichever order they are redacted in,
+    # nothing of the longer one is left.
+    def both(password: Secret[str], token: Secret[str]) -> str:
+        """Log in."""
+        return f"with {password} and {token}"
+
+    for _ in range(5):  # a set's order changes with the values
+        tail = uuid.uuid4().hex
+        text = _journal_of(both, {"password": "hunter2", "token": f"hunter2-{tail}"})
+        assert "with *** and ***" in text
+        assert tail not in text
+
+
+@pytest.mark.parametrize("value", ['pa"ss-1a2b', "pa\\ss-1a2b", "päss-wörd-1a2b", "l1\nl2-1a2b"])
+def test_a_secret_repeated_as_json_or_repr_is_redacted(value: str) -> None:
+    def as_json(password: Secret[str]) -> str:
+        """Log in."""
+        return json.dumps({"pw": password})
+
+    def as_repr(password: Secret[str]) -> str:
+        """Log in."""
+        raise ValueError(f"bad password {password!r}")
+
+    for tool in (as_json, as_repr):
+        text = _journal_of(tool, {"password": value})
+        assert "1a2b" not in text, tool.__name__
+        assert "***" in text
+
+
+def test_a_number_secret_is_redacted() -> None:
+    def pin_login(pin: Secret[int]) -> str:
+        """Enter a PIN."""
+        return f"pin {pin} accepted"
+
+    text = _journal_of(pin_login, {"pin": 987654321})
+    assert "987654321" not in text
+    assert "pin *** accepted" in text

@@ -18,6 +18,7 @@ from tether._messages import Message, ModelResponse, ToolCall
 from tether._usage import BudgetTracker
 from tether.models import Model, ModelParams
 from tether.tools import RunContext, redact
+from tether.tools._secrets import forms
 
 from ._config import RunConfig
 from ._context import ContextKeeper
@@ -217,10 +218,11 @@ class Run:
         return value
 
     def add_secret(self, value: str) -> None:
-        """Redact ``value`` from every event this run records from now on."""
+        """Redact ``value`` (and its escaped forms, as JSON or a ``repr`` would write it)
+        from every event this run records from now on."""
         if not isinstance(self.secrets, set):
             self.secrets = set(self.secrets)
-        self.secrets.add(value)
+        self.secrets.update(forms(value))
 
     def note(self, text: str) -> None:
         """Journal a note for the model's next call (once: a note already pending is kept)."""

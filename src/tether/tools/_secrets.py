@@ -10,13 +10,14 @@ result or error repeats it.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from typing import Annotated, Any, get_args, get_origin
 
 from pydantic import SecretBytes, SecretStr
 
-__all__ = ["REDACTED", "Secret", "SecretParam", "redact", "secret_of"]
+__all__ = ["REDACTED", "Secret", "SecretParam", "forms", "redact", "secret_of"]
 
 REDACTED = "***"
 
@@ -96,17 +97,30 @@ def secret_of(name: str, annotation: Any) -> SecretParam | None:
 
 
 def plain(value: Any) -> str | None:
-    """The text of a secret value, to redact it wherever it is repeated."""
+    """The text of a secret value, to redact it wherever it is repeated (a number's
+    digits as well: ``Secret[int]``)."""
     if isinstance(value, SecretStr | SecretBytes):
         value = value.get_secret_value()
     if isinstance(value, bytes):
         value = value.decode(errors="replace")
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        value = str(value)
     return value if isinstance(value, str) and value else None
 
 
+def forms(text: str) -> set[str]:
+    """The ways a tool may repeat a secret text: as is, escaped in JSON (ASCII-only or
+    not) and as Python writes it in a ``repr``."""
+    found = {text, json.dumps(text)[1:-1], json.dumps(text, ensure_ascii=False)[1:-1]}
+    found.add(repr(text)[1:-1])
+    found.discard("")
+    return found
+
+
 def redact(text: str, secrets: set[str] | frozenset[str]) -> str:
-    """``text`` with every secret value replaced by ``***``."""
-    for s in secrets:
+    """``text`` with every secret value replaced by ``***`` (the longest first, so a
+    secret that holds another is hidden whole)."""
+    for s in sorted(secrets, key=len, reverse=True):
         if s in text:
             text = text.replace(s, REDACTED)
     return text
