@@ -115,6 +115,22 @@ async def test_recalled_memories_fit_their_token_budget(make_memory: MakeStore) 
     assert sum(len(t) for t in recalled.texts) <= 150 * 4
 
 
+async def test_a_memory_too_long_to_recall_leaves_room_for_shorter_ones(
+    make_memory: MakeStore,
+) -> None:
+    store = make_memory()
+    await store.add("n", "Priya's travel plans: " + "Priya travel plans Lisbon flight. " * 60)
+    short = ["Priya prefers window seats.", "Priya travels with a cat."]
+    for text in short:
+        await store.add("n", text)
+    hits = await store.search("n", "Priya travel plans", 5)
+    assert len(hits[0].memory.text) > 150 * 4  # the best hit cannot fit
+    memory = LongTermMemory(store, namespace="n", recall=5, recall_tokens=150)
+    result = await Agent(ScriptedModel(["ok"]), memory=memory).run("Priya travel plans")
+    recalled = next(e for e in result.events if isinstance(e, MemoryRecalled))
+    assert sorted(recalled.texts) == sorted(short)
+
+
 def ship(item: str) -> str:
     """Ship an item."""
     return f"shipped {item}"
@@ -151,6 +167,11 @@ def test_memory_settings_are_checked(tmp_path: Any) -> None:
         LongTermMemory("memory.db", namespace="n")  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="namespace is a str"):
         LongTermMemory(store, namespace=42)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match=r"kinds: kinds=\(\) matches nothing"):
+        LongTermMemory(store, namespace="n", kinds=())
+    with pytest.raises(ConfigError, match="kinds: memory kind 'Fact' must be a lower-case"):
+        LongTermMemory(store, namespace="n", kinds=("Fact",))
+    assert LongTermMemory(store, namespace="n", kinds="fact").kinds == ("fact",)  # type: ignore[arg-type]
 
     def remember(text: str) -> str:
         """A tool of the user's own with the same name."""

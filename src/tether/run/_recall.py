@@ -66,6 +66,7 @@ class LongTermMemory:
 
     def __post_init__(self) -> None:
         from tether.memory import MemoryStore  # the optional memory extra
+        from tether.memory._types import check_kinds
 
         if not isinstance(self.store, MemoryStore):
             raise ConfigError(
@@ -82,6 +83,10 @@ class LongTermMemory:
                 "LongTermMemory.namespace is a str, a tuple of str, or a function of deps; "
                 f"got {self.namespace!r}"
             )
+        try:
+            object.__setattr__(self, "kinds", check_kinds(self.kinds))  # a str is one kind
+        except ConfigError as exc:
+            raise ConfigError(f"LongTermMemory.kinds: {exc}") from None
         if self.tools:
             self._tools.extend(_memory_tools(self))
 
@@ -114,8 +119,8 @@ class LongTermMemory:
         room = self.recall_tokens * 4  # characters, about
         for hit in hits:
             text = hit.memory.text
-            if len(text) > room:
-                break
+            if len(text) > room:  # a shorter one further down may still fit
+                continue
             room -= len(text) + 3
             ids.append(hit.memory.id)
             texts.append(text)
