@@ -45,6 +45,7 @@ from ._subrun import (
 )
 from ._usage import Budget, BudgetTracker, Usage
 from .journal import JournalStore, Turn
+from .journal._store import check_id
 from .models import Model, ModelParams, resolve_model
 from .run import (
     SUMMARY_HEADING,
@@ -280,7 +281,16 @@ class Agent(Generic[DepsT, OutputT]):
         self._strategy = strategy
         self.approval = approval
         self.store = store
-        self.lease_ttl = lease_ttl
+        if (
+            isinstance(lease_ttl, bool)
+            or not isinstance(lease_ttl, int | float)
+            or not 0.1 <= lease_ttl < float("inf")
+        ):
+            raise ConfigError(
+                f"lease_ttl is a number of seconds of at least 0.1 (30 by default), "
+                f"got {lease_ttl!r}"
+            )
+        self.lease_ttl = float(lease_ttl)
         self.guardrails = GuardrailSet.of(guardrails)
         self.injection_policy = injection_policy or InjectionPolicy()
         if not isinstance(working_memory, WorkingMemory | bool | None):
@@ -680,6 +690,7 @@ class Agent(Generic[DepsT, OutputT]):
             raise ConfigError(
                 f"a session id is a non-empty str of at most 200 characters, got {session!r}"
             )
+        check_id(session, "session id")
         if self.store is None:
             raise ConfigError(
                 "a session is kept in the journal store: Agent(..., store=SQLiteStore())"

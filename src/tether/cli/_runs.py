@@ -52,7 +52,9 @@ def parse_age(text: str) -> float:
 
 
 def _store(target: str | None, *, read_only: bool = False) -> JournalStore:
-    return open_store(target, read_only=read_only)
+    """The journal a command acts on: one that exists (a mistyped path is an error, not
+    a new empty journal)."""
+    return open_store(target, read_only=read_only, create=False)
 
 
 @app.command()

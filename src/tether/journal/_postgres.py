@@ -26,6 +26,8 @@ from ._store import (
     Session,
     Turn,
     blob_refs,
+    check_id,
+    check_limit,
     check_prune_args,
     check_turns,
     conflict,
@@ -225,6 +227,7 @@ class PostgresStore(JournalStore):
 
     async def load(self, run_id: str) -> list[Event]:
         """A run's events in order."""
+        check_id(run_id, "run id")
         async with await self._conn() as conn:
             cur = await conn.execute(
                 "SELECT seq, type, data FROM events WHERE run_id = %s ORDER BY seq", (run_id,)
@@ -251,6 +254,7 @@ class PostgresStore(JournalStore):
         limit: int = 100,
     ) -> list[RunInfo]:
         """Runs, newest first."""
+        limit = check_limit(limit)
         where, args = run_filters("%s", status, agent, since, until)
         async with await self._conn() as conn:
             cur = await conn.execute(
@@ -308,6 +312,7 @@ class PostgresStore(JournalStore):
     async def load_session(self, session_id: str) -> Session:
         """What a new run in the conversation continues from; see
         :meth:`JournalStore.load_session`."""
+        check_id(session_id, "session id")
         async with await self._conn() as conn, conn.transaction():
             cur = await conn.execute(
                 "SELECT summary, summarized, turns FROM sessions WHERE session_id = %s",

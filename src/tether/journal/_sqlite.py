@@ -31,6 +31,8 @@ from ._store import (
     Session,
     Turn,
     blob_refs,
+    check_id,
+    check_limit,
     check_prune_args,
     check_turns,
     conflict,
@@ -265,6 +267,7 @@ class SQLiteStore(JournalStore):
 
     async def load(self, run_id: str) -> list[Event]:
         """A run's events in order."""
+        check_id(run_id, "run id")
 
         def read(conn: sqlite3.Connection) -> tuple[list[Record], dict[str, str]]:
             rows = conn.execute(
@@ -294,6 +297,7 @@ class SQLiteStore(JournalStore):
         limit: int = 100,
     ) -> list[RunInfo]:
         """Runs, newest first."""
+        limit = check_limit(limit)
         where, args = run_filters("?", status, agent, since, until)
         sql = (
             "SELECT run_id, agent, status, prompt, created_at, updated_at, events, parent_run_id "
@@ -363,6 +367,7 @@ class SQLiteStore(JournalStore):
     async def load_session(self, session_id: str) -> Session:
         """What a new run in the conversation continues from; see
         :meth:`JournalStore.load_session`."""
+        check_id(session_id, "session id")
         if self._version < _SESSIONS_FROM:  # a read-only journal of an older version
             return Session(session_id)
 

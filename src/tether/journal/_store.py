@@ -36,6 +36,24 @@ __all__ = [
     "Turn",
 ]
 
+
+def check_id(value: object, what: str) -> str:
+    """``value`` if it can be a run's or a session's id in every store: a non-empty str
+    with no NUL and no unpaired surrogate (neither SQLite nor PostgreSQL keeps them);
+    else a ConfigError that says so."""
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"a {what} is a non-empty str, got {value!r}")
+    if "\x00" in value:
+        raise ConfigError(f"a {what} cannot hold a NUL character, got {value!r}")
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        raise ConfigError(
+            f"a {what} must be valid Unicode text (it holds an unpaired surrogate): {value!r}"
+        ) from None
+    return value
+
+
 BLOB_THRESHOLD = 4096
 """Strings longer than this (characters) are stored once as blobs and referenced."""
 
@@ -131,6 +149,13 @@ class Record:
     seq: int
     type: str
     data: str
+
+
+def check_limit(limit: object) -> int:
+    """A listing's ``limit``: a whole number of at least 1 (the stores agree on it)."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise ConfigError(f"limit is a whole number of runs, at least 1; got {limit!r}")
+    return limit
 
 
 def run_filters(

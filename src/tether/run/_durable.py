@@ -25,6 +25,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from tether._errors import ConfigError
 from tether._events import Reason
 from tether._messages import ToolCall
 from tether.journal import JournalStore, RunLocked
@@ -67,6 +68,21 @@ class Decision:
     kind: Literal["approve", "reject", "edit"]
     message: str = ""
     arguments: dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("approve", "reject", "edit"):
+            raise ConfigError(
+                f"a decision is approve(), reject(message) or edit(arguments); got {self.kind!r}"
+            )
+        if not isinstance(self.message, str):
+            raise ConfigError(f"reject() takes a message str, got {self.message!r}")
+        if self.kind == "edit" and not (
+            isinstance(self.arguments, dict) and all(isinstance(k, str) for k in self.arguments)
+        ):
+            raise ConfigError(
+                "edit() takes the call's new arguments as a dict of argument names to "
+                f"values, e.g. edit({{'path': '/tmp/a'}}); got {self.arguments!r}"
+            )
 
 
 def approve() -> Decision:

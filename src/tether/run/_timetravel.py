@@ -53,6 +53,11 @@ def fork_events(
     """
     if not events or not isinstance(events[0], RunStarted):
         raise ConfigError("a journal to fork must start with run_started")
+    if isinstance(at, bool) or not isinstance(at, int):
+        raise ConfigError(
+            f"a fork point is an event's sequence number, a whole number (1 to "
+            f"{len(events)}), got {at!r}"
+        )
     if not 1 <= at <= len(events):
         raise ConfigError(f"fork point {at} is outside the journal (1 to {len(events)})")
     prefix = [e for e in events if e.seq < at and not isinstance(e, RunFinished)]
