@@ -273,3 +273,49 @@ async def test_check_finds_orphaned_events(tmp_path: Path) -> None:
     found = await store.check()
     assert (found.orphan_runs, len(found.missing_blobs), found.ok) == (["r"], 1, False)
     await store.close()
+
+
+_OPEN_ROUNDS = int(os.environ.get("TETHER_OPEN_ROUNDS", "12"))
+_OPENER = """
+import sys, time
+from tether.journal import SQLiteStore
+start = float(sys.argv[2])
+while time.time() < start:
+    time.sleep(0.001)
+try:
+    SQLiteStore(sys.argv[1])
+    print("ok")
+except Exception as exc:
+    print(type(exc).__name__, exc)
+"""
+
+
+@pytest.mark.parametrize("from_version", [0, 1])
+def test_processes_opening_a_new_or_older_journal_at_once_all_get_it(
+    tmp_path: Path, from_version: int
+) -> None:
+    # Each opener migrates under the write lock after reading the version again, so
+    # the one that waited finds the work done instead of "table runs already exists".
+    import subprocess
+    import sys
+
+    from tether.journal._sqlite import _MIGRATIONS, SCHEMA_VERSION
+
+    for i in range(_OPEN_ROUNDS):
+        path = tmp_path / f"j{i}.db"
+        if from_version:
+            with sqlite3.connect(path) as conn:
+                conn.executescript(_MIGRATIONS[0] + f"PRAGMA user_version = {from_version};")
+        start = time.time() + 1.0  # after every process has imported tether
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", _OPENER, str(path), str(start)],
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(3)
+        ]
+        said = [p.communicate(timeout=60)[0].strip() for p in procs]
+        assert said == ["ok"] * 3, said
+        with sqlite3.connect(path) as conn:
+            assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION

@@ -121,8 +121,18 @@ _TABLES = {"runs", "events", "blobs"}
 
 def _check_ours(conn: sqlite3.Connection, path: Path) -> int:
     """The file's tether schema version; refuses a database that is not tether's."""
-    (version,) = conn.execute("PRAGMA user_version").fetchone()
-    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    # The version and the tables are read in one transaction: another process may be
+    # creating the tables and setting the version in between (a new journal's first open).
+    own = not conn.in_transaction
+    if own:
+        conn.execute("BEGIN")
+    try:
+        (version,) = conn.execute("PRAGMA user_version").fetchone()
+        rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+    finally:
+        if own:
+            conn.execute("COMMIT")
+    tables = {r[0] for r in rows}
     if (version == 0 and tables) or (version > 0 and not tables >= _TABLES):
         raise JournalError(
             f"{path} is a database of another program, not a tether journal; it was left "
@@ -138,9 +148,23 @@ def _migrate(conn: sqlite3.Connection, path: Path) -> None:
             f"the journal {path} has schema version {version}, newer than this tether "
             f"supports ({SCHEMA_VERSION}); upgrade tether to open it"
         )
-    for v in range(version, SCHEMA_VERSION):
-        with conn:
-            conn.executescript(f"BEGIN; {_MIGRATIONS[v]} PRAGMA user_version = {v + 1}; COMMIT;")
+    if version == SCHEMA_VERSION:
+        return
+    # Two processes may open a new (or older) journal at once: each takes the write
+    # lock first and reads the version again under it, so one migrates and the other,
+    # having waited, finds nothing left to do.
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        version = _check_ours(conn, path)
+        for v in range(version, SCHEMA_VERSION):
+            for statement in _MIGRATIONS[v].split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {v + 1}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
 
 
 class SQLiteStore(JournalStore):
@@ -190,10 +214,10 @@ class SQLiteStore(JournalStore):
             return self._open_read_only()
         conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         try:
+            conn.execute("PRAGMA busy_timeout=10000")  # first: another process may be here
             _check_ours(conn, path)  # before anything is changed in a foreign file
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
-            conn.execute("PRAGMA busy_timeout=10000")
             _migrate(conn, path)
         except BaseException:
             conn.close()
