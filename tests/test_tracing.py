@@ -34,6 +34,7 @@ from tether import (
     Tool,
     ToolCall,
 )
+from tether.journal import SQLiteStore
 from tether.models import FallbackModel, ModelParams, Price, RetryingModel
 from tether.testing import FunctionModel, ScriptedModel
 
@@ -403,6 +404,114 @@ async def test_content_is_captured_when_asked(traces: Traces) -> None:
     (tool,) = traces.named("execute_tool")
     assert json.loads(_attrs(tool)["gen_ai.tool.call.arguments"]) == {"a": 40, "b": 2}
     assert _attrs(tool)["gen_ai.tool.call.result"] == "42"
+
+
+SURROGATE = "\ud800"  # an unpaired surrogate: text UTF-8 cannot encode as it is
+
+
+def _span_strings(span: ReadableSpan) -> list[str]:
+    texts = [span.name, *(t for v in _attrs(span).values() for t in _strings(v))]
+    for event in span.events:
+        texts.append(event.name)
+        texts.extend(t for v in (event.attributes or {}).values() for t in _strings(v))
+    if span.status.description:
+        texts.append(span.status.description)
+    return texts
+
+
+async def test_a_run_holding_unpaired_surrogates_is_traced_whole_and_encodes(
+    traces: Traces, caplog: pytest.LogCaptureFixture
+) -> None:
+    from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+
+    tether.tracing.instrument(traces.provider, capture_content=True)
+
+    def search(query: str) -> str:
+        """Search the docs."""
+        return f"found {query} {SURROGATE}"
+
+    model = ScriptedModel([ToolCall("search", {"query": f"q{SURROGATE}"}, "c1"), SURROGATE])
+    agent = Agent(model, tools=[search], name="docs")
+    result = await agent.run(f"find {SURROGATE} it")
+    assert result.completed
+
+    spans = traces.spans()
+    names = ["invoke_agent docs", "step 1", "chat scripted", "execute_tool search", "step 2"]
+    assert sorted(s.name for s in spans) == sorted([*names, "chat scripted"])
+    assert "could not build" not in caplog.text
+    for span in spans:
+        for text in _span_strings(span):
+            text.encode()  # raises UnicodeEncodeError for a surrogate left as it was
+    (run,) = traces.named("invoke_agent")
+    (prompt,) = json.loads(_attrs(run)["gen_ai.input.messages"])
+    assert prompt["parts"][0]["content"] == f"find {SURROGATE} it"  # a JSON escape
+    (tool,) = traces.named("execute_tool")
+    assert json.loads(_attrs(tool)["gen_ai.tool.call.arguments"]) == {"query": f"q{SURROGATE}"}
+    assert _attrs(tool)["gen_ai.tool.call.result"] == "found q\\ud800 \\ud800"
+    # The OTLP encoder drops (and logs) an attribute it cannot encode: here none is.
+    assert b"gen_ai.tool.call.result" in encode_spans(spans).SerializeToString()
+
+
+async def test_span_names_are_redacted_like_attributes(traces: Traces) -> None:
+    tether.tracing.instrument(
+        traces.provider, redact=(*tether.tracing.DEFAULT_PATTERNS, r"hush[\w-]*")
+    )
+
+    def hush_tool() -> str:
+        """A tool whose name the redaction patterns match."""
+        return "ok"
+
+    model = ScriptedModel([ToolCall("hush_tool", {}, "c1"), "done"], name="hush-model")
+    agent = Agent(model, tools=[hush_tool], name="sk-abcdefghijklmnop1234")
+    assert (await agent.run("go")).completed
+
+    names = sorted(s.name for s in traces.spans())
+    assert names == sorted(
+        ["invoke_agent ***", "step 1", "chat ***", "execute_tool ***", "step 2", "chat ***"]
+    )
+    for span in traces.spans():
+        assert not [t for t in _span_strings(span) if "hush" in t or "sk-abc" in t], span.name
+
+
+async def test_a_tool_call_cut_off_by_a_crash_is_an_interrupted_span_beside_its_rerun(
+    traces: Traces, tmp_path: Path
+) -> None:
+    def policy(messages: Sequence[Message], params: ModelParams) -> ModelResponse:
+        n = sum(m.role == "tool" for m in messages)
+        if n < 2:
+            return ModelResponse(tool_calls=[ToolCall("count", {"i": n}, f"c{n}")])
+        return ModelResponse(text="done")
+
+    def count(i: int) -> str:
+        """Count."""
+        return f"counted {i}"
+
+    def agent(store: SQLiteStore) -> Agent[Any, Any]:
+        tools = [Tool(count, idempotent=True)]
+        return Agent(FunctionModel(policy, name="fn"), tools=tools, store=store, name="counter")
+
+    original = await agent(SQLiteStore(tmp_path / "full.db")).run("count")
+    assert original.completed
+    started = [e for e in original.events if e.type == "tool_call_started"]
+    cut = started[1].seq + 1  # the process died while the call c1 ran
+    crashed = SQLiteStore(tmp_path / "crashed.db")
+    await crashed.append(original.run_id, original.events[:cut])
+    traces.spans()
+    traces.exporter.clear()  # the uncut run's spans
+
+    resumed = await agent(crashed).resume(original.run_id)
+    assert resumed.completed
+
+    c1 = [s for s in traces.named("execute_tool") if _attrs(s)["gen_ai.tool.call.id"] == "c1"]
+    assert len(c1) == 2
+    cut_off, rerun = sorted(c1, key=lambda s: s.start_time or 0)
+    assert cut_off.context.span_id != rerun.context.span_id
+    assert cut_off.status.status_code is StatusCode.ERROR
+    assert cut_off.status.description == "interrupted"
+    assert _attrs(cut_off)["error.type"] == "interrupted"
+    assert cut_off.end_time == rerun.start_time  # it ended when the call ran again
+    assert rerun.status.status_code is StatusCode.UNSET
+    assert _attrs(rerun)["tether.tool.outcome"] == "ok"
 
 
 CANARIES = {

@@ -26,6 +26,7 @@ import httpx2
 import pytest
 
 from tether import (
+    Agent,
     Event,
     GuardrailChecked,
     ModelFailed,
@@ -41,6 +42,7 @@ from tether import (
     ToolCallStarted,
 )
 from tether.journal import SQLiteStore
+from tether.testing import FunctionModel, ScriptedModel
 from tether.ui._app import _environment
 from tether.ui._view import run_view, tool_call_detail
 from ui_agents import PROMPT_WITH_MARKUP, build_journal, payments
@@ -291,6 +293,53 @@ def test_the_agent_and_time_filters_narrow_the_list(tmp_path: Path, page: Any) -
 
         api = httpx2.get(served.url + "api/runs", params={"agent": "archivist", "since": "1h"})
         assert [r["run_id"] for r in api.json()["runs"]] == ["archivist-new"]
+    finally:
+        served.stop()
+
+
+def test_every_page_of_runs_holding_unpaired_surrogates_shows_them_escaped(
+    tmp_path: Path,
+) -> None:
+    surrogate = "\ud800"  # UTF-8 cannot encode it as it is
+    store_path = tmp_path / "journal.db"
+
+    def search(query: str) -> str:
+        """Search the docs."""
+        return f"found {query}"
+
+    def broken(messages: Any, params: Any) -> str:
+        raise ValueError(f"kaput {surrogate}")
+
+    async def write() -> list[tuple[str, list[int]]]:
+        store = SQLiteStore(store_path)
+        try:
+            model = ScriptedModel([ToolCall("search", {"query": surrogate}, "c1"), surrogate])
+            answered = await Agent(model, tools=[search], store=store, name="docs").run(
+                f"find {surrogate}"
+            )
+            failed = await Agent(FunctionModel(broken), store=store, name="fails").run("go")
+        finally:
+            await store.close()
+        return [(r.run_id, [e.seq for e in r.events]) for r in (answered, failed)]
+
+    served = _serve(store_path, tmp_path / "ledger.jsonl")  # it waits for the list's 200
+    try:
+        runs = _run_async(write)
+        for path in ("", "fragments/runs", "api/runs"):
+            listed = httpx2.get(served.url + path)
+            assert listed.status_code == 200, path
+            assert "kaput \\ud800" in listed.text, path  # the failed run's diagnosis
+        # JSON writes it as the escape it is: a client reads the run's text back as it was.
+        rows = {r["run_id"]: r for r in httpx2.get(served.url + "api/runs").json()["runs"]}
+        assert rows[runs[1][0]]["summary"].endswith(f"kaput {surrogate}")
+        for run_id, seqs in runs:
+            page = httpx2.get(f"{served.url}runs/{run_id}")
+            assert page.status_code == 200, run_id
+            assert "\\ud800" in page.text
+            assert httpx2.get(f"{served.url}api/runs/{run_id}").status_code == 200
+            steps = [httpx2.get(f"{served.url}runs/{run_id}/steps/{seq}") for seq in seqs]
+            assert {r.status_code for r in steps} <= {200, 404}
+            assert any("\\ud800" in r.text for r in steps if r.status_code == 200)
     finally:
         served.stop()
 

@@ -10,11 +10,14 @@ of it) ends, its events are handed to the builder, which plans the tree
         execute_tool {tool}         one per tool call (parallel calls are siblings)
 
 with span events for what happened along the way, then starts and ends the spans
-with the times the events carry. Every string goes through the redactor.
+with the times the events carry. Every string (span names included) goes through the
+redactor, then :func:`~tether._text.plain_text`: a string with an unpaired surrogate
+(which a run may hold) would fail the exporter's UTF-8 encoding.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,7 +33,7 @@ from opentelemetry.trace import (
     set_span_in_context,
 )
 from opentelemetry.util.types import AttributeValue
-from pydantic_core import to_json
+from pydantic_core import PydanticSerializationError, to_json
 
 from tether._events import (
     ApprovalDecided,
@@ -53,6 +56,7 @@ from tether._events import (
     ToolCallFinished,
     ToolCallStarted,
 )
+from tether._text import plain_text
 from tether.run import diagnose
 
 from . import _semconv as sc
@@ -72,7 +76,13 @@ def _ns(at: float) -> int:
 def _json(value: Any) -> str:
     if isinstance(value, str):
         return value
-    return to_json(value, fallback=str).decode()
+    try:
+        return to_json(value, fallback=str).decode()
+    except PydanticSerializationError:
+        # An unpaired surrogate, which pydantic's encoder refuses: Python's keeps it, and
+        # plain_text writes it as the JSON escape it stands for.
+        text = json.dumps(value, default=str, ensure_ascii=False, separators=(",", ":"))
+        return plain_text(text)
 
 
 @dataclass(slots=True)
@@ -230,11 +240,9 @@ class _Plan:
             attrs[sc.INPUT_MESSAGES] = _json([message])
 
     def run_finished(self, e: RunFinished) -> None:
-        for call_id in list(self.tools):
-            tool = self.tools.pop(call_id)
-            tool.end = e.at
-            tool.attrs[sc.ERROR_TYPE] = "interrupted"
-            tool.status = (StatusCode.ERROR, "interrupted")
+        for tool in self.tools.values():
+            _interrupted(tool, e.at)
+        self.tools.clear()
         self._end_step(e.at)
         self.root.end = e.at
         usage = e.usage
@@ -338,6 +346,9 @@ class _Plan:
 
     def tool_started(self, e: ToolCallStarted) -> None:
         call = e.call
+        cut = self.tools.pop(call.id, None)
+        if cut is not None:  # the call was cut off (by a crash) and runs again on resume
+            _interrupted(cut, e.at)
         self.tools[call.id] = tool = self._tool(call.name, call.id, e.at, e.seq)
         tool.attrs["tether.tool.idempotency_key"] = e.idempotency_key
         if self.capture:
@@ -444,8 +455,16 @@ class _Plan:
         self._mark("tether.output_invalid", e.at, attrs)
 
 
+def _interrupted(tool: _Spec, at: float) -> None:
+    """End a tool call's span that never finished (the run ended or crashed first)."""
+    tool.end = at
+    tool.attrs[sc.ERROR_TYPE] = "interrupted"
+    tool.status = (StatusCode.ERROR, "interrupted")
+
+
 class _Clean:
-    """Attributes as the SDK takes them: no None, every string redacted."""
+    """Strings and attributes as the SDK takes them: no None, every string redacted and
+    safe to encode as UTF-8."""
 
     __slots__ = ("_scrub", "memo", "values")
 
@@ -457,8 +476,13 @@ class _Clean:
     def scrub(self, text: str, values: Sequence[str]) -> str:
         done = self.memo.get(text)
         if done is None:
-            done = self.memo[text] = self._scrub(text, values)
+            # Redacted first: a secret value is matched as the run held it.
+            done = self.memo[text] = plain_text(self._scrub(text, values))
         return done
+
+    def text(self, text: str) -> str:
+        """A span's name, an event's name or a status's description, made safe."""
+        return self.scrub(text, self.values)
 
     def __call__(self, attrs: Attrs) -> dict[str, AttributeValue]:
         out: dict[str, AttributeValue] = {}
@@ -487,7 +511,7 @@ def _start(
         ids.choose(spec.span_id, trace)
     try:
         span = tracer.start_span(
-            spec.name,
+            clean.text(spec.name),
             parent,
             spec.kind,
             clean(spec.attrs),
@@ -503,9 +527,10 @@ def _start(
 def _finish(tracer: Tracer, ids: ChosenIds | None, span: Span, spec: _Spec, clean: _Clean) -> None:
     """Add a started span's events, status and children, then end it."""
     for name, attrs, at in spec.events:
-        span.add_event(name, clean(attrs), _ns(at))
+        span.add_event(clean.text(name), clean(attrs), _ns(at))
     if spec.status is not None:
-        span.set_status(Status(*spec.status))
+        code, description = spec.status
+        span.set_status(Status(code, clean.text(description)))
     context = set_span_in_context(span)
     for child in spec.children:
         _start(tracer, ids, child, context, clean)

@@ -3,6 +3,10 @@
 Pages are rendered on the server from the journal (Jinja2, autoescaped: prompts,
 tool results and model text are shown as text, never as markup); a little script
 (``static/ui.js``) polls for changes and loads a step's details on a click.
+
+A run may hold text with unpaired surrogates, which UTF-8 cannot encode: every page and
+every JSON answer goes through :func:`~tether._text.plain_text` as it is rendered, which
+writes them as escapes (``\\ud800``).
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import contextlib
 import datetime as dt
 import hashlib
 import hmac
+import json
 import secrets
 import time
 from collections.abc import AsyncIterator
@@ -30,6 +35,7 @@ from starlette.staticfiles import StaticFiles
 from tether._errors import JournalError
 from tether._events import Event, ReasonKind, RunStatus
 from tether._messages import ToolCall
+from tether._text import plain_text
 from tether.journal import JournalStore, RunInfo, open_store
 from tether.run import Decision
 
@@ -123,6 +129,15 @@ def _environment() -> jinja2.Environment:
     return env
 
 
+class _JSON(JSONResponse):
+    """A JSON answer whose strings may hold unpaired surrogates: written as JSON escapes,
+    which a client reads back as the run held them."""
+
+    def render(self, content: Any) -> bytes:
+        text = json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        return plain_text(text).encode()
+
+
 class _Summaries:
     """List rows, each read from its run's events once per change of the run."""
 
@@ -183,7 +198,7 @@ class Viewer:
         html = self.templates.get_template(name).render(
             request=request, csrf=self.csrf, store=self.target or "default journal", **context
         )
-        return HTMLResponse(html, status_code)
+        return HTMLResponse(plain_text(html), status_code)
 
     def csrf_ok(self, form: FormData) -> bool:
         given = form.get("csrf")
@@ -227,9 +242,7 @@ class Viewer:
 
     async def runs_json(self, request: Request) -> Response:
         rows = await self.listed(_Filters(request))
-        return JSONResponse(
-            {"fingerprint": _fingerprint(rows), "runs": [r.as_json() for r in rows]}
-        )
+        return _JSON({"fingerprint": _fingerprint(rows), "runs": [r.as_json() for r in rows]})
 
     async def run_page(
         self, request: Request, outcome: Outcome | None = None, typed: dict[str, str] | None = None
@@ -257,9 +270,9 @@ class Viewer:
         run_id = request.path_params["run_id"]
         events = await self.events(run_id)
         if not events:
-            return JSONResponse({"error": f"no run {run_id} in this journal"}, 404)
+            return _JSON({"error": f"no run {run_id} in this journal"}, 404)
         view = run_view(run_id, events)
-        return JSONResponse(
+        return _JSON(
             {
                 "run_id": run_id,
                 "status": view.status,
