@@ -8,6 +8,7 @@ stopped. Each corpus case runs its code, then checks the host.
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import dataclasses
 import os
@@ -574,3 +575,142 @@ def test_the_tool_tells_the_model_its_limits(box: PythonSandbox) -> None:
     assert definition.name == "py"
     assert "2 CPU seconds" in definition.description
     assert list(definition.parameters["properties"]) == ["code"]
+
+
+# --- bad input, exit statuses and the space the code may fill -------------------------
+
+
+def _open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+async def test_code_with_an_unpaired_surrogate_is_not_run_and_says_why(
+    box: PythonSandbox,
+) -> None:
+    before = _open_fds()
+    for _ in range(5):
+        result = await box.run("print('ok')\nx = '\ud800'")
+        assert (result.exit_code, result.limit, result.stdout) == (1, None, ""), result
+        assert "SyntaxError: source code cannot contain an unpaired surrogate" in result.stderr
+        assert "\\ud800 at line 2, column 6" in result.stderr
+        result.stderr.encode()  # the message itself is valid text
+    assert _open_fds() == before
+
+
+async def test_a_failure_inside_launch_leaves_no_descriptor_open(
+    box: PythonSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tether.sandbox import _bwrap
+
+    real = _bwrap._data_fd
+
+    def failing(data: Any) -> int:
+        if "main" in str(data):  # the code's file, the last one opened
+            raise OSError(28, "No space left on device")
+        return real(data)
+
+    monkeypatch.setattr(_bwrap, "_data_fd", failing)
+    before = _open_fds()
+    for _ in range(3):
+        with pytest.raises(OSError, match="No space left"):
+            await box.run("main = 1")
+    assert _open_fds() == before
+
+
+async def test_the_tool_tells_the_model_its_code_holds_an_unpaired_surrogate(
+    box: PythonSandbox,
+) -> None:
+    model = ScriptedModel([ToolCall("run_python", {"code": "print('\ud800')"}), "ok"])
+    before = _open_fds()
+    result: RunResult[Any] = await Agent(model, tools=[python_tool(box)]).run("go")
+    finished = [e for e in result.events if isinstance(e, ToolCallFinished)]
+    assert (result.status, result.output) == ("completed", "ok")
+    assert "cannot contain an unpaired surrogate" in finished[0].content
+    assert "[exit status 1]" in finished[0].content
+    assert _open_fds() == before
+
+
+async def test_stdin_with_an_unpaired_surrogate_is_a_clear_error_before_launch(
+    box: PythonSandbox,
+) -> None:
+    before = _open_fds()
+    started = time.monotonic()
+    with pytest.raises(
+        ConfigError, match=r"stdin must be valid Unicode text.*'\\ud800' at index 1"
+    ):
+        await asyncio.wait_for(box.run("print(input())", stdin="a\ud800b"), 10)
+    assert time.monotonic() - started < 1  # refused at once, not after the wall time
+    assert _open_fds() == before
+
+
+@pytest.mark.parametrize(
+    ("code", "exit_code"),
+    [
+        ("import sys; sys.exit(137)", 137),
+        ("import sys; sys.exit(130)", 130),
+        ("import sys; sys.exit(255)", 255),
+        ("import os, signal; os.kill(os.getpid(), signal.SIGKILL)", -9),
+        ("import os, signal; os.kill(os.getpid(), signal.SIGXCPU)", -24),
+        ("import os, signal; os.kill(os.getpid(), signal.SIGTERM)", -15),
+    ],
+)
+async def test_exit_statuses_are_reported_as_the_code_ended(
+    box: PythonSandbox, code: str, exit_code: int
+) -> None:
+    result = await box.run(code)
+    assert (result.exit_code, result.limit, result.message) == (exit_code, None, ""), result
+
+
+async def test_the_tool_reports_an_exit_status_above_128_as_an_exit_status(
+    box: PythonSandbox,
+) -> None:
+    model = ScriptedModel([ToolCall("run_python", {"code": "raise SystemExit(137)"}), "ok"])
+    result: RunResult[Any] = await Agent(model, tools=[python_tool(box)]).run("go")
+    finished = [e for e in result.events if isinstance(e, ToolCallFinished)]
+    assert finished[0].outcome != "error"
+    assert finished[0].content == "[exit status 137]"
+
+
+async def test_a_kill_at_the_cpu_hard_limit_is_the_cpu_limit() -> None:
+    code = "import signal\nsignal.signal(signal.SIGXCPU, signal.SIG_IGN)\nwhile True:\n    pass"
+    result = await PythonSandbox(CPU_LIMITS).run(code)
+    assert (result.exit_code, result.limit) == (-9, "cpu_seconds"), result
+    assert result.message == "stopped: used more than 2 CPU seconds"
+
+
+async def test_the_code_gets_only_stdio_and_cannot_stop_its_init(box: PythonSandbox) -> None:
+    code = (
+        "import os, signal\n"
+        "print(sorted(os.listdir('/proc/self/fd')), os.getpid(), os.getppid())\n"
+        "os.kill(1, signal.SIGKILL)\n"
+        "print('still here')\n"
+    )
+    result = await box.run(code)
+    # fd 3 is listdir's own
+    assert result.stdout == "['0', '1', '2', '3'] 2 1\nstill here\n", result
+    assert result.ok
+
+
+FILL_EVERYWHERE = """
+import os
+used = {}
+for folder in ("/sandbox", "/tmp", "/dev/shm"):
+    for i in range(64):
+        try:
+            with open(f"{folder}/part{i}", "wb") as f:
+                f.write(b"x" * 256 * 1024)
+        except OSError:
+            break
+    st = os.statvfs(folder)
+    used[folder] = (st.f_blocks - st.f_bfree) * st.f_frsize
+print(used)
+"""
+
+
+async def test_everything_written_holds_four_times_file_size_mb_in_all(
+    box: PythonSandbox,
+) -> None:
+    result = await box.run(FILL_EVERYWHERE)  # file_size_mb=1
+    used = ast.literal_eval(result.stdout)
+    assert sum(used.values()) <= 4 * 2**20, used
+    assert used == {"/sandbox": 2 * 2**20, "/tmp": 2**20, "/dev/shm": 2**20}, used

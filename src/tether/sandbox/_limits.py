@@ -7,7 +7,7 @@ from typing import Literal
 
 from tether._errors import ConfigError
 
-__all__ = ["LimitName", "SandboxLimits", "SandboxResult", "stop_message"]
+__all__ = ["LimitName", "SandboxLimits", "SandboxResult", "stop_message", "writable_mib"]
 
 LimitName = Literal["cpu_seconds", "memory_mb", "processes", "file_size_mb", "wall_seconds"]
 """The limit that stopped a run."""
@@ -26,8 +26,10 @@ class SandboxLimits:
         memory_mb: address space of each process, in MiB (allocations past it fail).
         processes: processes and threads the sandbox may run at once (a fork bomb
             stops here).
-        file_size_mb: the largest file the code may write, in MiB. The private
-            folder it writes in holds at most four times this.
+        file_size_mb: the largest file the code may write, in MiB. Everything it
+            writes holds at most four times this in all: twice this in its working
+            folder ``/sandbox``, once in ``/tmp`` and once in ``/dev/shm`` (with
+            None, files have no size limit and those folders hold 128, 64 and 64 MiB).
         wall_seconds: seconds after which the whole sandbox is killed.
         output_chars: characters of stdout and of stderr kept; the rest is cut,
             with a marker.
@@ -51,16 +53,25 @@ class SandboxLimits:
                 )
 
 
+def writable_mib(limits: SandboxLimits) -> dict[str, int]:
+    """The MiB each writable folder of the sandbox holds: 4 x ``file_size_mb`` in all
+    (64 if None), half of it in the working folder."""
+    unit = limits.file_size_mb or 64
+    return {"/sandbox": 2 * unit, "/tmp": unit, "/dev/shm": unit}
+
+
 def stop_message(limit: LimitName, limits: SandboxLimits) -> str:
     """The sentence that tells the model which limit stopped its code."""
     value = getattr(limits, limit)
+    folders = writable_mib(limits)
     return {
         "cpu_seconds": f"stopped: used more than {value} CPU seconds",
         "memory_mb": f"stopped: tried to use more than {value} MiB of memory",
         "processes": f"stopped: tried to run more than {value} processes or threads at once",
         "file_size_mb": (
-            f"stopped: tried to write more than {value} MiB to a file"
-            f" or {value * 4 if value else None} MiB in all"
+            f"stopped: tried to write more than {value} MiB to a file or more than its "
+            f"folders hold ({folders['/sandbox']} MiB in /sandbox, {folders['/tmp']} MiB in "
+            f"/tmp, {folders['/dev/shm']} MiB in /dev/shm)"
         ),
         "wall_seconds": f"stopped: still running after {value} seconds",
     }[limit]
@@ -73,7 +84,8 @@ class SandboxResult:
     Attributes:
         stdout: what the code printed (cut past ``output_chars``, with a marker).
         stderr: its errors, tracebacks included (cut the same way).
-        exit_code: the process's exit status; negative for the signal that ended it.
+        exit_code: the code's exit status, as it ended (``sys.exit(137)`` is 137);
+            negative for the signal that ended it.
         limit: the limit that stopped it, if one did.
         message: the sentence for the model when a limit stopped it, else "".
         duration_s: wall-clock seconds from start to end.
