@@ -31,6 +31,8 @@ from tether.memory import (
     SQLiteMemoryStore,
 )
 from tether.memory._rank import fuse
+from tether.memory._store import key_forms
+from tether.memory._types import MAX_TEXT
 from tether.memory._vectors import Row, VectorIndex
 
 NS = ("user-42", "support-agent")
@@ -314,6 +316,62 @@ async def test_the_same_idempotency_key_writes_once(make_memory: MakeStore) -> N
     assert await store.count(NS) == 0
 
 
+async def test_distinct_idempotency_keys_never_collide(make_memory: MakeStore) -> None:
+    store = make_memory(merge_threshold=1.01)
+    keys = [
+        "run-1:\ud800",  # an unpaired surrogate
+        "run-1:\\ud800",  # a backslash, then "ud800": the surrogate's old escape
+        "run-1:\\\\ud800",
+        "run-1:\x00",
+        "run-1:\\x00",
+        "run-1:",
+        "C:\\tmp",
+    ]
+    written = [
+        await store.add(NS, f"note number {i}", idempotency_key=k) for i, k in enumerate(keys)
+    ]
+    assert [m.text for m in written] == [f"note number {i}" for i in range(len(keys))]
+    assert await store.count(NS) == len(keys)
+    again = [await store.add(NS, "a retry of it", idempotency_key=k) for k in keys]
+    assert again == written
+    assert await store.count(NS) == len(keys)
+
+
+def test_idempotency_keys_of_earlier_versions_keep_their_stored_form() -> None:
+    assert key_forms("run-7:call_x1") == ("run-7:call_x1", None)
+    assert key_forms("r:\udcff é") == ("r:\\udcff é", None)  # as earlier builds wrote it
+    assert key_forms("C:\\tmp\x00") == ("C:\\\\tmp\\x00", "C:\\tmp\x00")
+    assert key_forms("r:\\udcff") == ("r:\\\\udcff", None)  # the old form is ambiguous
+
+
+async def test_a_key_stored_in_its_old_form_still_writes_once(make_memory: MakeStore) -> None:
+    store = make_memory(merge_threshold=1.01)
+    first = await store.add(NS, "Saved under a Windows path.", idempotency_key="C:\\tmp")
+    new, old = key_forms("C:\\tmp")
+    assert old is not None
+    await _rewrite_key(store, new, old)  # as an earlier tether stored it
+    again = await store.add(NS, "Saved again.", idempotency_key="C:\\tmp")
+    assert again.id == first.id
+    assert await store.count(NS) == 1
+
+
+async def _rewrite_key(store: MemoryStore, key: str, to: str) -> None:
+    if isinstance(store, SQLiteMemoryStore):
+        import sqlite3
+
+        with sqlite3.connect(store.path) as conn:
+            assert conn.execute("UPDATE memory_keys SET key = ? WHERE key = ?", (to, key)).rowcount
+        return
+    assert isinstance(store, PostgresMemoryStore)
+    import psycopg
+
+    async with await psycopg.AsyncConnection.connect(PG_DSN, autocommit=True) as conn:
+        cur = await conn.execute(
+            f"UPDATE {store.schema}.memory_keys SET key = %s WHERE key = %s", (to, key)
+        )
+        assert cur.rowcount == 1
+
+
 async def test_concurrent_tasks_neither_lose_nor_duplicate(make_memory: MakeStore) -> None:
     store = make_memory()
     distinct = [store.add(NS, f"task note {i}: item {i * 37}") for i in range(20)]
@@ -385,6 +443,76 @@ async def test_bad_arguments_are_config_errors(
     store = make_memory()
     with pytest.raises(ConfigError, match=message):
         await call(store)
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ({"rrf_k": -1}, "rrf_k must be a whole number of 0 or more"),
+        ({"rrf_k": 2.5}, "rrf_k"),
+        ({"rrf_k": True}, "rrf_k"),
+        ({"lexical_weight": float("nan")}, "lexical_weight must be a finite weight of 0 or more"),
+        ({"lexical_weight": -1.0}, "lexical_weight"),
+        ({"lexical_weight": float("inf")}, "lexical_weight"),
+        ({"lexical_weight": "0.3"}, "lexical_weight"),
+        ({"merge_threshold": "0.9"}, "merge_threshold must be a cosine above 0"),
+        ({"merge_threshold": -1}, "merge_threshold"),
+        ({"merge_threshold": 0}, "merge_threshold"),
+        ({"merge_threshold": float("nan")}, "merge_threshold"),
+        ({"merge_threshold": True}, "merge_threshold"),
+        ({"embedder": type("Odd", (HashEmbedder,), {"duplicate_threshold": -0.5})()}, "Odd.dup"),
+        ({"default_cap": 2**31}, "positive whole number up to 2,147,483,647"),
+    ],
+)
+async def test_store_settings_out_of_range_are_config_errors_when_built(
+    make_memory: MakeStore, setting: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        make_memory(**setting)
+
+
+async def test_store_settings_at_the_edges_of_their_ranges_work(make_memory: MakeStore) -> None:
+    store = make_memory(rrf_k=0, lexical_weight=0, merge_threshold=1.01, default_cap=2**31 - 1)
+    ids = await _corpus(store)
+    hits = await store.search(NS, "invoice 4417 refund", 2)
+    assert hits[0].memory.id == ids["refund"]
+    assert hits[0].score == pytest.approx(1.0)  # 1 / (0 + 1): the text's weight is 0
+
+
+def _widest_text(n: int) -> str:
+    """``n`` characters of two-letter hyphenated words of 4-byte letters, all distinct.
+
+    The largest tsvector a text of ``n`` characters was found to make in PostgreSQL
+    (the compound and both its parts are lexemes).
+    """
+    cjk = [(0x20000, 0x2A6E0), (0x2A700, 0x2B740), (0x2B820, 0x2EBE1), (0x30000, 0x3134B)]
+    letters = [chr(c) for start, end in cjk for c in range(start, end)]
+    pairs = (f"{letters[2 * i]}-{letters[2 * i + 1]}" for i in range(len(letters) // 2))
+    return " ".join(pairs)[:n]
+
+
+async def test_both_stores_refuse_a_cap_beyond_what_they_hold(make_memory: MakeStore) -> None:
+    store = make_memory()
+    await store.set_policy(NS, cap=2**31 - 1)
+    for cap in (2**31, 3_000_000_000):
+        with pytest.raises(ConfigError, match="positive whole number up to 2,147,483,647"):
+            await store.set_policy(NS, cap=cap)
+
+
+async def test_both_stores_take_texts_up_to_max_text_and_refuse_longer(
+    make_memory: MakeStore,
+) -> None:
+    store = make_memory()
+    widest = _widest_text(MAX_TEXT)
+    assert len(widest) == MAX_TEXT
+    stored = await store.add(NS, widest)
+    assert stored.text == widest
+    assert await store.get(stored.id) == stored
+    hits = await store.search(NS, widest, 1, mode="lexical")  # a query of any length
+    assert [h.memory.id for h in hits] == [stored.id]
+    with pytest.raises(ConfigError, match="100,000"):
+        await store.add(NS, widest + "x")
+    assert await store.count(NS) == 1
 
 
 async def test_unpaired_surrogates_and_nul_are_stored_escaped(make_memory: MakeStore) -> None:

@@ -244,10 +244,11 @@ class PostgresMemoryStore(MemoryStore):
             await conn.execute(
                 "SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_LOCK_CLASS, w.namespace)
             )
-            if w.key is not None:
+            # A key's old form with NUL was never stored here: PostgreSQL refused it.
+            for key in [k for k in w.key_lookups() if "\x00" not in k]:
                 cur = await conn.execute(
                     "SELECT memory_id FROM memory_keys WHERE namespace = %s AND key = %s",
-                    (w.namespace, w.key),
+                    (w.namespace, key),
                 )
                 row = await cur.fetchone()
                 if row is not None:

@@ -16,10 +16,13 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["LEXICAL_WEIGHT", "RRF_K", "Fused", "fuse", "query_terms"]
+__all__ = ["LEXICAL_WEIGHT", "MAX_TERMS", "RRF_K", "Fused", "fuse", "query_terms"]
 
 RRF_K = 10
 LEXICAL_WEIGHT = 0.3
+# PostgreSQL's tsquery parser recurses once a word: tens of thousands exhaust its
+# stack. Both stores search the same words.
+MAX_TERMS = 256
 _TERM = re.compile(r"\w+", re.UNICODE)
 
 
@@ -62,5 +65,5 @@ def fuse(
 
 
 def query_terms(query: str) -> list[str]:
-    """The words of a query, lower-cased and without repeats, for a full-text search."""
-    return list(dict.fromkeys(t.lower() for t in _TERM.findall(query)))
+    """The first 256 words of a query, lower-cased and without repeats, for full-text search."""
+    return list(dict.fromkeys(t.lower() for t in _TERM.findall(query)))[:MAX_TERMS]

@@ -206,10 +206,10 @@ class SQLiteMemoryStore(MemoryStore):
 
     def _add_sync(self, w: Write) -> Memory:
         conn = self._conn
-        if w.key is not None:
+        for key in w.key_lookups():
             row = conn.execute(
                 "SELECT memory_id FROM memory_keys WHERE namespace = ? AND key = ?",
-                (w.namespace, w.key),
+                (w.namespace, key),
             ).fetchone()
             if row is not None:
                 return self._get_sync(row[0]) or w.memory(row[0], None)

@@ -8,11 +8,14 @@ embed texts and fuse rankings here; a store implements the storage primitives
 from __future__ import annotations
 
 import json
+import math
+import re
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from numbers import Integral, Real
 from types import TracebackType
 from typing import Any, Self
 
@@ -36,9 +39,13 @@ from ._types import (
     seconds,
 )
 
-__all__ = ["MemoryStore", "MemoryStoreError", "Policy", "Write", "memory_from_row"]
+__all__ = ["MemoryStore", "MemoryStoreError", "Policy", "Write", "key_forms", "memory_from_row"]
 
 _MAX_KEY = 200
+_MAX_CAP = 2**31 - 1  # PostgreSQL's INTEGER, the type of the cap column
+_KEY_ESCAPED = re.compile(r"[\\\x00\ud800-\udfff]")
+# What key_forms writes: every backslash begins one of its three escapes.
+_KEY_FORM = re.compile(r"(?:[^\\\x00]|\\\\|\\x00|\\ud[89a-f][0-9a-f]{2})*")
 
 
 class MemoryStoreError(TetherError):
@@ -66,6 +73,11 @@ class Write:
     key: str | None
     now: float
     threshold: float
+    legacy_key: str | None = None
+
+    def key_lookups(self) -> list[str]:
+        """The forms of the key to look up, the current one first (none without a key)."""
+        return [k for k in (self.key, self.legacy_key) if k is not None]
 
     def restated(self, candidates: Sequence[tuple[str, float, str]]) -> str | None:
         """The id of the first candidate (id, cosine, text) this write restates, if any."""
@@ -123,14 +135,18 @@ class MemoryStore(ABC):
         merge_threshold: the cosine at or above which a new memory of the same kind
             updates an existing one instead of being added, if no name or number sets
             them apart (the embedder's measured ``duplicate_threshold`` by default;
-            ``1.01`` turns merging off).
+            ``1.01`` turns merging off); above 0.
         default_ttl: seconds (or a timedelta) a memory lives when neither it nor its
             namespace says; ``None`` keeps memories until they are forgotten.
-        default_cap: the most memories a namespace keeps when its policy does not say;
-            beyond it the least recently used are evicted.
-        rrf_k: the constant ``k`` of reciprocal rank fusion in hybrid search.
+        default_cap: the most memories a namespace keeps when its policy does not say
+            (1 to 2,147,483,647); beyond it the least recently used are evicted.
+        rrf_k: the constant ``k`` of reciprocal rank fusion in hybrid search, a whole
+            number of 0 or more.
         lexical_weight: the full-text list's weight in the fusion (the embedding
-            list's is 1).
+            list's is 1), finite and 0 or more.
+
+    Raises:
+        ConfigError: a setting out of its range, or not a number (``True`` is not one).
     """
 
     vector_method: str = "numpy"
@@ -146,13 +162,30 @@ class MemoryStore(ABC):
         lexical_weight: float = LEXICAL_WEIGHT,
     ) -> None:
         self.embedder = embedder
-        self.merge_threshold = (
-            embedder.duplicate_threshold if merge_threshold is None else merge_threshold
+        threshold, name = (
+            (embedder.duplicate_threshold, f"{type(embedder).__name__}.duplicate_threshold")
+            if merge_threshold is None
+            else (merge_threshold, "merge_threshold")
+        )
+        self.merge_threshold = _check_number(
+            threshold,
+            name,
+            "a cosine above 0 (above 1, such as 1.01, turns merging off)",
+            lambda v: v > 0,
         )
         self.default_ttl = seconds(default_ttl, "default_ttl")
         self.default_cap = _check_cap(default_cap)
-        self.rrf_k = rrf_k
-        self.lexical_weight = lexical_weight
+        self.rrf_k = int(
+            _check_number(
+                rrf_k, "rrf_k", "a whole number of 0 or more", lambda v: v >= 0, whole=True
+            )
+        )
+        self.lexical_weight = _check_number(
+            lexical_weight,
+            "lexical_weight",
+            "a finite weight of 0 or more (the embedding list's is 1)",
+            lambda v: 0 <= v < math.inf,
+        )
 
     async def add(
         self,
@@ -181,25 +214,28 @@ class MemoryStore(ABC):
             metadata: JSON-compatible data kept with it.
             ttl: seconds (or a timedelta) until it expires; the namespace's or the
                 store's default when ``None``.
-            idempotency_key: a key of this write; the same key in the same namespace
-                writes once, whatever happens between (a resumed run, a retry), and
-                returns the memory it wrote.
+            idempotency_key: a key of this write (1 to 200 characters, any of them);
+                the same key in the same namespace writes once, whatever happens
+                between (a resumed run, a retry), and returns the memory it wrote.
+                Keys that differ are never taken for one another (:func:`key_forms`).
 
         Raises:
-            ConfigError: an empty text, a bad namespace, kind, metadata, ttl or key.
+            ConfigError: an empty text or one over 100,000 characters, a bad
+                namespace, kind, metadata, ttl or key.
         """
         ns = namespace_key(namespace)
         text = check_text(text)
         kind = check_kind(kind)
         meta = dump_metadata(metadata)
         ttl_s = seconds(ttl, "ttl")
+        key = legacy = None
         if idempotency_key is not None:
             if not isinstance(idempotency_key, str) or not 0 < len(idempotency_key) <= _MAX_KEY:
                 raise ConfigError(f"an idempotency key is a string of 1 to {_MAX_KEY} characters")
-            idempotency_key = plain_text(idempotency_key)
+            key, legacy = key_forms(idempotency_key)
         vector = (await self.embedder.embed([text]))[0]
         write = Write(
-            ns, kind, text, meta, vector, ttl_s, idempotency_key, time.time(), self.merge_threshold
+            ns, kind, text, meta, vector, ttl_s, key, time.time(), self.merge_threshold, legacy
         )
         return await self._add(write)
 
@@ -216,7 +252,8 @@ class MemoryStore(ABC):
 
         ``mode="lexical"`` ranks by full-text search, ``"vector"`` by embedding cosine,
         and ``"hybrid"`` (the default) fuses both lists by weighted reciprocal rank
-        fusion.
+        fusion. A query may be of any length; full-text search looks for its first
+        256 distinct words (PostgreSQL fails on a query of some thousands).
         The memories found count as used (their ``last_used_at`` is now), which keeps
         them from eviction by the namespace's cap.
 
@@ -224,7 +261,7 @@ class MemoryStore(ABC):
             ConfigError: an empty query, ``k`` below 1, an unknown mode or kind.
         """
         ns = namespace_key(namespace)
-        query = check_text(query, "a memory search query")
+        query = check_text(query, "a memory search query", longest=None)
         k = check_k(k)
         search_mode = check_mode(mode)
         kind_filter = check_kinds(kinds)
@@ -256,6 +293,10 @@ class MemoryStore(ABC):
 
         The cap applies from the next ``add`` in the namespace; the TTL to memories
         written from now on.
+
+        Raises:
+            ConfigError: a TTL that is not positive and finite, or a cap that is not a
+                whole number from 1 to 2,147,483,647 (the most both stores hold).
         """
         await self._set_policy(
             namespace_key(namespace), Policy(seconds(ttl, "ttl"), _check_cap(cap))
@@ -337,9 +378,44 @@ class MemoryStore(ABC):
         await self.close()
 
 
+def key_forms(key: str) -> tuple[str, str | None]:
+    r"""An idempotency key as the stores keep it, and as earlier builds kept it, if other.
+
+    Backslashes are doubled, then NUL and unpaired surrogates are written as escapes
+    (``\x00``, ``\ud800``): distinct keys never collide, both databases take every
+    key, and a key without those characters is kept as it is. Earlier versions wrote
+    surrogates the same way but left backslashes and NUL alone, so ``"a:\\ud800"`` (a
+    backslash) and ``"a:\ud800"`` (a surrogate) were one key. The old form is returned,
+    to be looked up after the new one, when no key could have that form now
+    (``"C:\\tmp"``), so that a run resumed across the upgrade still writes once. An old
+    form that reads as escapes (``"a:\\ud800"``) cannot be told from a new key's: then
+    it is ``None``.
+    """
+    new = _KEY_ESCAPED.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), key)
+    old = plain_text(key)
+    return new, None if old == new or _KEY_FORM.fullmatch(old) else old
+
+
+def _check_number(
+    value: object, name: str, valid: str, ok: Callable[[float], bool], *, whole: bool = False
+) -> float:
+    """``value`` as a float, if it is a number (a whole one if ``whole``) that is ``ok``."""
+    if not isinstance(value, bool) and isinstance(value, Integral if whole else Real):
+        try:
+            number = float(value)
+        except OverflowError:
+            number = math.nan
+        if ok(number):
+            return number
+    raise ConfigError(f"{name} must be {valid}, got {value!r}")
+
+
 def _check_cap(cap: int | None) -> int | None:
     if cap is None:
         return None
-    if isinstance(cap, bool) or not isinstance(cap, int) or cap < 1:
-        raise ConfigError(f"a memory cap must be a positive whole number, got {cap!r}")
+    if isinstance(cap, bool) or not isinstance(cap, int) or not 1 <= cap <= _MAX_CAP:
+        raise ConfigError(
+            f"a memory cap must be a positive whole number up to {_MAX_CAP:,} (None for no cap), "
+            f"got {cap!r}"
+        )
     return cap

@@ -14,6 +14,7 @@ from tether._errors import ConfigError
 from tether._text import plain_text
 
 __all__ = [
+    "MAX_TEXT",
     "Memory",
     "MemoryHit",
     "NamespaceLike",
@@ -39,6 +40,11 @@ SearchMode = Literal["hybrid", "lexical", "vector"]
 _MODES = ("hybrid", "lexical", "vector")
 _KIND = re.compile(r"[a-z][a-z0-9_-]{0,39}")
 _MAX_PART = 200
+# PostgreSQL refuses a tsvector over 1 MB. Its worst case is about 7.5 bytes a
+# character (distinct two-letter hyphenated words of 4-byte letters: the compound
+# and both parts are lexemes), so 100,000 characters stay under 800 kB; both stores
+# take the same texts.
+MAX_TEXT = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,16 +122,23 @@ def namespace_key(namespace: NamespaceLike) -> str:
     return json.dumps(list(namespace_of(namespace)), ensure_ascii=False)
 
 
-def check_text(text: str, what: str = "memory text") -> str:
+def check_text(text: str, what: str = "memory text", *, longest: int | None = MAX_TEXT) -> str:
     """``text`` ready to store: unpaired surrogates written as escapes.
 
     Raises:
-        ConfigError: the text is not a string, or is empty or only whitespace.
+        ConfigError: the text is not a string, is empty or only whitespace, or is
+            longer than ``longest`` characters (:data:`MAX_TEXT`, 100,000, for a
+            memory), on either store.
     """
     if not isinstance(text, str):
         raise ConfigError(f"{what} must be a string, got {type(text).__name__}")
     if not text.strip():
         raise ConfigError(f"{what} is empty; there is nothing to remember or search for")
+    if longest is not None and len(text) > longest:
+        raise ConfigError(
+            f"{what} is {len(text):,} characters, more than the {longest:,} a memory store "
+            "takes; split it into several memories or shorten it"
+        )
     # PostgreSQL's text cannot hold NUL; both stores keep the same text.
     return plain_text(text).replace("\x00", "\ufffd")
 
