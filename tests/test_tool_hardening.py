@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+import logging
 import sys
+import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -15,6 +18,8 @@ from tether import Agent, Budget, ConfigError, StaticAnswer, Tool, ToolCall
 from tether.journal import SQLiteStore
 from tether.testing import FunctionModel, ScriptedModel
 from tether.tools import ProcessLimits
+from tether.tools._abandon import _ABANDONED
+from tether.tools._workers import default_pool
 
 
 def _finished(result: object) -> list[object]:
@@ -37,7 +42,11 @@ async def async_interrupt() -> str:
     raise KeyboardInterrupt
 
 
-@pytest.mark.parametrize("tool", [sync_exit, async_interrupt], ids=["sync-exit", "async-ctrl-c"])
+@pytest.mark.parametrize(
+    "tool",
+    [sync_exit, async_interrupt, Tool(async_interrupt, timeout=5)],
+    ids=["sync-exit", "async-ctrl-c", "async-ctrl-c-timeout"],
+)
 def test_a_tool_that_exits_is_an_error_not_the_end_of_the_process(tool: object) -> None:
     result = _one(tool)
     assert result.status == "completed"  # type: ignore[attr-defined]
@@ -229,3 +238,143 @@ def test_sync_tools_cut_off_by_the_run_budget_give_their_slot_back() -> None:
     result = _nested_agent(1, 2).run_sync("dive")  # needs a free thread at once
     assert result.output == "bottom 2"
     assert time.monotonic() - started < 5
+
+
+class _Stop(BaseException):
+    """A BaseException of a library's own (neither Exception nor an exit)."""
+
+
+async def cancels_itself() -> str:
+    """A tool whose inner task was cancelled, passing the CancelledError on."""
+    raise asyncio.CancelledError
+
+
+def sync_cancels() -> str:
+    """The same, in a worker thread."""
+    raise asyncio.CancelledError
+
+
+def closes() -> str:
+    """Raise GeneratorExit."""
+    raise GeneratorExit
+
+
+async def stops() -> str:
+    """Raise a BaseException subclass."""
+    raise _Stop("halt")
+
+
+@pytest.mark.parametrize(
+    ("tool", "needle"),
+    [
+        (cancels_itself, "CancelledError"),
+        (Tool(cancels_itself, timeout=5), "CancelledError"),
+        (sync_cancels, "CancelledError"),
+        (closes, "GeneratorExit"),
+        (stops, "_Stop: halt"),
+    ],
+    ids=["async-cancelled", "async-cancelled-timeout", "sync-cancelled", "exit", "custom"],
+)
+def test_a_tool_raising_a_base_exception_gets_it_back_as_its_error(
+    tool: object, needle: str
+) -> None:
+    result = _one(tool)
+    assert (result.status, result.output) == ("completed", "done")  # type: ignore[attr-defined]
+    (done,) = _finished(result)
+    assert done.outcome == "error"  # type: ignore[attr-defined]
+    assert done.content.startswith("Tool ")  # type: ignore[attr-defined]
+    assert needle in done.content  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("limit", [None, 5.0], ids=["direct", "with-timeout"])
+async def test_cancelling_a_run_still_cancels_it_while_a_tool_runs(limit: float | None) -> None:
+    started = asyncio.Event()
+    seen: list[str] = []
+
+    async def waits() -> str:
+        """Wait; say when cancelled."""
+        started.set()
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            seen.append("cancelled")
+            raise
+        return "never"
+
+    model = ScriptedModel([ToolCall("waits", {}), "done"])
+    task = asyncio.create_task(Agent(model, tools=[Tool(waits, timeout=limit)]).run("go"))
+    await asyncio.wait_for(started.wait(), 5)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(task, 5)
+    assert seen == ["cancelled"]
+
+
+def _stubborn(seen: list[str]) -> object:
+    async def stubborn() -> str:
+        """Swallow cancellation (for 8 s at most, so that a failing test still ends)."""
+        end = time.monotonic() + 8
+        try:
+            while time.monotonic() < end:
+                try:
+                    await asyncio.sleep(end - time.monotonic())
+                except asyncio.CancelledError:
+                    seen.append("cancelled")
+            return "late"
+        finally:
+            seen.append("closed")
+
+    return stubborn
+
+
+@pytest.mark.parametrize("bound", ["timeout", "budget"])
+async def test_an_async_tool_that_swallows_cancellation_is_abandoned(
+    bound: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    seen: list[str] = []
+    fn = _stubborn(seen)
+    if bound == "timeout":
+        agent = Agent(
+            ScriptedModel([ToolCall("stubborn", {}), "done"]), tools=[Tool(fn, timeout=0.2)]
+        )
+    else:
+        agent = Agent(
+            ScriptedModel([ToolCall("stubborn", {}), "done"]),
+            tools=[fn],  # type: ignore[list-item]
+            budget=Budget(max_seconds=0.2),
+            fallback=StaticAnswer("late"),
+        )
+    started = time.monotonic()
+    with caplog.at_level(logging.WARNING):
+        result = await agent.run("go")
+        took = time.monotonic() - started
+        assert took < 3, took  # its deadline and the grace, not the tool's 8 s
+        (done,) = _finished(result)
+        assert done.outcome == "timeout"  # type: ignore[attr-defined]
+        assert result.status == ("completed" if bound == "timeout" else "gave_up")
+        await asyncio.sleep(0.05)  # the abandoned task ends once its coroutine is closed
+        gc.collect()
+    assert seen == ["cancelled", "closed"]  # cancelled, then closed: it runs no more
+    assert not _ABANDONED  # no reference to it is kept
+    assert "was abandoned" in caplog.text
+    noise = [r for r in caplog.records if r.name == "asyncio"]
+    assert not noise, [r.getMessage() for r in noise]
+
+
+def test_sync_calls_cut_off_by_the_run_budget_leave_the_pool_s_count() -> None:
+    release = threading.Event()
+
+    def hangs() -> str:
+        """Hang until the test ends."""
+        release.wait(30)
+        return "late"
+
+    pool = default_pool()
+    busy = pool._threads - pool._idle
+    try:
+        for _ in range(3):
+            result = _one(hangs, budget=Budget(max_seconds=0.05), fallback=StaticAnswer("late"))
+            assert result.reason.detail == "seconds"  # type: ignore[attr-defined]
+        assert pool._threads - pool._idle == busy  # the hung threads were written off
+    finally:
+        release.set()

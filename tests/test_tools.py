@@ -232,6 +232,49 @@ async def test_long_results_are_cut_with_a_visible_marker() -> None:
     assert "[... 4900 more characters cut by tether ...]" in f.content
 
 
+async def test_a_timeout_error_the_tool_raises_is_its_own_error_and_retried() -> None:
+    calls: list[int] = []
+
+    @tool(retries=2, retry_delay=0.001)
+    def fetch() -> str:
+        """The socket read times out twice."""
+        calls.append(1)
+        if len(calls) < 3:
+            raise TimeoutError("socket read timed out")
+        return "data"
+
+    @tool(timeout=5)
+    async def gives_up() -> str:
+        """Raises TimeoutError long before its own timeout."""
+        raise TimeoutError("upstream timed out")
+
+    model = ScriptedModel([[ToolCall("fetch"), ToolCall("gives_up")], "ok"])
+    result = await Agent(model, tools=[fetch, gives_up]).run("x")
+    ended = {f.name: f for f in _finished(result)}
+    fetched, gave_up = ended["fetch"], ended["gives_up"]
+    assert (fetched.outcome, fetched.content, fetched.attempts) == ("ok", "data", 3)
+    assert gave_up.outcome == "error"
+    assert gave_up.content == "Tool 'gives_up' failed: TimeoutError: upstream timed out"
+
+
+@pytest.mark.parametrize("value", [0, -1, True, 2.5, "100"])
+def test_max_result_chars_below_one_or_not_an_int_is_refused(value: Any) -> None:
+    with pytest.raises(ConfigError, match="max_result_chars must be an int of at least 1"):
+        Agent(ScriptedModel(["ok"]), max_result_chars=value)
+    with pytest.raises(ConfigError, match="tool max_result_chars must be an int of at least 1"):
+        Tool(add, max_result_chars=value)
+
+
+async def test_a_tool_limit_of_one_character_cuts_to_one_character() -> None:
+    def big() -> str:
+        """Returns sixty characters."""
+        return "abcdef" * 10
+
+    agent = Agent(ScriptedModel([ToolCall("big"), "ok"]), tools=[Tool(big, max_result_chars=1)])
+    f = _finished(await agent.run("x"))[0]
+    assert f.content == "a\n[... 59 more characters cut by tether ...]"
+
+
 async def test_parallel_calls_run_at_the_same_time() -> None:
     barrier = asyncio.Barrier(3)
 

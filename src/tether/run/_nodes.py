@@ -40,6 +40,7 @@ from tether._messages import Message, ModelResponse, ToolCall
 from tether._usage import Exceeded
 from tether.models import Model, ModelParams
 from tether.tools import CallOutcome, Tool, run_tool_call
+from tether.tools._abandon import CallExpired, run_within
 from tether.tools._secrets import plain
 
 from ._detect import Detection
@@ -515,12 +516,12 @@ async def _bounded(
     call_tool: Coroutine[Any, Any, CallOutcome], call: ToolCall, left: float
 ) -> CallOutcome:
     """A tool call stopped when the run's wall-clock budget runs out (a sync tool's
-    thread is abandoned then: Python cannot stop a thread)."""
+    thread is abandoned then: Python cannot stop a thread; so is an async tool that
+    does not end soon after it is cancelled)."""
     started = time.perf_counter()
     try:
-        async with asyncio.timeout(max(left, 0.0)):
-            return await call_tool
-    except TimeoutError:
+        return await run_within(call_tool, left, f"tool call {call.name!r} ({call.id})")
+    except CallExpired:
         return CallOutcome(
             "timeout",
             f"Tool {call.name!r} was stopped: the run's time budget ran out while it ran.",

@@ -23,6 +23,7 @@ from tether._errors import ModelRetry
 from tether._events import ToolOutcome
 from tether._messages import ToolCall
 
+from ._abandon import CallExpired, run_within
 from ._context import RunContext
 from ._procs import run_in_process
 from ._tool import InvalidArguments, Tool, format_validation_error
@@ -70,9 +71,15 @@ def render_result(value: Any) -> str:
 
 
 def truncate(text: str, limit: int) -> tuple[str, bool]:
-    """Cut ``text`` to ``limit`` characters with a marker saying how much was left out."""
+    """Cut ``text`` to ``limit`` characters with a marker saying how much was left out.
+
+    Raises:
+        ValueError: ``limit`` is negative.
+    """
     if len(text) <= limit:
         return text, False
+    if limit < 0:
+        raise ValueError(f"a result is cut to at least 0 characters, got a limit of {limit}")
     cut = len(text) - limit
     return f"{text[:limit]}\n[... {cut} more characters cut by tether ...]", True
 
@@ -103,27 +110,31 @@ def _start(tool: Tool, args: dict[str, Any]) -> Awaitable[Any]:
 
 
 async def _invoke(tool: Tool, args: dict[str, Any]) -> Any:
-    if tool.is_async:
-        if tool.timeout is None:
-            return await tool.fn(**args)
-        async with asyncio.timeout(tool.timeout):
-            return await tool.fn(**args)
-    if tool.isolation == "process":
-        if tool.timeout is None:
-            return await run_in_process(tool.fn, args, tool.limits)
-        async with asyncio.timeout(tool.timeout):
-            return await run_in_process(tool.fn, args, tool.limits)
-    pool = default_pool()
-    ticket = pool.submit(tool.fn, args)
+    """A call with a timeout, or in a process; raises :class:`CallExpired` at the timeout."""
+    timeout = tool.timeout
+    if tool.is_async:  # in a task of its own: abandoned if it will not stop
+        assert timeout is not None
+        return await run_within(tool.fn(**args), timeout, f"tool {tool.name!r}")
+    if tool.isolation == "process":  # killed when cancelled
+        work = run_in_process(tool.fn, args, tool.limits)
+        return await (work if timeout is None else _within(work, timeout))
+    assert timeout is not None  # a sync tool without one is awaited directly
+    pool = default_pool()  # the thread is abandoned when cancelled
+    return await _within(pool.result(pool.submit(tool.fn, args)), timeout)
+
+
+async def _within(work: Awaitable[Any], seconds: float) -> Any:
+    """``work`` (which ends when cancelled) cancelled after ``seconds``.
+
+    Raises:
+        CallExpired: the time was up (a ``TimeoutError`` of the tool's own passes as is).
+    """
     try:
-        if tool.timeout is None:
-            return await pool.result(ticket)
-        async with asyncio.timeout(tool.timeout):
-            return await pool.result(ticket)
-    except BaseException:
-        # Its timeout, the run's wall-clock budget or a cancel: the thread is written
-        # off, so a call that never returns cannot hold a slot of the pool for good.
-        pool.abandon(ticket)
+        async with asyncio.timeout(seconds) as deadline:
+            return await work
+    except TimeoutError:
+        if deadline.expired():
+            raise CallExpired(f"the call did not end within {seconds:g} s") from None
         raise
 
 
@@ -185,18 +196,10 @@ async def run_tool_call(
                 attempt,
                 started,
             )
-        except TimeoutError:
+        except CallExpired:  # tether's timeout (a tool's own TimeoutError is its error)
             if attempt <= tool.retries and TimeoutError in tool.retry_on:
                 continue
             return _done("timeout", _timeout_message(tool), attempt, started)
-        except (SystemExit, KeyboardInterrupt) as exc:  # a tool must not end the process
-            return _done(
-                "error",
-                f"Tool {tool.name!r} tried to exit the process ({type(exc).__name__}: {exc}); "
-                "it was stopped. Do not call it again for this.",
-                attempt,
-                started,
-            )
         except Exception as exc:
             if attempt <= tool.retries and isinstance(exc, tool.retry_on):
                 await asyncio.sleep(delay)
@@ -208,6 +211,10 @@ async def run_tool_call(
                 attempt,
                 started,
             )
+        except BaseException as exc:  # an exit, CancelledError, GeneratorExit: not retried
+            if isinstance(exc, asyncio.CancelledError) and _run_cancelled():
+                raise  # the run itself is being cancelled
+            return _done("error", _base_error_message(tool, exc), attempt, started)
         return _finished(tool, value, max_result_chars, attempt, started)
 
 
@@ -225,8 +232,27 @@ def _finished(
             attempt,
             started,
         )
-    content, cut = truncate(text, tool.max_result_chars or max_result_chars)
+    limit = max_result_chars if tool.max_result_chars is None else tool.max_result_chars
+    content, cut = truncate(text, limit)
     return CallOutcome("ok", content, cut, attempt, time.perf_counter() - started, value)
+
+
+def _base_error_message(tool: Tool, exc: BaseException) -> str:
+    """The model's message for a tool that raised a BaseException that is no Exception."""
+    what = f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, SystemExit | KeyboardInterrupt):  # a tool must not end the process
+        return (
+            f"Tool {tool.name!r} tried to exit the process ({what}); it was stopped. "
+            "Do not call it again for this."
+        )
+    return f"Tool {tool.name!r} failed: {what}"
+
+
+def _run_cancelled() -> bool:
+    """Whether the task running this call is being cancelled (a CancelledError a tool
+    raised of its own accord is only that tool's error)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 def _timeout_message(tool: Tool) -> str:

@@ -121,13 +121,16 @@ class Tool:
         name: the name the model sees; the function's name by default.
         description: what the tool does; the docstring's description by default.
         timeout: seconds after which the call is stopped (async tools are
-            cancelled; sync tools are abandoned in their worker thread, see
-            :mod:`tether._workers`) and the model is told it timed out.
+            cancelled, and abandoned if they do not end within a short grace; sync
+            tools are abandoned in their worker thread, see
+            :mod:`tether._workers`) and the model is told it timed out. A
+            ``TimeoutError`` the tool raises itself is its own error, not this.
         retries: how many times a call that raises one of ``retry_on`` is run again
             before its error goes back to the model.
         retry_on: the exception types that are retried.
         retry_delay: seconds before the first retry; doubled each time.
-        max_result_chars: results longer than this are cut, with a visible marker.
+        max_result_chars: results longer than this are cut, with a visible marker
+            (at least 1; the agent's ``max_result_chars`` when None).
         idempotent: running the same call twice has the effect of running it once
             (the durable-run layer may re-run it after a crash, with the same
             idempotency key).
@@ -190,6 +193,15 @@ class Tool:
             raise ConfigError(f"tool retries must be >= 0, got {retries}")
         if timeout is not None and timeout <= 0:
             raise ConfigError(f"tool timeout must be > 0 seconds, got {timeout}")
+        if max_result_chars is not None and (
+            isinstance(max_result_chars, bool)
+            or not isinstance(max_result_chars, int)
+            or max_result_chars < 1
+        ):
+            raise ConfigError(
+                "tool max_result_chars must be an int of at least 1 (or None for the "
+                f"agent's), got {max_result_chars!r}"
+            )
         self.fn = fn
         self.name: str = name or getattr(fn, "__name__", "") or type(fn).__name__
         self.timeout = timeout

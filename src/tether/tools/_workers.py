@@ -210,7 +210,13 @@ class WorkerPool:
             if ticket.finished:  # done before anyone waited: no wake-up was sent
                 return ticket.take()
             fut = ticket.future = loop.create_future()
-        return await fut
+        try:
+            return await fut
+        except asyncio.CancelledError:
+            # Its timeout, the run's wall-clock budget or a cancel: the thread is written
+            # off, so a call that never returns cannot hold a slot of the pool for good.
+            self.abandon(ticket)
+            raise
 
     def abandon(self, ticket: Ticket) -> None:
         """Give up on a call (it timed out): its thread no longer counts against the pool."""
