@@ -407,3 +407,97 @@ def test_a_cancelled_run_traces_as_cancelled(tmp_path: Path) -> None:
     text = _trace(url, run_id)
     assert text.startswith("why it ended: cancelled (requested)")
     assert "Cancelled on request: changed my mind" in text
+
+
+async def _make_damaged(url: str) -> dict[str, str]:
+    """Two runs; the second's model_responded record gets a type no tether knows."""
+    store = open_store(url)
+    try:
+        ids = {}
+        for name in ("good", "bad"):
+            ids[name] = (await Agent(ScriptedModel(["fine"]), store=store).run(name)).run_id
+        edit = (
+            'UPDATE {t} SET data = replace(data, \'"type":"model_responded"\', '
+            '\'"type":"model_exploded"\') WHERE run_id = {p}'
+        )
+        if isinstance(store, PostgresStore):
+            import psycopg
+
+            async with await psycopg.AsyncConnection.connect(store.dsn) as pg:
+                await pg.execute(edit.format(t=f"{store.schema}.events", p="%s"), (ids["bad"],))
+                await pg.commit()
+        else:
+            import sqlite3
+
+            conn = sqlite3.connect(url)
+            conn.execute(edit.format(t="events", p="?"), (ids["bad"],))
+            conn.commit()
+            conn.close()
+        return ids
+    finally:
+        await store.close()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def damaged(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
+    """A journal with a healthy run and a run with one unreadable record (seq 2)."""
+    if request.param == "sqlite":
+        url = str(tmp_path / "journal.db")
+        yield url, asyncio.run(_make_damaged(url))
+        return
+    why = _postgres_reachable()
+    if why is not None:
+        pytest.skip(f"PostgreSQL tests need a server: {why}")
+    schema = f"damaged_{uuid.uuid4().hex[:8]}"
+    url = f"{PG_DSN}?tether_schema={schema}"
+    try:
+        yield url, asyncio.run(_make_damaged(url))
+    finally:
+        asyncio.run(PostgresStore(PG_DSN, schema=schema).drop())
+
+
+def test_runs_lists_every_run_and_marks_one_with_an_unreadable_record(
+    damaged: tuple[str, dict[str, str]],
+) -> None:
+    url, ids = damaged
+    out = runner.invoke(app, ["runs", "--store", url, "--json"])
+    assert out.exit_code == 0, out.output
+    rows = {r["run_id"]: r for r in map(json.loads, out.stdout.splitlines())}
+    assert set(rows) == {ids["good"], ids["bad"]}
+    assert rows[ids["good"]]["reason"]["kind"] == "final_answer"
+    bad = rows[ids["bad"]]
+    assert set(bad) == ROW_KEYS
+    assert bad["status"] == "completed"  # as the store has it
+    assert (bad["reason"]["kind"], bad["reason"]["detail"]) == ("journal_unreadable", "seq 2")
+    assert "unreadable record at seq 2 (model_responded)" in bad["reason"]["message"]
+    table = runner.invoke(app, ["runs", "--store", url], env=WIDE)
+    assert table.exit_code == 0, table.output
+    assert "journal_unreadable (seq 2)" in table.stdout
+    assert ids["good"] in table.stdout
+
+
+def test_trace_of_a_run_with_an_unreadable_record_names_the_record(
+    damaged: tuple[str, dict[str, str]],
+) -> None:
+    url, ids = damaged
+    out = runner.invoke(app, ["trace", ids["bad"], "--store", url])
+    assert out.exit_code == 1
+    assert "Traceback" not in out.output
+    assert out.stderr.startswith(
+        f"error: event 2 (model_responded) of run {ids['bad']} cannot be read: an event "
+        "record has an unknown type 'model_exploded'; the journal is damaged there: "
+        "`tether doctor` lists every unreadable record"
+    )
+    assert _trace(url, ids["good"])  # the other run still traces
+
+
+def test_doctor_reports_unreadable_records_and_fails(damaged: tuple[str, dict[str, str]]) -> None:
+    url, ids = damaged
+    out = runner.invoke(app, ["doctor", "--store", url])
+    assert out.exit_code == 1
+    assert (
+        f"unreadable record: run {ids['bad']} seq 2 (model_responded): an event record has "
+        "an unknown type 'model_exploded'"
+    ) in out.stdout
+    assert "the journal is sound" not in out.stdout
+    assert ids["good"] not in out.stdout

@@ -4,6 +4,7 @@ only what is safe to prune (both stores)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sqlite3
 import stat
@@ -26,6 +27,7 @@ from tether import (
     RunStarted,
     ToolCall,
     ToolCallStarted,
+    dump_event,
 )
 from tether.journal import JournalConflict, JournalStore, PostgresStore, SQLiteStore
 from tether.testing import ScriptedModel
@@ -319,3 +321,78 @@ def test_processes_opening_a_new_or_older_journal_at_once_all_get_it(
         assert said == ["ok"] * 3, said
         with sqlite3.connect(path) as conn:
             assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+async def _damage(store: JournalStore, run_id: str, seq: int, data: str) -> None:
+    """Overwrite one stored record's JSON text, as a bad disk or a hand edit would."""
+    if isinstance(store, SQLiteStore):
+        conn = sqlite3.connect(store.path)
+        conn.execute("UPDATE events SET data = ? WHERE run_id = ? AND seq = ?", (data, run_id, seq))
+        conn.commit()
+        conn.close()
+        return
+    import psycopg
+
+    assert isinstance(store, PostgresStore)
+    async with await psycopg.AsyncConnection.connect(store.dsn) as pg:
+        await pg.execute(
+            f"UPDATE {store.schema}.events SET data = %s WHERE run_id = %s AND seq = %s",
+            (data, run_id, seq),
+        )
+        await pg.commit()
+
+
+async def _two_runs(store: JournalStore) -> tuple[str, str]:
+    agent = Agent(ScriptedModel(["fine", "fine"]), store=store)
+    good = (await agent.run("a")).run_id
+    bad = (await agent.run("b")).run_id
+    return good, bad
+
+
+@pytest.mark.parametrize(
+    ("damage", "problem"),
+    [
+        (lambda d: d.replace('"model_responded"', '"model_exploded"'), "unknown type"),
+        (lambda d: d[:20], "not valid JSON"),
+        (lambda d: d.replace('"step":1', '"step":"one"'), "step: Input should be"),
+        (lambda d: d.replace(',"v":5', ""), "no schema version"),
+        (lambda d: '["$blob"', "not valid JSON"),  # a blob marker in broken JSON
+    ],
+)
+async def test_a_damaged_record_is_a_journal_error_that_names_it(
+    make_store: StoreFactory, damage: Callable[[str], str], problem: str
+) -> None:
+    store = make_store()
+    good, bad = await _two_runs(store)
+    [record] = [e for e in await store.load(bad) if e.type == "model_responded"]
+    await _damage(store, bad, record.seq, damage(_stored(record)))
+    with pytest.raises(JournalError) as caught:
+        await store.load(bad)
+    message = str(caught.value)
+    assert f"event {record.seq} (model_responded) of run {bad} cannot be read" in message
+    assert problem in message
+    assert "`tether doctor` lists every unreadable record" in message
+    assert [e.type for e in await store.load(good)][-1] == "run_finished"  # others still read
+
+
+def _stored(event: Any) -> str:
+    return json.dumps(dump_event(event), separators=(",", ":"))
+
+
+async def test_a_damaged_journal_is_read_past_and_its_bad_records_listed(
+    make_store: StoreFactory,
+) -> None:
+    store = make_store()
+    good, bad = await _two_runs(store)
+    events = await store.load(bad)
+    [record] = [e for e in events if e.type == "model_responded"]
+    await _damage(store, bad, record.seq, _stored(record).replace("model_responded", "nope"))
+    readable, unreadable = await store.load_readable(bad)
+    assert [e.seq for e in readable] == [e.seq for e in events if e.seq != record.seq]
+    [found] = unreadable
+    assert (found.run_id, found.seq, found.type) == (bad, record.seq, "model_responded")
+    assert "unknown type 'nope'" in found.problem
+    assert await store.load_readable(good) == (await store.load(good), [])
+    assert await store.unreadable_records() == [found]
+    with pytest.raises(JournalError, match="cannot be read"):  # load still refuses it
+        await store.load(bad)

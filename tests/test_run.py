@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,13 +20,17 @@ from tether import (
     ModelRequestsBlocked,
     ModelResponse,
     RunFinished,
+    RunResult,
+    StreamEvent,
     TextDelta,
     ToolCall,
     UsageError,
     dump_event,
     load_event,
 )
+from tether.journal import JournalStore, SQLiteStore
 from tether.models import Model, ModelParams, check_allow_model_requests
+from tether.run import Outlet, add_outlet_factory, remove_outlet_factory
 from tether.testing import FunctionModel, ScriptedModel
 
 
@@ -84,6 +91,38 @@ def test_unknown_schema_versions_are_refused() -> None:
     }
     with pytest.raises(JournalError, match="schema version 99 is not supported"):
         load_event(record)
+
+
+_MODEL_REQUESTED = {"type": "model_requested", "run_id": "r", "seq": 1, "at": 0.0, "step": 1}
+
+
+@pytest.mark.parametrize(
+    ("record", "says"),
+    [
+        ("x", "an event record is not valid JSON"),
+        (b"\xff", "an event record is not valid JSON"),
+        ("[1]", "an event record is a JSON object, got list"),
+        (5, "an event record is a JSON object, got int"),
+        ({"type": "nope"}, "an event record of type 'nope' has no schema version"),
+        ({**_MODEL_REQUESTED, "v": True}, "has the schema version True"),
+        (
+            {**_MODEL_REQUESTED, "type": "nope", "v": 5},
+            "an event record has an unknown type 'nope'",
+        ),
+        ({"v": 5}, 'an event record has no "type"'),
+        (
+            {**_MODEL_REQUESTED, "step": "two", "v": 5},
+            "of type 'model_requested' is not valid: step",
+        ),
+        ({"type": "model_requested", "v": 5}, "run_id: Field required"),
+    ],
+)
+def test_a_record_that_is_not_an_event_is_a_journal_error_saying_why(
+    record: object, says: str
+) -> None:
+    with pytest.raises(JournalError) as caught:
+        load_event(record)  # type: ignore[arg-type]
+    assert says in str(caught.value)
 
 
 async def test_run_stream_yields_events_and_text_deltas() -> None:
@@ -230,3 +269,117 @@ async def test_wrappers_can_journal_into_the_current_run() -> None:
     retried = [e for e in result.events if isinstance(e, ModelRetried)]
     assert [(e.model, e.error, e.seq) for e in retried] == [("noting", "429", 2)]
     assert current_run() is None
+
+
+class _Faulty(Outlet):
+    """An outlet (a tracer, an exporter) with a bug in one place."""
+
+    def __init__(self, where: str) -> None:
+        self.where = where
+        self.seen: list[str] = []
+
+    def emit(self, event: StreamEvent) -> None:
+        self.seen.append(event.type)
+        if self.where in (event.type, "every"):
+            raise RuntimeError("outlet bug")
+
+    async def flush(self) -> None:
+        if self.where == "flush":
+            raise RuntimeError("outlet bug")
+
+    def around(self, event: StreamEvent) -> AbstractContextManager[object] | None:
+        if self.where == "around":
+            raise RuntimeError("outlet bug")
+        return _FaultyScope(self.where)
+
+
+class _FaultyScope:
+    def __init__(self, where: str) -> None:
+        self.where = where
+
+    def __enter__(self) -> None:
+        if self.where == "enter":
+            raise RuntimeError("outlet bug")
+
+    def __exit__(self, *exc: object) -> bool:
+        if self.where == "exit":
+            raise RuntimeError("outlet bug")
+        return True  # would swallow the work's errors: an observer's return is ignored
+
+
+async def _run_with_outlet(store: JournalStore, outlet: Outlet) -> RunResult[Any]:
+    factory = lambda run: outlet  # noqa: E731
+    add_outlet_factory(factory)
+    try:
+        model = ScriptedModel([ToolCall("add", {"a": 1, "b": 1}), "2"])
+        return await Agent(model, tools=[add], store=store).run("1+1?")
+    finally:
+        remove_outlet_factory(factory)
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        "run_started",
+        "model_requested",
+        "tool_call_started",
+        "run_finished",
+        "every",
+        "flush",
+        "around",
+        "enter",
+        "exit",
+    ],
+)
+async def test_an_outlet_that_raises_is_logged_once_and_does_not_change_the_run(
+    make_store: Callable[[], JournalStore], where: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = make_store()
+    outlet = _Faulty(where)
+    result = await _run_with_outlet(store, outlet)
+    assert (result.status, result.reason.kind, result.output) == ("completed", "final_answer", "2")
+    assert outlet.seen == [e.type for e in result.events]  # it kept getting every event
+    journaled = await store.load(result.run_id)
+    assert [e.type for e in journaled] == [e.type for e in result.events]
+    assert journaled[-1].type == "run_finished"
+    [info] = await store.list_runs()
+    assert info.status == "completed"
+    assert await store.acquire_lease(result.run_id, "someone else", 10.0)  # released
+    logged = [r for r in caplog.records if "outlet _Faulty failed" in r.getMessage()]
+    assert len(logged) == 1  # once per outlet and run, with the exception
+    assert logged[0].levelname == "ERROR"
+    assert logged[0].exc_info is not None
+    assert str(logged[0].exc_info[1]) == "outlet bug"
+
+
+async def test_a_failing_outlet_factory_is_logged_and_the_run_goes_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def factory(run: object) -> Outlet:
+        raise RuntimeError("factory bug")
+
+    add_outlet_factory(factory)
+    try:
+        result = await Agent(ScriptedModel(["ok"])).run("hi")
+    finally:
+        remove_outlet_factory(factory)
+    assert result.status == "completed"
+    assert any("outlet factory" in r.getMessage() for r in caplog.records)
+
+
+async def test_the_journal_still_fails_the_run_loudly(tmp_path: Path) -> None:
+    class Failing(SQLiteStore):
+        calls = 0
+
+        async def append(self, run_id: str, events: Any, *, owner: str | None = None) -> None:
+            self.calls += 1
+            if self.calls > 1:  # the run's row is written; its next events are not
+                raise JournalError("the disk is gone")
+            await super().append(run_id, events, owner=owner)
+
+    store = Failing(tmp_path / "j.db")
+    with pytest.raises(JournalError, match="the disk is gone"):
+        await Agent(
+            ScriptedModel([ToolCall("add", {"a": 1, "b": 1}), "2"]), tools=[add], store=store
+        ).run("1+1?")
+    await store.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import dataclasses
 import importlib
 import logging
 import os
@@ -84,6 +85,7 @@ from .run import (
     resumed_node,
     valid_sequence,
 )
+from .run._screen import untrusted_sources
 from .tools import RunContext, Tool
 
 __all__ = ["Agent", "RunResult", "RunStream"]
@@ -106,6 +108,7 @@ def _continuation_of(first: RunStarted) -> Continuation | None:
         and not first.history
         and first.history_summary is None
         and not first.handoffs
+        and not first.untrusted
     ):
         return None
     return Continuation(
@@ -114,6 +117,7 @@ def _continuation_of(first: RunStarted) -> Continuation | None:
         first.history_summary,
         first.history_from,
         tuple(first.handoffs),
+        tuple(first.untrusted),
     )
 
 
@@ -275,6 +279,15 @@ class Agent(Generic[DepsT, OutputT]):
         if output_retries < 0:
             raise ConfigError(f"output_retries must be >= 0, got {output_retries}")
         self.output_retries = output_retries
+        if (
+            isinstance(max_result_chars, bool)
+            or not isinstance(max_result_chars, int)
+            or max_result_chars < 1
+        ):
+            raise ConfigError(
+                f"max_result_chars must be an int of at least 1 (20000 by default), "
+                f"got {max_result_chars!r}"
+            )
         self.max_result_chars = max_result_chars
         self.name = name
         self.deps_type = deps_type
@@ -423,6 +436,11 @@ class Agent(Generic[DepsT, OutputT]):
                 if done and not known:  # its usage, charged to the caller before a crash
                     ctx.tracker.restore(result.usage)
                 return result
+        caller = current_scope()
+        if isinstance(caller, Run):  # the task was written after the caller read these
+            untrusted = tuple(untrusted_sources(caller))
+            if untrusted:
+                earlier = dataclasses.replace(earlier or _NO_EARLIER, untrusted=untrusted)
         run = self._new_run(
             prompt, ctx.deps, parent=ctx, store=store, new_id=run_id, earlier=earlier, budget=budget
         )
@@ -482,6 +500,9 @@ class Agent(Generic[DepsT, OutputT]):
         state.prompt_index = 1 + len(earlier.turns)
         state.session, state.history_from = earlier.session, earlier.summarized
         state.handoffs = list(earlier.handoffs)
+        if earlier.untrusted:
+            state.output_from = frozenset(earlier.untrusted)
+            state.untrusted_prompt = True
         state.results_cap = self.keep_events
         if earlier.summary is not None:
             state.summary, state.system_base = earlier.summary, system
@@ -512,6 +533,7 @@ class Agent(Generic[DepsT, OutputT]):
                 history_summary=earlier.summary,
                 history_from=earlier.summarized,
                 handoffs=list(earlier.handoffs),
+                untrusted=list(earlier.untrusted),
                 parent_call_id=parent.tool_call_id if parent is not None else None,
             )
         return run

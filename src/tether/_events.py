@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, TypeAdapter
+from pydantic import Field, TypeAdapter, ValidationError
 
 from ._errors import JournalError
 from ._messages import (
@@ -169,6 +169,10 @@ class RunStarted(_EventBase):
     history_summary: str | None = None
     history_from: int = 0
     handoffs: list[str] = field(default_factory=list)
+    untrusted: list[str] = field(default_factory=list)
+    """The tools of the calling run whose untrusted output came before this run's prompt
+    (a sub-agent's task written by a model that had read a page): the injection policy
+    counts the prompt as untrusted content."""
     type: Literal["run_started"] = "run_started"
 
 
@@ -508,14 +512,54 @@ def load_event(data: dict[str, Any] | str | bytes) -> StreamEvent:
     """Rebuild an event from :func:`dump_event` output (a dict or its JSON text).
 
     Raises:
-        JournalError: the record has no schema version, or one this tether does not know.
+        JournalError: the record is not an event: not JSON, not an object, no schema
+            version or one this tether does not know, an unknown type, or fields that
+            do not fit its type. The message names the record's type and the problem.
     """
-    record: dict[str, Any] = json.loads(data) if isinstance(data, str | bytes) else dict(data)
+    if isinstance(data, str | bytes):
+        try:
+            data = json.loads(data)
+        except ValueError as exc:  # JSONDecodeError, or bytes that are not UTF-8
+            raise JournalError(f"an event record is not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise JournalError(
+            f"an event record is a JSON object, got {type(data).__name__}: {_clip(data)}"
+        )
+    record: dict[str, Any] = dict(data)
+    kind = record.get("type")
     version = record.pop("v", None)
+    if type(version) is not int:  # (a bool is not a version either)
+        what = "no schema version" if version is None else f"the schema version {_clip(version)}"
+        raise JournalError(
+            f'an event record of type {kind!r} has {what} (its "v" is a whole number '
+            "in every record tether writes): it is damaged, or was not written by tether"
+        )
     if version not in _READABLE_VERSIONS:
         raise JournalError(
             f"event schema version {version!r} is not supported by this tether "
             f"(it reads version {EVENT_SCHEMA_VERSION}); upgrade tether to read this journal"
         )
-    event: StreamEvent = _adapter().validate_python(record)
+    try:
+        event: StreamEvent = _adapter().validate_python(record)
+    except ValidationError as exc:
+        raise JournalError(_invalid(kind, exc)) from None
     return event
+
+
+def _clip(value: object, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _invalid(kind: object, exc: ValidationError) -> str:
+    """What is wrong with a record, in a few words (its values left out)."""
+    errors = exc.errors(include_url=False, include_input=False)
+    if errors[0]["type"] == "union_tag_invalid":
+        return f"an event record has an unknown type {kind!r}"
+    if errors[0]["type"] == "union_tag_not_found":
+        return 'an event record has no "type"'
+    said = [f"{'.'.join(str(p) for p in e['loc'][1:]) or 'value'}: {e['msg']}" for e in errors[:3]]
+    if len(errors) > 3:
+        more = len(errors) - 3
+        said.append(f"and {more} more problem{'s' if more > 1 else ''}")
+    return f"an event record of type {kind!r} is not valid: {'; '.join(said)}"

@@ -57,6 +57,9 @@ class Continuation:
     summary: str | None = None
     summarized: int = 0
     handoffs: tuple[str, ...] = ()
+    untrusted: tuple[str, ...] = ()
+    """The caller's untrusted tool output that came before this run's prompt was written
+    (a sub-agent's task): the prompt is then untrusted content too."""
 
 
 class SubResult(Protocol):

@@ -19,7 +19,8 @@ from tether._agent import Agent, RunResult
 from tether._errors import ConfigError, JournalError, TetherError
 from tether._events import RunStarted
 from tether._text import plain_text
-from tether.journal import JournalStore, open_store
+from tether.journal import JournalCheck, JournalStore, open_store
+from tether.journal._store import UnreadableRecord
 from tether.models import resolve_model
 from tether.run import Decision, approve, reject
 
@@ -77,7 +78,9 @@ def runs(
             "--json",
             help="Print one JSON object per run: run_id, agent, status, prompt, created_at, "
             "updated_at, events, parent_run_id, duration_s, cost_usd, usage, reason {kind, "
-            "message, detail}, diagnosis {category, detail, summary}.",
+            "message, detail}, diagnosis {category, detail, summary}. A run whose journal "
+            "has a record that cannot be read keeps its status as stored, with the reason "
+            "kind journal_unreadable (detail: the record's seq).",
         ),
     ] = False,
 ) -> None:
@@ -112,6 +115,8 @@ def _why(row: dict[str, Any]) -> str:
     """The reason's kind, and the diagnosis for a run that did not complete."""
     reason, found = row["reason"], row["diagnosis"]
     why = reason["kind"] if reason else ""
+    if reason and found is None and reason["detail"]:  # a journal that cannot be read
+        return f"{why} ({reason['detail']})"
     if found and found["category"] not in ("completed", "running", why):
         detail = f" ({found['detail']})" if found["detail"] else ""
         why = f"{why}: {found['category']}{detail}" if why else f"{found['category']}{detail}"
@@ -125,11 +130,12 @@ async def _list(
         infos = await store.list_runs(status=status, agent=agent, since=since, limit=limit)
         rows = []
         for info in infos:
-            try:
-                events: list[Any] | None = await store.load(info.run_id)
+            try:  # a damaged record must not hide the other runs: the row says what broke
+                events, unreadable = await store.load_readable(info.run_id)
             except JournalError:  # a run row without events: listed as the store has it
-                events = None
-            rows.append(run_summary(info, events))
+                rows.append(run_summary(info, None))
+                continue
+            rows.append(run_summary(info, events, unreadable))
         return rows
     finally:
         await store.close()
@@ -225,11 +231,22 @@ def _agent_for(journal: JournalStore, events: list[Any], spec: str | None) -> Ag
 
 @app.command()
 def doctor(store: StoreOption = None) -> None:
-    """Check the journal: events without a run, runs without events, missing blobs."""
+    """Check the journal: events without a run, runs without events, missing blobs,
+    records that cannot be read. Exits 1 when anything is wrong."""
     try:
-        found = asyncio.run(_check(_store(store)))
+        found, unreadable = asyncio.run(_check(_store(store)))
     except TetherError as exc:
         raise _fail(str(exc)) from None
+    for record in unreadable:
+        typer.echo(
+            f"unreadable record: run {record.run_id} seq {record.seq} ({record.type}): "
+            f"{' '.join(record.problem.split())}"
+        )
+    if unreadable:
+        typer.echo(
+            "runs with unreadable records cannot be traced, resumed or replayed; restore "
+            "the journal from a backup to read them (the other runs are not affected)"
+        )
     for run_id in found.orphan_runs:
         typer.echo(f"orphaned events: run {run_id} has events but no run row")
     for run_id in found.empty_runs:
@@ -238,14 +255,15 @@ def doctor(store: StoreOption = None) -> None:
         typer.echo(f"missing blob: {digest}")
     if found.unused_blobs:
         typer.echo(f"{found.unused_blobs} blobs no event uses (prune removes them)")
-    if found.ok:
+    sound = found.ok and not unreadable
+    if sound:
         typer.echo("the journal is sound")
-    raise typer.Exit(0 if found.ok else 1)
+    raise typer.Exit(0 if sound else 1)
 
 
-async def _check(store: JournalStore) -> Any:
+async def _check(store: JournalStore) -> tuple[JournalCheck, list[UnreadableRecord]]:
     try:
-        return await store.check()
+        return await store.check(), await store.unreadable_records()
     finally:
         await store.close()
 

@@ -40,6 +40,7 @@ from tether._events import (
 from tether._text import plain_text
 from tether._usage import Usage
 from tether.journal import RunInfo
+from tether.journal._store import UnreadableRecord
 from tether.run import Diagnosis, diagnose
 
 __all__ = ["run_summary", "trace_tree"]
@@ -121,8 +122,16 @@ def _ending(events: Sequence[Event]) -> dict[str, Any]:
     }
 
 
-def run_summary(info: RunInfo, events: Sequence[Event] | None) -> dict[str, Any]:
-    """One line of ``tether runs --json``: the store's row, how the run ended and why."""
+def run_summary(
+    info: RunInfo,
+    events: Sequence[Event] | None,
+    unreadable: Sequence[UnreadableRecord] = (),
+) -> dict[str, Any]:
+    """One line of ``tether runs --json``: the store's row, how the run ended and why.
+
+    A run with ``unreadable`` records keeps the row's status, with a reason that names
+    the first of them: what the rest of its journal says may be incomplete.
+    """
     row: dict[str, Any] = {
         "run_id": info.run_id,
         "agent": info.agent,
@@ -138,7 +147,16 @@ def run_summary(info: RunInfo, events: Sequence[Event] | None) -> dict[str, Any]
         "reason": None,
         "diagnosis": None,
     }
-    if events:
+    if unreadable:
+        first = unreadable[0]
+        more = f" (and {len(unreadable) - 1} more)" if len(unreadable) > 1 else ""
+        row["reason"] = {
+            "kind": "journal_unreadable",
+            "message": f"Its journal has an unreadable record at seq {first.seq} "
+            f"({first.type}){more}: {first.problem}. `tether doctor` lists them.",
+            "detail": f"seq {first.seq}",
+        }
+    elif events:
         ending = _ending(events)
         d = diagnose(events)
         row.update(

@@ -141,6 +141,20 @@ def _check_ours(conn: sqlite3.Connection, path: Path) -> int:
     return int(version)
 
 
+def _to_wal(conn: sqlite3.Connection) -> None:
+    """Switch the file to WAL. SQLite answers "locked" at once, without waiting, while
+    another process that opens the same new file holds it for a moment: try again."""
+    deadline = time.monotonic() + 10.0
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
 def _migrate(conn: sqlite3.Connection, path: Path) -> None:
     version = _check_ours(conn, path)
     if version > SCHEMA_VERSION:
@@ -216,7 +230,7 @@ class SQLiteStore(JournalStore):
         try:
             conn.execute("PRAGMA busy_timeout=10000")  # first: another process may be here
             _check_ours(conn, path)  # before anything is changed in a foreign file
-            conn.execute("PRAGMA journal_mode=WAL")
+            _to_wal(conn)
             conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
             _migrate(conn, path)
         except BaseException:

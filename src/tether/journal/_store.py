@@ -14,6 +14,7 @@ import hashlib
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -34,6 +35,7 @@ __all__ = [
     "RunLocked",
     "Session",
     "Turn",
+    "UnreadableRecord",
 ]
 
 
@@ -143,6 +145,27 @@ class JournalCheck:
 
 
 @dataclass(frozen=True, slots=True)
+class UnreadableRecord:
+    """A journal record that does not read back as an event (damaged, or written by
+    another version of tether).
+
+    Attributes:
+        run_id: the run whose journal holds it.
+        seq: its sequence number.
+        type: the event type its row names.
+        problem: what is wrong with it.
+    """
+
+    run_id: str
+    seq: int
+    type: str
+    problem: str
+
+    def __str__(self) -> str:
+        return f"event {self.seq} ({self.type}) of run {self.run_id} cannot be read: {self.problem}"
+
+
+@dataclass(frozen=True, slots=True)
 class Record:
     """An event as stored: its sequence number, type and JSON text (blobs referenced)."""
 
@@ -234,22 +257,53 @@ def encode(events: Sequence[Event]) -> tuple[list[Record], dict[str, str]]:
     return records, blobs
 
 
+# Set by JournalStore.load_readable: decode collects unreadable records here and skips
+# them instead of raising (the stores call decode; this reaches it through their load).
+_SKIPPING: ContextVar[list[UnreadableRecord] | None] = ContextVar("_SKIPPING", default=None)
+
+_DAMAGED = (
+    "the journal is damaged there: `tether doctor` lists every unreadable record; restore "
+    "the journal from a backup to read this run (the journal's other runs are not affected)"
+)
+
+
 def decode(records: Sequence[Record], blobs: dict[str, str], run_id: str = "") -> list[Event]:
-    """Records back into events (refuses unknown schema versions)."""
+    """Records back into events.
+
+    Raises:
+        JournalError: a record does not read back as an event (an unknown schema
+            version, a damaged record): the message names it and says what to do.
+            Within :meth:`JournalStore.load_readable` such records are skipped instead.
+    """
     events: list[Event] = []
     for r in records:
         try:
             raw = json.loads(r.data)
         except ValueError as exc:
-            raise JournalError(
-                f"event {r.seq} ({r.type}) of run {run_id} is not valid JSON ({exc}); the "
-                "journal is damaged: `tether doctor` lists what else is wrong"
-            ) from None
-        escaped = isinstance(raw, dict) and isinstance(raw.get("v"), int)
-        escaped = escaped and raw["v"] >= _ESCAPING_FROM
-        event = load_event(_inline_blobs(raw, blobs, escaped))
+            _unreadable(UnreadableRecord(run_id, r.seq, r.type, f"it is not valid JSON ({exc})"))
+            continue
+        version = raw.get("v") if isinstance(raw, dict) else None
+        escaped = type(version) is int and version >= _ESCAPING_FROM
+        try:
+            event = load_event(_inline_blobs(raw, blobs, escaped))
+        except JournalError as exc:
+            newer = type(version) is int and version > EVENT_SCHEMA_VERSION
+            _unreadable(UnreadableRecord(run_id, r.seq, r.type, str(exc)), newer=newer)
+            continue
+        except (ValueError, TypeError, AttributeError) as exc:  # markers that do not fit
+            problem = f"its blob or escape markers are malformed ({type(exc).__name__}: {exc})"
+            _unreadable(UnreadableRecord(run_id, r.seq, r.type, problem))
+            continue
         events.append(event)  # type: ignore[arg-type]
     return events
+
+
+def _unreadable(record: UnreadableRecord, *, newer: bool = False) -> None:
+    """Skip the record when reading past damage, else refuse it with a JournalError."""
+    skipped = _SKIPPING.get()
+    if skipped is None:
+        raise JournalError(str(record) if newer else f"{record}; {_DAMAGED}")
+    skipped.append(record)
 
 
 def blob_refs(records: Sequence[Record]) -> set[str]:
@@ -257,7 +311,11 @@ def blob_refs(records: Sequence[Record]) -> set[str]:
     refs: set[str] = set()
     for r in records:
         if '"$blob"' in r.data:
-            _collect(json.loads(r.data), refs)
+            try:
+                value = json.loads(r.data)
+            except ValueError:  # a damaged record: decode reports it
+                continue
+            _collect(value, refs)
     return refs
 
 
@@ -276,7 +334,12 @@ def _collect(value: Any, refs: set[str]) -> None:
 
 def same_record(stored: str, new: str) -> bool:
     """True when two stored forms of an event are the same event."""
-    return stored == new or json.loads(stored) == json.loads(new)
+    if stored == new:
+        return True
+    try:
+        return bool(json.loads(stored) == json.loads(new))
+    except ValueError:  # a damaged stored record is not the event being written
+        return False
 
 
 class JournalStore(ABC):
@@ -313,6 +376,35 @@ class JournalStore(ABC):
         Raises:
             JournalError: the run is unknown, or a record has an unknown schema version.
         """
+
+    async def load_readable(self, run_id: str) -> tuple[list[Event], list[UnreadableRecord]]:
+        """A run's events that can be read, in order, and the records that cannot.
+
+        For tools that show a damaged journal (``tether runs``, ``tether doctor``): the
+        unreadable records are skipped, so the events may have gaps. Running, resuming
+        and replaying a run use :meth:`load`, which refuses such a journal.
+
+        Raises:
+            JournalError: the run is unknown.
+        """
+        skipped: list[UnreadableRecord] = []
+        token = _SKIPPING.set(skipped)
+        try:
+            events = await self.load(run_id)
+        finally:
+            _SKIPPING.reset(token)
+        return events, skipped
+
+    async def unreadable_records(self) -> list[UnreadableRecord]:
+        """Every record of every run that does not read back as an event (what
+        ``tether doctor`` reports besides :meth:`check`). Reads the whole journal."""
+        found: list[UnreadableRecord] = []
+        for info in await self.list_runs(limit=_EVERY_RUN):
+            try:
+                found += (await self.load_readable(info.run_id))[1]
+            except JournalError:  # a run row without events: check() reports it
+                continue
+        return found
 
     @abstractmethod
     async def list_runs(
@@ -416,6 +508,9 @@ class JournalStore(ABC):
     async def close(self) -> None:
         """Release connections."""
 
+
+_EVERY_RUN = 2**62
+"""A listing limit no journal reaches."""
 
 LIVE_GRACE = 60.0
 """Seconds after its last write during which a running run without a lease is left

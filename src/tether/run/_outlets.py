@@ -9,14 +9,21 @@ An outlet may also give a context to enter while the work an event begins runs
 (:meth:`Outlet.around`: a tracer makes its span current there), and code that wants
 an outlet on every run in the process (``tether.tracing.instrument``) registers a
 factory with :func:`add_outlet_factory`. Neither costs anything when unused.
+
+An outlet observes a run; it never changes it. When an outlet (a tracer, a metrics
+exporter) raises from ``emit``, ``flush`` or ``around``, or a factory raises, the
+error is logged (the first time, per outlet and run) and the run goes on as if the
+outlet were not there. Only an :attr:`Outlet.essential` outlet fails the run: the
+journal, which is what makes a run durable.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from typing import Any
+from typing import Any, ClassVar
 
 from tether._events import Event, StreamEvent, TextDelta
 from tether.journal import JournalStore
@@ -31,9 +38,19 @@ __all__ = [
     "remove_outlet_factory",
 ]
 
+log = logging.getLogger("tether")
+
 
 class Outlet:
-    """Where a run's events go. Subclass it and override what you need."""
+    """Where a run's events go. Subclass it and override what you need.
+
+    An outlet that raises is logged and left out of the run's outcome (see the module
+    docstring), unless it is :attr:`essential`.
+    """
+
+    essential: ClassVar[bool] = False
+    """True when the run must fail if this outlet does (the journal: without it the run
+    is not durable); False (the default) when its failures are logged and the run goes on."""
 
     def emit(self, event: StreamEvent) -> None:
         """Take one event (text deltas included) as it is recorded. Must not block."""
@@ -74,12 +91,30 @@ def factory_outlets(run: Any) -> list[Outlet]:
     """The outlets the registered factories make for a new run (none registered: none)."""
     if not _factories:
         return []
-    made = (factory(run) for factory in tuple(_factories))
-    return [outlet for outlet in made if outlet is not None]
+    made: list[Outlet] = []
+    for factory in tuple(_factories):
+        try:
+            outlet = factory(run)
+        except Exception:
+            log.exception(
+                "tether: the outlet factory %r failed for run %s; the run goes on without its "
+                "outlet",
+                factory,
+                getattr(run, "run_id", "?"),
+            )
+            continue
+        if outlet is not None:
+            made.append(outlet)
+    return made
 
 
 class StreamOutlet(Outlet):
-    """Hands every event, text deltas included, to a callable (a queue's ``put_nowait``)."""
+    """Hands every event, text deltas included, to a callable (a queue's ``put_nowait``).
+
+    It is :attr:`~Outlet.essential`: it is how ``run_stream``'s caller sees the run.
+    """
+
+    essential = True
 
     __slots__ = ("_sink",)
 
@@ -95,8 +130,11 @@ class JournalOutlet(Outlet):
     """Writes a run's journal events to a store at each flush, in order, each once.
 
     Text deltas are not journaled. Flushes are serialised, so parallel tool calls
-    that flush at once never write an event twice or out of order.
+    that flush at once never write an event twice or out of order. It is
+    :attr:`~Outlet.essential`: a run whose journal cannot be written fails.
     """
+
+    essential = True
 
     __slots__ = ("_lock", "_pending", "owner", "run_id", "store")
 

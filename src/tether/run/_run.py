@@ -8,6 +8,7 @@ budget tracker, the run id and the deps.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Sequence
 from contextlib import AbstractContextManager, ExitStack, nullcontext
@@ -30,6 +31,8 @@ __all__ = ["Run"]
 
 E = TypeVar("E")
 
+log = logging.getLogger("tether")
+
 
 _NONE: frozenset[str] = frozenset()
 _NOTHING = nullcontext()
@@ -38,6 +41,40 @@ _NOTHING = nullcontext()
 def _scopes(outlet: Outlet) -> bool:
     """Whether an outlet gives contexts to enter around work (overrides ``around``)."""
     return type(outlet).around is not Outlet.around
+
+
+class _Guarded:
+    """An outlet's context entered so that its failures are logged, not the run's.
+
+    Its ``__exit__`` never suppresses the work's own exception: an outlet observes."""
+
+    __slots__ = ("_cm", "_entered", "_event", "_outlet", "_run")
+
+    def __init__(
+        self, run: Run, outlet: Outlet, cm: AbstractContextManager[object], event: StreamEvent
+    ) -> None:
+        self._run = run
+        self._outlet = outlet
+        self._cm = cm
+        self._event = event
+        self._entered = False
+
+    def __enter__(self) -> None:
+        try:
+            self._cm.__enter__()
+        except Exception as exc:
+            self._run.outlet_failed(self._outlet, "around", self._event, exc)
+        else:
+            self._entered = True
+
+    def __exit__(self, *exc: Any) -> None:
+        if not self._entered:
+            return
+        try:
+            self._cm.__exit__(*exc)
+        except Exception as error:
+            if error is not exc[1]:  # (re-raising the work's own error is no failure)
+                self._run.outlet_failed(self._outlet, "around", self._event, error)
 
 
 class _All:
@@ -92,6 +129,7 @@ class Run:
     """
 
     __slots__ = (
+        "broken",
         "config",
         "deps",
         "events",
@@ -143,6 +181,8 @@ class Run:
         self.secrets: set[str] | frozenset[str] = _NONE
         # (a set of its own only once a secret is handed to a tool: most runs have none)
         """Secret values this run has handed to tools: redacted wherever they are repeated."""
+        self.broken: list[Outlet] | None = None
+        """The outlets that failed in this run (logged once each), once one has."""
 
     # --- the run scope ----------------------------------------------------------------------
 
@@ -176,8 +216,33 @@ class Run:
             handler(self.state, event)
         if self.outlets:
             for outlet in self.outlets:
-                outlet.emit(event)  # type: ignore[arg-type]
+                try:  # (free in the loop until an outlet raises)
+                    outlet.emit(event)  # type: ignore[arg-type]
+                except Exception as exc:
+                    if getattr(outlet, "essential", False):
+                        raise
+                    self.outlet_failed(outlet, "emit", event, exc)  # type: ignore[arg-type]
         return event
+
+    def outlet_failed(
+        self, outlet: Outlet, what: str, event: StreamEvent | None, exc: Exception
+    ) -> None:
+        """Log an outlet's failure, the first one of each outlet in this run; the run goes
+        on as if the outlet were not there (an outlet observes a run, never changes it)."""
+        if self.broken is None:
+            self.broken = []
+        if any(o is outlet for o in self.broken):
+            return
+        self.broken.append(outlet)
+        log.error(
+            "tether: the outlet %s failed in %s(%s) of run %s; the run goes on (this "
+            "outlet's further failures in this run are not logged)",
+            type(outlet).__qualname__,
+            what,
+            "" if event is None else event.type,
+            self.run_id,
+            exc_info=exc,
+        )
 
     def adopt(self, events: Sequence[StreamEvent]) -> None:
         """Take a journal's events as this run's past (a resume): fold them, emit nothing."""
@@ -188,9 +253,15 @@ class Run:
             self.seq = events[-1].seq + 1
 
     async def flush(self) -> None:
-        """Make the events recorded so far durable in every outlet."""
+        """Make the events recorded so far durable in every outlet (an essential outlet's
+        failure is raised; another's is logged)."""
         for outlet in self.outlets:
-            await outlet.flush()
+            try:
+                await outlet.flush()
+            except Exception as exc:
+                if getattr(outlet, "essential", False):
+                    raise
+                self.outlet_failed(outlet, "flush", None, exc)
 
     def add_outlet(self, outlet: Outlet) -> None:
         """Send this run's events from now on to ``outlet`` as well."""
@@ -204,11 +275,22 @@ class Run:
         if not self.scoped:
             return _NOTHING
         if len(self.scoped) == 1:  # the usual case: one tracer
-            return self.scoped[0].around(event) or _NOTHING
-        found = [cm for o in self.scoped if (cm := o.around(event)) is not None]
+            return self._around(self.scoped[0], event) or _NOTHING
+        found = [cm for o in self.scoped if (cm := self._around(o, event)) is not None]
         if not found:
             return _NOTHING
         return found[0] if len(found) == 1 else _All(found)
+
+    def _around(self, outlet: Outlet, event: StreamEvent) -> AbstractContextManager[object] | None:
+        """The outlet's context for ``event``, guarded unless the outlet is essential."""
+        if getattr(outlet, "essential", False):
+            return outlet.around(event)
+        try:
+            cm = outlet.around(event)
+        except Exception as exc:
+            self.outlet_failed(outlet, "around", event, exc)
+            return None
+        return None if cm is None else _Guarded(self, outlet, cm, event)
 
     def _scrub(self, value: Any) -> Any:
         if isinstance(value, str):
@@ -319,7 +401,12 @@ class Run:
                     delta=item,
                 )
                 for outlet in self.outlets:
-                    outlet.emit(delta)
+                    try:
+                        outlet.emit(delta)
+                    except Exception as exc:
+                        if getattr(outlet, "essential", False):
+                            raise
+                        self.outlet_failed(outlet, "emit", delta, exc)
             else:
                 final = item
         if final is None:

@@ -35,7 +35,7 @@ from tether.tools import Tool
 from ._guardrails import Guardrail, Tripped
 from ._run import Run
 
-__all__ = ["POLICY_NAME", "check_all", "gate"]
+__all__ = ["POLICY_NAME", "check_all", "gate", "untrusted_sources"]
 
 POLICY_NAME = "injection_policy"
 _MIN_CHARS = 4  # shorter values ("yes", "1") appear everywhere and say nothing of origin
@@ -92,7 +92,14 @@ def _untrusted(r: Run) -> tuple[list[str], list[str]]:
         contents.extend(res.content for res in st.results if untrusted(res.call.name))
         if st.summary:
             contents.append(st.summary)
+        if st.untrusted_prompt:
+            contents.append(r.prompt)
     return names, contents
+
+
+def untrusted_sources(r: Run) -> list[str]:
+    """The tools whose untrusted output has entered the run ``r`` (by name)."""
+    return _untrusted(r)[0]
 
 
 def _values(value: Any) -> Iterator[str]:
@@ -110,7 +117,9 @@ def _values(value: Any) -> Iterator[str]:
 
 def _tainted(r: Run, call: ToolCall, contents: list[str]) -> str | None:
     """The first argument value found in untrusted content but not in trusted text."""
-    trusted = (r.prompt + "\n" + r.config.instructions).casefold()
+    # A prompt written after untrusted output (a sub-agent's task) vouches for nothing.
+    prompt = "" if r.state.untrusted_prompt else r.prompt
+    trusted = (prompt + "\n" + r.config.instructions).casefold()
     args = call.parsed_arguments()
     for value in _values(args):
         v = value.casefold()

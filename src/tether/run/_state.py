@@ -91,6 +91,8 @@ class RunState:
         output_from: the names of the tools whose output entered the run (kept when
             working memory drops or summarises the results themselves: the injection
             policy reads it).
+        untrusted_prompt: True when the run's prompt was written after untrusted tool
+            output (a sub-agent's task from a caller that had read a page).
     """
 
     messages: list[Message]
@@ -130,6 +132,7 @@ class RunState:
     context_sent: int | None = None
     results_cap: int | None = None
     output_from: frozenset[str] = frozenset()
+    untrusted_prompt: bool = False
     sub_runs: dict[str, SubRunEnded] = field(default_factory=dict)
     handoff: SubRunEnded | None = None
     handing_to: str | None = None
