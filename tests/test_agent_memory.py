@@ -167,6 +167,9 @@ def test_memory_settings_are_checked(tmp_path: Any) -> None:
         LongTermMemory("memory.db", namespace="n")  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="namespace is a str"):
         LongTermMemory(store, namespace=42)  # type: ignore[arg-type]
+    for bad in [("",), (), "a//b", ("x\ud800",)]:
+        with pytest.raises(ConfigError, match=r"LongTermMemory\.namespace: "):
+            LongTermMemory(store, namespace=bad)
     with pytest.raises(ConfigError, match=r"kinds: kinds=\(\) matches nothing"):
         LongTermMemory(store, namespace="n", kinds=())
     with pytest.raises(ConfigError, match="kinds: memory kind 'Fact' must be a lower-case"):

@@ -65,7 +65,7 @@ class LongTermMemory:
     _tools: list[Tool] = field(default_factory=list, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        from tether.memory import MemoryStore  # the optional memory extra
+        from tether.memory import MemoryStore, namespace_of  # the optional memory extra
         from tether.memory._types import check_kinds
 
         if not isinstance(self.store, MemoryStore):
@@ -83,6 +83,11 @@ class LongTermMemory:
                 "LongTermMemory.namespace is a str, a tuple of str, or a function of deps; "
                 f"got {self.namespace!r}"
             )
+        if not callable(self.namespace):
+            try:
+                namespace_of(self.namespace)
+            except ConfigError as exc:
+                raise ConfigError(f"LongTermMemory.namespace: {exc}") from None
         try:
             object.__setattr__(self, "kinds", check_kinds(self.kinds))  # a str is one kind
         except ConfigError as exc:
