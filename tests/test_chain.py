@@ -290,3 +290,30 @@ def test_bad_settings_are_refused() -> None:
     with pytest.raises(ConfigError, match="degrade_at"):
         FallbackModel([answering("a", "a")], degrade_at=1.5)
     assert FallbackModel([answering("a", "a"), answering("b", "b")]).name == "fallback(a, b)"
+
+
+class _Closing(ScriptedModel):
+    """A scripted model that notes when, and on which loop, it is closed."""
+
+    def __init__(self, script: list[str]) -> None:
+        super().__init__(script)
+        self.closed_on: list[asyncio.AbstractEventLoop] = []
+        self.asked_on: list[asyncio.AbstractEventLoop] = []
+
+    async def request(self, messages: Sequence[Message], params: ModelParams) -> ModelResponse:
+        self.asked_on.append(asyncio.get_running_loop())
+        return await super().request(messages, params)
+
+    async def aclose(self) -> None:
+        self.closed_on.append(asyncio.get_running_loop())
+
+
+def test_run_sync_closes_every_model_s_clients_before_its_loop_ends() -> None:
+    # A provider's client left to a closed loop logs "Event loop is closed" when it is
+    # collected: run_sync closes them through the wrappers, on the run's own loop.
+    first, second = _Closing(["a"]), _Closing(["b"])
+    agent = Agent(RetryingModel(FallbackModel([first, second])))
+    assert agent.run_sync("hi").output == "a"
+    assert first.closed_on == first.asked_on
+    assert len(second.closed_on) == 1
+    assert second.closed_on[0] is first.asked_on[0]

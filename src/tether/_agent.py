@@ -10,7 +10,7 @@ import importlib
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar, cast
 
@@ -930,9 +930,20 @@ class Agent(Generic[DepsT, OutputT]):
             asyncio.get_running_loop()
         except RuntimeError:
             return asyncio.run(
-                self.run(prompt, deps=deps, parent=parent, session=session, history=history)
+                self._run_and_close(
+                    self.run(prompt, deps=deps, parent=parent, session=session, history=history)
+                )
             )
         raise UsageError("run_sync() was called inside an event loop; use `await agent.run(...)`")
+
+    async def _run_and_close(self, work: Awaitable[RunResult[OutputT]]) -> RunResult[OutputT]:
+        """``work``, then the model's clients closed while their loop still runs (a
+        client left to a closed loop logs "Event loop is closed" when collected)."""
+        try:
+            return await work
+        finally:
+            with contextlib.suppress(Exception):
+                await self.model.aclose()
 
     def run_stream(
         self,

@@ -127,6 +127,12 @@ class Model(ABC):
         estimate with the input tokens that responses report)."""
         return None
 
+    async def aclose(self) -> None:
+        """Close what the model holds open for the running event loop (an HTTP client's
+        connections); nothing by default. ``Agent.run_sync`` calls it before its loop
+        ends, so no client is left to a closed loop."""
+        return None
+
     @abstractmethod
     async def request(self, messages: Sequence[Message], params: ModelParams) -> ModelResponse:
         """Answer the conversation so far."""
@@ -216,6 +222,10 @@ class WrapperModel(Model):
     def count_tokens(self, text: str) -> int | None:
         """Counted with the inner model's tokenizer."""
         return self.model.count_tokens(text)
+
+    async def aclose(self) -> None:
+        """Close the inner model's connections."""
+        await self.model.aclose()
 
     async def request(self, messages: Sequence[Message], params: ModelParams) -> ModelResponse:
         """Ask the inner model."""

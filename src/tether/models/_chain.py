@@ -99,6 +99,11 @@ class FallbackModel(Model):
         """Every model's secret values."""
         return frozenset().union(*(m.secret_values() for m in self.models))
 
+    async def aclose(self) -> None:
+        """Close every model's connections."""
+        for m in self.models:
+            await m.aclose()
+
     def _place(self) -> _Place | None:
         run = current_scope()
         if run is None:
