@@ -52,6 +52,18 @@ def basic() -> MCPServer:
     return server
 
 
+def dotted() -> MCPServer:
+    """A server whose tool's name has a dot, as some servers name theirs."""
+    server = MCPServer("dotted", log_level="CRITICAL")
+
+    @server.tool(name="notes.count")
+    def notes_count(text: str) -> int:
+        """Count the words of a note."""
+        return len(text.split())
+
+    return server
+
+
 def crash() -> MCPServer:
     """A server whose ``die`` tool kills its own process."""
     server = MCPServer("crash", log_level="CRITICAL")
@@ -166,6 +178,7 @@ def not_mcp() -> None:
 
 KINDS = {
     "basic": basic,
+    "dotted": dotted,
     "crash": crash,
     "hang": hang,
     "changing": changing,

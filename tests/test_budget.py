@@ -13,6 +13,7 @@ from tether import (
     Budget,
     BudgetExhausted,
     BudgetWarning,
+    ConfigError,
     Message,
     ModelResponse,
     RunContext,
@@ -170,3 +171,52 @@ def test_bad_budget_values_are_refused() -> None:
         Budget(warn_at=0)
     with pytest.raises(ValueError, match="max_steps"):
         Budget(max_steps=-1)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("max_steps", float("nan")),
+        ("max_steps", "5"),
+        ("max_steps", True),
+        ("max_steps", 0),
+        ("max_steps", 2.5),
+        ("max_model_calls", 0),
+        ("max_tool_calls", False),
+        ("max_input_tokens", float("inf")),
+        ("max_output_tokens", "100"),
+        ("max_cost_usd", float("nan")),
+        ("max_cost_usd", 0),
+        ("max_cost_usd", True),
+        ("max_cost_usd", "0.5"),
+        ("max_seconds", float("inf")),
+        ("max_seconds", -1.0),
+        ("max_seconds", 0.0),
+        ("warn_at", float("nan")),
+        ("warn_at", "0.5"),
+        ("warn_at", True),
+    ],
+)
+def test_a_limit_of_the_wrong_kind_or_range_is_a_config_error(field: str, value: object) -> None:
+    with pytest.raises(ConfigError, match=field) as info:
+        Budget(**{field: value})  # type: ignore[arg-type]
+    assert isinstance(info.value, ValueError)
+
+
+def test_whole_counts_positive_amounts_and_none_are_accepted() -> None:
+    budget = Budget(
+        max_steps=1,
+        max_model_calls=None,
+        max_tool_calls=3,
+        max_input_tokens=10**12,
+        max_cost_usd=0.01,
+        max_seconds=5,
+        warn_at=1,
+    )
+    assert budget.limits() == [
+        ("steps", 1),
+        ("tool_calls", 3),
+        ("input_tokens", 10**12),
+        ("cost_usd", 0.01),
+        ("seconds", 5),
+    ]

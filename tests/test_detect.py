@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import pytest
 
 from helpers import of_type
 from tether import (
     Agent,
+    ConfigError,
     LoopDetected,
     LoopPolicy,
     Message,
@@ -184,3 +188,99 @@ def test_the_monitor_stays_bounded_over_a_very_long_run() -> None:
         mon.on_call(ToolCall("lookup", {"key": 3 * _REMEMBERED - 1}, f"r{j}")) for j in range(3)
     ]
     assert any(d is not None and d.kind == "repeated_call" for d in again)
+
+
+async def test_distinct_calls_with_the_same_confirmation_are_progress() -> None:
+    saved: dict[str, str] = {}
+
+    def save(key: str, value: str) -> str:
+        """Save a value under a key."""
+        saved[key] = value
+        return "saved"
+
+    calls = [ToolCall("save", {"key": f"k{i}", "value": f"v{i}"}) for i in range(8)]
+    result = await Agent(ScriptedModel([*calls, "all saved"]), tools=[save]).run("q")
+    assert (result.status, result.output) == ("completed", "all saved")
+    assert of_type(result, LoopDetected) == []
+    assert sorted(saved) == [f"k{i}" for i in range(8)]
+
+
+def test_the_same_confirmation_from_the_same_call_is_still_stale() -> None:
+    mon = ProgressMonitor(LoopPolicy(repeat_threshold=100))
+    found = []
+    for i in range(4):
+        call = ToolCall("save", {"key": "k", "value": "v"}, f"c{i}")
+        assert mon.on_call(call) is None
+        found.append(mon.on_result(call, "saved"))
+    assert [d.kind if d else None for d in found] == [None, None, None, "stale_results"]
+
+
+def _poller(statuses: list[str]) -> Any:
+    replies: Iterator[str] = iter(statuses)
+
+    def status(job: str) -> str:
+        """A job's status."""
+        return f"{job}: {next(replies)}"
+
+    return status
+
+
+async def test_a_polled_call_whose_result_changes_is_progress() -> None:
+    status = _poller(["queued", "running", "running", "done"])
+    model = ScriptedModel([ToolCall("status", {"job": "j"})] * 4 + ["finished"])
+    result = await Agent(model, tools=[status]).run("poll")
+    assert (result.status, result.output) == ("completed", "finished")
+    assert of_type(result, LoopDetected) == []
+
+
+async def test_a_poll_whose_result_stops_changing_is_still_a_loop() -> None:
+    status = _poller(["queued"] + ["running"] * 20)
+    model = ScriptedModel([ToolCall("status", {"job": "j"})] * 20 + ["final"])
+    result = await Agent(model, tools=[status]).run("poll")
+    assert result.status == "gave_up"
+    assert result.reason.kind == "loop_detected"
+    assert result.usage.tool_calls < 8
+
+
+async def test_alternating_calls_whose_results_change_are_not_a_cycle() -> None:
+    jobs = {"a": iter(["queued", "running", "done"]), "b": iter(["queued", "running", "done"])}
+
+    def status(job: str) -> str:
+        """A job's status."""
+        return f"{job}: {next(jobs[job])}"
+
+    a, b = ToolCall("status", {"job": "a"}), ToolCall("status", {"job": "b"})
+    result = await Agent(ScriptedModel([a, b] * 3 + ["both done"]), tools=[status]).run("q")
+    assert (result.status, result.output) == ("completed", "both done")
+    assert of_type(result, LoopDetected) == []
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("enabled", "yes"),
+        ("repeat_threshold", -1),
+        ("repeat_threshold", 0),
+        ("repeat_threshold", 1),
+        ("repeat_threshold", 2.5),
+        ("repeat_threshold", True),
+        ("max_cycle_period", 0),
+        ("stale_threshold", 0),
+        ("stale_threshold", "3"),
+        ("replan_threshold", 0),
+        ("replan_similarity", 0),
+        ("replan_similarity", 1.5),
+        ("replan_similarity", float("nan")),
+        ("max_corrections", -1),
+        ("max_corrections", None),
+    ],
+)
+def test_a_loop_policy_value_out_of_range_is_a_config_error(field: str, value: object) -> None:
+    with pytest.raises(ConfigError, match=f"LoopPolicy.{field}") as info:
+        LoopPolicy(**{field: value})  # type: ignore[arg-type]
+    assert isinstance(info.value, ValueError)
+
+
+def test_loop_policy_edges_in_range_are_accepted() -> None:
+    LoopPolicy(repeat_threshold=2, max_cycle_period=1, stale_threshold=1, replan_threshold=1)
+    LoopPolicy(replan_similarity=1, max_corrections=0)

@@ -285,6 +285,20 @@ async def test_an_agent_calls_an_mcp_tool_and_answers_with_its_result(
     assert offered["get-sum"].parameters["required"] == ["a", "b"]
 
 
+async def test_a_tool_name_providers_refuse_is_offered_under_one_they_take(
+    no_leaks: None,
+) -> None:
+    # "notes.count": offered as "notes_count" (OpenAI takes [A-Za-z0-9_-]{1,64}), called
+    # on the server by its own name.
+    async with _server("dotted") as server:
+        tools = {t.name: t for t in await server.list_tools()}
+        assert "notes_count" in tools
+        assert "notes.count" not in tools
+        out = await _run(list(tools.values()), "notes_count", {"text": "buy milk today"})
+    assert out.outcome == "ok"
+    assert "3" in out.content
+
+
 # --- servers that misbehave -------------------------------------------------------------
 
 

@@ -345,6 +345,41 @@ def test_two_tools_with_one_name_are_refused() -> None:
         Agent(ScriptedModel([]), tools=[add, Tool(add)])
 
 
+@pytest.mark.parametrize("fn", [lambda x: x, "renamed"])
+def test_a_tool_without_a_name_providers_accept_must_be_given_one(fn: Any) -> None:
+    if fn == "renamed":
+
+        def fn(x: str) -> str:
+            """Echo."""
+            return x
+
+        fn.__name__ = "get weather"
+    with pytest.raises(ConfigError, match=r"pass one with name=\.\.\.") as info:
+        Agent(ScriptedModel(["ok"]), tools=[fn])
+    assert isinstance(info.value, ValueError)
+    with pytest.raises(ConfigError, match="no name a model provider accepts"):
+        tool(fn)
+    assert Tool(fn, name="echo").name == "echo"
+
+
+@pytest.mark.parametrize("name", ["", "has space", "a.b", "x" * 65, "café", 3])
+def test_an_explicit_tool_name_providers_refuse_is_refused(name: Any) -> None:
+    with pytest.raises(ConfigError, match="a tool's name is 1 to 64 letters"):
+        Tool(add, name=name)
+    with pytest.raises(ConfigError, match="a tool's name is 1 to 64 letters"):
+        Tool.from_schema(name=name, description="", parameters={"type": "object"}, fn=_noop)
+
+
+async def _noop(arguments: dict[str, Any]) -> str:
+    return ""
+
+
+def test_names_providers_accept_are_kept() -> None:
+    assert Tool(add, name="x" * 64).name == "x" * 64
+    assert Tool(add, name="get-weather_2").name == "get-weather_2"
+    assert Tool(add).name == "add"
+
+
 def slow_writer(path: str, seconds: float) -> str:
     """Write 'started', sleep, then write 'finished' (module level: it must pickle)."""
     import os

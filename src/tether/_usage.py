@@ -9,6 +9,7 @@ budget can cover a whole tree of agents.
 from __future__ import annotations
 
 import functools
+import math
 import operator
 import time
 from collections.abc import Callable
@@ -52,9 +53,29 @@ class Usage:
         )
 
 
+_COUNTS = (
+    "max_steps",
+    "max_model_calls",
+    "max_tool_calls",
+    "max_input_tokens",
+    "max_output_tokens",
+)
+_AMOUNTS = ("max_cost_usd", "max_seconds")
+
+
+def _is_real(value: object) -> bool:
+    """A finite int or float, not a bool (``True`` is an int to Python, not a limit)."""
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))
+
+
 @dataclass(frozen=True, slots=True)
 class Budget:
     """Limits of one run; ``None`` means no limit on that dimension.
+
+    Counts (steps, calls, tokens) are whole numbers of at least 1; money and seconds are
+    finite numbers above 0.
 
     Args:
         max_steps: model turns (a model call and the tool calls it asks for).
@@ -66,6 +87,10 @@ class Budget:
         max_seconds: wall-clock seconds since the run started.
         warn_at: the fraction of any limit at which a warning event is emitted and
             the model is told to wrap up.
+
+    Raises:
+        ConfigError: a limit is not of its kind (a bool, a string, NaN, infinity) or is
+            out of its range.
     """
 
     max_steps: int | None = 25
@@ -78,20 +103,27 @@ class Budget:
     warn_at: float = 0.8
 
     def __post_init__(self) -> None:
-        if not 0.0 < self.warn_at <= 1.0:
-            raise ConfigError(f"Budget.warn_at must be in (0, 1], got {self.warn_at}")
-        for name in (
-            "max_steps",
-            "max_model_calls",
-            "max_tool_calls",
-            "max_input_tokens",
-            "max_output_tokens",
-            "max_cost_usd",
-            "max_seconds",
-        ):
+        warn_at = self.warn_at
+        if not _is_real(warn_at) or not 0.0 < warn_at <= 1.0:
+            raise ConfigError(
+                f"Budget.warn_at is a fraction of each limit above 0 and at most 1 (0.8 by "
+                f"default), got {warn_at!r}"
+            )
+        for name in _COUNTS:
             value = getattr(self, name)
-            if value is not None and value < 0:
-                raise ConfigError(f"Budget.{name} must be >= 0 or None, got {value}")
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or value < 1
+            ):
+                raise ConfigError(
+                    f"Budget.{name} is a whole number of at least 1, or None for no limit; "
+                    f"got {value!r}"
+                )
+        for name in _AMOUNTS:
+            value = getattr(self, name)
+            if value is not None and (not _is_real(value) or value <= 0):
+                raise ConfigError(
+                    f"Budget.{name} is a finite number above 0, or None for no limit; got {value!r}"
+                )
 
     def limits(self) -> list[tuple[Dimension, float]]:
         """The dimensions that have a limit, with that limit."""

@@ -305,7 +305,9 @@ class MCPServer(ABC):
 
         try:
             return Tool.from_schema(
-                name=f"{self.prefix}{remote}",
+                # Providers take [A-Za-z0-9_-]{1,64}: "fs.read" is offered as "fs_read"
+                # (and called by its own name on the server).
+                name=re.sub(r"[^A-Za-z0-9_-]", "_", f"{self.prefix}{remote}")[:64],
                 description=spec.description or spec.title or "",
                 parameters=spec.input_schema,
                 fn=call,

@@ -15,6 +15,7 @@ import contextlib
 import copy
 import inspect
 import json
+import re
 import weakref
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -111,6 +112,29 @@ class _Schema:
 
 _SCHEMAS: weakref.WeakKeyDictionary[Any, _Schema] = weakref.WeakKeyDictionary()
 
+_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+"""The tool names every provider accepts (OpenAI's rule; Anthropic's is the same)."""
+
+
+def _tool_name(fn: Callable[..., Any], given: str | None) -> str:
+    """The name the model sees: the one given, or the function's (a callable object's
+    class name); refused unless providers accept it."""
+    if given is not None:
+        if not isinstance(given, str) or not _NAME.fullmatch(given):
+            raise ConfigError(
+                "a tool's name is 1 to 64 letters, digits, '_' or '-' (model providers "
+                f"refuse others), got name={given!r}"
+            )
+        return given
+    derived = getattr(fn, "__name__", None) or type(fn).__name__
+    if not isinstance(derived, str) or not _NAME.fullmatch(derived):
+        raise ConfigError(
+            f"tool {derived!r} has no name a model provider accepts (1 to 64 letters, "
+            "digits, '_' or '-'): pass one with name=..., e.g. Tool(fn, name='lookup') or "
+            "@tool(name='lookup')"
+        )
+    return derived
+
 
 class Tool:
     """A function the model can call.
@@ -118,7 +142,9 @@ class Tool:
     Args:
         fn: the function, sync or async. A first parameter annotated
             ``RunContext[...]`` receives the run context and is not shown to the model.
-        name: the name the model sees; the function's name by default.
+        name: the name the model sees; the function's name by default. Providers
+            accept 1 to 64 letters, digits, ``_`` or ``-``: a lambda, or a function
+            whose name has other characters, needs one.
         description: what the tool does; the docstring's description by default.
         timeout: seconds after which the call is stopped (async tools are
             cancelled, and abandoned if they do not end within a short grace; sync
@@ -203,7 +229,7 @@ class Tool:
                 f"agent's), got {max_result_chars!r}"
             )
         self.fn = fn
-        self.name: str = name or getattr(fn, "__name__", "") or type(fn).__name__
+        self.name: str = _tool_name(fn, name)
         self.timeout = timeout
         self.retries = retries
         self.retry_on = retry_on
@@ -263,7 +289,8 @@ class Tool:
             requires_approval: see :class:`Tool`.
 
         Raises:
-            ConfigError: ``parameters`` is not a valid JSON schema, or ``fn`` is not callable.
+            ConfigError: ``parameters`` is not a valid JSON schema, ``fn`` is not callable,
+                or ``name`` is not 1 to 64 letters, digits, ``_`` or ``-``.
 
         Example:
             ```python
