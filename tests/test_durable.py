@@ -409,3 +409,95 @@ async def test_parallel_results_keep_call_order_when_resumed_mid_batch(
     assert result.output == original.output == "slow a | fast b"
     again = [e for e in result.events[cut:] if e.type == "tool_call_finished"]
     assert [e.name for e in again] == ["slow"]  # only the call in flight ran again
+
+
+async def _cut_off_transfer(
+    make_store: StoreFactory, reconcile: Callable[[dict[str, Any], str], Any]
+) -> tuple[Agent[Any, str], str, list[str]]:
+    """A run whose non-idempotent transfer a crash cut off, and an agent to resume it
+    with ``reconcile`` as the tool's hook; also the list of transfers really made."""
+    sent: list[str] = []
+
+    def transfer(amount: int) -> str:
+        """Transfer money."""
+        sent.append(f"sent {amount}")
+        return f"sent {amount}"
+
+    def policy(messages: Sequence[Message], params: ModelParams) -> ModelResponse:
+        if any(isinstance(m, ToolResultMessage) for m in messages):
+            return ModelResponse(text="done")
+        return ModelResponse(tool_calls=[ToolCall("transfer", {"amount": 5})])
+
+    tool = Tool(transfer, reconcile=reconcile)
+    original = await Agent(FunctionModel(policy), tools=[tool], store=make_store()).run("x")
+    cut = next(i for i, e in enumerate(original.events) if e.type == "tool_call_started") + 1
+    store = make_store()
+    await store.append(original.run_id, original.events[:cut])
+    sent.clear()
+    return Agent(FunctionModel(policy), tools=[tool], store=store), original.run_id, sent
+
+
+async def test_an_async_reconcile_hook_is_awaited(make_store: StoreFactory) -> None:
+    async def look(args: dict[str, Any], key: str) -> str:
+        await asyncio.sleep(0)
+        return f"found {args['amount']}"
+
+    agent, run_id, sent = await _cut_off_transfer(make_store, look)
+    result = await agent.resume(run_id)
+    assert result.status == "completed"
+    assert sent == []
+    finished = [e for e in result.events if e.type == "tool_call_finished"]
+    assert [(e.outcome, e.content, e.attempts) for e in finished] == [("ok", "found 5", 0)]
+
+
+async def test_an_async_reconcile_hook_that_finds_nothing_reruns_the_call(
+    make_store: StoreFactory,
+) -> None:
+    async def look(args: dict[str, Any], key: str) -> str:
+        raise LookupError(key)
+
+    agent, run_id, sent = await _cut_off_transfer(make_store, look)
+    result = await agent.resume(run_id)
+    assert (result.status, sent) == ("completed", ["sent 5"])
+
+
+def _down(args: dict[str, Any], key: str) -> str:
+    raise RuntimeError("billing API down")
+
+
+async def _down_async(args: dict[str, Any], key: str) -> str:
+    raise RuntimeError("billing API down")
+
+
+def _binary(args: dict[str, Any], key: str) -> bytes:
+    return b"\xff\xfe"
+
+
+@pytest.mark.parametrize(
+    ("hook", "error"),
+    [
+        (_down, "RuntimeError: billing API down"),
+        (_down_async, "RuntimeError: billing API down"),
+        (_binary, "TypeError: it returned 2 bytes of binary data"),
+    ],
+)
+async def test_a_failing_reconcile_hook_leaves_the_call_to_a_person(
+    make_store: StoreFactory,
+    caplog: pytest.LogCaptureFixture,
+    hook: Callable[[dict[str, Any], str], Any],
+    error: str,
+) -> None:
+    agent, run_id, sent = await _cut_off_transfer(make_store, hook)
+    stopped = await agent.resume(run_id)
+    assert (stopped.status, stopped.reason.kind) == ("interrupted", "needs_decision")
+    assert [c.name for c in stopped.pending] == ["transfer"]
+    assert f"its reconcile hook failed ({error}" in stopped.reason.message
+    assert sent == []
+    asked = [e for e in stopped.events if isinstance(e, ApprovalRequested)]
+    assert [e.reason for e in asked] == ["in_doubt"]
+    journaled = (await agent.store.load(run_id))[-1]  # type: ignore[union-attr]
+    assert journaled.type == "run_finished"
+    assert error in journaled.reason.message
+    assert any(error in r.getMessage() for r in caplog.records)
+    done = await agent.resume(run_id, decisions={stopped.pending[0].id: approve()})
+    assert (done.status, sent) == ("completed", ["sent 5"])

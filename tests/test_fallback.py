@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from typing import Any
 
 import pytest
 from pydantic import BaseModel
@@ -12,11 +14,13 @@ from tether import (
     Agent,
     AgentFallback,
     Budget,
+    ConfigError,
     FallbackContext,
     FinalAnswer,
     Message,
     ModelResponded,
     ModelResponse,
+    RunResult,
     StaticAnswer,
     StrategyChanged,
     ToolCall,
@@ -257,3 +261,101 @@ def test_written_calls_are_recognised_one_or_several(text: str, call: bool) -> N
     from tether.run._fallback import written_call
 
     assert written_call(text) is call
+
+
+async def _giving_up_with(fallback: object, output_type: object = Answer) -> RunResult[Any]:
+    agent: Agent[None, Any] = Agent(
+        FunctionModel(looping),
+        tools=[lookup],
+        budget=Budget(max_steps=1),
+        output_type=output_type,  # type: ignore[arg-type]
+        fallback=fallback,  # type: ignore[arg-type]
+    )
+    return await agent.run("q")
+
+
+@pytest.mark.parametrize(
+    "fallback",
+    [StaticAnswer("not an answer"), lambda ctx: {"x": 1}, StaticAnswer(7)],
+    ids=["static text", "function dict", "static int"],
+)
+async def test_a_fallback_answer_that_is_not_the_output_type_is_no_output(
+    fallback: object,
+) -> None:
+    result = await _giving_up_with(fallback)
+    assert (result.status, result.output) == ("gave_up", None)
+    assert (result.reason.kind, result.reason.detail) == ("budget_exhausted", "steps")
+    assert "but its answer is not a valid Answer" in result.reason.message
+
+
+@pytest.mark.parametrize(
+    "fallback",
+    [StaticAnswer('{"value": 3}'), lambda ctx: {"value": "3"}, StaticAnswer(Answer(value=3))],
+    ids=["static json text", "function dict", "static model"],
+)
+async def test_a_fallback_answer_is_parsed_into_the_output_type(fallback: object) -> None:
+    result = await _giving_up_with(fallback)
+    assert (result.status, result.output) == ("gave_up", Answer(value=3))
+    assert result.reason.message == "The steps budget is used up (1 of 1)."
+
+
+async def test_a_failing_fallback_does_not_pass_off_invalid_last_text_as_output() -> None:
+    def fn(messages: Sequence[Message], params: ModelParams) -> ModelResponse:
+        call = ToolCall("lookup", {"key": f"k{len(messages)}"})
+        return ModelResponse(text="Next I check", tool_calls=[call])
+
+    def broken(ctx: FallbackContext) -> int:
+        raise RuntimeError("fallback down")
+
+    agent = Agent(
+        FunctionModel(fn),
+        tools=[lookup],
+        budget=Budget(max_steps=2),
+        output_type=int,
+        fallback=broken,
+    )
+    result = await agent.run("q")
+    assert (result.status, result.output) == ("gave_up", None)
+    assert "fallback down" in result.reason.message
+    assert "last text is not a valid int" in result.reason.message
+
+
+async def test_an_answer_the_fallback_model_gave_is_validated_once() -> None:
+    # '"null"' is the string "null": parsed again it would become None
+    cheap = ScriptedModel(['"null"'], name="cheap")
+    result = await _giving_up_with(FinalAnswer(model=cheap), str | None)
+    assert (result.status, result.output) == ("gave_up", "null")
+
+
+async def test_a_final_answer_prompt_may_hold_braces() -> None:
+    cheap = ScriptedModel(['{"value": 5}'], name="cheap")
+    prompt = 'Stop: {reason} Answer as {"value": <a number>}, nothing else; {other} stays.'
+    result = await _giving_up_with(FinalAnswer(model=cheap, prompt=prompt))
+    assert (result.status, result.output) == ("gave_up", Answer(value=5))
+    asked = cheap.requests[0][-1]
+    assert isinstance(asked, UserMessage)
+    assert asked.content == (
+        "Stop: The steps budget is used up (1 of 1). Answer as "
+        '{"value": <a number>}, nothing else; {other} stays.'
+    )
+
+
+def _no_ctx() -> str:
+    return "x"
+
+
+@pytest.mark.parametrize(
+    ("fallback", "says"),
+    [
+        ("hello", "fallback must be a Fallback"),
+        (3, "fallback must be a Fallback"),
+        (FinalAnswer, "pass an instance"),
+        (_no_ctx, "cannot be called as fn(ctx)"),
+    ],
+)
+def test_a_fallback_that_is_no_strategy_is_refused_when_the_agent_is_built(
+    fallback: object, says: str
+) -> None:
+    with pytest.raises(ConfigError, match=re.escape(says)) as err:
+        Agent(ScriptedModel(["x"]), fallback=fallback)  # type: ignore[arg-type]
+    assert isinstance(err.value, ValueError)

@@ -18,10 +18,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
+import logging
 import os
 import socket
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -43,6 +46,8 @@ __all__ = [
     "requested_cancel_reason",
     "resume_node",
 ]
+
+log = logging.getLogger("tether")
 
 LEASE_TTL = 30.0
 """Seconds a run's lease lasts without renewal; a dead process's lease expires after it."""
@@ -232,35 +237,116 @@ def resume_node(r: Run) -> Node | Finish:
     if not open_calls:
         node: Node = r.strategy.resume(r)
         return node
+    cut_off = [c for c in open_calls if c.id in st.started and c.id not in st.decisions]
+    if any(_hook(r, c) is not None for c in cut_off):
+        return _Reconcile(cut_off)  # hooks may be async: they are asked in a node
+    return _settle(r, cut_off, [_recover(r, c) for c in cut_off], {})
+
+
+def _settle(
+    r: Run,
+    calls: list[ToolCall],
+    recovered: list[CallOutcome | Literal["rerun"] | None],
+    failures: dict[str, str],
+) -> Node | Finish:
+    """Go on with the cut-off calls settled (a call that started and never finished: a
+    decision given since it started allows one more execution; otherwise its tool
+    decides, as an approval given before it started was for that execution, which the
+    crash cut off). A call nobody could settle stops the run for a person."""
     preset: dict[str, CallOutcome] = {}
     in_doubt: list[ToolCall] = []
-    for call in open_calls:
-        # A call that started and never finished: a decision given since it started
-        # allows one more execution; otherwise its tool decides (an approval given
-        # before it started was for that execution, which the crash cut off).
-        if call.id in st.started and call.id not in st.decisions:
-            outcome = _recover(r, call)
-            if outcome is None:
-                in_doubt.append(call)
-            elif outcome != "rerun":
-                preset[call.id] = outcome
+    for call, outcome in zip(calls, recovered, strict=True):
+        if outcome is None:
+            in_doubt.append(call)
+        elif outcome != "rerun":
+            preset[call.id] = outcome
     if in_doubt:
-        return suspend(r, in_doubt, "in_doubt")
+        end = suspend(r, in_doubt, "in_doubt")
+        if failures:
+            end.reason = _doubt_reason(in_doubt, failures)
+        return end
     # The whole turn goes back to RunTools: finished calls keep their results.
-    return RunTools(list(st.batch), preset)
+    return RunTools(list(r.state.batch), preset)
+
+
+def _doubt_reason(calls: list[ToolCall], failures: dict[str, str]) -> Reason:
+    parts = []
+    for c in calls:
+        why = failures.get(c.id)
+        what = "has no reconcile hook" if why is None else f"its reconcile hook failed ({why})"
+        parts.append(f"{c.name} ({c.id}), which is not idempotent and {what}")
+    return Reason(
+        "needs_decision",
+        f"A crash cut off {'; '.join(parts)}: decide whether to run it again.",
+    )
+
+
+def _hook(r: Run, call: ToolCall) -> Callable[[dict[str, Any], str], Any] | None:
+    """The reconcile hook that settles a cut-off call, if one does."""
+    tool = r.config.tools.get(call.name)
+    if tool is None or tool.idempotent:
+        return None
+    return tool.reconcile
 
 
 def _recover(r: Run, call: ToolCall) -> CallOutcome | Literal["rerun"] | None:
-    """What to do with a call a crash cut off: ``"rerun"``, a reconciled outcome, or None
+    """What to do with a call a crash cut off without asking a hook: ``"rerun"`` or None
     (a person must decide)."""
     tool = r.config.tools.get(call.name)
-    if tool is None or tool.idempotent:
-        return "rerun"
-    if tool.reconcile is None:
-        return None
+    return "rerun" if tool is None or tool.idempotent else None
+
+
+@dataclass(slots=True)
+class _Reconcile:
+    """Ask the reconcile hooks of calls a crash cut off whether their effect happened.
+
+    A hook returns the call's result (it happened: that is its outcome), raises
+    :class:`LookupError` (it did not: the call runs), or fails: it raises anything
+    else or returns what cannot be shown as a result. A call whose hook failed is in
+    doubt, as if it had no hook: a person decides, told the hook's error (logged too).
+    """
+
+    calls: list[ToolCall]
+
+    async def run(self, r: Run) -> Node | Finish:
+        recovered: list[CallOutcome | Literal["rerun"] | None] = []
+        failures: dict[str, str] = {}
+        for call in self.calls:
+            hook = _hook(r, call)
+            if hook is None:
+                recovered.append(_recover(r, call))
+                continue
+            try:
+                recovered.append(await _ask_hook(r, call, hook))
+            except Exception as exc:
+                error = f"{type(exc).__name__}: {exc}"
+                log.warning(
+                    "run %s: the reconcile hook of %s (%s) failed, the call is in doubt: %s",
+                    r.run_id,
+                    call.name,
+                    call.id,
+                    error,
+                    exc_info=exc,
+                )
+                recovered.append(None)
+                failures[call.id] = error
+        return _settle(r, self.calls, recovered, failures)
+
+
+async def _ask_hook(
+    r: Run, call: ToolCall, hook: Callable[[dict[str, Any], str], Any]
+) -> CallOutcome | Literal["rerun"]:
+    """The outcome a hook gives a cut-off call; raises what the hook raised, or
+    TypeError when its answer cannot be shown to the model."""
     args = call.arguments if isinstance(call.arguments, dict) else {}
+    key = f"{r.run_id}:{call.id}"
     try:
-        value = tool.reconcile(args, f"{r.run_id}:{call.id}")
+        if inspect.iscoroutinefunction(hook):
+            value = await hook(args, key)
+        else:  # a sync hook asks the outside world: not on the event loop
+            value = await asyncio.to_thread(hook, args, key)
+            if inspect.isawaitable(value):
+                value = await value
     except LookupError:
         return "rerun"  # it did not happen: run it
     content, cut = truncate(render_result(value), r.config.max_result_chars)

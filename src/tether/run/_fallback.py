@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from tether._errors import ConfigError
 from tether._events import Reason
 from tether._messages import Message, ToolResultMessage, UserMessage
 from tether._usage import Usage
@@ -103,7 +104,8 @@ class FinalAnswer(Fallback):
     Args:
         model: the model to ask; the agent's own model by default (give a cheaper one here).
         prompt: the message that asks for the answer; ``{reason}`` is replaced by
-            the reason the run stopped.
+            the reason the run stopped. Nothing else is filled in: other braces (a JSON
+            example of the answer) are sent as written.
     """
 
     name = "final_answer"
@@ -114,7 +116,8 @@ class FinalAnswer(Fallback):
 
     async def run(self, ctx: FallbackContext) -> Any:
         """Ask once, without tools."""
-        asked = self.prompt.format(reason=ctx.reason.message)
+        # Not str.format: a prompt may show the answer's JSON, braces and all.
+        asked = self.prompt.replace("{reason}", ctx.reason.message)
         messages = [*ctx.messages, UserMessage(asked)]
         text, value, ok = await ctx.ask_model(messages, self.model)
         if not text.strip() or written_call(text):  # tool calls, native or as text
@@ -228,11 +231,49 @@ def as_fallback(
 ) -> Fallback:
     """The fallback strategy for an agent's ``fallback=`` argument: a fallback as it is,
     an agent (anything with ``run`` and ``run_sync``) as :class:`AgentFallback`, or a
-    function as :class:`FunctionFallback`; :class:`FinalAnswer` when None."""
+    function as :class:`FunctionFallback`; :class:`FinalAnswer` when None.
+
+    Raises:
+        ConfigError: the value is none of these (checked here, not when the run gives up).
+    """
     if value is None:
         return FinalAnswer()
     if isinstance(value, Fallback):
         return value
     if hasattr(value, "run") and hasattr(value, "run_sync"):
         return AgentFallback(value)  # type: ignore[arg-type]
+    _check_function(value)
     return FunctionFallback(value)  # type: ignore[arg-type]
+
+
+_KINDS = (
+    "a Fallback (FinalAnswer(), StaticAnswer(output), AgentFallback(agent)), another "
+    "Agent, a function fn(ctx) -> output (sync or async), or None for FinalAnswer()"
+)
+
+
+def _check_function(value: object) -> None:
+    """Refuse a ``fallback=`` value that cannot be called as ``fn(ctx)``.
+
+    Raises:
+        ConfigError: it is not callable, is a fallback class rather than an instance,
+            or cannot take the one argument ``ctx``.
+    """
+    if isinstance(value, type) and issubclass(value, Fallback):
+        raise ConfigError(
+            f"fallback={value.__name__} is the class: pass an instance, e.g. "
+            f"fallback={value.__name__}(...)"
+        )
+    if not callable(value):
+        raise ConfigError(f"fallback must be {_KINDS}; got {value!r}")
+    try:
+        signature = inspect.signature(value)
+    except (TypeError, ValueError):  # no signature to read (some builtins): trust it
+        return
+    try:
+        signature.bind(None)
+    except TypeError as exc:
+        raise ConfigError(
+            f"fallback={getattr(value, '__name__', value)!r} cannot be called as fn(ctx) "
+            f"({exc}); fallback must be {_KINDS}"
+        ) from None

@@ -249,22 +249,56 @@ class GiveUp:
     async def run(self, r: Run) -> Finish:
         if not r.state.giving_up:
             r.record(StrategyChanged, strategy=r.config.fallback.name, cause=self.reason.message)
+        vouched: list[Any] = []  # answers ctx.ask_model parsed: valid, not parsed twice
+
+        async def ask(messages: list[Message], model: Model | None) -> tuple[str, Any, bool]:
+            text, value, ok = await _ask_without_tools(r, messages, model)
+            if ok:
+                vouched.append(value)
+            return text, value, ok
+
         ctx = FallbackContext(
-            r.prompt,
-            self.reason,
-            list(r.state.messages),
-            r.deps,
-            lambda messages, model: _ask_without_tools(r, messages, model),
-            r.state.tracker.absorb,
+            r.prompt, self.reason, list(r.state.messages), r.deps, ask, r.state.tracker.absorb
         )
+        name = r.config.fallback.name
         try:
             output = await r.config.fallback.run(ctx)
         except Exception as exc:  # the fallback must not turn a give-up into a crash
-            msg = f"{self.reason.message} The fallback {r.config.fallback.name} failed too: {exc}"
+            msg = f"{self.reason.message} The fallback {name} failed too: {exc}"
             last = r.state.last_text
-            output = None if last is None or written_call(last) else last
+            output, errors = self._valid_output(
+                r, None if last is None or written_call(last) else last
+            )
+            if errors is not None:
+                msg += (
+                    f" The model's last text is not a valid {self._type_name(r)} either: {errors}"
+                )
             return Finish("gave_up", Reason(self.reason.kind, msg, self.reason.detail), output)
-        return Finish("gave_up", self.reason, output)
+        if any(output is v for v in vouched):
+            return Finish("gave_up", self.reason, output)
+        output, errors = self._valid_output(r, output)
+        if errors is None:
+            return Finish("gave_up", self.reason, output)
+        msg = (
+            f"{self.reason.message} The fallback {name} answered, but its answer is not a "
+            f"valid {self._type_name(r)}: {errors}"
+        )
+        return Finish("gave_up", Reason(self.reason.kind, msg, self.reason.detail), None)
+
+    @staticmethod
+    def _valid_output(r: Run, output: Any) -> tuple[Any, str | None]:
+        """A fallback's output checked against the output type as any answer from
+        elsewhere is (text is parsed as a final answer would be): ``(value, None)``, or
+        ``(None, errors)``. None stays None: the fallback had no answer."""
+        if output is None:
+            return None, None
+        ok, value = r.config.spec.accept(output)
+        return (value, None) if ok else (None, str(value))
+
+    @staticmethod
+    def _type_name(r: Run) -> str:
+        t = r.config.spec.output_type
+        return getattr(t, "__name__", None) or repr(t)
 
 
 async def _ask_without_tools(
