@@ -112,3 +112,14 @@ def test_runs_refuses_a_negative_limit(tmp_path: Path) -> None:
     out = CliRunner().invoke(app, ["runs", "--limit", "-1", "--store", str(path)])
     assert out.exit_code != 0
     assert "limit is a whole number of runs" in out.output
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("budget", {"max_steps": 3}), ("budget", 10), ("loop_policy", {}), ("loop_policy", True)],
+)
+def test_a_budget_or_loop_policy_that_is_not_one_is_refused_when_built(
+    option: str, value: Any
+) -> None:
+    with pytest.raises(ConfigError, match=f"{option} is a tether"):
+        Agent(ScriptedModel([]), **{option: value})

@@ -101,6 +101,18 @@ _DEPTH: contextvars.ContextVar[int] = contextvars.ContextVar("tether_run_depth",
 _DEFAULT_PROMPT = OrchestratorPrompt()
 
 
+def _check_kinds(budget: object, loop_policy: object) -> None:
+    """Settings given as something else (a dict of a Budget's fields) fail when the
+    agent is built, not at its first run."""
+    if budget is not None and not isinstance(budget, Budget):
+        raise ConfigError(f"budget is a tether.Budget, e.g. Budget(max_steps=10), got {budget!r}")
+    if loop_policy is not None and not isinstance(loop_policy, LoopPolicy):
+        raise ConfigError(
+            "loop_policy is a tether.LoopPolicy, e.g. LoopPolicy(repeat_threshold=3), "
+            f"got {loop_policy!r}"
+        )
+
+
 def _continuation_of(first: RunStarted) -> Continuation | None:
     """The continuation a journaled run began with."""
     if (
@@ -272,6 +284,7 @@ class Agent(Generic[DepsT, OutputT]):
                 raise ConfigError(f"two tools are named {tl.name!r}; give one another name{why}")
             self.tools[tl.name] = tl
         self.output_type = output_type
+        _check_kinds(budget, loop_policy)
         self.budget = budget or _DEFAULT_BUDGET
         self.fallback = as_fallback(fallback)
         self.loop_policy = loop_policy or LoopPolicy()
