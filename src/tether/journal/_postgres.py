@@ -25,6 +25,7 @@ from ._store import (
     RunInfo,
     Session,
     Turn,
+    UnreadableRecord,
     blob_refs,
     check_id,
     check_limit,
@@ -227,6 +228,15 @@ class PostgresStore(JournalStore):
 
     async def load(self, run_id: str) -> list[Event]:
         """A run's events in order."""
+        return decode(*await self._read(run_id), run_id)
+
+    async def load_readable(self, run_id: str) -> tuple[list[Event], list[UnreadableRecord]]:
+        """See :meth:`JournalStore.load_readable`."""
+        skipped: list[UnreadableRecord] = []
+        return decode(*await self._read(run_id), run_id, skipped), skipped
+
+    async def _read(self, run_id: str) -> tuple[list[Record], dict[str, str]]:
+        """A run's stored records and the blobs they refer to."""
         check_id(run_id, "run id")
         async with await self._conn() as conn:
             cur = await conn.execute(
@@ -242,7 +252,7 @@ class PostgresStore(JournalStore):
                 blobs = dict(await cur.fetchall())
         if not records:
             raise JournalError(f"no run {run_id!r} in the PostgreSQL journal ({self.schema})")
-        return decode(records, blobs, run_id)
+        return records, blobs
 
     async def list_runs(
         self,

@@ -30,6 +30,7 @@ from ._store import (
     RunInfo,
     Session,
     Turn,
+    UnreadableRecord,
     blob_refs,
     check_id,
     check_limit,
@@ -305,6 +306,15 @@ class SQLiteStore(JournalStore):
 
     async def load(self, run_id: str) -> list[Event]:
         """A run's events in order."""
+        return decode(*await self._read(run_id), run_id)
+
+    async def load_readable(self, run_id: str) -> tuple[list[Event], list[UnreadableRecord]]:
+        """See :meth:`JournalStore.load_readable`."""
+        skipped: list[UnreadableRecord] = []
+        return decode(*await self._read(run_id), run_id, skipped), skipped
+
+    async def _read(self, run_id: str) -> tuple[list[Record], dict[str, str]]:
+        """A run's stored records and the blobs they refer to."""
         check_id(run_id, "run id")
 
         def read(conn: sqlite3.Connection) -> tuple[list[Record], dict[str, str]]:
@@ -323,7 +333,7 @@ class SQLiteStore(JournalStore):
         records, blobs = await self._run(read)
         if not records:
             raise JournalError(f"no run {run_id!r} in the journal {self.path}")
-        return decode(records, blobs, run_id)
+        return records, blobs
 
     async def list_runs(
         self,

@@ -14,7 +14,6 @@ import hashlib
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -257,30 +256,32 @@ def encode(events: Sequence[Event]) -> tuple[list[Record], dict[str, str]]:
     return records, blobs
 
 
-# Set by JournalStore.load_readable: decode collects unreadable records here and skips
-# them instead of raising (the stores call decode; this reaches it through their load).
-_SKIPPING: ContextVar[list[UnreadableRecord] | None] = ContextVar("_SKIPPING", default=None)
-
 _DAMAGED = (
     "the journal is damaged there: `tether doctor` lists every unreadable record; restore "
     "the journal from a backup to read this run (the journal's other runs are not affected)"
 )
 
 
-def decode(records: Sequence[Record], blobs: dict[str, str], run_id: str = "") -> list[Event]:
+def decode(
+    records: Sequence[Record],
+    blobs: dict[str, str],
+    run_id: str = "",
+    skipped: list[UnreadableRecord] | None = None,
+) -> list[Event]:
     """Records back into events.
 
     Raises:
         JournalError: a record does not read back as an event (an unknown schema
             version, a damaged record): the message names it and says what to do.
-            Within :meth:`JournalStore.load_readable` such records are skipped instead.
+            With ``skipped`` given, such records are added to it and left out instead.
     """
     events: list[Event] = []
     for r in records:
         try:
             raw = json.loads(r.data)
         except ValueError as exc:
-            _unreadable(UnreadableRecord(run_id, r.seq, r.type, f"it is not valid JSON ({exc})"))
+            problem = f"it is not valid JSON ({exc})"
+            _unreadable(UnreadableRecord(run_id, r.seq, r.type, problem), skipped)
             continue
         version = raw.get("v") if isinstance(raw, dict) else None
         escaped = type(version) is int and version >= _ESCAPING_FROM
@@ -288,19 +289,20 @@ def decode(records: Sequence[Record], blobs: dict[str, str], run_id: str = "") -
             event = load_event(_inline_blobs(raw, blobs, escaped))
         except JournalError as exc:
             newer = type(version) is int and version > EVENT_SCHEMA_VERSION
-            _unreadable(UnreadableRecord(run_id, r.seq, r.type, str(exc)), newer=newer)
+            _unreadable(UnreadableRecord(run_id, r.seq, r.type, str(exc)), skipped, newer=newer)
             continue
         except (ValueError, TypeError, AttributeError) as exc:  # markers that do not fit
             problem = f"its blob or escape markers are malformed ({type(exc).__name__}: {exc})"
-            _unreadable(UnreadableRecord(run_id, r.seq, r.type, problem))
+            _unreadable(UnreadableRecord(run_id, r.seq, r.type, problem), skipped)
             continue
         events.append(event)  # type: ignore[arg-type]
     return events
 
 
-def _unreadable(record: UnreadableRecord, *, newer: bool = False) -> None:
+def _unreadable(
+    record: UnreadableRecord, skipped: list[UnreadableRecord] | None, *, newer: bool = False
+) -> None:
     """Skip the record when reading past damage, else refuse it with a JournalError."""
-    skipped = _SKIPPING.get()
     if skipped is None:
         raise JournalError(str(record) if newer else f"{record}; {_DAMAGED}")
     skipped.append(record)
@@ -384,16 +386,13 @@ class JournalStore(ABC):
         unreadable records are skipped, so the events may have gaps. Running, resuming
         and replaying a run use :meth:`load`, which refuses such a journal.
 
+        The built-in stores read past damage; a store of your own that does not
+        override this reads as :meth:`load` does (a damaged record raises).
+
         Raises:
             JournalError: the run is unknown.
         """
-        skipped: list[UnreadableRecord] = []
-        token = _SKIPPING.set(skipped)
-        try:
-            events = await self.load(run_id)
-        finally:
-            _SKIPPING.reset(token)
-        return events, skipped
+        return await self.load(run_id), []
 
     async def unreadable_records(self) -> list[UnreadableRecord]:
         """Every record of every run that does not read back as an event (what
