@@ -20,6 +20,7 @@ from tether import (
     ToolCall,
     ToolResultMessage,
     UserMessage,
+    tool,
 )
 from tether.models import ModelParams
 from tether.run import ProgressMonitor
@@ -203,6 +204,43 @@ async def test_distinct_calls_with_the_same_confirmation_are_progress() -> None:
     assert (result.status, result.output) == ("completed", "all saved")
     assert of_type(result, LoopDetected) == []
     assert sorted(saved) == [f"k{i}" for i in range(8)]
+
+
+async def test_distinct_calls_of_a_tool_with_effects_are_progress_whatever_they_return() -> None:
+    written: dict[str, str] = {}
+
+    @tool(effects=["writes"], trusted_output=True)
+    def write_file(path: str, text: str) -> str:
+        """Write a file."""
+        written[path] = text
+        return f"HTTP 201 ({len(text)} bytes)"  # the same for every file of one length
+
+    calls = [ToolCall("write_file", {"path": f"f{i}.txt", "text": "hello"}) for i in range(8)]
+    result = await Agent(ScriptedModel([*calls, "all written"]), tools=[write_file]).run("q")
+    assert (result.status, result.output) == ("completed", "all written")
+    assert of_type(result, LoopDetected) == []
+    assert sorted(written) == [f"f{i}.txt" for i in range(8)]
+
+
+async def test_the_same_result_from_distinct_calls_of_a_tool_without_effects_is_stale() -> None:
+    def lookup(path: str) -> str:
+        """Look a file up."""
+        return "HTTP 201 (5 bytes)"
+
+    calls = [ToolCall("lookup", {"path": f"f{i}.txt"}) for i in range(8)]
+    result = await Agent(ScriptedModel([*calls, "done"]), tools=[lookup]).run("q")
+    assert result.reason.detail == "stale_results"
+
+
+def test_the_same_call_of_a_tool_with_effects_is_still_a_repeat_and_stale() -> None:
+    mon = ProgressMonitor(LoopPolicy(repeat_threshold=3), acting=frozenset({"send"}))
+    found = []
+    for i in range(3):
+        call = ToolCall("send", {"to": "a@b.c"}, f"c{i}")
+        found.append(mon.on_call(call))
+        if found[-1] is None:
+            found.append(mon.on_result(call, "queued as 7"))
+    assert [d.kind if d else None for d in found] == [None, None, None, None, "repeated_call"]
 
 
 def test_the_same_confirmation_from_the_same_call_is_still_stale() -> None:

@@ -354,6 +354,7 @@ class Agent(Generic[DepsT, OutputT]):
                 owner=self,
                 guardrails=self.guardrails,
                 injection=self.injection_policy,
+                acting=frozenset(n for n, t in self.tools.items() if t.effects),
             )
         return self._config
 
@@ -508,7 +509,7 @@ class Agent(Generic[DepsT, OutputT]):
         state = RunState(
             [SystemMessage(lead), *earlier.turns, UserMessage(prompt)],
             tracker,
-            ProgressMonitor(self.loop_policy),
+            ProgressMonitor(self.loop_policy, acting=config.acting),
         )
         state.prompt_index = 1 + len(earlier.turns)
         state.session, state.history_from = earlier.session, earlier.summarized

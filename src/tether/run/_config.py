@@ -42,6 +42,7 @@ class RunConfig:
         injection: how high-risk tool calls are treated after tool output.
         working_memory: how the conversation is kept under a token budget; None
             sends it whole.
+        acting: the names of the tools that declare effects (they act on the world).
     """
 
     agent_name: str
@@ -61,3 +62,4 @@ class RunConfig:
     guardrails: GuardrailSet = field(default_factory=GuardrailSet)
     injection: InjectionPolicy = field(default_factory=InjectionPolicy)
     working_memory: WorkingMemory | None = None
+    acting: frozenset[str] = frozenset()

@@ -10,8 +10,9 @@ The monitor watches four ways a run goes round in circles:
 
 Progress is judged by results, not by calls alone: a call repeated while its result keeps
 changing is polling (queued, running, done), a cycle whose calls brought new results is
-not a loop, and a short confirmation (``saved``, ``OK``) of a call with new arguments is an
-action done, not a stale result.
+not a loop, and a call with new arguments to a tool that acts on the world (one that
+declares ``effects``) is an action done, whatever it returns, as is a short confirmation
+(``saved``, ``OK``) of any tool's call with new arguments: not a stale result.
 
 Each detection names what repeats; the run loop decides what to do about it
 (a corrective message first, then the fallback strategy).
@@ -169,6 +170,11 @@ class ProgressMonitor:
 
     It remembers the latest thousand or so distinct calls and results: a call repeated
     after that many others is not counted as a repeat.
+
+    ``acting`` names the tools that act on the world (those that declare ``effects``):
+    each of their calls with new arguments is progress, whatever its result says (a
+    write that answers ``"200"`` for every file), while the same call again is still a
+    repeat.
     """
 
     policy: LoopPolicy = field(default_factory=LoopPolicy)
@@ -181,6 +187,7 @@ class ProgressMonitor:
     _stale_run: int = 0
     _plans: list[str] = field(default_factory=list)
     _replans: int = 0
+    acting: frozenset[str] = frozenset()
 
     def on_call(self, call: ToolCall) -> Detection | None:
         """Check a call before it runs; a detection means it should not run."""
@@ -252,9 +259,13 @@ class ProgressMonitor:
             # Its result moved (a job polled: queued, running, done): the repeats of this
             # call are counted again from here.
             self._counts[key] = 0
-        # A short confirmation is news when the call is new (saving another key); any
-        # other result is news when no call of this tool returned it before.
-        h = hash((key, content)) if _is_ack(content) else hash((call.name, content))
+        # An action's result (a tool with effects, or a short confirmation) is news when
+        # the call is new (saving another key); any other result is news when no call of
+        # this tool returned it before.
+        if call.name in self.acting or _is_ack(content):
+            h = hash((key, content))
+        else:
+            h = hash((call.name, content))
         seen = self._seen_results
         if h not in seen:
             seen[h] = None
