@@ -123,3 +123,44 @@ def test_a_budget_or_loop_policy_that_is_not_one_is_refused_when_built(
 ) -> None:
     with pytest.raises(ConfigError, match=f"{option} is a tether"):
         Agent(ScriptedModel([]), **{option: value})
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "says"),
+    [
+        ("output_retries", "2", "output_retries is an int"),
+        ("output_retries", float("nan"), "output_retries is an int"),
+        ("output_retries", 1.5, "output_retries is an int"),
+        ("output_retries", True, "output_retries is an int"),
+        ("name", None, "name is a non-empty str"),
+        ("name", 3, "name is a non-empty str"),
+        ("name", "  ", "name is a non-empty str"),
+        ("instructions", None, "instructions is a str"),
+        ("tools", "add", "tools is a list"),
+        ("tools", {"add": print}, "tools is a list"),
+        ("approval", "yes", "approval is a function"),
+        ("strategy", "fastest", "unknown strategy 'fastest'"),
+        ("strategy", 3, "strategy is a tether.Strategy"),
+        ("guardrails", "no-pii", "guardrails is a list"),
+        ("output_type", None, "output_type is the type"),
+        ("injection_policy", "off", "injection_policy is a tether.InjectionPolicy"),
+        ("handoffs", "billing", "handoffs is a list"),
+        ("prompt", "You are {x}", "prompt is a tether.OrchestratorPrompt"),
+        ("store", "runs.db", "store is a tether.journal.JournalStore"),
+    ],
+)
+def test_an_agent_setting_of_the_wrong_kind_is_refused_when_built(
+    option: str, value: Any, says: str
+) -> None:
+    with pytest.raises(ConfigError, match=says):
+        Agent(ScriptedModel([]), **{option: value})
+
+
+async def test_a_strategy_by_name_and_empty_lists_as_none_are_accepted() -> None:
+    agent = Agent(
+        ScriptedModel(["done"]), strategy="tool_loop", tools=None, guardrails=None, handoffs=None
+    )
+    assert type(agent.strategy).__name__ == "ToolLoop"
+    result = await agent.run("q")
+    assert (result.status, result.output) == ("completed", "done")
+    assert type(Agent(ScriptedModel([]), strategy="guided").strategy).__name__ == "GuidedStrategy"

@@ -113,6 +113,80 @@ def _check_kinds(budget: object, loop_policy: object) -> None:
         )
 
 
+def _items(value: object, what: str, holds: str) -> Sequence[Any]:
+    """A list-like argument (tools, guardrails, handoffs): None is none; a str, a single
+    item or anything not iterable is refused."""
+    if value is None:
+        return ()
+    if isinstance(value, str | bytes | Mapping) or not isinstance(
+        value, Sequence | set | frozenset
+    ):
+        raise ConfigError(f"{what} is a list of {holds}, e.g. {what}=[...], got {value!r}")
+    return list(value)
+
+
+def _check_settings(  # noqa: PLR0917 - one check per setting of Agent()
+    instructions: object,
+    name: object,
+    output_type: object,
+    prompt: object,
+    output_retries: object,
+    approval: object,
+    injection_policy: object,
+    store: object,
+) -> None:
+    """Settings of the wrong kind fail when the agent is built, saying what they are,
+    not at the first run with an AttributeError or a TypeError."""
+    if not isinstance(instructions, str):
+        raise ConfigError(f"instructions is a str, got {type(instructions).__name__}")
+    if not isinstance(name, str) or not name.strip():
+        raise ConfigError(f"an agent's name is a non-empty str, got {name!r}")
+    if output_type is None:
+        raise ConfigError(
+            "output_type is the type of the final answer (str by default, a pydantic "
+            "model, a dataclass, list[int], ...), got None"
+        )
+    if prompt is not None and not isinstance(prompt, OrchestratorPrompt):
+        raise ConfigError(
+            "prompt is a tether.OrchestratorPrompt, e.g. OrchestratorPrompt(extra='...'); "
+            f"for the agent's own instructions use instructions=, got {prompt!r}"
+        )
+    if (
+        isinstance(output_retries, bool)
+        or not isinstance(output_retries, int)
+        or output_retries < 0
+    ):
+        raise ConfigError(
+            f"output_retries is an int of at least 0 (2 by default), got {output_retries!r}"
+        )
+    if approval is not None and not callable(approval):
+        raise ConfigError(
+            "approval is a function fn(call) -> bool (True: the call waits for a person), "
+            f"got {approval!r}"
+        )
+    if injection_policy is not None and not isinstance(injection_policy, InjectionPolicy):
+        raise ConfigError(
+            "injection_policy is a tether.InjectionPolicy, e.g. InjectionPolicy(action='refuse'), "
+            f"got {injection_policy!r}"
+        )
+    if store is not None and not isinstance(store, JournalStore):
+        raise ConfigError(
+            f"store is a tether.journal.JournalStore, e.g. open_store('runs.db'), got {store!r}"
+        )
+
+
+def _strategy_of(strategy: object) -> Strategy | None:
+    """``strategy=``: a Strategy, or the name of one (``"guided"``, ``"tool_loop"``)."""
+    if strategy is None or isinstance(strategy, Strategy):
+        return strategy
+    if isinstance(strategy, str):
+        return resolve_strategy(strategy)
+    raise ConfigError(
+        "strategy is a tether.Strategy (ToolLoop(), GuidedStrategy(), your own) or the "
+        f"name of one ('tool_loop', 'guided'), got {strategy!r}"
+    )
+
+
 def _continuation_of(first: RunStarted) -> Continuation | None:
     """The continuation a journaled run began with."""
     if (
@@ -198,7 +272,8 @@ class Agent(Generic[DepsT, OutputT]):
         max_result_chars: the longest tool result shown to the model (cut with a marker).
         name: the agent's name, in events and traces.
         deps_type: the type of ``deps``, for type checkers.
-        strategy: how the run is orchestrated. By default the strategy the model
+        strategy: how the run is orchestrated: a :class:`~tether.Strategy`, or the name
+            of one (``"guided"``, ``"tool_loop"``). By default the strategy the model
             declares (:attr:`~tether.models.Model.preferred_strategy`: the embedded
             model runs :class:`~tether.GuidedStrategy`), else :class:`~tether.ToolLoop`.
         approval: a policy over tool calls; a call for which it returns True waits
@@ -248,7 +323,7 @@ class Agent(Generic[DepsT, OutputT]):
         max_result_chars: int = 20_000,
         name: str = "agent",
         deps_type: type[DepsT] | None = None,
-        strategy: Strategy | None = None,
+        strategy: Strategy | str | None = None,
         approval: Callable[[ToolCall], bool] | None = None,
         store: JournalStore | None = None,
         lease_ttl: float = 30.0,
@@ -260,18 +335,31 @@ class Agent(Generic[DepsT, OutputT]):
         handoffs: Sequence[Agent[Any, Any] | Handoff] = (),
     ) -> None:
         self.model = model if isinstance(model, Model) else resolve_model(model)
+        _check_settings(
+            instructions,
+            name,
+            output_type,
+            prompt,
+            output_retries,
+            approval,
+            injection_policy,
+            store,
+        )
         self.instructions = instructions
         self.tools: dict[str, Tool] = {}
         if memory is not None and not isinstance(memory, LongTermMemory):
             raise ConfigError(f"memory is a tether.LongTermMemory, got {type(memory).__name__}")
         self.memory = memory
         extra: list[Tool] = memory.agent_tools() if memory is not None else []
-        for given in handoffs:
+        for given in _items(handoffs, "handoffs", "agents or tether.Handoff"):
             h = Handoff(given) if isinstance(given, Agent) else given
             if not isinstance(h, Handoff):
                 raise ConfigError(f"handoffs holds agents or tether.Handoff, got {h!r}")
             extra.append(handoff_tool(h))
-        every: list[Tool | Callable[..., Any]] = [*tools, *extra]
+        every: list[Tool | Callable[..., Any]] = [
+            *_items(tools, "tools", "functions or tether.Tool"),
+            *extra,
+        ]
         for t in every:
             tl = t if isinstance(t, Tool) else Tool(t)
             if tl.name in self.tools:
@@ -289,8 +377,6 @@ class Agent(Generic[DepsT, OutputT]):
         self.fallback = as_fallback(fallback)
         self.loop_policy = loop_policy or LoopPolicy()
         self.prompt = prompt or OrchestratorPrompt()
-        if output_retries < 0:
-            raise ConfigError(f"output_retries must be >= 0, got {output_retries}")
         self.output_retries = output_retries
         if (
             isinstance(max_result_chars, bool)
@@ -304,7 +390,7 @@ class Agent(Generic[DepsT, OutputT]):
         self.max_result_chars = max_result_chars
         self.name = name
         self.deps_type = deps_type
-        self._strategy = strategy
+        self._strategy = _strategy_of(strategy)
         self.approval = approval
         self.store = store
         if (
@@ -317,7 +403,9 @@ class Agent(Generic[DepsT, OutputT]):
                 f"got {lease_ttl!r}"
             )
         self.lease_ttl = float(lease_ttl)
-        self.guardrails = GuardrailSet.of(guardrails)
+        self.guardrails = GuardrailSet.of(
+            _items(guardrails, "guardrails", "guardrails (input_guardrail, ...)")
+        )
         self.injection_policy = injection_policy or InjectionPolicy()
         if not isinstance(working_memory, WorkingMemory | bool | None):
             raise ConfigError(
