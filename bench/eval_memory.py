@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import json
 import os
 import platform
@@ -237,10 +238,12 @@ async def bulk_load(store: MemoryStore, texts: list[str], vectors: np.ndarray) -
         conn.execute("COMMIT")
         return
     assert isinstance(store, PostgresMemoryStore)
+    digest = hashlib.sha256(ns.encode()).digest()  # the index key of the namespace
     async with await store._conn() as conn:
-        async with conn.cursor() as cur, cur.copy(f"COPY memories ({cols}) FROM STDIN") as copy:
+        copying = f"COPY memories ({cols}, ns_digest) FROM STDIN"
+        async with conn.cursor() as cur, cur.copy(copying) as copy:
             for row in rows:
-                await copy.write_row(row)
+                await copy.write_row((*row, digest))
         await conn.execute("SELECT setval('memory_seq', %s)", (len(rows) + 1,))
         # What autovacuum does soon after a bulk load; without it, each count(*) of
         # the namespace reads the heap to check visibility.

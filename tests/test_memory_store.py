@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import random
 import subprocess
 import sys
 import threading
@@ -367,9 +368,122 @@ async def _rewrite_key(store: MemoryStore, key: str, to: str) -> None:
 
     async with await psycopg.AsyncConnection.connect(PG_DSN, autocommit=True) as conn:
         cur = await conn.execute(
-            f"UPDATE {store.schema}.memory_keys SET key = %s WHERE key = %s", (to, key)
+            f"UPDATE {store.schema}.memory_keys SET key = %s, "
+            "digest = sha256(convert_to(namespace || chr(10) || %s, 'UTF8')) WHERE key = %s",
+            (to, to, key),
         )
         assert cur.rowcount == 1
+
+
+def _letters(n: int, seed: int) -> str:
+    """``n`` random 4-byte CJK letters: text that PostgreSQL cannot compress."""
+    rng = random.Random(seed)
+    return "".join(chr(rng.randrange(0x20000, 0x2A6E0)) for _ in range(n))
+
+
+# Five parts of 200 characters, the longest a part may be: 3,800 bytes of UTF-8 that
+# do not compress, more than the 2,704 bytes of a btree entry.
+LONG_NS = (*(_letters(200, seed) for seed in range(4)), "€" * 200)
+
+
+async def test_a_long_namespace_of_multibyte_parts_works_on_both_stores(
+    make_memory: MakeStore,
+) -> None:
+    store = make_memory(merge_threshold=1.01)
+    key = _letters(200, 99)  # the longest key, 800 bytes
+    first = await store.add(LONG_NS, "Priya lives in Lisbon.", metadata={"k": "€"})
+    assert (first.namespace, first.metadata) == (LONG_NS, {"k": "€"})
+    keyed = await asyncio.gather(
+        *(
+            store.add(LONG_NS, f"Invoice 4417 refunded, try {i}.", idempotency_key=key)
+            for i in range(4)
+        )
+    )
+    assert len({m.id for m in keyed}) == 1
+    assert await store.add(LONG_NS, "A retry of it.", idempotency_key=key) == keyed[0]
+    assert await store.get(first.id) == first
+    assert await store.count(LONG_NS) == 2
+    for mode in ("lexical", "vector", "hybrid"):
+        hits = await store.search(LONG_NS, "invoice 4417 refunded", 1, mode=mode)
+        assert [h.memory.id for h in hits] == [keyed[0].id], mode
+    # A namespace that differs only in its last letter is another namespace.
+    near = (*LONG_NS[:-1], "€" * 199 + "$")
+    await store.add(near, "Marco lives in Turin.", idempotency_key=key)
+    assert await store.count(near) == 1
+    assert await store.count(LONG_NS) == 2
+    await store.set_policy(LONG_NS, cap=2)
+    await store.set_policy(LONG_NS, cap=3, ttl=1000)  # set again: updated, not added
+    third = await store.add(LONG_NS, "Marco has two cats.")
+    assert third.expires_at == pytest.approx(third.created_at + 1000)
+    await store.add(LONG_NS, "Lars works in the UTC+1 timezone.")
+    assert await store.count(LONG_NS) == 3  # the cap evicted the least recently used
+    assert await store.forget(namespace=LONG_NS) == 3
+    assert await store.count(LONG_NS) == 0
+    assert await store.count(near) == 1
+
+
+# The tables of the PostgreSQL store's schema 1, as tether made them.
+_PG_SCHEMA_1 = """
+CREATE TABLE memory_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE SEQUENCE memory_seq;
+CREATE TABLE memories (
+    id TEXT PRIMARY KEY, namespace TEXT NOT NULL, kind TEXT NOT NULL, text TEXT NOT NULL,
+    metadata TEXT NOT NULL, embedding BYTEA NOT NULL, created_at DOUBLE PRECISION NOT NULL,
+    updated_at DOUBLE PRECISION NOT NULL, last_used_at DOUBLE PRECISION NOT NULL,
+    expires_at DOUBLE PRECISION, seq BIGINT NOT NULL,
+    tsv TSVECTOR GENERATED ALWAYS AS (to_tsvector('english', text)) STORED
+);
+CREATE INDEX memories_ns_seq ON memories (namespace, seq);
+CREATE INDEX memories_ns_used ON memories (namespace, last_used_at);
+CREATE INDEX memories_expiry ON memories (expires_at) WHERE expires_at IS NOT NULL;
+CREATE INDEX memories_tsv ON memories USING GIN (tsv);
+CREATE TABLE memory_keys (
+    namespace TEXT NOT NULL, key TEXT NOT NULL, memory_id TEXT NOT NULL,
+    PRIMARY KEY (namespace, key)
+);
+CREATE TABLE memory_policies (namespace TEXT PRIMARY KEY, ttl DOUBLE PRECISION, cap INTEGER);
+"""
+
+
+async def test_a_postgres_store_of_schema_1_is_upgraded_by_processes_opening_at_once(
+    make_memory: MakeStore,
+) -> None:
+    stores = [make_memory() for _ in range(4)]
+    if not isinstance(stores[0], PostgresMemoryStore):
+        pytest.skip("the SQLite store has had one schema")
+    import psycopg
+
+    schema, embedder = stores[0].schema, HashEmbedder()
+    ns, key = ("ünïcode-user", "agent/€"), "run-1:é\\tmp"  # a key kept escaped
+    ns_key, (stored_key, _) = json.dumps(list(ns), ensure_ascii=False), key_forms(key)
+    texts = {"lisbon": "Priya lives in Lisbon.", "cats": "Marco has two cats."}
+    vectors = await embedder.embed(list(texts.values()))
+    async with await psycopg.AsyncConnection.connect(PG_DSN, autocommit=True) as conn:
+        await conn.execute(f"CREATE SCHEMA {schema}; SET search_path = {schema}")
+        await conn.execute(_PG_SCHEMA_1)
+        await conn.execute(
+            "INSERT INTO memory_meta VALUES ('schema', '1'), ('embedder', %s)",
+            (f"{embedder.name}/{embedder.dimension}",),
+        )
+        for i, (name, text) in enumerate(texts.items()):
+            await conn.execute(
+                "INSERT INTO memories VALUES (%s, %s, 'fact', %s, '{}', %s, %s, %s, %s, NULL, "
+                "nextval('memory_seq'))",
+                (name, ns_key, text, vectors[i].astype("float32").tobytes(), i, i, i),
+            )
+        await conn.execute("INSERT INTO memory_keys VALUES (%s, %s, 'cats')", (ns_key, stored_key))
+        await conn.execute("INSERT INTO memory_policies VALUES (%s, NULL, 2)", (ns_key,))
+    assert await asyncio.gather(*(s.count(ns) for s in stores)) == [2] * 4
+    store = stores[0]
+    assert (await store.add(ns, "Something else.", idempotency_key=key)).id == "cats"
+    hits = await store.search(ns, "Where does Priya live?", 1)
+    assert [h.memory.id for h in hits] == ["lisbon"]
+    await store.add(ns, "Lars works in the UTC+1 timezone.")  # the cap of 2 evicts one
+    assert await store.count(ns) == 2
+    assert (await store.add(LONG_NS, "A long namespace.", idempotency_key=key)).namespace == LONG_NS
+    async with await psycopg.AsyncConnection.connect(PG_DSN) as conn:
+        cur = await conn.execute(f"SELECT value FROM {schema}.memory_meta WHERE key = 'schema'")
+        assert await cur.fetchone() == ("2",)
 
 
 async def test_concurrent_tasks_neither_lose_nor_duplicate(make_memory: MakeStore) -> None:

@@ -13,12 +13,18 @@ Every write of a namespace takes a transaction-scoped advisory lock on it before
 looks for a near-duplicate or an idempotency key, so concurrent writers, in one
 process or several, neither lose nor duplicate a memory, and a namespace's sequence
 numbers commit in order.
+
+The indexes hold a namespace's sha256 digest, never the namespace itself: a btree
+refuses an entry over 2,704 bytes, and a namespace of a few long parts of letters
+that do not compress (CJK, emoji) is longer, while SQLite takes it. Queries give the
+digest, to find the rows, and the namespace, so that only its own rows match.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import re
 import time
 import uuid
@@ -37,14 +43,16 @@ from ._vectors import Row, VectorIndex
 
 __all__ = ["PostgresMemoryStore"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 # Version 1: memories with a tsvector column, the sequence, keys, policies, meta.
+# Version 2: namespaces (and keys) indexed by their sha256 digest (_digest), not as text.
+_META = "CREATE TABLE IF NOT EXISTS memory_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS memory_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE SEQUENCE IF NOT EXISTS memory_seq;
 CREATE TABLE IF NOT EXISTS memories (
     id TEXT PRIMARY KEY,
     namespace TEXT NOT NULL,
+    ns_digest BYTEA NOT NULL,
     kind TEXT NOT NULL,
     text TEXT NOT NULL,
     metadata TEXT NOT NULL,
@@ -56,21 +64,49 @@ CREATE TABLE IF NOT EXISTS memories (
     seq BIGINT NOT NULL,
     tsv TSVECTOR GENERATED ALWAYS AS (to_tsvector('english', text)) STORED
 );
-CREATE INDEX IF NOT EXISTS memories_ns_seq ON memories (namespace, seq);
-CREATE INDEX IF NOT EXISTS memories_ns_used ON memories (namespace, last_used_at);
+CREATE INDEX IF NOT EXISTS memories_digest_seq ON memories (ns_digest, seq);
+CREATE INDEX IF NOT EXISTS memories_digest_used ON memories (ns_digest, last_used_at);
 CREATE INDEX IF NOT EXISTS memories_expiry ON memories (expires_at) WHERE expires_at IS NOT NULL;
 CREATE INDEX IF NOT EXISTS memories_tsv ON memories USING GIN (tsv);
 CREATE TABLE IF NOT EXISTS memory_keys (
     namespace TEXT NOT NULL, key TEXT NOT NULL, memory_id TEXT NOT NULL,
-    PRIMARY KEY (namespace, key)
+    digest BYTEA PRIMARY KEY
 );
 CREATE TABLE IF NOT EXISTS memory_policies (
-    namespace TEXT PRIMARY KEY, ttl DOUBLE PRECISION, cap INTEGER
+    namespace TEXT NOT NULL, ttl DOUBLE PRECISION, cap INTEGER, ns_digest BYTEA PRIMARY KEY
 );
+"""
+# From version 1: the digests computed in SQL as _digest computes them, then the
+# indexes on the namespace text (which long namespaces overflowed) replaced.
+_UPGRADE_1 = """
+ALTER TABLE memories ADD COLUMN ns_digest BYTEA;
+UPDATE memories SET ns_digest = sha256(convert_to(namespace, 'UTF8'));
+ALTER TABLE memories ALTER COLUMN ns_digest SET NOT NULL;
+DROP INDEX memories_ns_seq, memories_ns_used;
+CREATE INDEX memories_digest_seq ON memories (ns_digest, seq);
+CREATE INDEX memories_digest_used ON memories (ns_digest, last_used_at);
+ALTER TABLE memory_keys ADD COLUMN digest BYTEA;
+UPDATE memory_keys SET digest = sha256(convert_to(namespace || chr(10) || key, 'UTF8'));
+ALTER TABLE memory_keys ALTER COLUMN digest SET NOT NULL;
+ALTER TABLE memory_keys DROP CONSTRAINT memory_keys_pkey, ADD PRIMARY KEY (digest);
+ALTER TABLE memory_policies ADD COLUMN ns_digest BYTEA;
+UPDATE memory_policies SET ns_digest = sha256(convert_to(namespace, 'UTF8'));
+ALTER TABLE memory_policies ALTER COLUMN ns_digest SET NOT NULL;
+ALTER TABLE memory_policies DROP CONSTRAINT memory_policies_pkey, ADD PRIMARY KEY (ns_digest);
 """
 _COLUMNS = "id, namespace, kind, text, metadata, created_at, updated_at, last_used_at, expires_at"
 _LIVE = "(expires_at IS NULL OR expires_at > %s)"
 _LOCK_CLASS = 0x7E7E  # advisory lock class of memory namespaces
+_NS = "ns_digest = %s AND namespace = %s"
+
+
+def _digest(*parts: str) -> bytes:
+    """The sha256 of a namespace key, or of a namespace key and an idempotency key.
+
+    JSON writes a newline in a namespace as an escape, so the newline that joins the
+    parts cannot be part of the namespace: distinct pairs never join alike.
+    """
+    return hashlib.sha256("\n".join(parts).encode()).digest()
 
 
 class PostgresMemoryStore(MemoryStore):
@@ -177,10 +213,11 @@ class PostgresMemoryStore(MemoryStore):
     async def _create(self, conn: Any) -> None:
         async with conn.transaction():
             await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {self.schema}")
-            await conn.execute(_SCHEMA)
+            await conn.execute(_META)
             cur = await conn.execute("SELECT key, value FROM memory_meta")
             meta = dict(await cur.fetchall())
             if "schema" not in meta:
+                await conn.execute(_SCHEMA)
                 await conn.execute(
                     "INSERT INTO memory_meta VALUES ('schema', %s)", (str(SCHEMA_VERSION),)
                 )
@@ -188,6 +225,12 @@ class PostgresMemoryStore(MemoryStore):
                 raise MemoryStoreError(
                     f"the PostgreSQL memory store (schema {self.schema}) has version "
                     f"{meta['schema']}, newer than this tether supports ({SCHEMA_VERSION})"
+                )
+            elif int(meta["schema"]) < SCHEMA_VERSION:
+                await conn.execute(_UPGRADE_1)
+                await conn.execute(
+                    "UPDATE memory_meta SET value = %s WHERE key = 'schema'",
+                    (str(SCHEMA_VERSION),),
                 )
             mine = f"{self.embedder.name}/{self.embedder.dimension}"
             stored = meta.get("embedder")
@@ -206,18 +249,23 @@ class PostgresMemoryStore(MemoryStore):
     async def _index(self, conn: Any, ns: str) -> VectorIndex:
         """The namespace's vectors, brought up to date (the caller holds the index lock)."""
         index = self._indexes.setdefault(ns, VectorIndex(self.embedder.dimension))
+        digest = _digest(ns)
+        # The digest alone, so that the index answers without reading rows; rows are
+        # read with the namespace too, so two namespaces sharing a digest would cost
+        # a reread each time, never mix.
         cur = await conn.execute(
-            "SELECT coalesce(max(seq), 0), count(*) FROM memories WHERE namespace = %s", (ns,)
+            "SELECT coalesce(max(seq), 0), count(*) FROM memories WHERE ns_digest = %s",
+            (digest,),
         )
         max_seq, count = await cur.fetchone()
         if index.fresh(max_seq, count):
             return index
-        sql = "SELECT id, kind, expires_at, seq, embedding FROM memories WHERE namespace = %s"
-        cur = await conn.execute(f"{sql} AND seq > %s", (ns, index.seq))
+        sql = f"SELECT id, kind, expires_at, seq, embedding FROM memories WHERE {_NS}"
+        cur = await conn.execute(f"{sql} AND seq > %s", (digest, ns, index.seq))
         index.apply(Row(*r) for r in await cur.fetchall())
         if len(index) != count:
             index.clear()
-            cur = await conn.execute(sql, (ns,))
+            cur = await conn.execute(sql, (digest, ns))
             index.apply(Row(*r) for r in await cur.fetchall())
         return index
 
@@ -228,9 +276,9 @@ class PostgresMemoryStore(MemoryStore):
             kind_sql = "" if kinds is None else " AND kind = ANY(%s)"
             literal = "[" + ",".join(f"{x:.7g}" for x in vector.tolist()) + "]"
             cur = await conn.execute(
-                f"SELECT id, 1 - (vec <=> %s::vector) FROM memories WHERE namespace = %s "
+                f"SELECT id, 1 - (vec <=> %s::vector) FROM memories WHERE {_NS} "
                 f"AND {_LIVE}{kind_sql} ORDER BY vec <=> %s::vector LIMIT %s",
-                (literal, ns, now, *([list(kinds)] if kinds else []), literal, n),
+                (literal, _digest(ns), ns, now, *([list(kinds)] if kinds else []), literal, n),
             )
             return [(r[0], float(r[1])) for r in await cur.fetchall()]
         async with self._index_lock:
@@ -247,14 +295,16 @@ class PostgresMemoryStore(MemoryStore):
             # A key's old form with NUL was never stored here: PostgreSQL refused it.
             for key in [k for k in w.key_lookups() if "\x00" not in k]:
                 cur = await conn.execute(
-                    "SELECT memory_id FROM memory_keys WHERE namespace = %s AND key = %s",
-                    (w.namespace, key),
+                    "SELECT memory_id FROM memory_keys WHERE digest = %s "
+                    "AND namespace = %s AND key = %s",
+                    (_digest(w.namespace, key), w.namespace, key),
                 )
                 row = await cur.fetchone()
                 if row is not None:
                     return await self._get(conn, row[0]) or w.memory(row[0], None)
+            digest = _digest(w.namespace)
             cur = await conn.execute(
-                "SELECT ttl, cap FROM memory_policies WHERE namespace = %s", (w.namespace,)
+                f"SELECT ttl, cap FROM memory_policies WHERE {_NS}", (digest, w.namespace)
             )
             prow = await cur.fetchone()
             policy = Policy(*prow) if prow else Policy()
@@ -283,12 +333,13 @@ class PostgresMemoryStore(MemoryStore):
             else:
                 memory_id = uuid.uuid4().hex
                 await conn.execute(
-                    "INSERT INTO memories (id, namespace, kind, text, metadata, embedding, "
-                    "created_at, updated_at, last_used_at, expires_at, seq) "
-                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                    "INSERT INTO memories (id, namespace, ns_digest, kind, text, metadata, "
+                    "embedding, created_at, updated_at, last_used_at, expires_at, seq) "
+                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                     (
                         memory_id,
                         w.namespace,
+                        digest,
                         w.kind,
                         w.text,
                         w.metadata,
@@ -307,7 +358,9 @@ class PostgresMemoryStore(MemoryStore):
                 )
             if w.key is not None:
                 await conn.execute(
-                    "INSERT INTO memory_keys VALUES (%s, %s, %s)", (w.namespace, w.key, memory_id)
+                    "INSERT INTO memory_keys (namespace, key, memory_id, digest) "
+                    "VALUES (%s, %s, %s, %s)",
+                    (w.namespace, w.key, memory_id, _digest(w.namespace, w.key)),
                 )
             cap = policy.cap or self.default_cap
             if cap is not None:
@@ -317,16 +370,17 @@ class PostgresMemoryStore(MemoryStore):
         return memory
 
     async def _evict(self, conn: Any, ns: str, cap: int, now: float) -> None:
+        digest = _digest(ns)
         cur = await conn.execute(
-            f"SELECT count(*) FROM memories WHERE namespace = %s AND {_LIVE}", (ns, now)
+            f"SELECT count(*) FROM memories WHERE {_NS} AND {_LIVE}", (digest, ns, now)
         )
         (live,) = await cur.fetchone()
         if live > cap:
             await self._delete(
                 conn,
-                f"id IN (SELECT id FROM memories WHERE namespace = %s AND {_LIVE} "
+                f"id IN (SELECT id FROM memories WHERE {_NS} AND {_LIVE} "
                 "ORDER BY last_used_at, updated_at, seq LIMIT %s)",
-                [ns, now, live - cap],
+                [digest, ns, now, live - cap],
             )
 
     async def _delete(self, conn: Any, where: str, args: Sequence[object]) -> int:
@@ -342,9 +396,10 @@ class PostgresMemoryStore(MemoryStore):
     async def _set_policy(self, ns: str, policy: Policy) -> None:
         async with await self._conn() as conn:
             await conn.execute(
-                "INSERT INTO memory_policies VALUES (%s, %s, %s) ON CONFLICT (namespace) "
+                "INSERT INTO memory_policies (namespace, ttl, cap, ns_digest) "
+                "VALUES (%s, %s, %s, %s) ON CONFLICT (ns_digest) "
                 "DO UPDATE SET ttl = excluded.ttl, cap = excluded.cap",
-                (ns, policy.ttl, policy.cap),
+                (ns, policy.ttl, policy.cap, _digest(ns)),
             )
 
     async def _forget(
@@ -358,8 +413,8 @@ class PostgresMemoryStore(MemoryStore):
             where.append("id = ANY(%s)")
             args.append(ids)
         if ns is not None:
-            where.append("namespace = %s")
-            args.append(ns)
+            where.append(_NS)
+            args += [_digest(ns), ns]
         if kinds is not None:
             where.append("kind = ANY(%s)")
             args.append(list(kinds))
@@ -392,9 +447,9 @@ class PostgresMemoryStore(MemoryStore):
         async with await self._conn() as conn:
             cur = await conn.execute(
                 "SELECT id FROM memories, websearch_to_tsquery('english', %s) q "
-                f"WHERE tsv @@ q AND namespace = %s AND {_LIVE}{kind_sql} "
+                f"WHERE tsv @@ q AND {_NS} AND {_LIVE}{kind_sql} "
                 "ORDER BY ts_rank_cd(tsv, q) DESC, seq DESC LIMIT %s",
-                (" or ".join(terms), ns, now, *([list(kinds)] if kinds else []), n),
+                (" or ".join(terms), _digest(ns), ns, now, *([list(kinds)] if kinds else []), n),
             )
             return [r[0] for r in await cur.fetchall()]
 
@@ -419,7 +474,8 @@ class PostgresMemoryStore(MemoryStore):
         ns = namespace_key(namespace)
         async with await self._conn() as conn:
             cur = await conn.execute(
-                f"SELECT count(*) FROM memories WHERE namespace = %s AND {_LIVE}", (ns, time.time())
+                f"SELECT count(*) FROM memories WHERE {_NS} AND {_LIVE}",
+                (_digest(ns), ns, time.time()),
             )
             (n,) = await cur.fetchone()
             return int(n)
