@@ -41,6 +41,7 @@ RUN_KEYS = {
     "markers",
     "steps",
     "sub_runs",
+    "unreadable",
 }
 DIAGNOSIS_KEYS = {
     "category",
@@ -80,6 +81,7 @@ TOOL_CALL_KEYS = {
     "sub_runs",
 }
 MARKER_KEYS = {"seq", "kind", "text"}
+UNREADABLE_KEYS = {"seq", "type", "problem"}
 USAGE_KEYS = {
     "input_tokens",
     "output_tokens",
@@ -319,11 +321,12 @@ def test_trace_json_has_the_documented_keys(journal: tuple[str, dict[str, str]])
     url, ids = journal
     help_text = " ".join(runner.invoke(app, ["trace", "--help"], env=WIDE).stdout.split())
     keys = RUN_KEYS | DIAGNOSIS_KEYS | STEP_KEYS | MODEL_CALL_KEYS | TOOL_CALL_KEYS | USAGE_KEYS
-    for key in keys | MARKER_KEYS:
+    for key in keys | MARKER_KEYS | UNREADABLE_KEYS | {"journal_unreadable", "not_in_journal"}:
         assert key in help_text, key
     for kind, run_id in ids.items():
         data = _trace_json(url, run_id)
         assert set(data) == RUN_KEYS, kind
+        assert data["unreadable"] == []
         assert set(data["diagnosis"]) == DIAGNOSIS_KEYS
         assert set(data["usage"]) == USAGE_KEYS
         for step in data["steps"]:
@@ -501,3 +504,247 @@ def test_doctor_reports_unreadable_records_and_fails(damaged: tuple[str, dict[st
     ) in out.stdout
     assert "the journal is sound" not in out.stdout
     assert ids["good"] not in out.stdout
+
+
+# -- a tree with a sub-run that cannot be read ------------------------------------------
+
+
+async def _make_family(url: str) -> dict[str, str]:
+    """A lead that asks a checker, then a manager that asks a worker; their run ids."""
+    store = open_store(url)
+    worker = Agent(ScriptedModel(["the worker's answer"]), store=store, name="worker")
+    manager = Agent(
+        ScriptedModel([ToolCall("worker", {"task": "dig"}), "the manager's answer"]),
+        tools=[worker.as_tool()],
+        store=store,
+        name="manager",
+    )
+    checker = Agent(ScriptedModel(["checked"]), store=store, name="checker")
+    lead = Agent(
+        ScriptedModel(
+            [ToolCall("checker", {"task": "check"}), ToolCall("manager", {"task": "go"}), "done"]
+        ),
+        tools=[checker.as_tool(), manager.as_tool()],
+        store=store,
+        name="lead",
+    )
+    try:
+        await lead.run("the task")
+        return {r.agent: r.run_id for r in await store.list_runs()}
+    finally:
+        await store.close()
+
+
+def _sql(url: str, statement: str, *args: Any) -> None:
+    """Run one statement on the journal's tables as someone with the file or the
+    database would ({events} and {runs} name the tables, ? the arguments)."""
+    store = open_store(url)
+    if isinstance(store, PostgresStore):
+        import psycopg
+
+        tables = {"events": f"{store.schema}.events", "runs": f"{store.schema}.runs"}
+        with psycopg.connect(store.dsn) as pg:
+            pg.execute(statement.format(**tables).replace("?", "%s"), args)  # type: ignore[arg-type]
+    else:
+        import sqlite3
+
+        conn = sqlite3.connect(url)
+        conn.execute(statement.format(events="events", runs="runs"), args)
+        conn.commit()
+        conn.close()
+    asyncio.run(store.close())
+
+
+def _explode(url: str, run_id: str, seq: int) -> None:
+    """Make one record of a run name an event type no tether knows."""
+    _sql(
+        url,
+        "UPDATE {events} SET data = replace(data, '\"type\":\"' || type || '\"', "
+        '\'"type":"exploded"\') WHERE run_id = ? AND seq = ?',
+        run_id,
+        seq,
+    )
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def family(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
+    """A journal holding a lead, its two sub-runs and the worker two levels down."""
+    if request.param == "sqlite":
+        url = str(tmp_path / "journal.db")
+        yield url, asyncio.run(_make_family(url))
+        return
+    why = _postgres_reachable()
+    if why is not None:
+        pytest.skip(f"PostgreSQL tests need a server: {why}")
+    schema = f"family_{uuid.uuid4().hex[:8]}"
+    url = f"{PG_DSN}?tether_schema={schema}"
+    try:
+        yield url, asyncio.run(_make_family(url))
+    finally:
+        asyncio.run(PostgresStore(PG_DSN, schema=schema).drop())
+
+
+def _call(tree: dict[str, Any], name: str) -> dict[str, Any]:
+    """The tool call ``name`` of a run's trace."""
+    return next(c for s in tree["steps"] for c in s["tool_calls"] if c["name"] == name)
+
+
+def test_trace_of_a_parent_shows_a_sub_run_with_an_unreadable_record_in_place(
+    family: tuple[str, dict[str, str]],
+) -> None:
+    url, ids = family
+    _explode(url, ids["checker"], 2)
+    out = runner.invoke(app, ["trace", ids["lead"], "--store", url], env=WIDE)
+    assert out.exit_code == 1
+    assert "Traceback" not in out.output
+    assert out.stdout.startswith("why it ended: completed")
+    lines = out.stdout.splitlines()
+    at = next(i for i, line in enumerate(lines) if "✓ checker ok" in line)
+    assert (
+        f"run {ids['checker']} · agent 'checker' · completed · journal unreadable" in lines[at + 1]
+    )
+    assert (
+        "✗ unreadable record at seq 2 (model_responded): an event record has an unknown type "
+        "'exploded'" in lines[at + 2]
+    )
+    assert "restore the journal from a backup" in lines[at + 3]
+    assert "→ text: the worker's answer" in out.stdout  # the rest is all there
+    assert "→ text: the manager's answer" in out.stdout
+    assert out.stderr == (
+        f"error: the trace is incomplete: event 2 (model_responded) of sub-run "
+        f"{ids['checker']} cannot be read: an event record has an unknown type 'exploded'; "
+        "`tether doctor` lists every unreadable record; restore the journal from a backup "
+        "to read this run (the rest of the trace is shown)\n"
+    )
+    data = runner.invoke(app, ["trace", ids["lead"], "--store", url, "--json"])
+    assert data.exit_code == 1
+    tree = json.loads(data.stdout)
+    [bad] = _call(tree, "checker")["sub_runs"]
+    assert set(bad) == RUN_KEYS
+    assert (bad["run_id"], bad["agent"], bad["status"]) == (ids["checker"], "checker", "completed")
+    assert (bad["reason"]["kind"], bad["reason"]["detail"]) == ("journal_unreadable", "seq 2")
+    [record] = bad["unreadable"]
+    assert set(record) == UNREADABLE_KEYS
+    assert (record["seq"], record["type"]) == (2, "model_responded")
+    assert (bad["diagnosis"], bad["steps"], bad["prompt"]) == (None, [], "check")
+    assert (bad["usage"]["model_calls"], bad["output"]) == (1, "checked")  # as the lead saw
+    [manager] = _call(tree, "manager")["sub_runs"]
+    assert manager["unreadable"] == []
+    assert manager["diagnosis"]["category"] == "completed"
+    [worker] = _call(manager, "worker")["sub_runs"]
+    assert worker["steps"][0]["model_calls"][0]["text"] == "the worker's answer"
+
+
+def test_a_damaged_sub_run_two_levels_down_is_marked_under_its_parent(
+    family: tuple[str, dict[str, str]],
+) -> None:
+    url, ids = family
+    _explode(url, ids["worker"], 3)
+    out = runner.invoke(app, ["trace", ids["lead"], "--store", url, "--json"])
+    assert out.exit_code == 1
+    tree = json.loads(out.stdout)
+    [checker] = _call(tree, "checker")["sub_runs"]
+    assert checker["status"] == "completed"
+    assert checker["unreadable"] == []
+    [manager] = _call(tree, "manager")["sub_runs"]
+    assert manager["reason"]["kind"] == "final_answer"
+    [worker] = _call(manager, "worker")["sub_runs"]
+    assert worker["reason"]["kind"] == "journal_unreadable"
+    assert [(r["seq"], r["type"]) for r in worker["unreadable"]] == [(3, "run_finished")]
+    assert out.stderr.startswith(
+        f"error: the trace is incomplete: event 3 (run_finished) of sub-run {ids['worker']}"
+    )
+    assert _trace(url, ids["checker"])  # a run beside the damage traces as before
+
+
+def test_a_sub_run_whose_start_is_unreadable_keeps_its_own_sub_runs(tmp_path: Path) -> None:
+    url = str(tmp_path / "journal.db")
+    ids = asyncio.run(_make_family(url))
+    _explode(url, ids["manager"], 0)
+    out = runner.invoke(app, ["trace", ids["lead"], "--store", url, "--json"])
+    assert out.exit_code == 1
+    [manager] = _call(json.loads(out.stdout), "manager")["sub_runs"]
+    assert (manager["agent"], manager["prompt"], manager["status"]) == (
+        "manager",
+        "go",
+        "completed",
+    )
+    assert manager["model"] is None  # only its run_started said it
+    assert [(r["seq"], r["type"]) for r in manager["unreadable"]] == [(0, "run_started")]
+    [worker] = manager["sub_runs"]  # what reads under it is still shown
+    assert (worker["run_id"], worker["status"]) == (ids["worker"], "completed")
+    assert worker["steps"][0]["model_calls"][0]["text"] == "the worker's answer"
+    text = runner.invoke(app, ["trace", ids["lead"], "--store", url], env=WIDE)
+    assert "✗ unreadable record at seq 0 (run_started)" in text.stdout
+    assert "→ text: the worker's answer" in text.stdout
+
+
+def test_a_sub_run_gone_from_the_journal_is_marked_in_place(tmp_path: Path) -> None:
+    url = str(tmp_path / "journal.db")
+    ids = asyncio.run(_make_family(url))
+    for table in ("events", "runs"):  # as if pruned, or journaled to another store
+        _sql(url, f"DELETE FROM {{{table}}} WHERE run_id = ?", ids["checker"])
+    data = _trace_json(url, ids["lead"])  # the journal is sound: exit 0
+    [gone] = _call(data, "checker")["sub_runs"]
+    assert set(gone) == RUN_KEYS
+    assert (gone["run_id"], gone["agent"], gone["status"]) == (
+        ids["checker"],
+        "checker",
+        "completed",
+    )
+    assert gone["reason"]["kind"] == "not_in_journal"
+    assert "sub_run_ended at seq" in gone["reason"]["message"]
+    assert (gone["unreadable"], gone["steps"], gone["output"]) == ([], [], "checked")
+    text = _trace(url, ids["lead"])
+    assert f"run {ids['checker']} · agent 'checker' · completed · not in journal" in text
+    assert f"Run {ids['checker']} is not in this journal: it was pruned" in text
+
+
+def test_trace_finds_the_sub_runs_of_a_run_in_a_busy_journal(tmp_path: Path) -> None:
+    url = str(tmp_path / "journal.db")
+    ids = asyncio.run(_make_family(url))
+    later = 4_000_000_000.0  # a thousand runs of other users since
+    for i in range(1000):
+        _sql(
+            url,
+            "INSERT INTO {runs} (run_id, agent, status, prompt, created_at, updated_at) "
+            "VALUES (?, 'other', 'completed', 'x', ?, ?)",
+            f"other{i}",
+            later + i,
+            later + i,
+        )
+    data = _trace_json(url, ids["lead"])
+    [checker] = _call(data, "checker")["sub_runs"]
+    [manager] = _call(data, "manager")["sub_runs"]
+    assert (checker["run_id"], checker["diagnosis"]["category"]) == (ids["checker"], "completed")
+    assert _call(manager, "worker")["sub_runs"][0]["run_id"] == ids["worker"]
+
+
+def test_a_damaged_sub_run_with_markup_in_its_record_is_shown_as_text(tmp_path: Path) -> None:
+    url = str(tmp_path / "journal.db")
+    ids = asyncio.run(_make_family(url))
+    _sql(
+        url,
+        "UPDATE {events} SET type = '[/bold]', data = 'not [red]json[/]' "
+        "WHERE run_id = ? AND seq = 2",
+        ids["checker"],
+    )
+    out = runner.invoke(app, ["trace", ids["lead"], "--store", url], env=WIDE)
+    assert out.exit_code == 1
+    assert "Traceback" not in out.output
+    assert "✗ unreadable record at seq 2 ([/bold]): it is not valid JSON" in out.stdout
+    assert "event 2 ([/bold]) of sub-run" in out.stderr
+
+
+def test_a_sub_run_with_a_row_but_no_events_is_marked_damaged(tmp_path: Path) -> None:
+    url = str(tmp_path / "journal.db")
+    ids = asyncio.run(_make_family(url))
+    _sql(url, "DELETE FROM {events} WHERE run_id = ?", ids["manager"])  # what doctor calls empty
+    out = runner.invoke(app, ["trace", ids["lead"], "--store", url, "--json"])
+    assert out.exit_code == 1
+    [manager] = _call(json.loads(out.stdout), "manager")["sub_runs"]
+    assert (manager["agent"], manager["status"]) == ("manager", "completed")  # its row
+    assert manager["reason"]["kind"] == "journal_unreadable"
+    assert f"no run {ids['manager']!r} in the journal" in manager["reason"]["message"]
+    assert [w["run_id"] for w in manager["sub_runs"]] == [ids["worker"]]
+    assert out.stderr.startswith(f"error: the trace is incomplete: sub-run {ids['manager']}: ")

@@ -2,7 +2,9 @@
 
 The tree is built from the events alone (the sub-runs are read by the caller and
 handed in), so the text view, ``--json`` and any other reader share one shape. The
-keys are stable: they are listed in ``tether trace --help``.
+keys are stable: they are listed in ``tether trace --help``. A sub-run that cannot be
+read (a damaged record) or is not in the journal keeps its place in the tree, as a run
+with only what is known of it and a reason that says what is wrong.
 """
 
 from __future__ import annotations
@@ -43,7 +45,14 @@ from tether.journal import RunInfo
 from tether.journal._store import UnreadableRecord
 from tether.run import Diagnosis, diagnose
 
-__all__ = ["run_summary", "trace_tree"]
+__all__ = [
+    "damaged_tree",
+    "missing_tree",
+    "recorded_sub_runs",
+    "run_summary",
+    "trace_tree",
+    "unreadable_reason",
+]
 
 _FAILED = frozenset({"error", "timeout", "invalid_arguments", "unknown_tool", "rejected"})
 
@@ -148,14 +157,7 @@ def run_summary(
         "diagnosis": None,
     }
     if unreadable:
-        first = unreadable[0]
-        more = f" (and {len(unreadable) - 1} more)" if len(unreadable) > 1 else ""
-        row["reason"] = {
-            "kind": "journal_unreadable",
-            "message": f"Its journal has an unreadable record at seq {first.seq} "
-            f"({first.type}){more}: {first.problem}. `tether doctor` lists them.",
-            "detail": f"seq {first.seq}",
-        }
+        row["reason"] = unreadable_reason(unreadable)
     elif events:
         ending = _ending(events)
         d = diagnose(events)
@@ -167,6 +169,20 @@ def run_summary(
             diagnosis={"category": d.category, "detail": d.detail, "summary": d.summary},
         )
     return row
+
+
+def unreadable_reason(unreadable: Sequence[UnreadableRecord]) -> dict[str, Any]:
+    """The reason of a run whose journal has ``unreadable`` records: the first of them,
+    and what to do."""
+    first = unreadable[0]
+    more = f" (and {len(unreadable) - 1} more)" if len(unreadable) > 1 else ""
+    return {
+        "kind": "journal_unreadable",
+        "message": f"Its journal has an unreadable record at seq {first.seq} "
+        f"({first.type}){more}: {first.problem}. `tether doctor` lists them; restore the "
+        "journal from a backup to read this run.",
+        "detail": f"seq {first.seq}",
+    }
 
 
 def _model_call(seq: int | None, purpose: str, tools: bool) -> dict[str, Any]:
@@ -339,10 +355,7 @@ def trace_tree(
     b = _Builder()
     for e in events:
         b.add(e)
-    loose_runs: list[dict[str, Any]] = []
-    for child in (children or {}).get(first.run_id, ()):
-        call = _caller(b.calls.values(), child["started_at"])
-        (call["sub_runs"] if call is not None else loose_runs).append(child)
+    loose_runs = _place(b, events, (children or {}).get(first.run_id, ()))
     return {
         "run_id": first.run_id,
         "agent": plain_text(first.agent),
@@ -356,6 +369,136 @@ def trace_tree(
         "steps": [b.steps[n] for n in sorted(b.steps)],
         "sub_runs": loose_runs,
         "output": to_jsonable_python(_output(events), fallback=str),
+        "unreadable": [],
+    }
+
+
+def recorded_sub_runs(events: Sequence[Event]) -> dict[str, SubRunEnded | HandedOff]:
+    """The sub-runs a run's journal names (agents used as tools, handoffs), by their
+    run id, in the order it names them: how each ended when it says so, else the
+    handoff that started it."""
+    said: dict[str, SubRunEnded | HandedOff] = {}
+    for e in events:
+        if isinstance(e, SubRunEnded) or (isinstance(e, HandedOff) and e.child_run_id not in said):
+            said[e.child_run_id] = e
+    return said
+
+
+def _place(b: _Builder, events: Sequence[Event], children: Sequence[dict[str, Any]]) -> list[Any]:
+    """Put each sub-run under the tool call that ran it (the one the journal names, else
+    the one running when it started); return those that fit under none."""
+    called = {k: e.call_id for k, e in recorded_sub_runs(events).items()}
+    loose: list[dict[str, Any]] = []
+    for child in children:
+        call = b.calls.get(called.get(child["run_id"], ""))
+        if call is None and child["started_at"] is not None:
+            call = _caller(b.calls.values(), child["started_at"])
+        (call["sub_runs"] if call is not None else loose).append(child)
+    return loose
+
+
+def damaged_tree(
+    run_id: str,
+    parent_run_id: str,
+    *,
+    info: RunInfo | None,
+    said: SubRunEnded | HandedOff | None,
+    events: Sequence[Event] = (),
+    unreadable: Sequence[UnreadableRecord] = (),
+    error: str | None = None,
+    sub_runs: Sequence[dict[str, Any]] = (),
+) -> dict[str, Any]:
+    """A sub-run whose journal cannot be read, in the tree's shape: what its readable
+    ``run_started``, its row in the store (``info``) and its parent (``said``) tell.
+
+    Like ``tether trace`` of the run itself, its steps are not shown from a journal with
+    gaps: ``unreadable`` names the records (or ``error`` says why none could be read),
+    and the reason says what to do. Its own sub-runs (``sub_runs``) are shown.
+    """
+    if unreadable:
+        reason = unreadable_reason(unreadable)
+    else:
+        reason = {
+            "kind": "journal_unreadable",
+            "message": f"Its journal cannot be read: {error}. `tether doctor` checks the "
+            "journal; restore it from a backup to read this run.",
+            "detail": None,
+        }
+    started = events[0] if events and isinstance(events[0], RunStarted) else None
+    node = _unread_node(run_id, parent_run_id, info, said, reason, list(sub_runs))
+    if started is not None:
+        node.update(
+            agent=plain_text(started.agent),
+            model=started.model,
+            strategy=started.strategy,
+            prompt=plain_text(started.prompt),
+            started_at=started.at,
+        )
+    node["unreadable"] = [
+        {"seq": r.seq, "type": plain_text(r.type), "problem": plain_text(r.problem)}
+        for r in unreadable
+    ]
+    return node
+
+
+def missing_tree(
+    run_id: str, parent_run_id: str, said: SubRunEnded | HandedOff | None
+) -> dict[str, Any]:
+    """A sub-run its parent's journal names but the journal does not hold (pruned, or
+    its agent journals to another store or to none), in the tree's shape: what the
+    parent recorded of it."""
+    what = (
+        f"{said.type} at seq {said.seq}: {said.status}, {said.reason.kind}"
+        if isinstance(said, SubRunEnded)
+        else f"{said.type} at seq {said.seq}"
+        if said is not None
+        else "its parent_run_id"
+    )
+    reason = {
+        "kind": "not_in_journal",
+        "message": f"Run {run_id} is not in this journal: it was pruned, or its agent keeps "
+        f"its journal in another store (or none). The parent recorded it ({what}).",
+        "detail": None,
+    }
+    return _unread_node(run_id, parent_run_id, None, said, reason, [])
+
+
+def _unread_node(
+    run_id: str,
+    parent_run_id: str,
+    info: RunInfo | None,
+    said: SubRunEnded | HandedOff | None,
+    reason: dict[str, Any],
+    sub_runs: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """A run the tree cannot show from its events: its row, else what its parent said."""
+    ended = said if isinstance(said, SubRunEnded) else None
+    at: float | None = info.created_at if info is not None else None
+    if info is not None:
+        agent, status, prompt = info.agent, info.status, info.prompt
+    else:
+        agent = said.agent if said is not None else ""
+        status = ended.status if ended is not None else "unknown"
+        prompt, at = "", said.at if said is not None else None
+    return {
+        "run_id": run_id,
+        "agent": plain_text(agent),
+        "model": None,
+        "strategy": None,
+        "prompt": plain_text(prompt),
+        "parent_run_id": parent_run_id,
+        "status": status,
+        "reason": reason,
+        "started_at": at,
+        "ended_at": None,
+        "duration_s": None,
+        "usage": _usage(ended.usage) if ended is not None else None,
+        "diagnosis": None,
+        "markers": [],
+        "steps": [],
+        "sub_runs": sub_runs,
+        "output": to_jsonable_python(ended.output, fallback=str) if ended is not None else None,
+        "unreadable": [],
     }
 
 
