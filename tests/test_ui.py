@@ -705,3 +705,52 @@ def test_the_waterfall_marks_retries_switches_guardrails_and_failures() -> None:
     detail = env.get_template("_tool_call.html").render(d=tool_call_detail(events, 6))
     assert "&lt;b&gt;DE00&lt;/b&gt;" in detail
     assert "no result journaled" in detail
+
+
+def test_a_run_with_an_unreadable_record_is_shown_as_damaged_not_missing(
+    tmp_path: Path, page: Any
+) -> None:
+    import sqlite3
+
+    store = tmp_path / "damaged.db"
+
+    async def make() -> dict[str, str]:
+        journal = SQLiteStore(store)
+        try:
+            return {
+                name: (await Agent(ScriptedModel(["fine"]), store=journal).run(name)).run_id
+                for name in ("good", "bad")
+            }
+        finally:
+            await journal.close()
+
+    ids = _run_async(make)
+    conn = sqlite3.connect(store)
+    conn.execute(
+        'UPDATE events SET data = replace(data, \'"type":"model_responded"\', '
+        '\'"type":"model_exploded"\') WHERE run_id = ?',
+        (ids["bad"],),
+    )
+    conn.commit()
+    conn.close()
+    served = _serve(store, tmp_path / "ledger.jsonl")
+    try:
+        listed = {r["run_id"]: r for r in httpx2.get(f"{served.url}api/runs").json()["runs"]}
+        assert listed[ids["good"]]["reason"] == "final_answer"
+        bad = listed[ids["bad"]]
+        assert (bad["reason"], bad["category"], bad["detail"]) == (
+            "journal_unreadable",
+            "journal_unreadable",
+            "seq 2",
+        )
+        assert "unreadable record at seq 2 (model_responded)" in bad["summary"]
+        api = httpx2.get(f"{served.url}api/runs/{ids['bad']}")
+        assert api.status_code == 409
+        assert [(r["seq"], r["type"]) for r in api.json()["unreadable"]] == [(2, "model_responded")]
+        assert httpx2.get(f"{served.url}runs/not-a-run").status_code == 404  # still missing
+        page.goto(f"{served.url}runs/{ids['bad']}")
+        expect(page.locator("h1")).to_have_text("This run's journal is damaged")
+        expect(page.locator("tr.unreadable[data-seq='2']")).to_contain_text("model_responded")
+        expect(page.locator("p.damage")).to_contain_text("tether doctor")
+    finally:
+        served.stop()

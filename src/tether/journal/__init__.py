@@ -16,6 +16,7 @@ from ._store import (
     RunLocked,
     Session,
     Turn,
+    UnreadableRecord,
 )
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "SQLiteStore",
     "Session",
     "Turn",
+    "UnreadableRecord",
     "default_path",
     "open_store",
 ]

@@ -12,6 +12,7 @@ writes them as escapes (``\\ud800``).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import hashlib
 import hmac
@@ -36,13 +37,14 @@ from tether._errors import JournalError
 from tether._events import Event, ReasonKind, RunStatus
 from tether._messages import ToolCall
 from tether._text import plain_text
-from tether.journal import JournalStore, RunInfo, open_store
+from tether.journal import JournalStore, RunInfo, UnreadableRecord, open_store
 from tether.run import Decision
 
 from ._actions import Actions, AgentFor, Outcome, parse_decision
 from ._guard import Guard, is_loopback
 from ._view import (
     RunRow,
+    damage_message,
     describe,
     model_call_detail,
     run_view,
@@ -79,6 +81,7 @@ CATEGORY_LABELS = {
     "needs_decision": "Needs a decision",
     "cancelled": "Cancelled",
     "internal_error": "Internal error",
+    "journal_unreadable": "Journal damaged",
 }
 EYEBROWS = {
     "completed": "How it ended",
@@ -155,9 +158,19 @@ class _Summaries:
                 out.append(cached[2])
                 continue
             try:
-                row = summarize(info, await self.store.load(info.run_id))
-            except JournalError:
-                row = summarize(info, [])
+                events, unreadable = await self.store.load_readable(info.run_id)
+            except JournalError:  # a run row without events
+                events, unreadable = [], []
+            row = summarize(info, events)
+            if unreadable:
+                row = dataclasses.replace(
+                    row,
+                    reason_kind="journal_unreadable",
+                    reason_message=damage_message(unreadable),
+                    category="journal_unreadable",
+                    detail=f"seq {unreadable[0].seq}",
+                    summary=damage_message(unreadable),
+                )
             self._rows[info.run_id] = (info.updated_at, info.events, row)
             out.append(row)
         return out
@@ -218,6 +231,13 @@ class Viewer:
         except JournalError:
             return None
 
+    async def unreadable(self, run_id: str) -> list[UnreadableRecord]:
+        """The records of a run that do not read back (none for an unknown run)."""
+        try:
+            return (await self.store.load_readable(run_id))[1]
+        except JournalError:
+            return []
+
     # -- pages ---------------------------------------------------------------
 
     async def runs_page(self, request: Request) -> Response:
@@ -250,6 +270,16 @@ class Viewer:
         run_id = request.path_params["run_id"]
         events = await self.events(run_id)
         if not events:
+            damage = await self.unreadable(run_id)
+            if damage:
+                return self.page(
+                    request,
+                    "damaged.html",
+                    409,
+                    run_id=run_id,
+                    records=damage,
+                    message=damage_message(damage),
+                )
             return self.page(request, "missing.html", 404, run_id=run_id)
         view = run_view(run_id, events, now=time.time())
         agent, why = self.actions.agent(events) if view.pending else (None, None)
@@ -270,6 +300,17 @@ class Viewer:
         run_id = request.path_params["run_id"]
         events = await self.events(run_id)
         if not events:
+            damage = await self.unreadable(run_id)
+            if damage:
+                return _JSON(
+                    {
+                        "error": damage_message(damage),
+                        "unreadable": [
+                            {"seq": d.seq, "type": d.type, "problem": d.problem} for d in damage
+                        ],
+                    },
+                    409,
+                )
             return _JSON({"error": f"no run {run_id} in this journal"}, 404)
         view = run_view(run_id, events)
         return _JSON(

@@ -39,7 +39,7 @@ from tether._events import (
     TurnRecorded,
 )
 from tether._messages import ModelResponse, ToolCall
-from tether.journal import RunInfo
+from tether.journal import RunInfo, UnreadableRecord
 from tether.run import Diagnosis, diagnose
 
 __all__ = [
@@ -121,6 +121,17 @@ class RunRow:
             "detail": self.detail,
             "summary": self.summary,
         }
+
+
+def damage_message(unreadable: Sequence[UnreadableRecord]) -> str:
+    """What a run with unreadable journal records shows, and what to do about it."""
+    first = unreadable[0]
+    more = f" (and {len(unreadable) - 1} more)" if len(unreadable) > 1 else ""
+    return (
+        f"Its journal has an unreadable record at seq {first.seq} ({first.type}){more}: "
+        f"{first.problem}. `tether doctor` lists them; restore the journal from a backup "
+        "to read this run."
+    )
 
 
 def summarize(info: RunInfo, events: Sequence[StreamEvent]) -> RunRow:
