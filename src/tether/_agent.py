@@ -963,13 +963,15 @@ class Agent(Generic[DepsT, OutputT]):
         at: int,
         *,
         prompt: str | None = None,
-        tool_results: Mapping[str, str] | None = None,
+        tool_results: Mapping[str, Any] | None = None,
         store: JournalStore | None = None,
     ) -> str:
         """Copy a run's journal up to event ``at`` into a new run; return the new run's id.
 
         Resume the new run (:meth:`resume`) to go on from there, down another path when
-        ``prompt`` or ``tool_results`` (per call id) change what the run saw.
+        ``prompt`` or ``tool_results`` (per call id) change what the run saw; a result
+        that is not a str is shown as a tool's return value would be (``5``, ``null``,
+        JSON).
         """
         store = store or self.store
         if store is None:

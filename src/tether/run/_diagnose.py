@@ -127,6 +127,17 @@ def diagnose(events: Sequence[StreamEvent]) -> Diagnosis:
             (events[-1].seq,),
             notes,
         )
+    if end.status == "interrupted" and events[-1].seq > end.seq:
+        # A resume journals after the run stopped (a decision, the approved call): the
+        # run went on and has not ended again.
+        return Diagnosis(
+            "running",
+            None,
+            "The run was resumed after it stopped and has not ended since: it is still "
+            "going, or its process died and it can be resumed.",
+            (end.seq, events[-1].seq),
+            notes,
+        )
     seq = end.seq
     reason = end.reason
     if end.status == "completed":

@@ -1,5 +1,6 @@
 """A run driven behind its guardrails: the input checked beside the first model call,
-the final answer checked before the run completes (see :mod:`tether.run._guardrails`)."""
+the final answer checked before the run completes, and so is the answer of a run that
+gave up, its fallback's (see :mod:`tether.run._guardrails`)."""
 
 from __future__ import annotations
 
@@ -93,11 +94,30 @@ def driver(r: Run) -> Callable[[Run, Node | Finish], Awaitable[Finish]]:
     return drive_guarded if r.config.guardrails.output else drive
 
 
+async def _check_fallback(r: Run, end: Finish) -> Finish:
+    """A give-up's answer through the output guardrails: it goes out as a final answer
+    does. A trip ends the run as one on a final answer does (``failed``, no output);
+    a redirect cannot apply, the run has stopped asking the model, so it ends too."""
+    tripped = await check_all(r, r.config.guardrails.output, end.output)
+    if tripped is None:
+        return end
+    g, t = tripped
+    what = (
+        f"the answer of the fallback {r.config.fallback.name} (the run gave up: {end.reason.kind})"
+    )
+    return guardrail_end(g.name, t.reason, what)
+
+
 async def drive_guarded(r: Run, start: Node | Finish) -> Finish:
-    """:func:`~tether.run.drive`, with every final answer through the output guardrails."""
+    """:func:`~tether.run.drive`, with every answer the run gives through the output
+    guardrails: a final answer, and the answer of a run that gave up (its fallback's)."""
     end = await drive(r, start)
     del start
-    while end.status == "completed" and r.config.guardrails.output:
+    while r.config.guardrails.output:
+        if end.status == "gave_up" and end.output is not None:
+            return await _check_fallback(r, end)
+        if end.status != "completed":
+            break
         nxt = await _check_output(r, end)
         if isinstance(nxt, Finish):
             return nxt

@@ -7,7 +7,8 @@ and either lets it pass or trips:
   first model call; when it trips, that call is cancelled and no tool has run.
 * a **tool-call** guardrail sees each :class:`~tether.ToolCall` before it runs
   (every call of a turn at once).
-* an **output** guardrail sees the validated final answer before the run completes.
+* an **output** guardrail sees the validated final answer before the run completes,
+  and the answer of a run that gave up (its fallback's) before it ends.
 
 A tripped guardrail either **ends** the run (status ``failed``, reason
 ``guardrail_tripped``) or **redirects** it: the tool call is not run and the model is

@@ -27,6 +27,7 @@ from tether._events import (
 )
 from tether._messages import Message, ModelResponse, ToolCall
 from tether.models import Model, ModelParams
+from tether.tools import render_result
 
 __all__ = ["JournalModel", "comparable", "fork_events"]
 
@@ -40,16 +41,19 @@ def fork_events(
     new_run_id: str,
     *,
     prompt: str | None = None,
-    tool_results: Mapping[str, str] | None = None,
+    tool_results: Mapping[str, Any] | None = None,
 ) -> list[Event]:
     """The journal of a new run: ``events`` before sequence number ``at``, rewritten.
 
     Calls that had started but not finished before ``at`` are dropped, so that the
-    new run makes them afresh; a ``run_finished`` is dropped, so the run goes on.
+    new run makes them afresh; a ``run_finished`` is dropped, so the run goes on. A
+    replaced tool result that is not text is shown to the model as a tool's return
+    value would be (``5`` as ``5``, None as ``null``, a dict as JSON).
 
     Raises:
-        ConfigError: ``at`` is outside the journal, or a replaced tool result names a
-            call that did not finish before ``at``.
+        ConfigError: ``at`` is outside the journal, ``prompt`` is not a str, a replaced
+            tool result names a call that did not finish before ``at``, or cannot be
+            shown as text.
     """
     if not events or not isinstance(events[0], RunStarted):
         raise ConfigError("a journal to fork must start with run_started")
@@ -60,9 +64,14 @@ def fork_events(
         )
     if not 1 <= at <= len(events):
         raise ConfigError(f"fork point {at} is outside the journal (1 to {len(events)})")
+    if prompt is not None and not isinstance(prompt, str):
+        raise ConfigError(
+            f"fork(prompt=...) takes the new run's prompt as a str, got {type(prompt).__name__}"
+        )
+    results = _rendered(tool_results)
     prefix = [e for e in events if e.seq < at and not isinstance(e, RunFinished)]
     finished = {e.call_id for e in prefix if isinstance(e, ToolCallFinished)}
-    missing = set(tool_results or {}) - finished
+    missing = set(results) - finished
     if missing:
         raise ConfigError(
             f"cannot replace the results of {sorted(missing)}: no such call finished "
@@ -78,9 +87,37 @@ def fork_events(
             changes.update(forked_from=e.run_id, fork_seq=at, session=None)
             if prompt is not None:
                 changes["prompt"] = prompt
-        elif isinstance(e, ToolCallFinished) and tool_results and e.call_id in tool_results:
-            changes.update(content=tool_results[e.call_id], outcome="ok", truncated=False)
+        elif isinstance(e, ToolCallFinished) and e.call_id in results:
+            changes.update(content=results[e.call_id], outcome="ok", truncated=False)
         out.append(dataclasses.replace(e, **changes))
+    return out
+
+
+def _rendered(tool_results: Mapping[str, Any] | None) -> dict[str, str]:
+    """Replaced tool results by call id, each as the text the model reads.
+
+    Raises:
+        ConfigError: not a mapping of call ids (str) to results, or a result that
+            cannot be shown as text.
+    """
+    if tool_results is None:
+        return {}
+    if not isinstance(tool_results, Mapping):
+        raise ConfigError(
+            f"tool_results maps call ids to new results, e.g. {{'call_1_0': '42'}}; "
+            f"got {type(tool_results).__name__}"
+        )
+    out: dict[str, str] = {}
+    for call_id, value in tool_results.items():
+        if not isinstance(call_id, str):
+            raise ConfigError(f"tool_results is keyed by call id (a str), got {call_id!r}")
+        try:
+            out[call_id] = render_result(value)
+        except Exception as exc:  # what a tool could not return either
+            raise ConfigError(
+                f"the new result of {call_id!r} cannot be shown to the model as text "
+                f"({type(exc).__name__}: {exc}); give it as a str"
+            ) from None
     return out
 
 
