@@ -119,3 +119,11 @@ def test_ages() -> None:
     assert parse_age("90s") == 90
     assert parse_age("2h") == 7200
     assert parse_age("1.5d") == 129600
+
+
+@pytest.mark.parametrize("age", ["9" * 400 + "s", "1001w", "99999999999999999999d"])
+def test_an_age_beyond_any_run_is_refused_as_an_age(journal: Path, age: str) -> None:
+    out = runner.invoke(app, ["runs", "--since", age, "--store", str(journal)])
+    assert out.exit_code == 2
+    assert "longer than any run could be" in out.stderr
+    assert "Traceback" not in out.output

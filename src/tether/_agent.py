@@ -169,7 +169,9 @@ def _check_settings(  # noqa: PLR0917 - one check per setting of Agent()
             "injection_policy is a tether.InjectionPolicy, e.g. InjectionPolicy(action='refuse'), "
             f"got {injection_policy!r}"
         )
-    if store is not None and not isinstance(store, JournalStore):
+    if store is not None and not (
+        isinstance(store, JournalStore) or callable(getattr(store, "acquire_lease", None))
+    ):  # (a wrapper that forwards to a store passes)
         raise ConfigError(
             f"store is a tether.journal.JournalStore, e.g. open_store('runs.db'), got {store!r}"
         )

@@ -6,6 +6,7 @@ import asyncio
 import copy
 import datetime as dt
 import json
+import math
 import re
 import time
 from typing import Annotated, Any
@@ -42,6 +43,9 @@ StoreOption = Annotated[
 ]
 
 
+_LONGEST_AGE = 1000 * 7 * 86400.0
+
+
 def parse_age(text: str) -> float:
     """Seconds in an age such as ``90s``, ``15m``, ``2h``, ``7d`` or ``1w``."""
     m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*", text)
@@ -49,7 +53,12 @@ def parse_age(text: str) -> float:
         raise ConfigError(
             f"{text!r} is not an age; write a number and a unit: 90s, 15m, 2h, 7d, 1w"
         )
-    return float(m.group(1)) * _UNITS[m.group(2)]
+    seconds = float(m.group(1)) * _UNITS[m.group(2)]
+    if not math.isfinite(seconds) or seconds > _LONGEST_AGE:
+        raise ConfigError(
+            f"{text!r} is longer than any run could be; write an age of at most 1000w"
+        )
+    return seconds
 
 
 def _store(target: str | None, *, read_only: bool = False) -> JournalStore:

@@ -15,7 +15,6 @@ from typing import Any
 
 from tether._errors import ConfigError, JournalError, RunLocked
 from tether._events import Event
-from tether._text import plain_text
 
 from ._store import (
     LIVE_GRACE,
@@ -37,16 +36,12 @@ from ._store import (
     encode,
     encode_turns,
     run_filters,
+    run_info,
     same_record,
+    summary_text,
 )
 
 __all__ = ["PostgresStore"]
-
-
-def _pg_text(text: str) -> str:
-    """Text for a plain column (listing only; events keep the exact value): PostgreSQL
-    takes neither unpaired surrogates nor NUL characters, so both are written as escapes."""
-    return plain_text(text).replace("\x00", "\\x00")
 
 
 # Versioned migrations; the index + 1 is the schema version they bring the schema to.
@@ -189,8 +184,8 @@ class PostgresStore(JournalStore):
                         "ON CONFLICT DO NOTHING",
                         (
                             run_id,
-                            _pg_text(e.agent),
-                            _pg_text(e.prompt),
+                            summary_text(e.agent),
+                            summary_text(e.prompt),
                             e.parent_run_id,
                             e.at,
                             e.at,
@@ -272,7 +267,7 @@ class PostgresStore(JournalStore):
                 f"parent_run_id FROM runs {where} ORDER BY created_at DESC, run_id DESC LIMIT %s",
                 (*args, limit),
             )
-            return [RunInfo(*r) for r in await cur.fetchall()]
+            return [run_info(r) for r in await cur.fetchall()]
 
     async def acquire_lease(self, run_id: str, owner: str, ttl: float) -> bool:
         """Take or renew the lease, atomically, by the database's clock."""
@@ -308,7 +303,7 @@ class PostgresStore(JournalStore):
             await conn.execute(
                 f"UPDATE runs SET cancel_reason = %s, cancel_requested_at = {_NOW} "
                 "WHERE run_id = %s",
-                (_pg_text(reason), run_id),
+                (summary_text(reason), run_id),
             )
             return True
 
@@ -400,7 +395,7 @@ class PostgresStore(JournalStore):
 
         Live runs are never deleted; see :meth:`JournalStore.prune`.
         """
-        check_prune_args(older_than, keep_last)
+        older_than, keep_last = check_prune_args(older_than, keep_last)
         doomed: set[str] = set()
         async with await self._conn() as conn:
             async with conn.transaction():

@@ -20,7 +20,6 @@ from typing import Any, TypeVar
 
 from tether._errors import JournalError, RunLocked
 from tether._events import Event
-from tether._text import plain_text
 
 from ._store import (
     LIVE_GRACE,
@@ -42,7 +41,9 @@ from ._store import (
     encode,
     encode_turns,
     run_filters,
+    run_info,
     same_record,
+    summary_text,
 )
 
 __all__ = ["SQLiteStore", "default_path"]
@@ -352,7 +353,7 @@ class SQLiteStore(JournalStore):
             f"FROM runs {where} ORDER BY created_at DESC, run_id DESC LIMIT ?"
         )
         rows = await self._run(lambda c: c.execute(sql, (*args, limit)).fetchall())
-        return [RunInfo(*r) for r in rows]
+        return [run_info(r) for r in rows]
 
     async def acquire_lease(self, run_id: str, owner: str, ttl: float) -> bool:
         """Take or renew the lease, atomically."""
@@ -395,7 +396,7 @@ class SQLiteStore(JournalStore):
                     return False
                 conn.execute(
                     "UPDATE runs SET cancel_reason = ?, cancel_requested_at = ? WHERE run_id = ?",
-                    (plain_text(reason), time.time(), run_id),
+                    (summary_text(reason), time.time(), run_id),
                 )
                 return True
 
@@ -410,7 +411,7 @@ class SQLiteStore(JournalStore):
                 "SELECT cancel_reason FROM runs WHERE run_id = ?", (run_id,)
             ).fetchone()
         )
-        return None if row is None else row[0]
+        return None if row is None or row[0] is None else summary_text(row[0])
 
     async def load_session(self, session_id: str) -> Session:
         """What a new run in the conversation continues from; see
@@ -502,7 +503,7 @@ class SQLiteStore(JournalStore):
 
         Live runs are never deleted; see :meth:`JournalStore.prune`.
         """
-        check_prune_args(older_than, keep_last)
+        older_than, keep_last = check_prune_args(older_than, keep_last)
 
         def delete(conn: sqlite3.Connection) -> int:
             doomed: set[str] = set()
@@ -599,7 +600,14 @@ def _write(
             conn.execute(
                 "INSERT OR IGNORE INTO runs (run_id, agent, status, prompt, parent_run_id, "
                 "created_at, updated_at) VALUES (?, ?, 'running', ?, ?, ?, ?)",
-                (run_id, plain_text(e.agent), plain_text(e.prompt), e.parent_run_id, e.at, e.at),
+                (
+                    run_id,
+                    summary_text(e.agent),
+                    summary_text(e.prompt),
+                    e.parent_run_id,
+                    e.at,
+                    e.at,
+                ),
             )
     conn.executemany(
         "INSERT OR IGNORE INTO blobs (digest, data) VALUES (?, ?)", list(blobs.items())

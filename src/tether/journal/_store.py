@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
+from numbers import Integral, Real
 from typing import Any
 
 from pydantic import TypeAdapter
@@ -23,6 +25,7 @@ from pydantic import TypeAdapter
 from tether._errors import ConfigError, JournalConflict, JournalError, RunLocked
 from tether._events import EVENT_SCHEMA_VERSION, Event, dump_event, load_event
 from tether._messages import AssistantMessage, ToolResultMessage, UserMessage
+from tether._text import plain_text
 
 __all__ = [
     "BLOB_THRESHOLD",
@@ -61,7 +64,12 @@ BLOB_THRESHOLD = 4096
 
 @dataclass(frozen=True, slots=True)
 class RunInfo:
-    """One run as the store lists it."""
+    """One run as the store lists it.
+
+    ``agent`` and ``prompt`` are the same in both stores: a NUL reads as U+FFFD and an
+    unpaired surrogate as its escape (``\\udcff``). The run's ``run_started`` event
+    keeps them exactly.
+    """
 
     run_id: str
     agent: str
@@ -173,11 +181,51 @@ class Record:
     data: str
 
 
+_MOST = 2**63 - 1
+"""The largest whole number both stores take (SQLite's INTEGER, PostgreSQL's bigint);
+a larger count of runs is this one, which no journal reaches."""
+
+
 def check_limit(limit: object) -> int:
-    """A listing's ``limit``: a whole number of at least 1 (the stores agree on it)."""
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-        raise ConfigError(f"limit is a whole number of runs, at least 1; got {limit!r}")
-    return limit
+    """A listing's ``limit``: a whole number of at least 1 (a larger one than the stores
+    take lists every run)."""
+    return _whole(limit, "limit is a whole number of runs to list, at least 1", least=1)
+
+
+def _whole(value: object, valid: str, *, least: int) -> int:
+    """``value`` as an int, if it is a whole number (not a bool) of at least ``least``;
+    capped at :data:`_MOST`."""
+    if isinstance(value, bool) or not isinstance(value, Integral) or int(value) < least:
+        raise ConfigError(f"{valid}; got {value!r}")
+    return min(int(value), _MOST)
+
+
+def _finite(value: object, valid: str, *, least: float = -math.inf) -> float:
+    """``value`` as a float, if it is a finite number (not a bool) of at least ``least``."""
+    if not isinstance(value, bool) and isinstance(value, Real):
+        try:
+            number = float(value)
+        except OverflowError:  # an int beyond any float
+            number = math.inf
+        if math.isfinite(number) and number >= least:
+            return number
+    raise ConfigError(f"{valid}; got {value!r}")
+
+
+def summary_text(text: str) -> str:
+    """Text for a run's plain columns (its agent, prompt and cancel reason), the same in
+    both stores: PostgreSQL text holds neither NUL nor unpaired surrogates, so a NUL
+    becomes U+FFFD and a surrogate its escape (``\\udcff``). Only the listing sees
+    this; the run's events keep the exact text."""
+    return plain_text(text).replace("\x00", "\ufffd")
+
+
+def run_info(row: Sequence[Any]) -> RunInfo:
+    """A listed run from its row (run_id, agent, status, prompt, created_at, updated_at,
+    events, parent_run_id), its text as :func:`summary_text` writes it (a NUL that an
+    older SQLite journal kept reads as U+FFFD, as it is written now)."""
+    run_id, agent, status, prompt, *rest = row
+    return RunInfo(run_id, summary_text(agent), status, summary_text(prompt), *rest)
 
 
 def run_filters(
@@ -187,19 +235,42 @@ def run_filters(
     since: float | None,
     until: float | None,
 ) -> tuple[str, list[Any]]:
-    """The WHERE clause (with the driver's ``placeholder``) and arguments of a run listing."""
+    """The WHERE clause (with the driver's ``placeholder``) and arguments of a run listing.
+
+    Raises:
+        ConfigError: a status or agent that is not a str, or a time that is not a
+            finite number of epoch seconds.
+    """
     clauses: list[str] = []
     args: list[Any] = []
     for column, op, value in (
-        ("status", "=", status),
-        ("agent", "=", agent),
-        ("created_at", ">=", since),
-        ("created_at", "<=", until),
+        ("status", "=", _name(status, "status")),
+        ("agent", "=", _name(agent, "agent")),
+        ("created_at", ">=", _time(since, "since")),
+        ("created_at", "<=", _time(until, "until")),
     ):
         if value is not None:
             clauses.append(f"{column} {op} {placeholder}")
             args.append(value)
     return ("WHERE " + " AND ".join(clauses)) if clauses else "", args
+
+
+def _name(value: object, what: str) -> str | None:
+    """A status or agent to match, as the stores keep it (see :func:`summary_text`)."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ConfigError(f"{what} is a str to match runs by, got {value!r}")
+    return summary_text(value)
+
+
+def _time(value: object, what: str) -> float | None:
+    if value is None:
+        return None
+    return _finite(
+        value,
+        f"{what} is a time in epoch seconds, a finite number (such as time.time() - 3600)",
+    )
 
 
 # How values are encoded in a stored record (from event schema version 3 on):
@@ -415,7 +486,14 @@ class JournalStore(ABC):
         until: float | None = None,
         limit: int = 100,
     ) -> list[RunInfo]:
-        """Runs, newest first, filtered by status, agent and creation time (epoch seconds)."""
+        """Runs, newest first, filtered by status, agent and creation time (epoch seconds).
+
+        A ``limit`` larger than the stores take lists every run.
+
+        Raises:
+            ConfigError: ``limit`` is not a whole number of at least 1, ``since`` or
+                ``until`` not a finite number, ``status`` or ``agent`` not a str.
+        """
 
     @abstractmethod
     async def acquire_lease(self, run_id: str, owner: str, ttl: float) -> bool:
@@ -455,7 +533,9 @@ class JournalStore(ABC):
         take one). A run, its events and the blobs only it used go in one transaction.
 
         Raises:
-            ConfigError: ``older_than`` or ``keep_last`` is negative.
+            ConfigError: ``older_than`` is not a finite number of seconds of 0 or more,
+                or ``keep_last`` not a whole number of 0 or more (a larger one than the
+                stores take keeps every run); nothing is deleted.
         """
 
     async def load_session(self, session_id: str) -> Session:
@@ -516,12 +596,22 @@ LIVE_GRACE = 60.0
 alone by prune (it is between journaling ``run_started`` and taking its lease)."""
 
 
-def check_prune_args(older_than: float | None, keep_last: int | None) -> None:
-    """Refuse negative ages and counts (a negative offset would match every run)."""
-    if older_than is not None and not older_than >= 0:
-        raise ConfigError(f"older_than must be >= 0 seconds, got {older_than}")
-    if keep_last is not None and keep_last < 0:
-        raise ConfigError(f"keep_last must be >= 0, got {keep_last}")
+def check_prune_args(older_than: object, keep_last: object) -> tuple[float | None, int | None]:
+    """``older_than`` and ``keep_last`` as the stores use them, refused (a ConfigError,
+    before anything is deleted) unless the age is a finite number of seconds and the count
+    a whole number, neither negative (a negative offset would match every run). A count
+    larger than the stores take keeps every run."""
+    age = None
+    if older_than is not None:
+        age = _finite(
+            older_than,
+            "older_than is an age in seconds, a finite number of 0 or more (86400 for a day)",
+            least=0,
+        )
+    keep = None
+    if keep_last is not None:
+        keep = _whole(keep_last, "keep_last is a whole number of runs to keep, 0 or more", least=0)
+    return age, keep
 
 
 def conflict(run_id: str, seq: int) -> JournalConflict:
