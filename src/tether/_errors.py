@@ -11,6 +11,8 @@ users can catch one base class::
     │   ├── ModelHTTPError         the provider answered with an HTTP error (status, Retry-After)
     │   │   └── ContextLengthExceeded  the request is longer than the model's context
     │   ├── ModelConnectionError   no answer: connection refused or reset, or a timeout
+    │   ├── ModelResponseInvalid   an answer that is not the API's (an HTML page, a tool
+    │   │                          call without a name): moves a fallback chain on
     │   ├── ModelUnavailable       a circuit breaker is open: the provider is failing fast
     │   ├── ModelRequestsBlocked   a network model was called where requests are blocked
     │   ├── ReplayMismatch         a replayed run asked for a request not in its cassette
@@ -38,6 +40,7 @@ __all__ = [
     "ModelError",
     "ModelHTTPError",
     "ModelRequestsBlocked",
+    "ModelResponseInvalid",
     "ModelRetry",
     "ModelUnavailable",
     "ReplayMismatch",
@@ -98,6 +101,25 @@ class ContextLengthExceeded(ModelHTTPError):
 
 class ModelConnectionError(ModelError):
     """The provider could not be reached, or did not answer in time; worth retrying."""
+
+
+class ModelResponseInvalid(ModelError):
+    """The provider answered, but not in its API's form, so there is nothing to read.
+
+    A body that is not JSON (a proxy's HTML login page, a server that is not the
+    API's), JSON of the wrong shape, or a field that breaks the API (a tool call with
+    no name, text that is a number). A retry would most likely get the same answer, so
+    :class:`~tether.models.RetryingModel` does not retry it; a
+    :class:`~tether.models.FallbackModel` moves on to its next model. (An answer cut
+    off in the middle is a :class:`ModelConnectionError`, which is retried.)
+
+    Attributes:
+        body: a short excerpt of what the provider sent, for the person debugging.
+    """
+
+    def __init__(self, message: str, body: str = "") -> None:
+        super().__init__(message)
+        self.body = body
 
 
 class ModelUnavailable(ModelError):

@@ -9,13 +9,15 @@ the testing fakes (:mod:`tether.testing`) implement it; cross-cutting behaviour
 from __future__ import annotations
 
 import contextlib
+import math
+import numbers
 import warnings
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeGuard
 
-from tether._errors import ModelRequestsBlocked
+from tether._errors import ConfigError, ModelRequestsBlocked
 from tether._messages import Message, ModelResponse, TokenUsage, ToolDefinition
 from tether._scope import RunScope, current_scope
 
@@ -30,13 +32,49 @@ __all__ = [
 ]
 
 
+def is_whole(value: object) -> TypeGuard[int]:
+    """An int that is not a bool (``True`` is an int to Python, not a count)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def is_finite(value: object) -> bool:
+    """A real number that is finite as a float: not a bool, a string, NaN or infinity
+    (nor an int too large to be a float, which would overflow the arithmetic later)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
 @dataclass(frozen=True, slots=True)
 class Price:
-    """US dollars per million tokens."""
+    """US dollars per million tokens.
+
+    Each rate is a finite number of at least 0 (``Price(0, 0)`` for a free model);
+    ``cached_input_per_mtok`` is None when cached input costs what fresh input does.
+
+    Raises:
+        ConfigError: a rate is not a real number (a bool, a string), is NaN or infinite,
+            or is below 0. A NaN rate would make every cost NaN, which no cost budget
+            ever stops; a negative one would give money back.
+    """
 
     input_per_mtok: float
     output_per_mtok: float
     cached_input_per_mtok: float | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("input_per_mtok", "output_per_mtok", "cached_input_per_mtok"):
+            value = getattr(self, name)
+            if value is None and name == "cached_input_per_mtok":
+                continue
+            if not is_finite(value) or value < 0:
+                raise ConfigError(
+                    f"Price.{name} is US dollars per million tokens, a finite number of at "
+                    f"least 0 (0 for a free model); got {value!r}"
+                )
 
     def cost(self, usage: TokenUsage) -> float:
         """The cost of one call's usage, cached input tokens at the cached rate."""

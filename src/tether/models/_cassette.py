@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -28,9 +29,16 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import TypeAdapter
+from pydantic_core import to_jsonable_python
 
 from tether import _errors
-from tether._errors import JournalError, ModelError, ModelHTTPError, ReplayMismatch
+from tether._errors import (
+    ConfigError,
+    JournalError,
+    ModelError,
+    ModelHTTPError,
+    ReplayMismatch,
+)
 from tether._messages import Message, ModelResponse
 
 from ._base import Model, ModelParams, Price, WrapperModel
@@ -51,6 +59,16 @@ def _response_adapter() -> TypeAdapter[ModelResponse]:
     return TypeAdapter(ModelResponse)
 
 
+def _json_data(adapter: TypeAdapter[Any], value: Any) -> Any:
+    """``value`` as JSON data, non-finite numbers kept as floats.
+
+    pydantic's JSON mode turns a NaN or an infinity held in an ``Any`` field (a tool
+    call's arguments) into None, which would replay as a different call; the cassette
+    writes them as ``NaN`` and ``Infinity``, which :mod:`json` reads back as they were.
+    """
+    return to_jsonable_python(adapter.dump_python(value), inf_nan_mode="constants")
+
+
 def _canonical(value: Any) -> Any:
     """JSON data with tool-call arguments parsed, so raw JSON text and dicts compare equal."""
     if isinstance(value, dict):
@@ -68,7 +86,7 @@ def _canonical(value: Any) -> Any:
 def canonical_request(messages: Sequence[Message], params: ModelParams) -> dict[str, Any]:
     """A request as plain JSON data, the same for requests that mean the same thing."""
     return {
-        "messages": _canonical(_messages_adapter().dump_python(list(messages), mode="json")),
+        "messages": _canonical(_json_data(_messages_adapter(), list(messages))),
         "params": {
             "tools": [
                 {"name": t.name, "description": t.description, "parameters": t.parameters}
@@ -159,9 +177,7 @@ class RecordingModel(WrapperModel):
         except ModelError as exc:
             self._append({"request": req, "error": _error_record(exc)})
             raise
-        self._append(
-            {"request": req, "response": _response_adapter().dump_python(response, mode="json")}
-        )
+        self._append({"request": req, "response": _json_data(_response_adapter(), response)})
         return response
 
     async def stream(
@@ -178,7 +194,7 @@ class RecordingModel(WrapperModel):
                     self._append(
                         {
                             "request": req,
-                            "response": _response_adapter().dump_python(item, mode="json"),
+                            "response": _json_data(_response_adapter(), item),
                             "deltas": deltas,
                         }
                     )
@@ -208,9 +224,14 @@ def _first_difference(recorded: Any, actual: Any, path: str = "") -> str | None:
         if len(recorded) != len(actual):
             return f"{path}: recorded {len(recorded)} items, now {len(actual)}"
         return None
-    if recorded != actual:
+    if recorded != actual and not _both_nan(recorded, actual):
         return f"{path}: recorded {_short(recorded)}, now {_short(actual)}"
     return None
+
+
+def _both_nan(a: Any, b: Any) -> bool:
+    """NaN is not equal to itself, yet the same NaN argument is the same request."""
+    return isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b)
 
 
 def _short(value: Any, limit: int = 120) -> str:
@@ -248,6 +269,17 @@ def _load(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     return header, exchanges
 
 
+def _header_price(path: Path, price: Any) -> Price | None:
+    if price is None:
+        return None
+    try:
+        return Price(*price)
+    except (ConfigError, TypeError) as exc:
+        raise JournalError(
+            f"cassette {path}: the header's price {price!r} is not a price ({exc}); record again"
+        ) from exc
+
+
 class ReplayModel(Model):
     """A model that serves a cassette's responses back, checking each request.
 
@@ -255,8 +287,8 @@ class ReplayModel(Model):
         path: a cassette written by :class:`RecordingModel`.
 
     Raises:
-        JournalError: the file is not a cassette, or has a format version this tether
-            does not know.
+        JournalError: the file is not a cassette, has a format version this tether
+            does not know, or its header holds a price that is not one.
         FileNotFoundError: there is no such file.
     """
 
@@ -264,8 +296,7 @@ class ReplayModel(Model):
         self.path = Path(path)
         header, self._exchanges = _load(self.path)
         self.name = str(header.get("model", "replay"))
-        price = header.get("price")
-        self.price = None if price is None else Price(*price)
+        self.price = _header_price(self.path, header.get("price"))
         self._next = 0
 
     @property

@@ -13,7 +13,7 @@ runs sharing one chain do not move each other.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,20 +21,22 @@ from tether._errors import (
     ConfigError,
     ModelConnectionError,
     ModelHTTPError,
+    ModelResponseInvalid,
     ModelUnavailable,
 )
 from tether._events import ModelSwitched
 from tether._messages import Message, ModelResponse
 from tether._scope import RunScope, current_scope
 
-from ._base import Model, ModelParams
+from ._base import Model, ModelParams, is_finite
 from ._prices import cost_of
 from ._retry import closing_stream
 
 __all__ = ["FallbackModel"]
 
-_SWITCH_ON = (ModelHTTPError, ModelConnectionError, ModelUnavailable)
-"""Errors that move the chain on (ContextLengthExceeded is a ModelHTTPError)."""
+_SWITCH_ON = (ModelHTTPError, ModelConnectionError, ModelUnavailable, ModelResponseInvalid)
+"""Errors that move the chain on (ContextLengthExceeded is a ModelHTTPError): the
+provider failed, or answered what is not its API's (a proxy's login page)."""
 
 
 @dataclass(slots=True)
@@ -56,7 +58,8 @@ class FallbackModel(Model):
         name: the name in journals; ``fallback(a, b, ...)`` by default.
 
     Raises:
-        ConfigError: no models were given, or ``degrade_at`` is not in (0, 1].
+        ConfigError: no models were given, one is not a :class:`Model`, ``degrade_at``
+            is not a number in (0, 1], or ``name`` is not a str.
     """
 
     def __init__(
@@ -66,11 +69,28 @@ class FallbackModel(Model):
         degrade_at: float | None = None,
         name: str | None = None,
     ) -> None:
-        if not models:
+        if isinstance(models, (str, bytes, Model)) or not isinstance(models, Iterable):
+            raise ConfigError(
+                f"FallbackModel takes a list of models, best first; got {models!r}: write "
+                "FallbackModel([first, second])"
+            )
+        chain = list(models)
+        if not chain:
             raise ConfigError("FallbackModel needs at least one model")
-        if degrade_at is not None and not 0.0 < degrade_at <= 1.0:
-            raise ConfigError(f"degrade_at must be in (0, 1], got {degrade_at}")
-        self.models = list(models)
+        for i, model in enumerate(chain):
+            if not isinstance(model, Model):
+                raise ConfigError(
+                    f"FallbackModel's model {i} is {model!r}, not a tether.models.Model; for a "
+                    "model name, pass tether.models.resolve_model(name)"
+                )
+        if degrade_at is not None and (not is_finite(degrade_at) or not 0 < degrade_at <= 1):
+            raise ConfigError(
+                "FallbackModel.degrade_at is a fraction of the run's max_cost_usd, above 0 "
+                f"and at most 1, or None; got {degrade_at!r}"
+            )
+        if name is not None and not isinstance(name, str):
+            raise ConfigError(f"FallbackModel(name=...) is a str or None, got {name!r}")
+        self.models = chain
         self.degrade_at = degrade_at
         self.name = name or f"fallback({', '.join(m.name for m in self.models)})"
         self._places: dict[str, _Place] = {}

@@ -3,12 +3,13 @@ and a function of yours, in-process, with token estimates and word-by-word strea
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from typing import TypeAlias
 
-from tether._errors import ScriptExhausted, UsageError
+from tether._errors import ConfigError, ScriptExhausted, UsageError
 from tether._messages import (
     AssistantMessage,
     Message,
@@ -18,7 +19,7 @@ from tether._messages import (
     ToolResultMessage,
 )
 
-from ._base import Model, ModelParams, Price
+from ._base import Model, ModelParams, Price, is_whole
 
 __all__ = ["FunctionModel", "Reply", "ScriptedModel", "estimate_tokens"]
 
@@ -39,26 +40,54 @@ def estimate_tokens(messages: Sequence[Message]) -> int:
     return chars // 4 + 1
 
 
+_REPLY_KINDS = "a str, a ToolCall, a list of ToolCall or a ModelResponse"
+
+
+def _is_reply(value: object) -> bool:
+    if isinstance(value, list):
+        return all(isinstance(c, ToolCall) for c in value)
+    return isinstance(value, str | ToolCall | ModelResponse)
+
+
 def _to_response(reply: Reply, messages: Sequence[Message], name: str) -> ModelResponse:
+    # Each call gets its own response and calls: the run fills in usage, model and call
+    # ids, which must not stick to a reply that a script holds twice or a test reuses.
+    if not _is_reply(reply):
+        raise UsageError(f"a fake model's reply must be {_REPLY_KINDS}, got {reply!r}")
     if isinstance(reply, ModelResponse):
-        response = reply
+        response = dataclasses.replace(
+            reply,
+            tool_calls=[ToolCall(c.name, c.arguments, c.id) for c in reply.tool_calls],
+            usage=dataclasses.replace(reply.usage),
+        )
     elif isinstance(reply, str):
         response = ModelResponse(text=reply)
     elif isinstance(reply, ToolCall):
         response = ModelResponse(tool_calls=[ToolCall(reply.name, reply.arguments, reply.id)])
-    elif isinstance(reply, list) and all(isinstance(c, ToolCall) for c in reply):
-        response = ModelResponse(tool_calls=[ToolCall(c.name, c.arguments, c.id) for c in reply])
     else:
-        raise UsageError(
-            f"a fake model's reply must be a str, a ToolCall, a list of ToolCall or a "
-            f"ModelResponse, got {reply!r}"
-        )
+        response = ModelResponse(tool_calls=[ToolCall(c.name, c.arguments, c.id) for c in reply])
     if response.usage.input_tokens == 0 and response.usage.output_tokens == 0:
         out = len(response.text or "") // 4 + 10 * len(response.tool_calls) + 1
         response.usage = TokenUsage(estimate_tokens(messages), out)
     if not response.model:
         response.model = name
     return response
+
+
+def _check_settings(kind: str, name: object, price: object, context_window: object) -> None:
+    """The settings both fakes take, checked when the fake is made."""
+    if not isinstance(name, str) or not name:
+        raise ConfigError(f"{kind}(name=...) is a non-empty str, got {name!r}")
+    if price is not None and not isinstance(price, Price):
+        raise ConfigError(
+            f"{kind}(price=...) is a tether.models.Price or None, got {price!r}; write "
+            "Price(input_per_mtok, output_per_mtok)"
+        )
+    if context_window is not None and (not is_whole(context_window) or context_window < 1):
+        raise ConfigError(
+            f"{kind}(context_window=...) is a number of tokens, a whole number of at least 1, "
+            f"or None; got {context_window!r}"
+        )
 
 
 class _WordStreamingModel(Model):
@@ -95,6 +124,10 @@ class ScriptedModel(_WordStreamingModel):
 
     Attributes:
         requests: the message history of every call made, for assertions.
+
+    Raises:
+        ConfigError: ``replies`` is not a list (a str would be played one character a
+            call), a reply is not of a kind above, or a setting is not of its kind.
     """
 
     def __init__(
@@ -105,8 +138,22 @@ class ScriptedModel(_WordStreamingModel):
         price: Price | None = None,
         context_window: int | None = None,
     ) -> None:
-        self.window = context_window
+        _check_settings("ScriptedModel", name, price, context_window)
+        if isinstance(replies, str | bytes | ToolCall | ModelResponse) or not isinstance(
+            replies, Iterable
+        ):
+            example = f"[{replies!r}]" if isinstance(replies, str) else "[reply]"
+            raise ConfigError(
+                f"ScriptedModel takes a list of replies, one per call, got {replies!r}; "
+                f"a single reply goes in a list too: ScriptedModel({example})"
+            )
         self._replies = list(replies)
+        for i, reply in enumerate(self._replies):
+            if not _is_reply(reply):
+                raise ConfigError(
+                    f"ScriptedModel's reply {i} must be {_REPLY_KINDS}, got {reply!r}"
+                )
+        self.window = context_window
         self._next = 0
         self.name = name
         self.price = price
@@ -144,6 +191,9 @@ class FunctionModel(_WordStreamingModel):
         name: the model name shown in events.
         price: a price per token, to test cost budgets.
         context_window: a context window in tokens, to test working memory.
+
+    Raises:
+        ConfigError: ``fn`` is not callable, or a setting is not of its kind.
     """
 
     def __init__(
@@ -154,6 +204,12 @@ class FunctionModel(_WordStreamingModel):
         price: Price | None = None,
         context_window: int | None = None,
     ) -> None:
+        _check_settings("FunctionModel", name, price, context_window)
+        if not callable(fn):
+            raise ConfigError(
+                f"FunctionModel takes a function fn(messages, params) returning a reply, "
+                f"got {fn!r}; for fixed replies use ScriptedModel"
+            )
         self.window = context_window
         self.fn = fn
         self.name = name

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 
+from tether._errors import ConfigError
 from tether._messages import TokenUsage
 
 from ._base import Price
@@ -60,8 +61,20 @@ _SNAPSHOT = re.compile(r"[-@](?:\d{8}|\d{4}-\d{2}-\d{2}|latest)(?:[-@:].*)?")
 
 
 def register_price(name: str, price: Price) -> None:
-    """Add a model's price, or override a built-in one; ``name`` also matches its snapshots."""
-    _PRICES[name.lower()] = price
+    """Add a model's price, or override a built-in one; ``name`` also matches its snapshots.
+
+    Raises:
+        ConfigError: ``name`` is not a non-empty str, or ``price`` is not a :class:`Price`
+            (whose rates are checked when it is made).
+    """
+    if not isinstance(name, str) or not name.strip():
+        raise ConfigError(f"register_price needs the model's name, a non-empty str; got {name!r}")
+    if not isinstance(price, Price):
+        raise ConfigError(
+            f"register_price({name!r}, ...) takes a tether.models.Price, got {price!r}; "
+            "write Price(input_per_mtok, output_per_mtok)"
+        )
+    _PRICES[name.strip().lower()] = price
 
 
 def price_for(model_name: str) -> Price | None:

@@ -24,7 +24,33 @@ _REGISTRY: dict[str, Callable[[str], Model]] = {}
 
 
 def register_model(prefix: str, factory: Callable[[str], Model]) -> None:
-    """Make ``prefix`` or ``prefix:NAME`` usable as a model name (``--model`` in the CLI)."""
+    """Make ``prefix`` or ``prefix:NAME`` usable as a model name (``--model`` in the CLI).
+
+    ``resolve_model("acme:large")`` calls the factory of ``"acme"`` with ``"large"``
+    (with ``""`` for plain ``"acme"``); the factory returns a :class:`Model`.
+
+    Raises:
+        ConfigError: ``prefix`` is not a non-empty str without ``':'`` (the colon ends
+            the prefix in a name, so ``"acme:v1"`` could never be resolved), or
+            ``factory`` is not callable.
+    """
+    if not isinstance(prefix, str) or not prefix:
+        raise ConfigError(
+            f"register_model needs a prefix, a non-empty str such as 'acme'; got {prefix!r}"
+        )
+    if ":" in prefix:
+        head, _, tail = prefix.partition(":")
+        instead = repr(head) if head else "a name before the colon"
+        raise ConfigError(
+            f"a model prefix holds no ':', got {prefix!r}; the colon ends the prefix in a "
+            f"model name, so register {instead} and let its factory take what follows the "
+            f"colon ({tail!r} for {prefix!r})"
+        )
+    if not callable(factory):
+        raise ConfigError(
+            f"register_model({prefix!r}, ...) takes a factory: a function of the name after "
+            f"'{prefix}:' that returns a tether.models.Model; got {factory!r}"
+        )
     _REGISTRY[prefix] = factory
 
 
@@ -115,7 +141,8 @@ def resolve_model(model: Model | str) -> Model:
 
     Raises:
         ConfigError: the name is unknown (the message lists the known names), takes no
-            suffix, or needs an extra that is not installed.
+            suffix, or needs an extra that is not installed, or its registered factory
+            returned something that is not a :class:`Model`.
     """
     if isinstance(model, Model):
         return model
@@ -130,4 +157,11 @@ def resolve_model(model: Model | str) -> Model:
             f"unknown model {model!r}; known model names: {', '.join(known_model_names())}. "
             "Use one of these names (in Python, a tether.models.Model instance works too)."
         )
-    return factory(rest)
+    made = factory(rest)
+    if not isinstance(made, Model):
+        who = getattr(factory, "__qualname__", None) or repr(factory)
+        raise ConfigError(
+            f"the model factory {who} registered for {prefix!r} returned {made!r} for "
+            f"{model!r}, not a tether.models.Model; make it return a Model instance"
+        )
+    return made

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -27,7 +28,7 @@ from tether._events import ModelRetried
 from tether._messages import Message, ModelResponse
 from tether._scope import current_scope
 
-from ._base import Model, ModelParams, WrapperModel
+from ._base import Model, ModelParams, WrapperModel, is_finite, is_whole
 
 __all__ = ["BreakerState", "CircuitBreaker", "RetryingModel", "breaker_for", "reset_breakers"]
 
@@ -45,6 +46,10 @@ class CircuitBreaker:
         failure_threshold: failures in a row that open the circuit.
         reset_after: seconds the circuit stays open before one probe is let through.
         clock: a monotonic clock in seconds; injectable for tests.
+
+    Raises:
+        ConfigError: ``failure_threshold`` is not a whole number of at least 1, or
+            ``reset_after`` not a finite number of at least 0.
     """
 
     def __init__(
@@ -54,10 +59,20 @@ class CircuitBreaker:
         *,
         clock: Clock = time.monotonic,
     ) -> None:
-        if failure_threshold < 1:
-            raise ConfigError(f"failure_threshold must be >= 1, got {failure_threshold}")
-        if reset_after < 0:
-            raise ConfigError(f"reset_after must be >= 0, got {reset_after}")
+        if not is_whole(failure_threshold) or failure_threshold < 1:
+            raise ConfigError(
+                "CircuitBreaker.failure_threshold is the failures in a row that open the "
+                f"circuit, a whole number of at least 1; got {failure_threshold!r}"
+            )
+        if not is_finite(reset_after) or reset_after < 0:
+            raise ConfigError(
+                "CircuitBreaker.reset_after is the seconds the circuit stays open, a finite "
+                f"number of at least 0; got {reset_after!r}"
+            )
+        if not callable(clock):
+            raise ConfigError(
+                f"CircuitBreaker(clock=...) is a function returning seconds, got {clock!r}"
+            )
         self.failure_threshold = failure_threshold
         self.reset_after = reset_after
         self._clock = clock
@@ -158,6 +173,11 @@ async def closing_stream(items: AsyncIterator[T]) -> AsyncIterator[AsyncIterator
             await aclose()
 
 
+_MAX_DOUBLINGS = 2100
+"""Doublings after which even the smallest positive float (2**-1074) passes every finite
+float, so ``base_delay * 2**retry`` is then above any ``max_delay``."""
+
+
 class RetryingModel(WrapperModel):
     """A model that retries its inner model's retryable failures, behind a circuit breaker.
 
@@ -177,6 +197,11 @@ class RetryingModel(WrapperModel):
     The wait never runs past the calling run's wall-clock budget: when the delay would
     use up the seconds left, the error is raised at once, so a fallback chain can move
     on while the run still has time.
+
+    Raises:
+        ConfigError: ``model`` is not a :class:`Model`, ``max_attempts`` is not a whole
+            number of at least 1, a delay is not a finite number of at least 0, or
+            ``jitter``, ``sleep`` or ``breaker`` is not of its kind.
     """
 
     def __init__(
@@ -190,10 +215,30 @@ class RetryingModel(WrapperModel):
         breaker: CircuitBreaker | Literal[False] | None = None,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
-        if max_attempts < 1:
-            raise ConfigError(f"max_attempts must be >= 1, got {max_attempts}")
-        if base_delay < 0 or max_delay < 0:
-            raise ConfigError("base_delay and max_delay must be >= 0")
+        if not isinstance(model, Model):
+            raise ConfigError(
+                f"RetryingModel wraps a tether.models.Model, got {model!r}; for a model "
+                "name, pass tether.models.resolve_model(name)"
+            )
+        if not is_whole(max_attempts) or max_attempts < 1:
+            raise ConfigError(
+                "RetryingModel.max_attempts is the attempts per call, the first included: a "
+                f"whole number of at least 1; got {max_attempts!r}"
+            )
+        for label, value in (("base_delay", base_delay), ("max_delay", max_delay)):
+            if not is_finite(value) or value < 0:
+                raise ConfigError(
+                    f"RetryingModel.{label} is in seconds, a finite number of at least 0 "
+                    f"(0 for no wait); got {value!r}"
+                )
+        for label, fn in (("jitter", jitter), ("sleep", sleep)):
+            if not callable(fn):
+                raise ConfigError(f"RetryingModel({label}=...) is a function, got {fn!r}")
+        if not (breaker is None or breaker is False or isinstance(breaker, CircuitBreaker)):
+            raise ConfigError(
+                "RetryingModel(breaker=...) is a CircuitBreaker, False (no breaker) or None "
+                f"(the endpoint's shared breaker); got {breaker!r}"
+            )
         super().__init__(model)
         self.max_attempts = max_attempts
         self.base_delay = base_delay
@@ -207,7 +252,13 @@ class RetryingModel(WrapperModel):
 
     def delay(self, retry: int, exc: BaseException) -> float:
         """The wait before retry number ``retry`` (0 for the first) after ``exc``."""
-        cap = min(self.max_delay, self.base_delay * 2**retry)
+        # Past _MAX_DOUBLINGS the cap is max_delay for any base_delay above 0, and
+        # 2**retry as a float would overflow past 1023.
+        try:
+            grown = math.ldexp(self.base_delay, min(retry, _MAX_DOUBLINGS))
+        except OverflowError:
+            grown = math.inf
+        cap = min(self.max_delay, grown)
         wait = self._jitter(0.0, cap) if cap > 0 else 0.0
         retry_after = exc.retry_after if isinstance(exc, ModelHTTPError) else None
         if retry_after is not None:

@@ -20,19 +20,27 @@ from typing import Any
 import anthropic
 import httpx2
 
-from tether._errors import ModelError
+from tether._errors import ConfigError, ModelError
 from tether._messages import (
     AssistantMessage,
     Message,
     ModelResponse,
     SystemMessage,
-    TokenUsage,
     ToolCall,
     ToolResultMessage,
     UserMessage,
 )
 from tether.models._base import ModelParams, Price, check_allow_model_requests
-from tether.models._provider import ProviderModel
+from tether.models._provider import (
+    MalformedAnswer,
+    ProviderModel,
+    answer_text,
+    describe,
+    expect,
+    token_count,
+    tool_name,
+    usage_or_estimate,
+)
 from tether.models._wire import body_excerpt, http_error, object_arguments
 
 __all__ = ["AnthropicModel"]
@@ -69,7 +77,14 @@ class AnthropicModel(ProviderModel[anthropic.AsyncAnthropic]):
 
     A JSON schema in :class:`~tether.models.ModelParams` is sent as the API's
     structured output format (``output_config.format``). Retries are left to
-    tether's retry wrapper: the SDK's own are turned off.
+    tether's retry wrapper: the SDK's own are turned off. An answer that is not a
+    message of the API (an HTML page, a tool_use block without a name) raises
+    :class:`~tether.ModelResponseInvalid`; a token count the server leaves out, or
+    gives as null or below 0, is estimated.
+
+    Raises:
+        ConfigError: ``max_tokens`` or ``context_window`` is not a whole number of at
+            least 1, or ``timeout`` not a finite number above 0.
     """
 
     _env = "ANTHROPIC"
@@ -77,6 +92,8 @@ class AnthropicModel(ProviderModel[anthropic.AsyncAnthropic]):
     _sdk_errors = (anthropic.AnthropicError, httpx2.HTTPError)
     _connection_errors = (anthropic.APIConnectionError, httpx2.HTTPError)
     _timeout_errors = (anthropic.APITimeoutError, httpx2.TimeoutException)
+    _api = "Anthropic Messages API"
+    _answer_kind = "a message of the Messages API"
 
     def __init__(
         self,
@@ -90,6 +107,11 @@ class AnthropicModel(ProviderModel[anthropic.AsyncAnthropic]):
         http_client: httpx2.AsyncClient | None = None,
         context_window: int | None = None,
     ) -> None:
+        if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1:
+            raise ConfigError(
+                f"anthropic:{model}: max_tokens is the most tokens one answer may have, a "
+                f"whole number of at least 1 (4096 by default); got {max_tokens!r}"
+            )
         super().__init__(
             model,
             name=f"anthropic:{model}",
@@ -98,8 +120,8 @@ class AnthropicModel(ProviderModel[anthropic.AsyncAnthropic]):
             timeout=timeout,
             price=price,
             http_client=http_client,
+            context_window=context_window,
         )
-        self.window = context_window
         self.max_tokens = max_tokens
 
     def __repr__(self) -> str:
@@ -134,21 +156,16 @@ class AnthropicModel(ProviderModel[anthropic.AsyncAnthropic]):
         """Send the history; return the model's text and tool calls."""
         check_allow_model_requests()
         body = self.request_body(messages, params)
-        message: anthropic.types.Message
-        message = await self._send(self._client().messages.create(**body))
-        texts: list[str] = []
-        calls: list[ToolCall] = []
-        for block in message.content:
-            if block.type == "text":
-                texts.append(block.text)
-            elif block.type == "tool_use":
-                calls.append(ToolCall(block.name, _input(block.input), block.id))
+        answer = await self._send(self._client().messages.create(**body))
+        with self._reading():
+            message = expect(answer, anthropic.types.Message)
+            text, calls = _read_content(message.content)
         u = message.usage
-        usage = TokenUsage(
-            _input_tokens(u), u.output_tokens, int(getattr(u, "cache_read_input_tokens", 0) or 0)
-        )
-        text = "".join(texts)
-        return ModelResponse(text=text or None, tool_calls=calls, usage=usage, model=message.model)
+        cached = token_count(getattr(u, "cache_read_input_tokens", None))
+        counts = (_input_tokens(u), token_count(getattr(u, "output_tokens", None)), cached)
+        usage = usage_or_estimate(messages, counts, text=text, calls=calls)
+        model = message.model if isinstance(message.model, str) else ""
+        return ModelResponse(text=text, tool_calls=calls, usage=usage, model=model)
 
     async def stream(
         self, messages: Sequence[Message], params: ModelParams
@@ -167,7 +184,9 @@ class AnthropicModel(ProviderModel[anthropic.AsyncAnthropic]):
         async with contextlib.aclosing(self._deltas(events, acc, "message_stop")) as deltas:
             async for delta in deltas:
                 yield delta
-        yield acc.response()
+        with self._reading():
+            response = acc.response(messages)
+        yield response
 
     def _error(self, exc: Exception, *, mid_stream: bool = False) -> Exception:
         if isinstance(exc, anthropic.APIStatusError):
@@ -189,6 +208,8 @@ class AnthropicModel(ProviderModel[anthropic.AsyncAnthropic]):
                 headers=exc.response.headers,
                 body=body_excerpt(exc.body, text),
             )
+        if isinstance(exc, anthropic.APIResponseValidationError):
+            return self._invalid(exc.message, exc.body)
         transport = self._transport_error(exc, mid_stream=mid_stream)
         if transport is not None:
             return transport
@@ -225,11 +246,34 @@ def _input(value: object) -> dict[str, Any] | str:
     return json.dumps(value)
 
 
-def _input_tokens(usage: Any) -> int:
+def _read_content(content: object) -> tuple[str | None, list[ToolCall]]:
+    """The text and tool calls of a message's content blocks (MalformedAnswer if bad)."""
+    if not isinstance(content, list):
+        raise MalformedAnswer(f"content is {describe(content)}, not a list of blocks")
+    texts: list[str] = []
+    calls: list[ToolCall] = []
+    for i, block in enumerate(content):
+        kind = getattr(block, "type", None)
+        if not isinstance(kind, str):
+            raise MalformedAnswer(f"content[{i}] is {describe(block)}, not a typed block")
+        if kind == "text":
+            texts.append(answer_text(getattr(block, "text", None), f"content[{i}].text") or "")
+        elif kind == "tool_use":
+            name = tool_name(getattr(block, "name", None), f"content[{i}].name")
+            call_id = getattr(block, "id", None)
+            call_id = call_id if isinstance(call_id, str) else ""
+            calls.append(ToolCall(name, _input(getattr(block, "input", None)), call_id))
+    return "".join(texts) or None, calls
+
+
+def _input_tokens(usage: Any) -> int | None:
+    """The input tokens, cached ones included; None when the server gave no count."""
     # Anthropic counts cached prompt tokens apart from input_tokens; a budget counts them all.
-    total = int(usage.input_tokens or 0)
+    total = token_count(getattr(usage, "input_tokens", None))
+    if total is None:
+        return None
     for extra in ("cache_creation_input_tokens", "cache_read_input_tokens"):
-        total += int(getattr(usage, extra, None) or 0)
+        total += token_count(getattr(usage, extra, None)) or 0
     return total
 
 
@@ -301,59 +345,99 @@ class _Block:
 
 @dataclass(slots=True)
 class _StreamAccumulator:
-    """Builds one response from stream events: text and tool_use blocks, usage."""
+    """Builds one response from stream events: text and tool_use blocks, usage.
+
+    Raises :class:`MalformedAnswer` for an event that breaks the API's form.
+    """
 
     blocks: dict[int, _Block] = field(default_factory=dict)
-    input_tokens: int = 0
-    output_tokens: int = 0
+    input_tokens: int | None = None
+    output_tokens: int | None = None
     model: str = ""
     finished: bool = False
 
     def add(self, event: Any) -> str | None:
-        kind = event.type
+        kind = getattr(event, "type", None)
         if kind == "message_start":
-            self.model = event.message.model
-            self.input_tokens = _input_tokens(event.message.usage)
-            self.output_tokens = event.message.usage.output_tokens or 0
+            message = getattr(event, "message", None)
+            model = getattr(message, "model", None)
+            self.model = model if isinstance(model, str) else ""
+            self._count(getattr(message, "usage", None), start=True)
         elif kind == "content_block_start":
-            cb = event.content_block
-            block = _Block(cb.type, id=getattr(cb, "id", ""), name=getattr(cb, "name", ""))
-            if cb.type == "text" and cb.text:
-                block.text.append(cb.text)
-            self.blocks[event.index] = block
-            return cb.text if cb.type == "text" and cb.text else None
+            cb = getattr(event, "content_block", None)
+            index = _index(event)
+            block_kind = getattr(cb, "type", None)
+            if not isinstance(block_kind, str):
+                where = f"content_block_start {index}'s content_block"
+                raise MalformedAnswer(f"{where} is {describe(cb)}, not a typed block")
+            block = _Block(block_kind, id=_str_or_empty(cb, "id"), name=_str_or_empty(cb, "name"))
+            if block_kind == "text":
+                text = answer_text(getattr(cb, "text", None), f"text block {index}'s text")
+                if text:
+                    block.text.append(text)
+                self.blocks[index] = block
+                return text or None
+            self.blocks[index] = block
         elif kind == "content_block_delta":
-            return self._delta(event.index, event.delta)
+            return self._delta(_index(event), getattr(event, "delta", None))
         elif kind == "message_delta":
-            usage = event.usage
-            self.output_tokens = usage.output_tokens or self.output_tokens
-            if getattr(usage, "input_tokens", None):
-                self.input_tokens = _input_tokens(usage)
+            self._count(getattr(event, "usage", None), start=False)
         elif kind == "message_stop":
             self.finished = True
+        elif not isinstance(kind, str):
+            raise MalformedAnswer(f"an event of the stream is {describe(event)}, not typed")
         return None
+
+    def _count(self, usage: object, *, start: bool) -> None:
+        # message_start holds the input count and a first output count; message_delta
+        # the final output count, and an input count that is 0 unless the server
+        # counts there. A count not given keeps the one before (none: estimated).
+        output_tokens = token_count(getattr(usage, "output_tokens", None))
+        if output_tokens is not None:
+            self.output_tokens = output_tokens
+        input_tokens = _input_tokens(usage)
+        if input_tokens is not None and (start or input_tokens > 0):
+            self.input_tokens = input_tokens
 
     def _delta(self, index: int, delta: Any) -> str | None:
         block = self.blocks.setdefault(index, _Block("text"))
-        if delta.type == "text_delta":
-            block.text.append(delta.text)
-            return str(delta.text)
-        if delta.type == "input_json_delta":
-            block.text.append(delta.partial_json)
+        kind = getattr(delta, "type", None)
+        if kind == "text_delta":
+            text = answer_text(getattr(delta, "text", None), f"text_delta {index}'s text") or ""
+            block.text.append(text)
+            return text
+        if kind == "input_json_delta":
+            where = f"input_json_delta {index}'s partial_json"
+            block.text.append(answer_text(getattr(delta, "partial_json", None), where) or "")
         return None
 
-    def response(self) -> ModelResponse:
+    def response(self, messages: Sequence[Message]) -> ModelResponse:
         texts: list[str] = []
         calls: list[ToolCall] = []
-        for _, block in sorted(self.blocks.items()):
+        for index, block in sorted(self.blocks.items()):
             joined = "".join(block.text)
             if block.kind == "text":
                 texts.append(joined)
             elif block.kind == "tool_use":
+                name = tool_name(block.name, f"tool_use block {index}'s name")
                 # As the non-streamed form gives: a dict; raw text when it does not parse
                 # (an answer cut by max_tokens), so tether reports it to the model.
                 raw = joined if joined.strip() else "{}"
-                calls.append(object_arguments(ToolCall(block.name, raw, block.id)))
-        text = "".join(texts)
-        usage = TokenUsage(self.input_tokens, self.output_tokens)
-        return ModelResponse(text=text or None, tool_calls=calls, usage=usage, model=self.model)
+                calls.append(object_arguments(ToolCall(name, raw, block.id)))
+        text = "".join(texts) or None
+        counts = (self.input_tokens, self.output_tokens, None)
+        usage = usage_or_estimate(messages, counts, text=text, calls=calls)
+        return ModelResponse(text=text, tool_calls=calls, usage=usage, model=self.model)
+
+
+def _index(event: Any) -> int:
+    index = getattr(event, "index", None)
+    if not isinstance(index, int) or isinstance(index, bool):
+        kind = getattr(event, "type", "an event")
+        raise MalformedAnswer(f"{kind}'s index is {describe(index)}, not a number")
+    return index
+
+
+def _str_or_empty(obj: object, attr: str) -> str:
+    value = getattr(obj, attr, None)
+    return value if isinstance(value, str) else ""

@@ -24,7 +24,23 @@ from typing import Any, Literal
 
 import httpx2
 import openai
-from openai.types.chat import ChatCompletion, ChatCompletionChunk
+from openai.types.chat import (
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChatCompletionMessage,
+    ChatCompletionMessageCustomToolCall,
+    ChatCompletionMessageFunctionToolCall,
+)
+from openai.types.chat.chat_completion import Choice
+from openai.types.chat.chat_completion_chunk import (
+    Choice as ChunkChoice,
+)
+from openai.types.chat.chat_completion_chunk import (
+    ChoiceDelta,
+    ChoiceDeltaToolCall,
+    ChoiceDeltaToolCallFunction,
+)
+from openai.types.chat.chat_completion_message_function_tool_call import Function
 
 from tether._errors import ConfigError, ModelConnectionError, ModelError
 from tether._messages import (
@@ -34,8 +50,17 @@ from tether._messages import (
     ToolCall,
 )
 from tether.models._base import ModelParams, Price, check_allow_model_requests
-from tether.models._function import estimate_tokens
-from tether.models._provider import ProviderModel
+from tether.models._provider import (
+    Counts,
+    MalformedAnswer,
+    ProviderModel,
+    answer_text,
+    describe,
+    expect,
+    token_count,
+    tool_name,
+    usage_or_estimate,
+)
 from tether.models._textcalls import parse_tool_calls
 from tether.models._wire import body_excerpt, chat_messages, http_error
 
@@ -68,7 +93,14 @@ class OpenAIModel(ProviderModel[openai.AsyncOpenAI]):
         context_window: the model's context window in tokens, when known: the agent's
             working memory then keeps the conversation under it.
 
-    Retries are left to tether's retry wrapper: the SDK's own are turned off.
+    Retries are left to tether's retry wrapper: the SDK's own are turned off. An
+    answer that is not a chat completion (an HTML page, a tool call without a name)
+    raises :class:`~tether.ModelResponseInvalid`; a token count the server leaves out,
+    or gives as null or below 0, is estimated.
+
+    Raises:
+        ConfigError: ``json_mode`` is not one of its two values, ``timeout`` is not a
+            finite number above 0, or ``context_window`` not a whole number of at least 1.
     """
 
     _env = "OPENAI"
@@ -77,6 +109,8 @@ class OpenAIModel(ProviderModel[openai.AsyncOpenAI]):
     _sdk_errors = (openai.OpenAIError, httpx2.HTTPError)
     _connection_errors = (openai.APIConnectionError, httpx2.HTTPError)
     _timeout_errors = (openai.APITimeoutError, httpx2.TimeoutException)
+    _api = "OpenAI Chat Completions API"
+    _answer_kind = "a chat completion"
 
     def __init__(
         self,
@@ -104,8 +138,8 @@ class OpenAIModel(ProviderModel[openai.AsyncOpenAI]):
             timeout=timeout,
             price=price,
             http_client=http_client,
+            context_window=context_window,
         )
-        self.window = context_window
         self.text_tool_calls = text_tool_calls
         self.json_mode = json_mode
         self.extra_body = dict(extra_body or {})
@@ -153,20 +187,14 @@ class OpenAIModel(ProviderModel[openai.AsyncOpenAI]):
         """Send the history; return the model's text and tool calls."""
         check_allow_model_requests()
         kwargs = self._kwargs(messages, params)
-        completion: ChatCompletion
-        completion = await self._send(self._client().chat.completions.create(**kwargs))
-        if not completion.choices:
-            raise ModelError(f"{self.name}: the server answered with no choices")
-        msg = completion.choices[0].message
-        calls = []
-        for tc in msg.tool_calls or []:
-            fn = getattr(tc, "function", None)
-            if fn is not None:
-                calls.append(ToolCall(fn.name, fn.arguments or "{}", tc.id or ""))
-        usage = TokenUsage()
-        if completion.usage is not None:
-            usage = _usage(completion.usage)
-        return self._finish(msg.content, calls, usage, completion.model, params)
+        answer = await self._send(self._client().chat.completions.create(**kwargs))
+        with self._reading():
+            completion = expect(answer, ChatCompletion)
+            text, calls = _read_message(completion)
+            counts = _usage_counts(completion.usage)
+        usage = usage_or_estimate(messages, counts, text=text, calls=calls)
+        model = completion.model if isinstance(completion.model, str) else ""
+        return self._finish(text, calls, usage, model, params)
 
     async def stream(
         self, messages: Sequence[Message], params: ModelParams
@@ -188,11 +216,12 @@ class OpenAIModel(ProviderModel[openai.AsyncOpenAI]):
         async with contextlib.aclosing(self._deltas(chunks, acc, end)) as deltas:
             async for delta in deltas:
                 yield delta
-        if not acc.usage_seen:
-            # Some servers (llama-cpp-python's) ignore include_usage: estimate, so that
-            # token budgets still count something.
-            acc.usage = TokenUsage(estimate_tokens(messages), acc.estimated_output_tokens())
-        yield self._finish(acc.text(), acc.tool_calls(), acc.usage, acc.model, params)
+        with self._reading():
+            text, calls = acc.text(), acc.tool_calls()
+        # Some servers (llama-cpp-python's) ignore include_usage: the counts are then
+        # estimated, so that token budgets still count something.
+        usage = usage_or_estimate(messages, acc.usage, text=text, calls=calls)
+        yield self._finish(text, calls, usage, acc.model, params)
 
     def _finish(
         self,
@@ -225,6 +254,8 @@ class OpenAIModel(ProviderModel[openai.AsyncOpenAI]):
                 body=body_excerpt(body, text),
                 code=exc.code,
             )
+        if isinstance(exc, openai.APIResponseValidationError):
+            return self._invalid(exc.message, exc.body)
         transport = self._transport_error(exc, mid_stream=mid_stream)
         if transport is not None:
             return transport
@@ -260,59 +291,137 @@ class _PartialCall:
 
 @dataclass(slots=True)
 class _StreamAccumulator:
-    """Builds one response from stream chunks: text, tool calls by index, usage."""
+    """Builds one response from stream chunks: text, tool calls by index, usage.
+
+    Raises :class:`MalformedAnswer` for a chunk that breaks the API's form.
+    """
 
     parts: list[str] = field(default_factory=list)
     calls: dict[int, _PartialCall] = field(default_factory=dict)
-    usage: TokenUsage = field(default_factory=TokenUsage)
-    usage_seen: bool = False
+    usage: Counts = (None, None, None)
     model: str = ""
     finished: bool = False
 
     def add(self, chunk: ChatCompletionChunk) -> str | None:
-        self.model = self.model or chunk.model
+        if not isinstance(chunk, ChatCompletionChunk):
+            raise MalformedAnswer(f"a chunk of the stream is {describe(chunk)}, not an object")
+        if not self.model and isinstance(chunk.model, str):
+            self.model = chunk.model
         if chunk.usage is not None:
-            self.usage = _usage(chunk.usage)
-            self.usage_seen = True
-        if not chunk.choices:
+            self.usage = _usage_counts(chunk.usage)
+        choices = chunk.choices
+        if not choices:
             return None
-        choice = chunk.choices[0]
+        if not isinstance(choices, list) or not isinstance(choices[0], ChunkChoice):
+            raise MalformedAnswer(f"a chunk's choices is {describe(choices)} of no choice")
+        choice = choices[0]
         if choice.finish_reason is not None:
             self.finished = True
         delta = choice.delta
-        for i, tc in enumerate(delta.tool_calls or []):
-            index = tc.index if tc.index is not None else i
-            call = self.calls.setdefault(index, _PartialCall())
-            if tc.id:
-                call.id = tc.id
-            if tc.function is not None:
-                name = tc.function.name
-                # OpenAI sends the name once; llama-cpp-python repeats it in every delta.
-                if name and name != call.name:
-                    call.name += name
-                if tc.function.arguments:
-                    call.arguments.append(tc.function.arguments)
-        if delta.content:
-            self.parts.append(delta.content)
-            return delta.content
+        if delta is None:
+            return None
+        if not isinstance(delta, ChoiceDelta):
+            raise MalformedAnswer(f"a chunk's choices[0].delta is {describe(delta)}")
+        self._add_calls(delta.tool_calls)
+        content = answer_text(delta.content, "a chunk's choices[0].delta.content")
+        if content:
+            self.parts.append(content)
+            return content
         return None
+
+    def _add_calls(self, deltas: object) -> None:
+        if deltas is None:
+            return
+        if not isinstance(deltas, list):
+            raise MalformedAnswer(f"a chunk's delta.tool_calls is {describe(deltas)}, not a list")
+        for i, tc in enumerate(deltas):
+            where = f"a chunk's delta.tool_calls[{i}]"
+            if not isinstance(tc, ChoiceDeltaToolCall):
+                raise MalformedAnswer(f"{where} is {describe(tc)}, not a tool call")
+            index = tc.index if tc.index is not None else i
+            if not isinstance(index, int) or isinstance(index, bool):
+                raise MalformedAnswer(f"{where}.index is {describe(index)}, not a number")
+            call = self.calls.setdefault(index, _PartialCall())
+            if tc.id and isinstance(tc.id, str):
+                call.id = tc.id
+            fn = tc.function
+            if fn is None:
+                continue
+            if not isinstance(fn, ChoiceDeltaToolCallFunction):
+                raise MalformedAnswer(f"{where}.function is {describe(fn)}, not an object")
+            name = answer_text(fn.name, f"{where}.function.name")
+            # OpenAI sends the name once; llama-cpp-python repeats it in every delta.
+            if name and name != call.name:
+                call.name += name
+            arguments = answer_text(fn.arguments, f"{where}.function.arguments")
+            if arguments:
+                call.arguments.append(arguments)
 
     def text(self) -> str | None:
         return "".join(self.parts) if self.parts else None
 
-    def estimated_output_tokens(self) -> int:
-        chars = sum(map(len, self.parts))
-        chars += sum(len(c.name) + sum(map(len, c.arguments)) for c in self.calls.values())
-        return chars // 4 + 1
-
     def tool_calls(self) -> list[ToolCall]:
         return [
-            ToolCall(c.name, "".join(c.arguments) or "{}", c.id)
-            for _, c in sorted(self.calls.items())
+            ToolCall(
+                tool_name(c.name, f"the name of streamed tool call {index}"),
+                "".join(c.arguments) or "{}",
+                c.id,
+            )
+            for index, c in sorted(self.calls.items())
         ]
 
 
-def _usage(u: Any) -> TokenUsage:
+def _read_message(completion: ChatCompletion) -> tuple[str | None, list[ToolCall]]:
+    """The text and tool calls of a completion's first choice (MalformedAnswer if none)."""
+    choices = completion.choices
+    if not isinstance(choices, list) or not choices:
+        raise MalformedAnswer(f"choices is {describe(choices)}; the answer has no choices")
+    choice = choices[0]
+    if not isinstance(choice, Choice):
+        raise MalformedAnswer(f"choices[0] is {describe(choice)}, not a choice")
+    msg = choice.message
+    if not isinstance(msg, ChatCompletionMessage):
+        raise MalformedAnswer(f"choices[0].message is {describe(msg)}, not a message")
+    text = answer_text(msg.content, "choices[0].message.content")
+    raw_calls: object = msg.tool_calls
+    if raw_calls is None:
+        return text, []
+    if not isinstance(raw_calls, list):
+        where = "choices[0].message.tool_calls"
+        raise MalformedAnswer(f"{where} is {describe(raw_calls)}, not a list")
+    calls = []
+    for i, tc in enumerate(raw_calls):
+        where = f"choices[0].message.tool_calls[{i}]"
+        if isinstance(tc, ChatCompletionMessageCustomToolCall):
+            continue  # a custom tool, which tether never offers
+        if not isinstance(tc, ChatCompletionMessageFunctionToolCall):
+            raise MalformedAnswer(f"{where} is {describe(tc)}, not a tool call")
+        fn = tc.function
+        if not isinstance(fn, Function):
+            raise MalformedAnswer(f"{where}.function is {describe(fn)}, not an object")
+        name = tool_name(fn.name, f"{where}.function.name")
+        call_id = tc.id if isinstance(tc.id, str) else ""
+        calls.append(ToolCall(name, _call_arguments(fn.arguments), call_id))
+    return text, calls
+
+
+def _call_arguments(value: object) -> dict[str, Any] | str:
+    # The API sends JSON text; some servers send the object itself. Anything else is
+    # kept as JSON text, for the tool layer to report to the model.
+    if isinstance(value, str):
+        return value or "{}"
+    if isinstance(value, dict):
+        return value
+    return "{}" if value is None else json.dumps(value, default=str)
+
+
+def _usage_counts(u: object) -> Counts:
+    """Input, output and cached input tokens as reported; None for each one not given."""
+    if u is None:
+        return None, None, None
     details = getattr(u, "prompt_tokens_details", None)
-    cached = getattr(details, "cached_tokens", None) or 0
-    return TokenUsage(u.prompt_tokens, u.completion_tokens, cached)
+    return (
+        token_count(getattr(u, "prompt_tokens", None)),
+        token_count(getattr(u, "completion_tokens", None)),
+        token_count(getattr(details, "cached_tokens", None)),
+    )
