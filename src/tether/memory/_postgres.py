@@ -38,7 +38,7 @@ from ._embed import Embedder, Vectors
 from ._local import LocalEmbedder
 from ._rank import LEXICAL_WEIGHT, RRF_K, query_terms
 from ._store import MemoryStore, MemoryStoreError, Policy, Write, memory_from_row
-from ._types import Memory, NamespaceLike, namespace_key
+from ._types import Memory, NamespaceLike, namespace_key, stored_id
 from ._vectors import Row, VectorIndex
 
 __all__ = ["PostgresMemoryStore"]
@@ -292,6 +292,7 @@ class PostgresMemoryStore(MemoryStore):
             await conn.execute(
                 "SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_LOCK_CLASS, w.namespace)
             )
+            w = w.stamped()  # later than any search that ran while it waited for the lock
             # A key's old form with NUL was never stored here: PostgreSQL refused it.
             for key in [k for k in w.key_lookups() if "\x00" not in k]:
                 cur = await conn.execute(
@@ -364,12 +365,19 @@ class PostgresMemoryStore(MemoryStore):
                 )
             cap = policy.cap or self.default_cap
             if cap is not None:
-                await self._evict(conn, w.namespace, cap, w.now)
+                await self._evict(conn, w.namespace, cap, w.now, memory_id)
             memory = await self._get(conn, memory_id)
-        assert memory is not None
+            if memory is None:  # raised inside the transaction: the write is rolled back
+                raise MemoryStoreError(
+                    f"the memory {memory_id} just written to {w.namespace} could not be "
+                    "read back; nothing was written"
+                )
         return memory
 
-    async def _evict(self, conn: Any, ns: str, cap: int, now: float) -> None:
+    async def _evict(self, conn: Any, ns: str, cap: int, now: float, written: str) -> None:
+        """Delete the least recently used live memories of ``ns`` beyond ``cap``, never
+        the memory ``written`` by this add: a search on another connection marks
+        memories used without the namespace's lock, by its own machine's clock."""
         digest = _digest(ns)
         cur = await conn.execute(
             f"SELECT count(*) FROM memories WHERE {_NS} AND {_LIVE}", (digest, ns, now)
@@ -378,9 +386,9 @@ class PostgresMemoryStore(MemoryStore):
         if live > cap:
             await self._delete(
                 conn,
-                f"id IN (SELECT id FROM memories WHERE {_NS} AND {_LIVE} "
+                f"id IN (SELECT id FROM memories WHERE {_NS} AND {_LIVE} AND id <> %s "
                 "ORDER BY last_used_at, updated_at, seq LIMIT %s)",
-                [digest, ns, now, live - cap],
+                [digest, ns, now, written, live - cap],
             )
 
     async def _delete(self, conn: Any, where: str, args: Sequence[object]) -> int:
@@ -465,9 +473,16 @@ class PostgresMemoryStore(MemoryStore):
         return memory_from_row(row) if row else None
 
     async def get(self, memory_id: str) -> Memory | None:
-        """The memory with this id, expired or not, or ``None``."""
+        """The memory with this id, expired or not, or ``None``.
+
+        Raises:
+            ConfigError: the id is not a string.
+        """
+        found = stored_id(memory_id)
+        if found is None:
+            return None
         async with await self._conn() as conn:
-            return await self._get(conn, memory_id)
+            return await self._get(conn, found)
 
     async def count(self, namespace: NamespaceLike) -> int:
         """How many live memories ``namespace`` holds."""

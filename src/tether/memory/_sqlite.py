@@ -26,7 +26,7 @@ from ._embed import Embedder, Vectors
 from ._local import LocalEmbedder
 from ._rank import LEXICAL_WEIGHT, RRF_K, query_terms
 from ._store import MemoryStore, MemoryStoreError, Policy, Write, memory_from_row
-from ._types import Memory, NamespaceLike, namespace_key
+from ._types import Memory, NamespaceLike, namespace_key, stored_id
 from ._vectors import Row, VectorIndex
 
 __all__ = ["SQLiteMemoryStore", "default_memory_path"]
@@ -206,6 +206,7 @@ class SQLiteMemoryStore(MemoryStore):
 
     def _add_sync(self, w: Write) -> Memory:
         conn = self._conn
+        w = w.stamped()  # under the write lock: later than every search that came before
         for key in w.key_lookups():
             row = conn.execute(
                 "SELECT memory_id FROM memory_keys WHERE namespace = ? AND key = ?",
@@ -272,21 +273,27 @@ class SQLiteMemoryStore(MemoryStore):
             )
         cap = policy.cap or self.default_cap
         if cap is not None:
-            self._evict(w.namespace, cap, w.now)
+            self._evict(w.namespace, cap, w.now, memory_id)
         memory = self._get_sync(memory_id)
-        assert memory is not None
+        if memory is None:  # raised inside the transaction: the write is rolled back whole
+            raise MemoryStoreError(
+                f"the memory {memory_id} just written to {w.namespace} could not be read "
+                "back; nothing was written"
+            )
         return memory
 
-    def _evict(self, ns: str, cap: int, now: float) -> None:
-        """Delete the least recently used live memories of ``ns`` beyond ``cap``."""
+    def _evict(self, ns: str, cap: int, now: float, written: str) -> None:
+        """Delete the least recently used live memories of ``ns`` beyond ``cap``, never
+        the memory ``written`` by this add (a clock that is behind another's could
+        make it look the least recently used)."""
         (live,) = self._conn.execute(
             f"SELECT count(*) FROM memories WHERE namespace = ? AND {_LIVE}", (ns, now)
         ).fetchone()
         if live > cap:
             rows = self._conn.execute(
-                f"SELECT rowid FROM memories WHERE namespace = ? AND {_LIVE} "
+                f"SELECT rowid FROM memories WHERE namespace = ? AND {_LIVE} AND id != ? "
                 "ORDER BY last_used_at, updated_at, rowid LIMIT ?",
-                (ns, now, live - cap),
+                (ns, now, written, live - cap),
             ).fetchall()
             self._delete("rowid IN (" + _marks(rows) + ")", [r[0] for r in rows])
 
@@ -388,8 +395,13 @@ class SQLiteMemoryStore(MemoryStore):
         return memory_from_row(row) if row else None
 
     async def get(self, memory_id: str) -> Memory | None:
-        """The memory with this id, expired or not, or ``None``."""
-        return await self._call(self._get_sync, memory_id)
+        """The memory with this id, expired or not, or ``None``.
+
+        Raises:
+            ConfigError: the id is not a string.
+        """
+        found = stored_id(memory_id)
+        return None if found is None else await self._call(self._get_sync, found)
 
     async def count(self, namespace: NamespaceLike) -> int:
         """How many live memories ``namespace`` holds."""

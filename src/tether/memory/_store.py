@@ -13,7 +13,7 @@ import re
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from numbers import Integral, Real
 from types import TracebackType
@@ -37,12 +37,17 @@ from ._types import (
     dump_metadata,
     namespace_key,
     seconds,
+    shown,
+    stored_ids,
 )
 
 __all__ = ["MemoryStore", "MemoryStoreError", "Policy", "Write", "key_forms", "memory_from_row"]
 
 _MAX_KEY = 200
 _MAX_CAP = 2**31 - 1  # PostgreSQL's INTEGER, the type of the cap column
+# The most rows a search asks a database for: LIMIT is a signed 64-bit integer in both,
+# and no namespace holds more rows, so a larger k still returns every match.
+_MAX_DEPTH = 2**63 - 1
 _KEY_ESCAPED = re.compile(r"[\\\x00\ud800-\udfff]")
 # What key_forms writes: every backslash begins one of its three escapes.
 _KEY_FORM = re.compile(r"(?:[^\\\x00]|\\\\|\\x00|\\ud[89a-f][0-9a-f]{2})*")
@@ -74,6 +79,15 @@ class Write:
     now: float
     threshold: float
     legacy_key: str | None = None
+
+    def stamped(self) -> Write:
+        """This write as of now, for a store that has just taken the namespace's lock.
+
+        Stamped before the lock, a write that waited for it would give its memory a
+        time older than a memory another connection's search marked used meanwhile,
+        and a cap would evict the memory just written.
+        """
+        return replace(self, now=time.time())
 
     def key_lookups(self) -> list[str]:
         """The forms of the key to look up, the current one first (none without a key)."""
@@ -203,7 +217,7 @@ class MemoryStore(ABC):
         least ``merge_threshold``, and which names the same names and numbers, is
         updated in place (new text, metadata laid over the old, a new expiry)
         and returned; otherwise a new memory is stored. Beyond the namespace's cap,
-        the least recently used memories are evicted.
+        the least recently used memories are evicted, never the one this call wrote.
 
         Args:
             namespace: whose memory, e.g. ``("user-42", "support-agent")`` or
@@ -255,7 +269,8 @@ class MemoryStore(ABC):
         fusion. A query may be of any length; full-text search looks for its first
         256 distinct words (PostgreSQL fails on a query of some thousands).
         The memories found count as used (their ``last_used_at`` is now), which keeps
-        them from eviction by the namespace's cap.
+        them from eviction by the namespace's cap. A ``k`` of any size works: past the
+        namespace's size, it returns every match.
 
         Raises:
             ConfigError: an empty query, ``k`` below 1, an unknown mode or kind.
@@ -266,7 +281,7 @@ class MemoryStore(ABC):
         search_mode = check_mode(mode)
         kind_filter = check_kinds(kinds)
         now = time.time()
-        depth = max(4 * k, 50)
+        depth = min(max(4 * k, 50), _MAX_DEPTH)
         lexical: list[str] = []
         vector: list[str] = []
         if search_mode != "vector":
@@ -311,13 +326,17 @@ class MemoryStore(ABC):
     ) -> int:
         """Delete memories by id, or every memory of a namespace (of some kinds).
 
+        An id that no store could hold (one with NUL or an unpaired surrogate) deletes
+        nothing, on both stores.
+
         Returns:
             how many memories were deleted.
 
         Raises:
-            ConfigError: no filter at all (forgetting everything takes a namespace).
+            ConfigError: no filter at all (forgetting everything takes a namespace), or
+                ids that are not strings.
         """
-        id_list = None if ids is None else ([ids] if isinstance(ids, str) else list(ids))
+        id_list = None if ids is None else stored_ids(ids)
         if id_list is None and namespace is None:
             raise ConfigError("forget() needs ids or a namespace; it never deletes everything")
         ns = None if namespace is None else namespace_key(namespace)
@@ -329,7 +348,11 @@ class MemoryStore(ABC):
 
     @abstractmethod
     async def get(self, memory_id: str) -> Memory | None:
-        """The memory with this id, expired or not, or ``None``."""
+        """The memory with this id, expired or not, or ``None``.
+
+        Raises:
+            ConfigError: the id is not a string.
+        """
 
     @abstractmethod
     async def count(self, namespace: NamespaceLike) -> int:
@@ -407,7 +430,7 @@ def _check_number(
             number = math.nan
         if ok(number):
             return number
-    raise ConfigError(f"{name} must be {valid}, got {value!r}")
+    raise ConfigError(f"{name} must be {valid}, got {shown(value)}")
 
 
 def _check_cap(cap: int | None) -> int | None:
@@ -416,6 +439,6 @@ def _check_cap(cap: int | None) -> int | None:
     if isinstance(cap, bool) or not isinstance(cap, int) or not 1 <= cap <= _MAX_CAP:
         raise ConfigError(
             f"a memory cap must be a positive whole number up to {_MAX_CAP:,} (None for no cap), "
-            f"got {cap!r}"
+            f"got {shown(cap)}"
         )
     return cap

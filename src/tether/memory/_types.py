@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Literal, TypeAlias
@@ -28,6 +28,9 @@ __all__ = [
     "namespace_key",
     "namespace_of",
     "seconds",
+    "shown",
+    "stored_id",
+    "stored_ids",
 ]
 
 #: A namespace: a tuple of names, from the widest to the narrowest, such as
@@ -96,10 +99,19 @@ def namespace_of(namespace: NamespaceLike) -> tuple[str, ...]:
     """The namespace as a tuple; ``"a/b"`` is ``("a", "b")``.
 
     Raises:
-        ConfigError: an empty namespace or part, a part with an unpaired surrogate
-            or a control character, or a part longer than 200 characters.
+        ConfigError: not a tuple of names nor a path, an empty namespace or part, a
+            part with an unpaired surrogate or a control character, or a part longer
+            than 200 characters.
     """
-    parts = tuple(namespace.split("/")) if isinstance(namespace, str) else tuple(namespace)
+    if isinstance(namespace, str):
+        parts = tuple(namespace.split("/"))
+    elif isinstance(namespace, Iterable):
+        parts = tuple(namespace)
+    else:
+        raise ConfigError(
+            "a memory namespace is a tuple of names such as ('user-42', 'support-agent') "
+            f"or a path such as 'user-42/support-agent', got {shown(namespace)}"
+        )
     if not parts:
         raise ConfigError("a memory namespace needs at least one part, e.g. ('user-42',)")
     for part in parts:
@@ -166,7 +178,7 @@ def check_kinds(kinds: str | Sequence[str] | None) -> tuple[str, ...] | None:
 def check_k(k: int) -> int:
     """Raises ConfigError unless ``k`` is a positive whole number."""
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ConfigError(f"k must be a positive whole number of results, got {k!r}")
+        raise ConfigError(f"k must be a positive whole number of results, got {shown(k)}")
     return k
 
 
@@ -178,15 +190,64 @@ def check_mode(mode: str) -> SearchMode:
 
 
 def seconds(value: float | timedelta | None, what: str) -> float | None:
-    """A duration in seconds (``None`` stays ``None``); it must be positive and finite."""
+    """A duration in seconds (``None`` stays ``None``); it must be positive and finite.
+
+    Raises:
+        ConfigError: not a number nor a timedelta, not positive, NaN, infinite, or an
+            int too large for a float.
+    """
     if value is None:
         return None
     secs = value.total_seconds() if isinstance(value, timedelta) else value
     if isinstance(secs, bool) or not isinstance(secs, int | float):
-        raise ConfigError(f"{what} must be seconds or a timedelta, got {value!r}")
-    if not math.isfinite(secs) or secs <= 0:
-        raise ConfigError(f"{what} must be positive and finite, got {value!r}")
-    return float(secs)
+        raise ConfigError(f"{what} must be seconds or a timedelta, got {shown(value)}")
+    try:
+        number = float(secs)
+    except OverflowError:  # an int past the largest float, about 1.8e308
+        number = math.inf
+    if not math.isfinite(number) or number <= 0:
+        raise ConfigError(
+            f"{what} must be positive and finite seconds (at most about 1.8e308, the largest "
+            f"float; None: never expires), got {shown(value)}"
+        )
+    return number
+
+
+def stored_id(memory_id: object) -> str | None:
+    """``memory_id`` if a store could hold it, else ``None``.
+
+    A string with NUL or an unpaired surrogate names no memory (ids are hex): both
+    stores then find nothing, where PostgreSQL would refuse the query.
+
+    Raises:
+        ConfigError: ``memory_id`` is not a string.
+    """
+    if not isinstance(memory_id, str):
+        raise ConfigError(f"a memory id is a Memory.id string, got {shown(memory_id)}")
+    if "\x00" in memory_id or plain_text(memory_id) != memory_id:
+        return None
+    return memory_id
+
+
+def stored_ids(ids: object) -> list[str]:
+    """The ids in ``ids`` (one id or a collection of them) that a store could hold.
+
+    Raises:
+        ConfigError: ``ids`` is not a string, nor a collection of strings.
+    """
+    found = [ids] if isinstance(ids, str) else ids
+    if not isinstance(found, Iterable) or isinstance(found, bytes | bytearray | Mapping):
+        raise ConfigError(f"memory ids are a Memory.id string or a list of them, got {shown(ids)}")
+    return [i for i in map(stored_id, found) if i is not None]
+
+
+def shown(value: object) -> str:
+    """``value`` for an error message: its repr, cut short; a huge int by its size
+    (Python refuses to write an int of more than 4,300 digits as text)."""
+    if isinstance(value, int) and value.bit_length() > 128:
+        return f"an int of {value.bit_length():,} bits"
+    text = repr(value)
+    return text if len(text) <= 120 else text[:117] + "..."
 
 
 def dump_metadata(metadata: dict[str, Any] | None) -> str:

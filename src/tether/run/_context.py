@@ -15,7 +15,7 @@ the fold, so a resumed run rebuilds exactly the context it had before a crash.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -30,7 +30,7 @@ from tether._messages import (
     ToolResultMessage,
     UserMessage,
 )
-from tether.models import Model, ModelParams
+from tether.models import Model, ModelParams, resolve_model
 
 from ._state import RunState
 
@@ -61,6 +61,9 @@ PINNED_HEADING = "\n\n## Facts to keep in mind\n"
 """What precedes the pinned facts in the system message."""
 
 _PER_MESSAGE = 4  # tokens a chat template adds around each message, about
+# The most tokens a setting may say: sizes are compared as floats (scaled by a ratio),
+# which hold whole numbers exactly up to here, and no context window comes near it.
+_MAX_TOKENS = 2**53
 _SUMMARISE = (
     "You keep the notes of a long task. Write a short summary of the conversation "
     "below for whoever goes on with the task: the facts found (exact numbers, names "
@@ -79,42 +82,42 @@ class WorkingMemory:
         reserve: tokens left free for the answer when the budget comes from the window.
         compact_to: once past the budget, the conversation is cut down to this fraction
             of it (so compactions are rare, not one per step).
-        summarizer: the model that writes the summaries; the run's own by default.
-        pinned: facts always shown to the model, in the system message.
+        summarizer: the model that writes the summaries, or its name (``"demo"``,
+            ``"openai:gpt-4o-mini"``), resolved when the policy is made, as
+            :class:`~tether.Agent` resolves its model (the attribute then holds the
+            model); the run's own by default.
+        pinned: facts always shown to the model, in the system message (kept as a
+            tuple; ``None`` is none).
         summary_tokens: about how long a summary may be.
 
     Raises:
-        ConfigError: a value out of range (the message says which).
+        ConfigError: a value out of range or of the wrong type, or an unknown model
+            name (the message says which).
     """
 
     max_tokens: int | None = None
     reserve: int = 1024
     compact_to: float = 0.6
-    summarizer: Model | None = None
-    pinned: tuple[str, ...] = ()
+    summarizer: Model | str | None = None
+    pinned: Sequence[str] | None = ()
     summary_tokens: int = 300
 
     def __post_init__(self) -> None:
-        if self.max_tokens is not None and (
-            not isinstance(self.max_tokens, int) or self.max_tokens < 64
+        if self.max_tokens is not None:
+            _check_tokens("max_tokens", self.max_tokens, 64, " (None: the model's window)")
+        _check_tokens("reserve", self.reserve, 0)
+        _check_tokens("summary_tokens", self.summary_tokens, 16)
+        fraction = self.compact_to
+        if (
+            isinstance(fraction, bool)
+            or not isinstance(fraction, int | float)
+            or not 0.1 <= fraction < 1
         ):
             raise ConfigError(
-                f"WorkingMemory.max_tokens must be an int of at least 64, got {self.max_tokens!r}"
+                f"WorkingMemory.compact_to must be a fraction in [0.1, 1), got {_shown(fraction)}"
             )
-        if not isinstance(self.reserve, int) or self.reserve < 0:
-            raise ConfigError(f"WorkingMemory.reserve must be an int >= 0, got {self.reserve!r}")
-        if not isinstance(self.compact_to, int | float) or not 0.1 <= self.compact_to < 1:
-            raise ConfigError(
-                f"WorkingMemory.compact_to must be a fraction in [0.1, 1), got {self.compact_to!r}"
-            )
-        if not isinstance(self.summary_tokens, int) or self.summary_tokens < 16:
-            raise ConfigError(
-                "WorkingMemory.summary_tokens must be an int of at least 16, "
-                f"got {self.summary_tokens!r}"
-            )
-        if isinstance(self.pinned, str) or not all(isinstance(p, str) for p in self.pinned):
-            raise ConfigError("WorkingMemory.pinned is a sequence of str (facts), not one str")
-        object.__setattr__(self, "pinned", tuple(self.pinned))
+        object.__setattr__(self, "summarizer", _summarizer(self.summarizer))
+        object.__setattr__(self, "pinned", _pinned(self.pinned))
 
     def budget_for(self, model: Model) -> int:
         """The conversation's budget in tokens for a run on ``model``.
@@ -142,6 +145,45 @@ class WorkingMemory:
         if not self.pinned:
             return system
         return system + PINNED_HEADING + "\n".join(f"- {p}" for p in self.pinned)
+
+
+def _check_tokens(name: str, value: object, least: int, none: str = "") -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not least <= value <= _MAX_TOKENS:
+        raise ConfigError(
+            f"WorkingMemory.{name} must be a whole number of tokens from {least} to "
+            f"{_MAX_TOKENS:,}{none}, got {_shown(value)}"
+        )
+
+
+def _summarizer(summarizer: object) -> Model | None:
+    if summarizer is None or isinstance(summarizer, Model):
+        return summarizer
+    if not isinstance(summarizer, str):
+        raise ConfigError(
+            "WorkingMemory.summarizer is a tether.models.Model, a model name such as "
+            f"'demo', or None for the run's own model; got {_shown(summarizer)}"
+        )
+    return resolve_model(summarizer)
+
+
+def _pinned(pinned: object) -> tuple[str, ...]:
+    if pinned is None:
+        return ()
+    facts = tuple(pinned) if isinstance(pinned, Iterable) and not isinstance(pinned, str) else None
+    if facts is None or not all(isinstance(p, str) for p in facts):
+        raise ConfigError(
+            "WorkingMemory.pinned is a sequence of str (facts), not one str; None for none; "
+            f"got {_shown(pinned)}"
+        )
+    return facts
+
+
+def _shown(value: object) -> str:
+    """``value`` for an error message (Python writes no int of over 4,300 digits)."""
+    if isinstance(value, int) and value.bit_length() > 128:
+        return f"an int of {value.bit_length():,} bits"
+    text = repr(value)
+    return text if len(text) <= 120 else text[:117] + "..."
 
 
 def message_text(m: Message) -> str:
@@ -297,7 +339,8 @@ class ContextKeeper:
     @property
     def summarizer(self) -> Model:
         """The model that writes the summaries."""
-        return self.policy.summarizer or self.model
+        chosen = self.policy.summarizer  # a Model or None: a name was resolved when made
+        return chosen if isinstance(chosen, Model) else self.model
 
     def _cut(
         self, messages: Sequence[Message], prompt_index: int, head: int, ratio: float

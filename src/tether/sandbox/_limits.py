@@ -2,15 +2,46 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from typing import Literal
 
 from tether._errors import ConfigError
 
+try:
+    import resource
+except ImportError:  # not a POSIX system: no sandbox runs here, and no hard limits apply
+    resource = None  # type: ignore[assignment]
+
 __all__ = ["LimitName", "SandboxLimits", "SandboxResult", "stop_message", "writable_mib"]
 
 LimitName = Literal["cpu_seconds", "memory_mb", "processes", "file_size_mb", "wall_seconds"]
 """The limit that stopped a run."""
+
+_MIB = 1024 * 1024
+# The largest value of each limit, and why. An rlimit is a 64-bit count below
+# RLIM_INFINITY (2**64 - 1, "unlimited"), past which util-linux prlimit fails.
+_LARGEST = {
+    # The hard limit is set a second above the soft one; past this it wraps round.
+    "cpu_seconds": ((2**64 - 1) // 10**9 - 1, "the kernel counts CPU time in 64-bit ns"),
+    "memory_mb": ((2**64 - 2) // _MIB, "RLIMIT_AS is a 64-bit count of bytes"),
+    "processes": (2**64 - 2, "RLIMIT_NPROC is a 64-bit count"),
+    "file_size_mb": (
+        (2**63 - 1) // (2 * _MIB),
+        "bwrap makes no tmpfs over 2**63 - 1 bytes, and /sandbox holds twice this",
+    ),
+    "wall_seconds": (sys.maxsize, "the largest C long"),
+    "output_chars": (sys.maxsize, "the largest C long"),
+}
+# The rlimit each limit sets, its unit in the rlimit's, how far the hard limit is set
+# above the value, and the shell command that shows this process's hard limit, which
+# the sandbox inherits and cannot raise.
+_RLIMITS = {
+    "cpu_seconds": ("RLIMIT_CPU", 1, 1, "ulimit -Ht"),
+    "memory_mb": ("RLIMIT_AS", _MIB, 0, "ulimit -Hv"),
+    "processes": ("RLIMIT_NPROC", 1, 0, "ulimit -Hu"),
+    "file_size_mb": ("RLIMIT_FSIZE", _MIB, 0, "ulimit -Hf"),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +50,9 @@ class SandboxLimits:
 
     Every limit but ``wall_seconds`` and ``output_chars`` is an rlimit set on the
     sandboxed process before the interpreter starts; it cannot raise them again.
+    None may pass what the kernel can count, nor this process's own hard limit
+    (``ulimit -H``), which the sandbox inherits and cannot raise: a larger value is a
+    ConfigError that names the largest (``docs/sandbox.md`` lists them).
 
     Args:
         cpu_seconds: CPU time of each process (SIGXCPU at the limit, SIGKILL a
@@ -49,8 +83,33 @@ class SandboxLimits:
                 continue
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise ConfigError(
-                    f"SandboxLimits.{name} must be a positive int or None, got {value!r}"
+                    f"SandboxLimits.{name} must be a positive int or None, got {_shown(value)}"
                 )
+            largest, why = _largest(name)
+            if value > largest:
+                raise ConfigError(
+                    f"SandboxLimits.{name} must be at most {largest:,} here ({why}), or None "
+                    f"for no limit of tether's; got {_shown(value)}"
+                )
+
+
+def _largest(name: str) -> tuple[int, str]:
+    """The largest value of a limit on this machine, and why."""
+    largest, why = _LARGEST[name]
+    if name in _RLIMITS and resource is not None:
+        rlimit, unit, above, command = _RLIMITS[name]
+        hard = resource.getrlimit(getattr(resource, rlimit))[1]
+        if 0 <= hard != resource.RLIM_INFINITY and hard // unit - above < largest:
+            largest = hard // unit - above
+            why = f"this process's hard limit, {command}, which the sandbox cannot raise"
+    return largest, why
+
+
+def _shown(value: object) -> str:
+    """``value`` for an error message (Python writes no int of over 4,300 digits)."""
+    if isinstance(value, int) and value.bit_length() > 128:
+        return f"an int of {value.bit_length():,} bits"
+    return f"{value:,}" if isinstance(value, int) else repr(value)[:120]
 
 
 def writable_mib(limits: SandboxLimits) -> dict[str, int]:
