@@ -221,3 +221,37 @@ def test_a_number_secret_is_redacted() -> None:
     text = _journal_of(pin_login, {"pin": 987654321})
     assert "987654321" not in text
     assert "pin *** accepted" in text
+
+
+def test_a_short_secret_is_hidden_as_a_word_not_inside_other_numbers() -> None:
+    def pin_login(pin: Secret[str]) -> str:
+        """Enter a PIN."""
+        return f"pin {pin} accepted for card 14242 in 2024 (pin={pin})"
+
+    text = _journal_of(pin_login, {"pin": "4242"})
+    assert "pin *** accepted for card 14242 in 2024 (pin=***)" in text
+    assert " 4242" not in text
+    assert "=4242" not in text
+
+
+async def test_a_secret_of_one_digit_leaves_the_answer_s_other_numbers_alone() -> None:
+    def count(step: Secret[int]) -> str:
+        """Count."""
+        return f"step {step} done"
+
+    model = ScriptedModel([ToolCall("count", {}), "done: 1 2 3, 12 and 21"])
+    result = await Agent(model, tools=[count]).run("count", deps={"step": 1})
+    journaled = [e.output for e in result.events if e.type == "run_finished"]
+    assert journaled == ["done: *** 2 3, 12 and 21"]
+    finished = [e.content for e in result.events if e.type == "tool_call_finished"]
+    assert finished == ["step *** done"]
+
+
+def test_a_long_secret_is_hidden_even_inside_a_word() -> None:
+    def bearer(token: Secret[str]) -> str:
+        """Call the API."""
+        return f"Authorization: Bearer{token}x"
+
+    text = _journal_of(bearer, {"token": "sk-abcdef0123"})
+    assert "abcdef0123" not in text
+    assert "Bearer***x" in text

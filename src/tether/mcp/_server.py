@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import re
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from types import TracebackType
@@ -31,6 +30,8 @@ from tether.tools import Tool
 from ._content import prompt_messages, resource_text, tool_result
 from ._errors import MCPConnectionError, MCPError, MCPProtocolError, MCPTimeoutError
 from ._link import Link, log
+from ._names import clean_name, offered_names, safe_name
+from ._options import check_name, check_prefix, check_restarts, check_seconds
 from ._types import Prompt, Resource, ResourceTemplate
 
 __all__ = ["MCPServer"]
@@ -52,11 +53,9 @@ _CONNECT_TIMEOUT = 30.0
 """The least time a connection gets by default to start the server and shake hands."""
 _RESOURCES_LISTED = 50
 """How many resources and templates the resource tool's description names."""
-
-
-def _safe_name(name: str) -> str:
-    # Tool names that models accept: letters, digits, '_' and '-'.
-    return re.sub(r"[^A-Za-z0-9_-]+", "_", name).strip("_") or "mcp"
+_PAGES_MAX = 10_000
+"""The most pages one list may take: far more than any server needs, so that a server
+whose cursors never end is an error, not a request that never returns."""
 
 
 class MCPServer(ABC):
@@ -69,16 +68,22 @@ class MCPServer(ABC):
 
     Args:
         name: the server's name, in messages and in tool names when ``prefix`` is set.
-        timeout: seconds each request may take.
+        timeout: seconds each request may take (a finite number above 0).
         connect_timeout: seconds starting the server (or reaching it) and the MCP
             handshake may take; ``None`` (the default) is the larger of ``timeout`` and
             30 s, since a program started with ``npx`` or a fresh interpreter can take
             far longer to come up than a request takes to answer.
-        prefix: ``True`` to name its tools ``{name}_{tool}``, a string to put that
-            string before each tool's name, ``False`` to keep the server's names.
-        max_restarts: how many times in a row a broken connection is restarted (a
-            crashed stdio server started again, an HTTP server reconnected) before
-            requests fail at once; a request that succeeds resets the count.
+        prefix: ``True`` to name its tools ``{name}_{tool}``, a string (letters,
+            digits, ``_`` and ``-``, at most 48) to put that string before each tool's
+            name, ``False`` to keep the server's names.
+        max_restarts: how many times in a row (a whole number, 0 or more) a broken
+            connection is restarted (a crashed stdio server started again, an HTTP
+            server reconnected) before requests fail at once; a request that succeeds
+            resets the count.
+
+    Raises:
+        ConfigError: an option is not of its kind (a string for a number, NaN,
+            infinity, a bool for a count) or out of its range.
     """
 
     def __init__(
@@ -90,21 +95,18 @@ class MCPServer(ABC):
         prefix: bool | str = False,
         max_restarts: int = 3,
     ) -> None:
-        if not timeout > 0:
-            raise ConfigError(f"MCP server timeout must be > 0 seconds, got {timeout}")
-        if connect_timeout is not None and not connect_timeout > 0:
-            raise ConfigError(
-                f"MCP server connect_timeout must be > 0 seconds or None, got {connect_timeout}"
-            )
-        if max_restarts < 0:
-            raise ConfigError(f"MCP server max_restarts must be >= 0, got {max_restarts}")
-        self.name = name
+        self.name = check_name(name)
+        check_seconds("timeout", timeout, default="30 by default")
+        if connect_timeout is not None:
+            check_seconds("connect_timeout", connect_timeout, default="or None for the default")
+        check_restarts(max_restarts)
+        check_prefix(prefix)
         self.timeout = timeout
         self.connect_timeout = (
             max(timeout, _CONNECT_TIMEOUT) if connect_timeout is None else connect_timeout
         )
         self.max_restarts = max_restarts
-        self.prefix = f"{_safe_name(name)}_" if prefix is True else (prefix or "")
+        self.prefix = f"{safe_name(name)}_" if prefix is True else (prefix or "")
         self.tools_version = 0
         """Goes up by one each time the server says its tool list changed (and on a
         restart); :meth:`list_tools` lists the tools again when it has moved."""
@@ -113,6 +115,7 @@ class MCPServer(ABC):
         self._strikes = 0
         self._tools: list[Tool] | None = None
         self._tools_version = -1
+        self._renamed: set[str] = set()  # tools whose new name was logged
 
     @abstractmethod
     def _transport(self) -> Transport:
@@ -292,22 +295,51 @@ class MCPServer(ABC):
         version = self.tools_version
         if self._tools is not None and self._tools_version == version:
             return list(self._tools)
-        listed = await self._paged("the tool list", _list_tools)
-        tools = [t for t in (self._make_tool(m) for m in listed) if t is not None]
+        listed = self._once(await self._paged("the tool list", _list_tools))
+        names = offered_names(self.prefix, [spec.name for spec in listed])
+        made = (self._make_tool(spec, name) for spec, name in zip(listed, names, strict=True))
+        tools = [t for t in made if t is not None]
         self._tools, self._tools_version = tools, version
         return list(tools)
 
-    def _make_tool(self, spec: mt.Tool) -> Tool | None:
+    def _once(self, listed: list[mt.Tool]) -> list[mt.Tool]:
+        """The listed tools, each name once: a second tool of the same name could not be
+        called apart from the first (the server is called by name)."""
+        seen: set[str] = set()
+        kept = []
+        for spec in listed:
+            if spec.name in seen:
+                log.warning(
+                    "MCP server %r lists two tools named %r; the second is left out",
+                    self.name,
+                    spec.name,
+                )
+                continue
+            seen.add(spec.name)
+            kept.append(spec)
+        return kept
+
+    def _make_tool(self, spec: mt.Tool, name: str) -> Tool | None:
+        """A tether tool calling the server's tool ``spec`` by its own name, offered to
+        the model as ``name`` (see :mod:`tether.mcp._names`)."""
         remote = spec.name
+        if name != clean_name(f"{self.prefix}{remote}") and remote not in self._renamed:
+            self._renamed.add(remote)
+            log.warning(
+                "MCP server %r: tool %r is offered to the model as %r, since another of its "
+                "tools would be offered under the same name (models take names of at most 64 "
+                "letters, digits, '_' and '-')",
+                self.name,
+                remote,
+                name,
+            )
 
         async def call(arguments: dict[str, Any]) -> Any:
             return await self.call_tool(remote, arguments)
 
         try:
             return Tool.from_schema(
-                # Providers take [A-Za-z0-9_-]{1,64}: "fs.read" is offered as "fs_read"
-                # (and called by its own name on the server).
-                name=re.sub(r"[^A-Za-z0-9_-]", "_", f"{self.prefix}{remote}")[:64],
+                name=name,
                 description=spec.description or spec.title or "",
                 parameters=spec.input_schema,
                 fn=call,
@@ -317,14 +349,29 @@ class MCPServer(ABC):
             return None
 
     async def _paged(self, what: str, page: _Page[T]) -> list[T]:
+        """Every page of a list. A server that hands back the cursor it was just given
+        has said all it has; one whose cursors come round again, or never end, would
+        keep the request going forever (each page answered at once), and is an error."""
         items: list[T] = []
         cursor: str | None = None
-        while True:
+        seen: set[str] = set()
+        for _ in range(_PAGES_MAX):
             at = cursor
             got, cursor = await self._request(what, functools.partial(page, at=at))
             items.extend(got)
             if not cursor or cursor == at:
                 return items
+            if cursor in seen:
+                raise MCPProtocolError(
+                    f"MCP server {self.name!r} sent the cursor {_shown(cursor)} for {what} "
+                    f"again after {len(seen) + 1} pages: its pages go round in a circle, so "
+                    "the list would never end"
+                )
+            seen.add(cursor)
+        raise MCPProtocolError(
+            f"MCP server {self.name!r} did not end {what} within {_PAGES_MAX} pages (the "
+            f"last cursor was {_shown(cursor)}); the list was given up"
+        )
 
     # --- resources and prompts ---------------------------------------------------------
 
@@ -405,6 +452,12 @@ class MCPServer(ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r})"
+
+
+def _shown(cursor: str | None) -> str:
+    """A cursor for a message (a server may make them long)."""
+    text = repr(cursor)
+    return text if len(text) <= 80 else f"{text[:77]}..."
 
 
 def _resource_line(uri: str, name: str, description: str | None) -> str:

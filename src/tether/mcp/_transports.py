@@ -16,6 +16,15 @@ from mcp.client import Transport
 from mcp.client._transport import TransportStreams
 from mcp.client.streamable_http import streamable_http_client
 
+from ._options import (
+    check_command,
+    check_cwd,
+    check_env,
+    check_errlog,
+    check_headers,
+    check_url,
+    strings,
+)
 from ._server import MCPServer
 
 __all__ = ["MCPServerHTTP", "MCPServerStdio"]
@@ -32,8 +41,8 @@ class MCPServerStdio(MCPServer):
 
     Args:
         command: the program to run, such as ``"npx"``, ``"node"`` or ``sys.executable``.
-        args: its arguments.
-        env: environment variables for it, added to a safe minimal environment
+        args: its arguments, a list of strings (or paths).
+        env: environment variables for it (strings), added to a safe minimal environment
             (``PATH``, ``HOME`` and a few others; the rest of tether's is not passed on).
         cwd: its working folder.
         name: the server's name; the program's name by default.
@@ -41,7 +50,13 @@ class MCPServerStdio(MCPServer):
         connect_timeout: see :class:`MCPServer`.
         prefix: see :class:`MCPServer`.
         max_restarts: see :class:`MCPServer`.
-        errlog: where the server's stderr goes; tether's stderr by default.
+        errlog: where the server's stderr goes, a file with a file descriptor;
+            tether's stderr by default.
+
+    Raises:
+        ConfigError: an option is not of its kind or out of its range (see
+            :class:`MCPServer`), ``args`` is a single string, or ``env`` holds a value
+            that is not a string.
 
     Example:
         ```python
@@ -66,17 +81,18 @@ class MCPServerStdio(MCPServer):
         max_restarts: int = 3,
         errlog: TextIO | None = None,
     ) -> None:
+        program = check_command(command)
         super().__init__(
-            name=name or Path(command).name,
+            name=Path(program).name if name is None else name,
             timeout=timeout,
             connect_timeout=connect_timeout,
             prefix=prefix,
             max_restarts=max_restarts,
         )
         self.params = StdioServerParameters(
-            command=command, args=list(args), env=dict(env) if env else None, cwd=cwd
+            command=program, args=strings(args), env=check_env(env) or None, cwd=check_cwd(cwd)
         )
-        self.errlog = errlog
+        self.errlog = check_errlog(errlog)
 
     def _transport(self) -> Transport:
         # sys.stderr is read now, not at import: test runners swap it.
@@ -91,12 +107,17 @@ class MCPServerHTTP(MCPServer):
     Args:
         url: the server's MCP endpoint, such as ``"http://127.0.0.1:3001/mcp"``.
         headers: HTTP headers sent with every request (an ``Authorization`` header,
-            for example).
+            for example), names and values as strings.
         name: the server's name; the URL's host by default.
         timeout: seconds each request may take.
         connect_timeout: see :class:`MCPServer`.
         prefix: see :class:`MCPServer`.
         max_restarts: see :class:`MCPServer`.
+
+    Raises:
+        ConfigError: an option is not of its kind or out of its range (see
+            :class:`MCPServer`), ``url`` is not an ``http://`` or ``https://`` URL with
+            a host, or a header's value is not a string.
     """
 
     def __init__(
@@ -110,15 +131,16 @@ class MCPServerHTTP(MCPServer):
         prefix: bool | str = False,
         max_restarts: int = 3,
     ) -> None:
+        url = check_url(url)
         super().__init__(
-            name=name or urlsplit(url).hostname or url,
+            name=(urlsplit(url).hostname or url) if name is None else name,
             timeout=timeout,
             connect_timeout=connect_timeout,
             prefix=prefix,
             max_restarts=max_restarts,
         )
         self.url = url
-        self.headers = dict(headers or {})
+        self.headers = check_headers(headers)
 
     def _transport(self) -> Transport:
         return self._connect()

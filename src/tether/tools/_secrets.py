@@ -10,12 +10,17 @@ result or error repeats it.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import re
 from collections.abc import Mapping
-from typing import Annotated, Any, get_args, get_origin
+from types import NoneType, UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import SecretBytes, SecretStr
+
+from tether._errors import ConfigError
 
 __all__ = ["REDACTED", "Secret", "SecretParam", "forms", "redact", "secret_of"]
 
@@ -82,18 +87,90 @@ class SecretParam:
         return f"{places} or ${self.env}" if self.env else places
 
 
+_SECRET_TYPES = (SecretStr, SecretBytes)
+_UNIONS = (Union, UnionType)
+
+
 def secret_of(name: str, annotation: Any) -> SecretParam | None:
-    """The secret parameter an annotation declares, if it declares one."""
-    if annotation in (SecretStr, SecretBytes):
+    """The secret parameter an annotation declares, if it declares one.
+
+    ``Secret[str] | None``, ``Optional[SecretStr]`` and an ``Annotated`` that wraps
+    them are secret too: the model must never see or write a parameter whose type says
+    it is secret, however the type is spelled.
+
+    Raises:
+        ConfigError: a union mixes a secret with a type the model would write
+            (``Secret[str] | int``), or ``Secret`` is used where tether cannot fill it
+            (bare, or inside ``list[...]``).
+    """
+    if annotation is Secret:
+        raise ConfigError(
+            f"parameter {name!r} is annotated Secret without a type: write Secret[str] "
+            "(or the type the tool takes, e.g. Secret[int])"
+        )
+    if annotation in _SECRET_TYPES:
         return SecretParam(name, Secret(), annotation)
     if get_origin(annotation) is Annotated:
         base, *extras = get_args(annotation)
         for extra in extras:
             if isinstance(extra, Secret) or extra is Secret:
                 marker = extra if isinstance(extra, Secret) else Secret()
-                wrap = base if base in (SecretStr, SecretBytes) else None
-                return SecretParam(name, marker, wrap)
+                return SecretParam(name, marker, _wrap(base))
+        return secret_of(name, base)
+    if get_origin(annotation) in _UNIONS:
+        return _secret_member(name, annotation)
+    if _mentions_secret(get_args(annotation)):
+        raise ConfigError(
+            f"parameter {name!r}: Secret marks a whole parameter, which tether fills from "
+            "the run's deps; it cannot sit inside another type. Make each secret a "
+            "parameter of its own (password: Secret[str]), or pass the values in the "
+            "run's deps and read them from the RunContext"
+        )
     return None
+
+
+def _secret_member(name: str, union: Any) -> SecretParam | None:
+    """The secret a union declares: ``Secret[str] | None`` is a secret that may be
+    absent; a secret next to a type the model would write is refused, as ambiguous."""
+    members = [m for m in get_args(union) if m is not NoneType]
+    found = [s for s in (secret_of(name, m) for m in members) if s is not None]
+    if not found:
+        return None
+    if len(found) == 1 and len(members) == 1:
+        return found[0]
+    raise ConfigError(
+        f"parameter {name!r} mixes a secret with other types ({_spelled(union)}): tether "
+        "fills a secret from the run's deps and the model never writes it, so the other "
+        "types could never be used. Annotate it with one secret type, optionally with "
+        "None (Secret[str] | None, SecretStr | None), and add a separate parameter for "
+        "what the model writes"
+    )
+
+
+def _wrap(base: Any) -> type[Any] | None:
+    """The pydantic secret type a value is wrapped in, when the parameter asks for one
+    (``SecretStr``, or ``SecretStr | None``)."""
+    members = [m for m in get_args(base) if m is not NoneType]
+    if get_origin(base) in _UNIONS and len(members) == 1:
+        base = members[0]
+    wrap: type[Any] | None = base if base in _SECRET_TYPES else None
+    return wrap
+
+
+def _mentions_secret(args: Any) -> bool:
+    """Whether a type's arguments hold a ``Secret`` marker at any depth."""
+    for arg in args:
+        if isinstance(arg, Secret) or arg is Secret:
+            return True
+        inner = arg if isinstance(arg, list | tuple) else get_args(arg)
+        if inner and _mentions_secret(inner):  # an Annotated's args hold its metadata
+            return True
+    return False
+
+
+def _spelled(annotation: Any) -> str:
+    """A type as the user wrote it, more or less (without ``typing.``)."""
+    return repr(annotation).replace("typing.", "").replace("pydantic.types.", "")
 
 
 def plain(value: Any) -> str | None:
@@ -117,10 +194,29 @@ def forms(text: str) -> set[str]:
     return found
 
 
+SHORT_SECRET = 8
+"""Secrets shorter than this are hidden where they stand as a word of their own."""
+
+
+@functools.lru_cache(maxsize=256)
+def _standalone(secret: str) -> re.Pattern[str]:
+    return re.compile(rf"(?<![^\W_]){re.escape(secret)}(?![^\W_])")
+
+
 def redact(text: str, secrets: set[str] | frozenset[str]) -> str:
     """``text`` with every secret value replaced by ``***`` (the longest first, so a
-    secret that holds another is hidden whole)."""
+    secret that holds another is hidden whole).
+
+    A secret of at least :data:`SHORT_SECRET` characters is hidden wherever it appears.
+    A shorter one (a PIN, ``Secret[int]`` of ``1``) is hidden where it is not part of a
+    longer run of letters and digits: ``pin 4242`` shows ``pin ***``, while ``14242``
+    and ``2024`` are left as they are, so a short secret does not blank every number or
+    word that happens to hold it.
+    """
     for s in sorted(secrets, key=len, reverse=True):
         if s in text:
-            text = text.replace(s, REDACTED)
+            if len(s) >= SHORT_SECRET:
+                text = text.replace(s, REDACTED)
+            else:
+                text = _standalone(s).sub(REDACTED, text)
     return text

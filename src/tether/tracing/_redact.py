@@ -8,6 +8,10 @@ Every string tether puts into a span attribute or a span event goes through
 * the values of the environment variables named in ``redact_env``, and of those
   whose names say they hold a credential (``*_API_KEY``, ``*_TOKEN``, ``*_SECRET``,
   ``*PASSWORD``), read when the spans are built;
+* every such value also as JSON and a Python ``repr`` write it (a backslash or a
+  quote escaped), since tool arguments, results and messages reach a span as JSON.
+  Values are taken out as the journal takes them out (:func:`tether.tools.redact`):
+  one shorter than eight characters only where it stands as a word of its own;
 * whatever matches a pattern (:data:`DEFAULT_PATTERNS`, or the user's own). A pattern
   with a group named ``secret`` has only that group replaced, so the text around it
   (the user in a URL, the name of a header) stays readable.
@@ -19,7 +23,8 @@ import os
 import re
 from collections.abc import Iterable, Sequence
 
-from tether.tools import REDACTED
+from tether.tools import REDACTED, redact
+from tether.tools._secrets import forms
 
 __all__ = ["DEFAULT_PATTERNS", "Redactor"]
 
@@ -74,19 +79,20 @@ class Redactor:
         self._any = _either(self._patterns)
 
     def values(self, secrets: Iterable[str]) -> list[str]:
-        """The literal values to take out, longest first: the run's secrets and the
-        environment's (read now, so a value set after ``instrument`` counts)."""
-        found = {s for s in secrets if s}
+        """The literal texts to take out, longest first: the run's secrets and the
+        environment's (read now, so a value set after ``instrument`` counts), each as
+        it is and in its escaped forms (JSON, ``repr``)."""
+        found: set[str] = set()
+        for value in secrets:
+            found |= forms(value)
         for name, value in os.environ.items():
             if (name in self._env or _SECRET_NAME.search(name)) and len(value) >= _MIN_ENV_VALUE:
-                found.add(value)
+                found |= forms(value)
         return sorted(found, key=len, reverse=True)
 
     def scrub(self, text: str, values: Sequence[str]) -> str:
         """``text`` with every secret value and every pattern's match replaced by ``***``."""
-        for value in values:
-            if value in text:
-                text = text.replace(value, REDACTED)
+        text = redact(text, frozenset(values))
         if self._any is not None and self._any.search(text) is None:
             return text
         for pattern in self._patterns:
