@@ -21,7 +21,25 @@ __all__ = [
     "ToolDefinition",
     "ToolResultMessage",
     "UserMessage",
+    "plain_call",
 ]
+
+_DECODING = (ValueError, RecursionError)
+"""What ``json.loads`` raises on text that is not JSON, or is nested too deep to parse
+(``"[" * 100000``: the model wrote it, so it must not end the run)."""
+
+_ENCODING = (TypeError, ValueError, RecursionError)
+"""What encoding a value as JSON raises: a value JSON has no form for, a key that cannot
+be sorted, a cycle, an int too long to print, or nesting too deep."""
+
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=repr)
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+_MAX_DEPTH = 100
+"""How deep dict arguments may nest and be kept as a dict. pydantic writes about 250
+levels of an event and no more; deeper arguments are kept as their JSON text, which the
+tool's validation reads as it reads any model's text."""
 
 
 @dataclass(slots=True)
@@ -39,19 +57,29 @@ class ToolCall:
     id: str = ""
 
     def key(self) -> str:
-        """A cheap canonical identity of the call (name and arguments), for loop detection."""
+        """A cheap canonical identity of the call (name and arguments), for loop detection.
+
+        Key order does not matter at any depth; raw text that does not parse is its own key.
+        """
         args = self.arguments
         if isinstance(args, str):
             try:
                 args = json.loads(args)
-            except ValueError:
+            except _DECODING:
                 return f"{self.name}:{args}"
-        if isinstance(args, dict):
-            try:
-                return f"{self.name}:{sorted(args.items())!r}"
-            except TypeError:
-                pass
-        return f"{self.name}:{args!r}"
+        if type(args) is dict:
+            for value in args.values():
+                if type(value) is dict or type(value) is list:
+                    break  # nested: canonical JSON below
+            else:  # flat, the usual case: sorting the items is canonical and cheaper
+                try:
+                    return f"{self.name}:{sorted(args.items())!r}"
+                except (TypeError, ValueError):  # unsortable keys, an int too long to print
+                    pass
+        try:
+            return f"{self.name}:{_CANONICAL.encode(args)}"
+        except Exception:  # (also a repr of its own that raises): the fold must go on
+            return f"{self.name}:{_shown(args)}"
 
     def parsed_arguments(self) -> Any:
         """The arguments as a value: the dict, or the raw text parsed as JSON (the raw
@@ -60,7 +88,7 @@ class ToolCall:
         if isinstance(args, str):
             try:
                 return json.loads(args)
-            except ValueError:
+            except _DECODING:
                 return args
         return args
 
@@ -70,12 +98,74 @@ class ToolCall:
         if isinstance(args, str):
             try:
                 args = json.loads(args)
-            except ValueError:
+            except _DECODING:
                 return args
         try:
             return json.dumps(args, sort_keys=True, separators=(",", ":"), default=str)
-        except (TypeError, ValueError):
-            return repr(args)
+        except _ENCODING:
+            return _shown(args)
+
+
+def plain_call(call: ToolCall) -> ToolCall:
+    """The call itself when the journal writes it and reads it back as it is; else a copy
+    that it does.
+
+    A model (a custom one, a fake) may return anything: a name that is not a str becomes
+    its ``str()``; arguments that are not a str or a dict of JSON values at most 100
+    levels deep become their JSON text, so the tool's validation tells the model what
+    is wrong with them; an id that is not a str becomes its ``str()`` (None: no id, one
+    is given).
+    """
+    name, args, cid = call.name, call.arguments, call.id
+    if type(name) is str and type(cid) is str:
+        if type(args) is str:
+            return call
+        if type(args) is dict:  # (a model's JSON has str keys: its values are looked at)
+            for v in args.values():
+                if type(v) not in _SCALARS and not _plain(v, 1):
+                    break
+            else:
+                return call
+    if type(name) is not str:
+        name = _shown(name)
+    if isinstance(args, str):
+        args = str(args)  # (a str subclass, as a plain str)
+    elif type(args) is not dict or not all(_plain(v, 1) for v in args.values()):
+        args = _text(args)
+    if type(cid) is not str:
+        cid = "" if cid is None else _shown(cid)
+    return ToolCall(name, args, cid)
+
+
+def _plain(value: Any, depth: int) -> bool:
+    """Whether ``value`` is JSON data that the journal writes and reads back unchanged."""
+    kind = type(value)
+    if kind in _SCALARS:
+        return True
+    if depth >= _MAX_DEPTH:
+        return False
+    if kind is dict:
+        return all(type(k) is str and _plain(v, depth + 1) for k, v in value.items())
+    if kind is list:
+        return all(_plain(v, depth + 1) for v in value)
+    return False
+
+
+def _text(value: Any) -> str:
+    """A value as JSON text (what JSON has no form for is written as its ``repr``)."""
+    try:
+        return json.dumps(value, default=repr)
+    except _ENCODING:
+        return _shown(value)
+
+
+def _shown(value: Any) -> str:
+    """``str(value)`` for the eye, or a placeholder when even that fails (nested too deep,
+    an int too long to print, a ``__str__`` that raises)."""
+    try:
+        return str(value)
+    except Exception:
+        return f"<a {type(value).__name__} that cannot be shown>"
 
 
 @dataclass(slots=True)

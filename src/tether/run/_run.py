@@ -8,14 +8,17 @@ budget tracker, the run id and the deps.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
+import re
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager, ExitStack, nullcontext
 from typing import Any, Protocol, TypeVar
 
+from tether._errors import ModelError
 from tether._events import ModelRequested, ModelResponded, NoteAdded, Reason, StreamEvent, TextDelta
-from tether._messages import Message, ModelResponse, ToolCall
+from tether._messages import Message, ModelResponse, ToolCall, plain_call
 from tether._usage import BudgetTracker
 from tether.models import Model, ModelParams
 from tether.tools import RunContext, redact
@@ -37,10 +40,60 @@ log = logging.getLogger("tether")
 _NONE: frozenset[str] = frozenset()
 _NOTHING = nullcontext()
 
+_OURS = re.compile(r"call_(\d+)_")
+"""The ids tether gives calls: ``call_<step>_<i>`` (and a strategy's ``call_<step>_...``)."""
+
+_REMEMBERED = 1024
+"""Call ids a run remembers to rename a repeat (the oldest let go beyond about twice as
+many), so a run of many thousands of steps does not grow without bound."""
+
 
 def _scopes(outlet: Outlet) -> bool:
     """Whether an outlet gives contexts to enter around work (overrides ``around``)."""
     return type(outlet).around is not Outlet.around
+
+
+def _free(name: str, used: set[str] | None) -> str:
+    """``name``, or ``name_<n>`` when a call of the response already has it."""
+    if used is None or name not in used:
+        return name
+    n = 1
+    while f"{name}_{n}" in used:
+        n += 1
+    return f"{name}_{n}"
+
+
+def _forget(taken: dict[str, None]) -> None:
+    """Let the oldest ids go (amortised: now and then, not at every response)."""
+    for cid in list(taken)[: len(taken) - _REMEMBERED]:
+        del taken[cid]
+
+
+def _listed(model: Model, calls: object) -> list[Any]:
+    """A response's tool calls given as a tuple, as a list (anything else is refused)."""
+    if not isinstance(calls, list | tuple):
+        raise ModelError(
+            f"model {model.name!r} returned tool calls of type {type(calls).__name__}; a "
+            "Model's tool calls are a list of tether.ToolCall objects"
+        )
+    return list(calls)
+
+
+def _check_text(model: Model, text: object) -> None:
+    """Refuse a response's text that is not a str (a custom model's slip)."""
+    if not isinstance(text, str):
+        raise ModelError(
+            f"model {model.name!r} returned text of type {type(text).__name__}; a Model's "
+            "response text is a str or None"
+        )
+
+
+def _ours(cid: str) -> str | None:
+    """The step (its digits) of an id of tether's shape (``call_<step>_...``), else None."""
+    if not cid.startswith("call_") or not cid[5:6].isdigit():  # (most ids: cheap tests first)
+        return None
+    m = _OURS.match(cid)
+    return None if m is None else m.group(1)
 
 
 class _Guarded:
@@ -130,6 +183,7 @@ class Run:
 
     __slots__ = (
         "broken",
+        "call_ids",
         "config",
         "deps",
         "events",
@@ -183,6 +237,9 @@ class Run:
         """Secret values this run has handed to tools: redacted wherever they are repeated."""
         self.broken: list[Outlet] | None = None
         """The outlets that failed in this run (logged once each), once one has."""
+        self.call_ids: dict[str, None] | None = None
+        """The ids the model gave the run's calls (not tether's own ``call_<step>_...``),
+        oldest first, once it gave one: a later call with one of them is renamed."""
 
     # --- the run scope ----------------------------------------------------------------------
 
@@ -249,6 +306,8 @@ class Run:
         for event in events:
             self.events.append(event)
             fold(self.state, event)
+            if type(event) is ModelResponded and event.response.tool_calls:
+                self._remember(c.id for c in event.response.tool_calls)
         if events:
             self.seq = events[-1].seq + 1
 
@@ -359,9 +418,13 @@ class Run:
             cost = model.price.cost(response.usage)
         else:
             cost = 0.0
-        for i, call in enumerate(response.tool_calls):
-            if not call.id:  # deterministic, so a rebuilt run names its calls the same
-                call.id = f"call_{st.step}_{i}"
+        text = response.text
+        if text is not None and type(text) is not str:
+            _check_text(model, text)
+        if response.tool_calls:
+            response = self._settled(model, response, st.step)
+        elif type(response.tool_calls) is not list:  # None or () from a custom model
+            response = dataclasses.replace(response, tool_calls=[])
         self.record(
             ModelResponded,
             step=st.step,
@@ -370,6 +433,89 @@ class Run:
             duration_s=time.perf_counter() - started,
         )
         return response
+
+    def _settled(self, model: Model, response: ModelResponse, step: int) -> ModelResponse:
+        """The response with its tool calls fit for the journal and each under an id of
+        its own in the run.
+
+        A call whose id is empty, is taken by an earlier call of the response or of the
+        run, or is tether's own for another step (a model that copied one from the
+        history) is named ``call_<step>_<i>``: deterministic, so a replayed response is
+        named the same. Two calls under one id would share one result in the
+        conversation and one idempotency key (a sub-agent's second task would get the
+        first one's answer). A call to rename is copied (a model may hand back the same
+        objects again), never changed in place; only an empty id is filled in place.
+
+        Raises:
+            ModelError: the model (a custom :class:`~tether.models.Model`) returned a
+                tool call that is not a :class:`~tether.ToolCall`.
+        """
+        given = response.tool_calls
+        if type(given) is list and len(given) == 1:  # the usual case: one call
+            call = given[0]
+            if type(call) is ToolCall and plain_call(call) is call:
+                if not call.id:  # (filled in place, as ever)
+                    call.id = f"call_{step}_0"
+                    return response
+                fit = self._own(call, 0, step, None)
+                return response if fit is call else dataclasses.replace(response, tool_calls=[fit])
+        calls = given if type(given) is list else _listed(model, given)
+        used: set[str] | None = set() if len(calls) > 1 else None
+        out: list[ToolCall] | None = None if calls is given else []  # once one is copied
+        for i, call in enumerate(calls):
+            if not isinstance(call, ToolCall):
+                raise ModelError(
+                    f"model {model.name!r} returned a tool call of type "
+                    f"{type(call).__name__}; a Model's tool calls are tether.ToolCall objects"
+                )
+            fit = plain_call(call)
+            if not fit.id:  # (filled in place, as ever, unless the call was copied)
+                cid = f"call_{step}_{i}"
+                fit.id = cid if used is None else _free(cid, used)
+            else:
+                fit = self._own(fit, i, step, used)
+            if fit is not call and out is None:
+                out = calls[:i]
+            if out is not None:
+                out.append(fit)
+            if used is not None:
+                used.add(fit.id)
+        if out is None:
+            return response
+        return dataclasses.replace(response, tool_calls=out)
+
+    def _own(self, call: ToolCall, i: int, step: int, used: set[str] | None) -> ToolCall:
+        """The ``i``-th call of a response, whose id the model gave: as it is, remembered,
+        or a copy under a new id when the id is taken (see :meth:`_settled`)."""
+        cid = call.id
+        taken = self.call_ids
+        ours = _ours(cid)
+        if (
+            (used is not None and cid in used)
+            or (taken is not None and cid in taken)
+            or (ours is not None and ours != str(step))
+        ):
+            return ToolCall(call.name, call.arguments, _free(f"call_{step}_{i}", used))
+        if ours is None:  # an id of the model's own: remembered
+            if taken is None:
+                taken = self.call_ids = {}
+            taken[cid] = None
+            if len(taken) > 2 * _REMEMBERED:
+                _forget(taken)
+        return call
+
+    def _remember(self, ids: Iterable[str]) -> None:
+        """Remember the ids the model gave calls, as :meth:`_settled` did (tether's own,
+        ``call_<step>_...``, need no memory: unique by construction, and a model's copy
+        of one is renamed)."""
+        for cid in ids:
+            if _ours(cid) is None:
+                taken = self.call_ids
+                if taken is None:
+                    taken = self.call_ids = {}
+                taken[cid] = None
+                if len(taken) > 2 * _REMEMBERED:
+                    _forget(taken)
 
     async def _ask_within(
         self,

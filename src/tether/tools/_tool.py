@@ -704,12 +704,7 @@ def _reconcile_options(
             f"tool {name!r}: reconcile_timeout bounds a reconcile hook, and the tool has "
             "none; pass reconcile=... too, or leave reconcile_timeout out"
         )
-    if (
-        isinstance(timeout, bool)
-        or not isinstance(timeout, int | float)
-        or not math.isfinite(timeout)
-        or timeout <= 0
-    ):
+    if not _real(timeout) or timeout <= 0:
         raise ConfigError(
             f"tool {name!r}: reconcile_timeout must be a finite number of seconds > 0 "
             f"(or None for the tool's timeout, else 30 s), got {timeout!r}"
@@ -724,6 +719,8 @@ def _validate_json_schema(validator: Any, arguments: dict[str, Any] | str) -> di
             arguments = json.loads(arguments or "{}")
         except ValueError as exc:
             raise InvalidArguments(f"- (arguments): not valid JSON ({exc})") from None
+        except RecursionError:
+            raise InvalidArguments("- (arguments): JSON nested too deep to read") from None
     if not isinstance(arguments, dict):
         raise InvalidArguments(
             f"- (arguments): expected a JSON object, got {type(arguments).__name__}"
