@@ -1,28 +1,34 @@
 """Exactly once under concurrent resumes: two resumers of one run, on both stores.
 
 Each variant is repeated ``TETHER_RESUME_PAIRS`` times (50 by default, in CI too) with a
-fresh run, and the ledger of side effects must match the journal exactly.
+fresh run, and the ledger of side effects must match the journal exactly; the variant
+with two processes ``TETHER_RESUME_PROCESS_PAIRS`` times (10 by default).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from helpers import tether_cli
 from tether import (
     Agent,
     ApprovalDecided,
     Message,
     ModelResponse,
     RunContext,
+    RunFinished,
     RunLocked,
     Tool,
     ToolCall,
     ToolCallFinished,
+    ToolCallStarted,
     ToolResultMessage,
     UsageError,
     approve,
@@ -299,3 +305,239 @@ async def test_resuming_a_finished_run_returns_its_output_as_the_output_type(
     again = await agent.resume(done.run_id)
     assert isinstance(again.output, Refund)
     assert again.output == done.output
+
+
+class Outside:
+    """The world a crash left behind: the refunds really made, and each time a
+    reconcile hook asked about one."""
+
+    def __init__(self) -> None:
+        self.refunds: list[str] = []
+        self.asked: list[str] = []
+        self.down = False
+        """The billing API takes the question and never answers."""
+
+
+def reconciled_agent(
+    store: JournalStore, outside: Outside, timeout: float | None = None
+) -> Agent[Any, str]:
+    """The refund agent with an async reconcile hook that looks in ``outside``."""
+
+    async def refund(ctx: RunContext[None], order: str) -> str:
+        """Refund an order (not idempotent)."""
+        await asyncio.sleep(0)
+        outside.refunds.append(ctx.idempotency_key)
+        return f"refunded {order}"
+
+    async def refunded(args: dict[str, Any], key: str) -> str:
+        outside.asked.append(key)
+        if outside.down:
+            await asyncio.Event().wait()
+        await asyncio.sleep(0.002)  # the billing API answers: the other resumer goes on
+        if key in outside.refunds:
+            return f"found the refund of {args['order']}"
+        raise LookupError(key)
+
+    def policy(messages: Sequence[Message], params: ModelParams) -> ModelResponse:
+        results = [m for m in messages if isinstance(m, ToolResultMessage)]
+        if results:
+            return ModelResponse(text=results[-1].content)
+        return ModelResponse(tool_calls=[ToolCall("refund", {"order": "A-17"}, "c1")])
+
+    tool = Tool(refund, reconcile=refunded, timeout=timeout)
+    return Agent(FunctionModel(policy), tools=[tool], store=store, name="refunds", lease_ttl=5)
+
+
+async def _crashed_mid_refund(store: JournalStore, scratch: JournalStore) -> tuple[str, int]:
+    """A run in ``store`` whose refund a crash cut off (started, never finished); its
+    id and how many events its journal holds. ``scratch`` holds the run it was cut from."""
+    done = await reconciled_agent(scratch, Outside()).run("Refund A-17")
+    events = await scratch.load(done.run_id)
+    cut = next(i for i, e in enumerate(events) if isinstance(e, ToolCallStarted)) + 1
+    await store.append(done.run_id, events[:cut])
+    return done.run_id, cut
+
+
+async def _settled_once(store: JournalStore, run_id: str, cut: int) -> tuple[int, list[Any]]:
+    """How many times the run ended, and the refund's ends journaled since the crash."""
+    events = await store.load(run_id)
+    ended = sum(1 for e in events if isinstance(e, RunFinished))
+    refunds = [
+        (e.outcome, e.content, e.attempts) for e in events[cut:] if e.type == "tool_call_finished"
+    ]
+    return ended, refunds
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("happened", [True, False], ids=["refunded", "not_refunded"])
+async def test_two_resumers_of_a_crashed_run_ask_its_async_hook_once(
+    make_store: StoreFactory, happened: bool
+) -> None:
+    """A crash cut off the refund; two resumers go on with the run at once and the
+    refund's async reconcile hook says whether it happened. Exactly one asks it, its
+    answer is used (the refund found, or made once), and the run ends once."""
+    store, scratch = make_store(), make_store()
+    other = _twin(store)
+    try:
+        for _ in range(PAIRS):
+            run_id, cut = await _crashed_mid_refund(store, scratch)
+            key = f"{run_id}:c1"
+            outside = Outside()
+            outside.refunds = [key] if happened else []  # the dead process's refund, or none
+            got = await _settle(
+                reconciled_agent(store, outside).resume(run_id),
+                reconciled_agent(other, outside).resume(run_id),
+            )
+            completed = [g for g in got if not isinstance(g, BaseException)]
+            assert completed, got
+            assert all(isinstance(g, _LOSING) for g in got if isinstance(g, BaseException)), got
+            answer = "found the refund of A-17" if happened else "refunded A-17"
+            assert [(g.status, g.output) for g in completed] == [("completed", answer)] * len(
+                completed
+            )
+            assert (outside.refunds, outside.asked) == ([key], [key])
+            ended, refunds = await _settled_once(store, run_id, cut)
+            assert (ended, refunds) == (1, [("ok", answer, 0 if happened else 1)])
+    finally:
+        await other.close()
+
+
+@pytest.mark.slow
+async def test_two_resumers_while_the_hook_hangs_leave_the_refund_to_a_person(
+    make_store: StoreFactory,
+) -> None:
+    """Two resumers go on with a run a crash cut off mid-refund, at once, and the
+    billing API the async hook asks never answers: the hook is given up at the tool's
+    timeout, the run waits for a person (no resumer hangs, none refunds), and the
+    person's approval then makes the refund once."""
+    store, scratch = make_store(), make_store()
+    other = _twin(store)
+    try:
+        for _ in range(PAIRS):
+            run_id, cut = await _crashed_mid_refund(store, scratch)
+            outside = Outside()
+            outside.down = True
+            got = await asyncio.wait_for(
+                _settle(
+                    reconciled_agent(store, outside, timeout=0.1).resume(run_id),
+                    reconciled_agent(other, outside, timeout=0.1).resume(run_id),
+                ),
+                10,  # a hook without a bound holds its resumer, and the lease, forever
+            )
+            stopped = [g for g in got if not isinstance(g, BaseException)]
+            assert stopped, got
+            assert all(isinstance(g, _LOSING) for g in got if isinstance(g, BaseException)), got
+            for g in stopped:
+                assert (g.status, g.reason.kind) == ("interrupted", "needs_decision")
+                assert "timed out (no answer within 0.1 s)" in g.reason.message
+            assert outside.refunds == []
+            outside.down = False
+            done = await reconciled_agent(other, outside).resume(
+                run_id, decisions={"c1": approve()}
+            )
+            assert (done.status, done.output) == ("completed", "refunded A-17")
+            assert outside.refunds == [f"{run_id}:c1"]
+            events = await store.load(run_id)
+            ends = [e.status for e in events if isinstance(e, RunFinished)]
+            assert ends[-1] == "completed"
+            assert ends.count("completed") == 1
+            _, refunds = await _settled_once(store, run_id, cut)
+            assert refunds == [("ok", "refunded A-17", 1)]
+    finally:
+        await other.close()
+
+
+RECONCILED_AGENT = """
+import asyncio, os
+from tether import Agent, ModelResponse, RunContext, Tool, ToolCall, ToolResultMessage
+from tether.testing import FunctionModel
+
+
+def _write(path, line):
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    os.write(fd, (line + "\\n").encode())
+    os.close(fd)
+
+
+def _lines(path):
+    return open(path).read().split() if os.path.exists(path) else []
+
+
+async def refund(ctx: RunContext[None], order: str) -> str:
+    '''Refund an order (not idempotent).'''
+    _write(os.environ["REFUND_LEDGER"], ctx.idempotency_key)
+    return f"refunded {order}"
+
+
+async def refunded(args, key):
+    _write(os.environ["REFUND_ASKED"], key)
+    await asyncio.sleep(0.05)  # the billing API answers: the other process goes on
+    if key in _lines(os.environ["REFUND_LEDGER"]):
+        return f"found the refund of {args['order']}"
+    raise LookupError(key)
+
+
+def policy(messages, params):
+    results = [m for m in messages if isinstance(m, ToolResultMessage)]
+    if results:
+        return ModelResponse(text=results[-1].content)
+    return ModelResponse(tool_calls=[ToolCall("refund", {"order": "A-17"}, "c1")])
+
+
+agent = Agent(
+    FunctionModel(policy), tools=[Tool(refund, reconcile=refunded)], name="refunds", lease_ttl=5
+)
+"""
+
+PROCESS_PAIRS = int(os.environ.get("TETHER_RESUME_PROCESS_PAIRS", "10"))
+
+
+def _spec(store: JournalStore) -> str:
+    """The store as ``tether --store`` names it."""
+    if isinstance(store, SQLiteStore):
+        return str(store.path)
+    assert isinstance(store, PostgresStore)
+    return f"{store.dsn}?tether_schema={store.schema}"
+
+
+@pytest.mark.slow
+async def test_two_resume_processes_of_a_crashed_run_settle_it_once(
+    make_store: StoreFactory, tmp_path: Path
+) -> None:
+    """Two ``tether resume RUN`` processes go on with a run a crash cut off mid-refund,
+    at once; the refund's async reconcile hook reads a ledger file. Rounds alternate
+    between a refund the dead process made and one it did not."""
+    store, scratch = make_store(), make_store()
+    (tmp_path / "reconciled_refunds.py").write_text(RECONCILED_AGENT)
+    ledger, asked = tmp_path / "ledger", tmp_path / "asked"
+    env = {
+        **os.environ,
+        "REFUND_LEDGER": str(ledger),
+        "REFUND_ASKED": str(asked),
+        "PYTHONPATH": str(tmp_path),
+    }
+    base = ["--agent", "reconciled_refunds:agent", "--store", _spec(store), "--json"]
+    for i in range(PROCESS_PAIRS):
+        happened = i % 2 == 0
+        run_id, cut = await _crashed_mid_refund(store, scratch)
+        key = f"{run_id}:c1"
+        if happened:  # the dead process made the refund before it died
+            with ledger.open("a") as f:
+                f.write(key + "\n")
+        pair = [tether_cli(["resume", run_id, *base], tmp_path, env) for _ in range(2)]
+        codes, outputs = [], []
+        for proc in pair:
+            out, err = await asyncio.to_thread(proc.communicate, timeout=60)
+            assert "Traceback" not in err, err
+            codes.append(proc.returncode)
+            if proc.returncode == 0:
+                outputs.append(json.loads(out)["output"])
+        assert 0 in codes, codes
+        assert set(codes) <= {0, 2}, codes  # the other lost the lease (2) or saw it done
+        answer = "found the refund of A-17" if happened else "refunded A-17"
+        assert outputs == [answer] * len(outputs)
+        made = [line for line in ledger.read_text().split() if line == key]
+        assert made == [key]  # made once: by the dead process, or by one resumer
+        assert [line for line in asked.read_text().split() if line == key] == [key]
+        ended, refunds = await _settled_once(store, run_id, cut)
+        assert (ended, refunds) == (1, [("ok", answer, 0 if happened else 1)])

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
+import subprocess
+import sys
+import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -11,9 +16,11 @@ from typing import Any
 import psycopg
 import pytest
 
+import tether
 from tether import (
     Agent,
     ApprovalRequested,
+    ConfigError,
     JournalError,
     Message,
     ModelResponse,
@@ -412,10 +419,11 @@ async def test_parallel_results_keep_call_order_when_resumed_mid_batch(
 
 
 async def _cut_off_transfer(
-    make_store: StoreFactory, reconcile: Callable[[dict[str, Any], str], Any]
+    make_store: StoreFactory, reconcile: Callable[[dict[str, Any], str], Any], **options: Any
 ) -> tuple[Agent[Any, str], str, list[str]]:
     """A run whose non-idempotent transfer a crash cut off, and an agent to resume it
-    with ``reconcile`` as the tool's hook; also the list of transfers really made."""
+    with ``reconcile`` as the tool's hook (and ``options`` for the tool); also the list
+    of transfers really made."""
     sent: list[str] = []
 
     def transfer(amount: int) -> str:
@@ -428,7 +436,7 @@ async def _cut_off_transfer(
             return ModelResponse(text="done")
         return ModelResponse(tool_calls=[ToolCall("transfer", {"amount": 5})])
 
-    tool = Tool(transfer, reconcile=reconcile)
+    tool = Tool(transfer, reconcile=reconcile, **options)
     original = await Agent(FunctionModel(policy), tools=[tool], store=make_store()).run("x")
     cut = next(i for i, e in enumerate(original.events) if e.type == "tool_call_started") + 1
     store = make_store()
@@ -501,3 +509,159 @@ async def test_a_failing_reconcile_hook_leaves_the_call_to_a_person(
     assert any(error in r.getMessage() for r in caplog.records)
     done = await agent.resume(run_id, decisions={stopped.pending[0].id: approve()})
     assert (done.status, sent) == ("completed", ["sent 5"])
+
+
+_RELEASE = threading.Event()
+"""Set when a test ends: lets the threads of hung sync hooks end too."""
+
+
+def _hangs(args: dict[str, Any], key: str) -> str:
+    _RELEASE.wait(60)
+    return "too late"
+
+
+async def _hangs_async(args: dict[str, Any], key: str) -> str:
+    await asyncio.sleep(60)
+    return "too late"
+
+
+async def _swallows_its_cancel(args: dict[str, Any], key: str) -> str:
+    for _ in range(150):  # 15 s: past the 10 s a resume is given
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.sleep(0.1)
+    return "too late"
+
+
+async def _stopped_after_its_bound(
+    agent: Agent[Any, str], run_id: str, sent: list[str], caplog: pytest.LogCaptureFixture
+) -> tuple[str, str]:
+    """Resume a run whose hook hangs and check that the call is left to a person; give
+    the reason's message and the log's. The resume is given 10 s: a hook without a
+    bound holds it forever."""
+    try:
+        stopped = await asyncio.wait_for(agent.resume(run_id), 10)
+    finally:
+        _RELEASE.set()
+    assert (stopped.status, stopped.reason.kind) == ("interrupted", "needs_decision")
+    assert [c.name for c in stopped.pending] == ["transfer"]
+    assert sent == []
+    journaled = (await agent.store.load(run_id))[-1]  # type: ignore[union-attr]
+    assert journaled.type == "run_finished"
+    assert journaled.reason.message == stopped.reason.message
+    logged = [r.getMessage() for r in caplog.records if "timed out" in r.getMessage()]
+    assert logged, [r.getMessage() for r in caplog.records]
+    done = await agent.resume(run_id, decisions={stopped.pending[0].id: approve()})
+    assert (done.status, sent) == ("completed", ["sent 5"])
+    return stopped.reason.message, logged[0]
+
+
+@pytest.mark.parametrize(
+    "hook", [_hangs, _hangs_async, _swallows_its_cancel], ids=["sync", "async", "deaf"]
+)
+async def test_a_reconcile_hook_that_hangs_is_stopped_at_the_tools_timeout(
+    make_store: StoreFactory,
+    caplog: pytest.LogCaptureFixture,
+    hook: Callable[[dict[str, Any], str], Any],
+) -> None:
+    _RELEASE.clear()
+    agent, run_id, sent = await _cut_off_transfer(make_store, hook, timeout=0.2)
+    began = time.monotonic()
+    reason, logged = await _stopped_after_its_bound(agent, run_id, sent, caplog)
+    assert "its reconcile hook timed out (no answer within 0.2 s)" in reason
+    assert "no answer within 0.2 s" in logged
+    assert time.monotonic() - began < 5  # a deaf hook is abandoned after a short grace
+
+
+async def test_reconcile_timeout_bounds_the_hook_rather_than_the_tools_timeout(
+    make_store: StoreFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    _RELEASE.clear()
+    agent, run_id, sent = await _cut_off_transfer(
+        make_store, _hangs, timeout=60, reconcile_timeout=0.1
+    )
+    reason, _ = await _stopped_after_its_bound(agent, run_id, sent, caplog)
+    assert "its reconcile hook timed out (no answer within 0.1 s)" in reason
+
+
+async def test_a_hook_of_a_tool_without_a_timeout_gets_the_default_bound(
+    make_store: StoreFactory, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tether.run import _durable
+
+    monkeypatch.setattr(_durable, "RECONCILE_TIMEOUT", 0.15)
+    agent, run_id, sent = await _cut_off_transfer(make_store, _hangs_async)
+    reason, _ = await _stopped_after_its_bound(agent, run_id, sent, caplog)
+    assert "its reconcile hook timed out (no answer within 0.15 s)" in reason
+
+
+HUNG_HOOK = '''
+import asyncio, sys, threading
+from tether import Agent, ModelResponse, Tool, ToolCall, ToolResultMessage
+from tether.journal import SQLiteStore
+from tether.testing import FunctionModel
+
+
+def transfer(amount: int) -> str:
+    """Transfer money."""
+    return f"sent {amount}"
+
+
+def hangs(args, key):
+    threading.Event().wait()  # never set: the billing API never answers
+
+
+def policy(messages, params):
+    if any(isinstance(m, ToolResultMessage) for m in messages):
+        return ModelResponse(text="done")
+    return ModelResponse(tool_calls=[ToolCall("transfer", {"amount": 5})])
+
+
+async def main() -> None:
+    tool = Tool(transfer, reconcile=hangs, timeout=0.3)
+    full, store = SQLiteStore(sys.argv[1] + "/full.db"), SQLiteStore(sys.argv[1] + "/cut.db")
+    original = await Agent(FunctionModel(policy), tools=[tool], store=full).run("x")
+    cut = next(i for i, e in enumerate(original.events) if e.type == "tool_call_started") + 1
+    await store.append(original.run_id, original.events[:cut])
+    stopped = await Agent(FunctionModel(policy), tools=[tool], store=store).resume(original.run_id)
+    print(stopped.status, stopped.reason.kind, flush=True)
+    await full.close()
+    await store.close()
+
+
+asyncio.run(main())
+'''
+
+
+def test_a_hung_sync_reconcile_hook_holds_neither_the_resume_nor_the_exit(
+    tmp_path: Path,
+) -> None:
+    script = tmp_path / "hung_hook.py"
+    script.write_text(HUNG_HOOK)
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == 0, err
+    assert out.split() == ["interrupted", "needs_decision"], (out, err)
+
+
+@pytest.mark.parametrize("bound", [0, -1, float("nan"), float("inf"), True, "5"])
+def test_a_reconcile_timeout_that_is_not_a_bound_is_refused(bound: Any) -> None:
+    with pytest.raises(ConfigError, match="reconcile_timeout must be a finite number"):
+        Tool(_down, name="transfer", reconcile=_down, reconcile_timeout=bound)
+
+
+def test_reconcile_options_that_cannot_work_are_refused() -> None:
+    with pytest.raises(ConfigError, match="has none; pass reconcile"):
+        Tool(_down, name="transfer", reconcile_timeout=5)
+    with pytest.raises(ConfigError, match="reconcile must be a function"):
+        Tool(_down, name="transfer", reconcile="ledger")  # type: ignore[arg-type]
+    made = tether.tool(name="transfer", reconcile=_down, reconcile_timeout=2)(_down)
+    assert (made.reconcile, made.reconcile_timeout) == (_down, 2.0)

@@ -8,7 +8,8 @@ no model call and no tool call; :func:`resume_node` then says where to go on:
 * the last model response asked for tools that never started: run them;
 * some calls started but never finished (the crash came during them): each
   tool's policy decides. An idempotent tool runs again with the same idempotency
-  key; a tool with a ``reconcile`` hook is asked what happened; any other stops
+  key; a tool with a ``reconcile`` hook is asked what happened (a hook that fails
+  or does not answer within its bound leaves the call in doubt); any other stops
   the run as ``interrupted`` for a person to decide;
 * calls wait for approval: the decisions given to ``resume`` are applied;
 * otherwise the run's strategy says where it goes on from what it journaled last.
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import inspect
 import logging
 import os
@@ -33,6 +35,8 @@ from tether._events import Reason
 from tether._messages import ToolCall
 from tether.journal import JournalStore, RunLocked
 from tether.tools import CallOutcome, render_result, truncate
+from tether.tools._abandon import CallExpired, run_within
+from tether.tools._workers import default_pool
 
 from ._nodes import Finish, GiveUp, Node, RunTools, suspend
 from ._run import Run
@@ -53,6 +57,9 @@ LEASE_TTL = 30.0
 """Seconds a run's lease lasts without renewal; a dead process's lease expires after it."""
 CANCEL_POLL = 0.5
 """Seconds between the lease holder's looks for a cancel request in the store."""
+RECONCILE_TIMEOUT = 30.0
+"""Seconds a reconcile hook may take to answer when neither the tool's
+``reconcile_timeout`` nor its ``timeout`` says otherwise; then the call is in doubt."""
 
 
 def requested_cancel_reason(reason: str) -> Reason:
@@ -272,8 +279,7 @@ def _settle(
 def _doubt_reason(calls: list[ToolCall], failures: dict[str, str]) -> Reason:
     parts = []
     for c in calls:
-        why = failures.get(c.id)
-        what = "has no reconcile hook" if why is None else f"its reconcile hook failed ({why})"
+        what = failures.get(c.id, "has no reconcile hook")
         parts.append(f"{c.name} ({c.id}), which is not idempotent and {what}")
     return Reason(
         "needs_decision",
@@ -296,14 +302,23 @@ def _recover(r: Run, call: ToolCall) -> CallOutcome | Literal["rerun"] | None:
     return "rerun" if tool is None or tool.idempotent else None
 
 
+def _hook_timeout(r: Run, call: ToolCall) -> float:
+    """How long the reconcile hook of ``call``'s tool may take to answer."""
+    tool = r.config.tools[call.name]
+    if tool.reconcile_timeout is not None:
+        return tool.reconcile_timeout
+    return tool.timeout if tool.timeout is not None else RECONCILE_TIMEOUT
+
+
 @dataclass(slots=True)
 class _Reconcile:
     """Ask the reconcile hooks of calls a crash cut off whether their effect happened.
 
     A hook returns the call's result (it happened: that is its outcome), raises
     :class:`LookupError` (it did not: the call runs), or fails: it raises anything
-    else or returns what cannot be shown as a result. A call whose hook failed is in
-    doubt, as if it had no hook: a person decides, told the hook's error (logged too).
+    else, returns what cannot be shown as a result, or does not answer within its
+    bound (:func:`_hook_timeout`). A call whose hook failed is in doubt, as if it had
+    no hook: a person decides, told the hook's error or its timeout (logged too).
     """
 
     calls: list[ToolCall]
@@ -316,8 +331,20 @@ class _Reconcile:
             if hook is None:
                 recovered.append(_recover(r, call))
                 continue
+            seconds = _hook_timeout(r, call)
             try:
-                recovered.append(await _ask_hook(r, call, hook))
+                recovered.append(await _ask_hook(r, call, hook, seconds))
+            except CallExpired:
+                log.warning(
+                    "run %s: the reconcile hook of %s (%s) timed out: no answer within "
+                    "%g s; the call is in doubt",
+                    r.run_id,
+                    call.name,
+                    call.id,
+                    seconds,
+                )
+                recovered.append(None)
+                failures[call.id] = f"its reconcile hook timed out (no answer within {seconds:g} s)"
             except Exception as exc:
                 error = f"{type(exc).__name__}: {exc}"
                 log.warning(
@@ -329,25 +356,45 @@ class _Reconcile:
                     exc_info=exc,
                 )
                 recovered.append(None)
-                failures[call.id] = error
+                failures[call.id] = f"its reconcile hook failed ({error})"
         return _settle(r, self.calls, recovered, failures)
 
 
 async def _ask_hook(
-    r: Run, call: ToolCall, hook: Callable[[dict[str, Any], str], Any]
+    r: Run, call: ToolCall, hook: Callable[[dict[str, Any], str], Any], seconds: float
 ) -> CallOutcome | Literal["rerun"]:
-    """The outcome a hook gives a cut-off call; raises what the hook raised, or
-    TypeError when its answer cannot be shown to the model."""
+    """The outcome a hook gives a cut-off call within ``seconds``; raises what the hook
+    raised, :class:`CallExpired` when it did not answer in time, or TypeError when its
+    answer cannot be shown to the model.
+
+    The hook runs in a task of its own (:func:`run_within`): at the deadline it is
+    cancelled, and abandoned if it swallows that. A sync hook runs in tether's worker
+    pool, whose threads are daemons written off when their caller gives up: one that
+    never returns holds neither the resume nor the interpreter's exit (a thread of
+    :func:`asyncio.to_thread` would hold both, as ``asyncio.run`` and the interpreter
+    join those threads at the end).
+    """
     args = call.arguments if isinstance(call.arguments, dict) else {}
     key = f"{r.run_id}:{call.id}"
     try:
-        if inspect.iscoroutinefunction(hook):
-            value = await hook(args, key)
-        else:  # a sync hook asks the outside world: not on the event loop
-            value = await asyncio.to_thread(hook, args, key)
-            if inspect.isawaitable(value):
-                value = await value
+        value = await run_within(
+            _answer(hook, args, key), seconds, f"the reconcile hook of tool {call.name!r}"
+        )
     except LookupError:
         return "rerun"  # it did not happen: run it
     content, cut = truncate(render_result(value), r.config.max_result_chars)
     return CallOutcome("ok", content, cut, attempts=0)
+
+
+async def _answer(
+    hook: Callable[[dict[str, Any], str], Any], args: dict[str, Any], key: str
+) -> Any:
+    """What the hook says, awaited when it is async."""
+    if inspect.iscoroutinefunction(hook):
+        return await hook(args, key)
+    # A sync hook asks the outside world: not on the event loop.
+    pool = default_pool()
+    value = await pool.result(pool.submit(functools.partial(hook, args, key), {}))
+    if inspect.isawaitable(value):  # a callable object whose __call__ is async
+        value = await value
+    return value
