@@ -3,7 +3,6 @@ and a function of yours, in-process, with token estimates and word-by-word strea
 
 from __future__ import annotations
 
-import dataclasses
 import inspect
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
@@ -49,23 +48,33 @@ def _is_reply(value: object) -> bool:
     return isinstance(value, str | ToolCall | ModelResponse)
 
 
-def _to_response(reply: Reply, messages: Sequence[Message], name: str) -> ModelResponse:
-    # Each call gets its own response and calls: the run fills in usage, model and call
-    # ids, which must not stick to a reply that a script holds twice or a test reuses.
-    if not _is_reply(reply):
-        raise UsageError(f"a fake model's reply must be {_REPLY_KINDS}, got {reply!r}")
+def _to_response(
+    reply: Reply, messages: Sequence[Message], name: str, *, held: bool = False
+) -> ModelResponse:
+    """The response a fake gives for ``reply``. A ``held`` response (one a script keeps,
+    and may hold twice or a test may reuse) is copied with its calls: the run fills in
+    usage, model and call ids, which must not stick to it. A function's own response is
+    used as it is (it made it for this call)."""
     if isinstance(reply, ModelResponse):
-        response = dataclasses.replace(
-            reply,
-            tool_calls=[ToolCall(c.name, c.arguments, c.id) for c in reply.tool_calls],
-            usage=dataclasses.replace(reply.usage),
-        )
+        if held:
+            u = reply.usage
+            response = ModelResponse(
+                reply.text,
+                [ToolCall(c.name, c.arguments, c.id) for c in reply.tool_calls],
+                TokenUsage(u.input_tokens, u.output_tokens, u.cached_input_tokens),
+                reply.model,
+                reply.cost_usd,
+            )
+        else:
+            response = reply
     elif isinstance(reply, str):
         response = ModelResponse(text=reply)
     elif isinstance(reply, ToolCall):
         response = ModelResponse(tool_calls=[ToolCall(reply.name, reply.arguments, reply.id)])
-    else:
+    elif _is_reply(reply):  # a list of calls
         response = ModelResponse(tool_calls=[ToolCall(c.name, c.arguments, c.id) for c in reply])
+    else:
+        raise UsageError(f"a fake model's reply must be {_REPLY_KINDS}, got {reply!r}")
     if response.usage.input_tokens == 0 and response.usage.output_tokens == 0:
         out = len(response.text or "") // 4 + 10 * len(response.tool_calls) + 1
         response.usage = TokenUsage(estimate_tokens(messages), out)
@@ -176,7 +185,7 @@ class ScriptedModel(_WordStreamingModel):
             )
         reply = self._replies[self._next]
         self._next += 1
-        return _to_response(reply, messages, self.name)
+        return _to_response(reply, messages, self.name, held=True)
 
 
 ModelFunction: TypeAlias = Callable[[Sequence[Message], ModelParams], Reply | Awaitable[Reply]]
