@@ -609,6 +609,8 @@ class Tool:
         else:
             model = schema.args_model.model_validate(arguments)
         values = model.__dict__
+        if schema.field_names == schema.param_names:  # (no parameter renamed: the usual case)
+            return {name: values[name] for name in schema.param_names}
         return {
             name: values[field]
             for name, field in zip(schema.param_names, schema.field_names, strict=True)
