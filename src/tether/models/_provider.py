@@ -21,7 +21,6 @@ import asyncio
 import contextlib
 import json
 import math
-import numbers
 import os
 from abc import abstractmethod
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Iterator, Sequence
@@ -34,7 +33,7 @@ from tether._errors import (
     ModelResponseInvalid,
 )
 from tether._messages import Message, TokenUsage, ToolCall
-from tether.models._base import Model, Price
+from tether.models._base import Model, Price, is_finite, is_whole
 from tether.models._function import estimate_tokens
 from tether.models._prices import price_for
 
@@ -215,17 +214,11 @@ def usage_or_estimate(
 
 
 def _is_seconds(value: object) -> bool:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        return False
-    try:
-        seconds = float(value)
-    except OverflowError:  # an int too large for a float
-        return False
-    return math.isfinite(seconds) and seconds > 0
+    return is_finite(value) and value > 0  # type: ignore[operator]
 
 
 def _is_count(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+    return is_whole(value) and value >= 1
 
 
 def _excerpt(body: object, secrets: frozenset[str]) -> str:
