@@ -80,6 +80,8 @@ class FaultServer:
     plan: FaultPlan
     attempts: Counter[tuple[str, int]] = field(default_factory=Counter)
     stats: Counter[str] = field(default_factory=Counter)
+    outage_ended_at: float | None = None
+    """When the outage's last request was answered (``time.time()``)."""
 
     def decide(self, body: dict[str, Any]) -> _Turn:
         messages: list[dict[str, Any]] = body.get("messages", [])
@@ -138,6 +140,8 @@ class FaultServer:
         start = self.plan.outage_start
         if tier == "primary" and 0 <= start <= index < start + self.plan.outage_len:
             self.stats["outage"] += 1
+            if index == start + self.plan.outage_len - 1:
+                self.outage_ended_at = time.time()
             return _error(503, "outage")
         turn = self.decide(body)
         if turn.http_fault is not None:
@@ -165,7 +169,13 @@ class FaultServer:
         return JSONResponse(_completion(turn, model))
 
     async def get_stats(self, request: Request) -> Response:
-        return JSONResponse({"plan": asdict(self.plan), "counts": dict(self.stats)})
+        return JSONResponse(
+            {
+                "plan": asdict(self.plan),
+                "counts": dict(self.stats),
+                "outage_ended_at": self.outage_ended_at,
+            }
+        )
 
     def app(self) -> Starlette:
         return Starlette(

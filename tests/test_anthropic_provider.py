@@ -9,6 +9,7 @@ the request bodies it sends are checked.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -402,3 +403,81 @@ async def test_an_agent_run_pairs_tool_use_and_tool_result_ids() -> None:
         ("toolu_01Zf4Hs6Wn1KqPa8Ud2JtB7c", "42"),
     ]
     assert rec.bodies[1]["system"]  # the orchestrator's prompt went to the system field
+
+
+def _tool_ids(body: dict[str, Any]) -> tuple[list[str], list[str]]:
+    uses = [b["id"] for t in body["messages"] for b in t["content"] if b["type"] == "tool_use"]
+    results = [
+        b["tool_use_id"]
+        for t in body["messages"]
+        for b in t["content"]
+        if b["type"] == "tool_result"
+    ]
+    return uses, results
+
+
+def test_a_repeated_call_id_goes_out_unique_with_its_result_paired() -> None:
+    # Two earlier runs of a session (on a model that gives no ids) both named their
+    # first call call_1_0; the API refuses a repeated tool_use id.
+    history: list[Message] = [HISTORY[0]]
+    for n in (1, 2):
+        history += [
+            UserMessage(f"question {n}"),
+            AssistantMessage(None, [ToolCall("add", {"a": n, "b": n}, "call_1_0")]),
+            ToolResultMessage("call_1_0", "add", str(2 * n)),
+            AssistantMessage(f"{2 * n}"),
+        ]
+    history.append(UserMessage("and now?"))
+    body = AnthropicModel("m").request_body(history, PARAMS)
+    uses, results = _tool_ids(body)
+    assert uses == ["call_1_0", "call_1_0_2"]
+    assert results == uses
+    contents = [b["content"] for t in body["messages"] for b in t["content"] if "tool_use_id" in b]
+    assert contents == ["2", "4"]
+    assert history[2].tool_calls[0].id == "call_1_0"  # type: ignore[union-attr]  # unchanged
+
+
+def test_ids_in_characters_the_api_refuses_are_cleaned_and_stay_paired() -> None:
+    calls = [
+        ToolCall("add", {"a": 1, "b": 2}, "fc.1|x"),
+        ToolCall("add", {"a": 3, "b": 4}, "fc_1_x"),  # what the first one cleans to
+        ToolCall("add", {"a": 5, "b": 6}, ""),
+        ToolCall("add", {"a": 7, "b": 8}, "é"),
+    ]
+    history: list[Message] = [
+        *HISTORY,
+        AssistantMessage(None, calls),
+        *(ToolResultMessage(c.id, "add", str(i)) for i, c in enumerate(calls)),
+    ]
+    uses, results = _tool_ids(AnthropicModel("m").request_body(history, PARAMS))
+    assert uses == ["fc_1_x", "fc_1_x_2", "call", "_"]
+    assert results == uses
+    assert all(re.fullmatch(r"[A-Za-z0-9_-]+", u) for u in uses)
+
+
+def test_two_calls_under_one_id_in_one_turn_get_their_own_results() -> None:
+    calls = [ToolCall("add", {"a": 1, "b": 2}, "dup"), ToolCall("add", {"a": 3, "b": 4}, "dup")]
+    history: list[Message] = [
+        *HISTORY,
+        AssistantMessage(None, calls),
+        ToolResultMessage("dup", "add", "3"),
+        ToolResultMessage("dup", "add", "7"),
+    ]
+    body = AnthropicModel("m").request_body(history, PARAMS)
+    uses, results = _tool_ids(body)
+    assert uses == results == ["dup", "dup_2"]
+
+
+def test_runs_continuing_a_history_reach_the_api_with_unique_ids() -> None:
+    from tether.testing import ScriptedModel
+
+    agent = Agent(ScriptedModel([ToolCall("add", {"a": 2, "b": 3}), "5"]), tools=[add])
+    first = agent.run_sync("2+3?")
+    again = Agent(ScriptedModel([ToolCall("add", {"a": 4, "b": 5}), "9"]), tools=[add])
+    second = again.run_sync("4+5?", history=first.messages[1:])
+    ids = [c.id for m in second.messages if isinstance(m, AssistantMessage) for c in m.tool_calls]
+    assert len(ids) == 2
+    assert len(set(ids)) == 1  # tether named both runs' first call the same
+    uses, results = _tool_ids(AnthropicModel("m").request_body(second.messages, PARAMS))
+    assert len(set(uses)) == 2
+    assert results == uses

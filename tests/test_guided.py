@@ -2481,3 +2481,12 @@ async def test_a_call_with_one_extra_choice_of_another_tool_keeps_its_own_tool()
     result = await agent.run("Write the phrase 'east harbour' in reverse.")
     assert [e.name for e in of_type(result, ToolCallFinished)] == ["reverse_text"]
     assert result.output == "ruobrah tsae"
+
+
+def test_the_leaves_of_arguments_nested_past_the_recursion_limit() -> None:
+    deep: object = "x"
+    for i in range(5_000):
+        deep = [deep] if i % 2 else {"k": deep}
+    assert h.leaves(deep) == ["x"]
+    assert h.leaves({"a": [1, {"b": 2, "c": [3, 4]}], "d": 5}) == [1, 2, 3, 4, 5]
+    assert h.leaves([]) == []

@@ -225,6 +225,23 @@ def test_a_history_maps_to_chat_messages() -> None:
     ]
 
 
+def test_a_call_id_repeated_across_turns_goes_out_unique_with_its_result() -> None:
+    # A session's two runs on a model that gives no ids both named a call call_1_0.
+    history: list[Message] = [*HISTORY]
+    for n in (1, 2):
+        history += [
+            AssistantMessage(None, [ToolCall("add", {"a": n, "b": n}, "call_1_0")]),
+            ToolResultMessage("call_1_0", "add", str(2 * n)),
+            AssistantMessage(str(2 * n)),
+            UserMessage("again"),
+        ]
+    sent = OpenAIModel("m").request_body(history, PARAMS)["messages"]
+    calls = [c["id"] for m in sent for c in m.get("tool_calls", ())]
+    results = [(m["tool_call_id"], m["content"]) for m in sent if m["role"] == "tool"]
+    assert calls == ["call_1_0", "call_1_0_2"]
+    assert results == [("call_1_0", "2"), ("call_1_0_2", "4")]
+
+
 @pytest.mark.parametrize(
     ("choice", "wire"),
     [

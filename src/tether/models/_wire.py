@@ -11,6 +11,7 @@ import email.utils
 import json
 import re
 import time
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -25,6 +26,7 @@ from tether._messages import (
 )
 
 __all__ = [
+    "WireIds",
     "body_excerpt",
     "chat_messages",
     "http_error",
@@ -158,6 +160,7 @@ def chat_messages(
     both, and some compatible servers (llama.cpp's) refuse null.
     """
     out: list[dict[str, Any]] = []
+    ids = WireIds()
     for m in messages:
         if isinstance(m, SystemMessage | UserMessage):
             out.append({"role": m.role, "content": m.content})
@@ -166,7 +169,7 @@ def chat_messages(
             if m.tool_calls:
                 entry["tool_calls"] = [
                     {
-                        "id": c.id,
+                        "id": ids.call(c.id),
                         "type": "function",
                         "function": {"name": c.name, "arguments": arguments(c)},
                     }
@@ -174,5 +177,65 @@ def chat_messages(
                 ]
             out.append(entry)
         elif isinstance(m, ToolResultMessage):
-            out.append({"role": "tool", "tool_call_id": m.call_id, "content": m.content})
+            out.append(
+                {"role": "tool", "tool_call_id": ids.result(m.call_id), "content": m.content}
+            )
     return out
+
+
+_UNSAFE_ID = re.compile(r"[^A-Za-z0-9_-]")
+
+
+class WireIds:
+    """Tool-call ids as a provider takes them: each call of the conversation under an
+    id of its own, and each result under its call's.
+
+    A conversation can hold one id twice: a session's or a ``history=``'s earlier runs
+    named their calls ``call_1_0`` as this run does, and a handoff's agent starts its
+    own steps. Anthropic refuses a repeated ``tool_use`` id, and a model reading two
+    calls under one id cannot tell whose result is whose. A repeat is sent as
+    ``<id>_2`` (``_3`` ...), and the results that follow it name the new id, in call
+    order. With ``safe``, characters outside ``[A-Za-z0-9_-]`` (which Anthropic
+    refuses) are written as ``_``. The journal keeps the ids as they were: only what
+    goes over the wire changes.
+    """
+
+    __slots__ = ("_last", "_pending", "_safe", "_seen")
+
+    def __init__(self, *, safe: bool = False) -> None:
+        self._safe = safe
+        self._seen: set[str] = set()
+        self._pending: dict[str, deque[str]] = {}  # calls still without their result
+        self._last: dict[str, str] = {}  # the wire id of the last call under an id
+
+    def _clean(self, cid: str) -> str:
+        if self._safe and (not cid or _UNSAFE_ID.search(cid) is not None):
+            return _UNSAFE_ID.sub("_", cid) or "call"
+        return cid
+
+    def call(self, cid: str) -> str:
+        """The wire id of the next call named ``cid``."""
+        wire = self._clean(cid)
+        seen = self._seen
+        if wire in seen:
+            n = 2
+            while f"{wire}_{n}" in seen:
+                n += 1
+            wire = f"{wire}_{n}"
+        seen.add(wire)
+        self._last[cid] = wire
+        queue = self._pending.get(cid)
+        if queue is None:
+            self._pending[cid] = deque((wire,))
+        else:
+            queue.append(wire)
+        return wire
+
+    def result(self, cid: str) -> str:
+        """The wire id of the next result for ``cid``: its call's, in call order (the
+        last call's once each has had its result; its own, cleaned, with no call)."""
+        queue = self._pending.get(cid)
+        if queue:
+            return queue.popleft()
+        last = self._last.get(cid)
+        return last if last is not None else self._clean(cid)

@@ -41,7 +41,7 @@ from tether.models._provider import (
     tool_name,
     usage_or_estimate,
 )
-from tether.models._wire import body_excerpt, http_error, object_arguments
+from tether.models._wire import WireIds, body_excerpt, http_error, object_arguments
 
 __all__ = ["AnthropicModel"]
 
@@ -287,8 +287,8 @@ def _call_input(call: ToolCall) -> dict[str, Any]:
     return {"_arguments": args}
 
 
-def _blocks(m: Message, tool_blocks: bool) -> tuple[str, list[dict[str, Any]]]:
-    """The role and content blocks of one message."""
+def _blocks(m: Message, ids: WireIds | None) -> tuple[str, list[dict[str, Any]]]:
+    """The role and content blocks of one message (tool blocks only with ``ids``)."""
     if isinstance(m, UserMessage):
         return "user", [{"type": "text", "text": m.content}] if m.content.strip() else []
     if isinstance(m, AssistantMessage):
@@ -296,19 +296,24 @@ def _blocks(m: Message, tool_blocks: bool) -> tuple[str, list[dict[str, Any]]]:
         if m.text and m.text.strip():  # the API refuses empty text blocks
             blocks.append({"type": "text", "text": m.text})
         for c in m.tool_calls:
-            if tool_blocks:
+            if ids is not None:
                 blocks.append(
-                    {"type": "tool_use", "id": c.id, "name": c.name, "input": _call_input(c)}
+                    {
+                        "type": "tool_use",
+                        "id": ids.call(c.id),
+                        "name": c.name,
+                        "input": _call_input(c),
+                    }
                 )
             else:
                 blocks.append({"type": "text", "text": f"[called {c.name}({c.arguments_json()})]"})
         return "assistant", blocks
     if isinstance(m, ToolResultMessage):
-        if not tool_blocks:
+        if ids is None:
             return "user", [{"type": "text", "text": f"[{m.name} returned: {m.content}]"}]
         block: dict[str, Any] = {
             "type": "tool_result",
-            "tool_use_id": m.call_id,
+            "tool_use_id": ids.result(m.call_id),
             "content": m.content,
         }
         if m.is_error:
@@ -321,11 +326,13 @@ def _turns(messages: Sequence[Message], *, tool_blocks: bool) -> list[dict[str, 
     """Messages as alternating turns; consecutive user-side messages share one turn.
 
     Without tool declarations the API refuses tool_use and tool_result blocks, so a
-    history with tool calls is then written as text.
+    history with tool calls is then written as text. Call ids go out unique and in the
+    characters the API takes (:class:`~tether.models._wire.WireIds`).
     """
     turns: list[dict[str, Any]] = []
+    ids = WireIds(safe=True) if tool_blocks else None
     for m in messages:
-        role, blocks = _blocks(m, tool_blocks)
+        role, blocks = _blocks(m, ids)
         if role == "system" or not blocks:
             continue
         if turns and turns[-1]["role"] == role:

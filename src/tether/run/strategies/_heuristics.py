@@ -652,11 +652,19 @@ def call_text(call: ToolCall) -> str:
 
 
 def leaves(value: Any) -> list[Any]:
-    if isinstance(value, dict):
-        return [leaf for v in value.values() for leaf in leaves(v)]
-    if isinstance(value, list):
-        return [leaf for v in value for leaf in leaves(v)]
-    return [value]
+    """The scalars in a call's arguments, in order (a loop, not recursion: a model's
+    arguments may nest deeper than Python's recursion limit)."""
+    out: list[Any] = []
+    stack: list[Any] = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(reversed(list(item.values())))
+        elif isinstance(item, list):
+            stack.extend(reversed(item))
+        else:
+            out.append(item)
+    return out
 
 
 def restates_value(call: ToolCall, result: str) -> bool:
