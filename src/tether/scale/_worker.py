@@ -13,7 +13,7 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import psycopg
 from dbos import DBOS
@@ -21,8 +21,9 @@ from dbos import DBOS
 from tether._agent import Agent
 from tether._errors import ConfigError
 from tether.journal import PostgresStore
+from tether.models._base import is_finite, is_whole
 
-from ._dbos import APP, APP_VERSION, WORKFLOW, dbos_schema, dsn_of, queue_of
+from ._dbos import APP, APP_VERSION, WORKFLOW, check_queue, dbos_schema, dsn_of, queue_of
 
 __all__ = ["WorkerSettings", "serve"]
 
@@ -48,17 +49,28 @@ class WorkerSettings:
     """How a worker takes runs.
 
     Args:
-        concurrency: runs each worker of the queue executes at once. It is the queue's
-            setting, the same for all its workers: the worker started last sets it.
-        global_concurrency: runs of the queue executing at once over all workers (None:
-            no limit beyond each worker's); also the queue's, set by the latest worker.
-        queue: the queue (``tether.<agent name>`` by default).
-        heartbeat_every: seconds between heartbeats.
+        concurrency: runs each worker of the queue executes at once, a whole number of
+            at least 1. It is the queue's setting, the same for all its workers: the
+            worker started last sets it.
+        global_concurrency: runs of the queue executing at once over all workers, a
+            whole number of at least ``concurrency`` (None: no limit beyond each
+            worker's); also the queue's, set by the latest worker.
+        queue: the queue, 1 to 100 letters, digits and ``_.:-`` (None:
+            ``tether.<agent name>``).
+        heartbeat_every: seconds between heartbeats, above 0 and below
+            ``heartbeat_timeout``.
         heartbeat_timeout: seconds without a heartbeat after which a worker counts as
             dead; its runs go back on their queue and their leases are ended, so the
             others take them over at once.
         poll_every: seconds between looks at the queue (before every look, busy or
             not: a slot that frees waits up to this long for its next run).
+
+    Seconds are finite numbers above 0 and at most a day (86400).
+
+    Raises:
+        ConfigError: a setting is of the wrong kind or out of its range (a bool as a
+            count, a str, None where no default is meant, NaN, an infinity, 0 or a
+            negative number); the message names the setting and what to write.
     """
 
     concurrency: int = 4
@@ -69,19 +81,52 @@ class WorkerSettings:
     poll_every: float = 0.1
 
     def __post_init__(self) -> None:
-        if not isinstance(self.concurrency, int) or self.concurrency < 1:
-            raise ConfigError(f"concurrency must be an int >= 1, got {self.concurrency!r}")
-        if self.global_concurrency is not None and self.global_concurrency < 1:
-            raise ConfigError(
-                f"global_concurrency must be >= 1 or None, got {self.global_concurrency!r}"
+        _count("concurrency", self.concurrency, "concurrency=4, the default")
+        if self.global_concurrency is not None:
+            _count(
+                "global_concurrency",
+                self.global_concurrency,
+                f"global_concurrency={max(8, self.concurrency)}, or None for no limit",
             )
-        if not 0 < self.heartbeat_every < self.heartbeat_timeout:
+            if self.global_concurrency < self.concurrency:
+                raise ConfigError(
+                    f"global_concurrency ({self.global_concurrency}) is below concurrency "
+                    f"({self.concurrency}): no worker may take more runs than the whole "
+                    f"queue; write global_concurrency={self.concurrency} or more, or "
+                    f"concurrency={self.global_concurrency}"
+                )
+        check_queue(self.queue)
+        _seconds("heartbeat_timeout", self.heartbeat_timeout, 10)
+        _seconds("heartbeat_every", self.heartbeat_every, 2)
+        if self.heartbeat_every >= self.heartbeat_timeout:
             raise ConfigError(
-                "heartbeat_every must be above 0 and below heartbeat_timeout, got "
-                f"{self.heartbeat_every} and {self.heartbeat_timeout}"
+                f"heartbeat_every ({self.heartbeat_every}) must be below heartbeat_timeout "
+                f"({self.heartbeat_timeout}), or a worker counts as dead between two of its "
+                f"beats; write e.g. heartbeat_every={self.heartbeat_timeout / 4:g}"
             )
-        if self.poll_every <= 0:
-            raise ConfigError(f"poll_every must be above 0, got {self.poll_every}")
+        _seconds("poll_every", self.poll_every, 0.1)
+
+
+_MAX_SECONDS = 86400.0
+"""The longest interval a worker setting takes (a day): a thread's wait overflows on
+much larger ones."""
+
+
+def _count(setting: str, value: object, example: str) -> None:
+    """Refuse a count that is not a whole number of at least 1 (a bool is no count)."""
+    if not is_whole(value) or value < 1:
+        raise ConfigError(
+            f"{setting} is a whole number of runs of at least 1 (e.g. {example}), got {value!r}"
+        )
+
+
+def _seconds(setting: str, value: object, default: float) -> None:
+    """Refuse seconds that are not a finite number above 0 and at most a day."""
+    if not is_finite(value) or not 0 < cast(float, value) <= _MAX_SECONDS:
+        raise ConfigError(
+            f"{setting} is seconds, a number above 0 and at most {_MAX_SECONDS:g} "
+            f"(e.g. {setting}={default:g}, the default), got {value!r}"
+        )
 
 
 _NOW = "extract(epoch from clock_timestamp())"
@@ -214,6 +259,26 @@ def _recover(dead: list[str]) -> list[str]:
     return [h.workflow_id for h in DBOS._recover_pending_workflows(dead)]
 
 
+def _check_serve(agent: object, settings: object, stop: object, ready: object) -> None:
+    """Refuse arguments of the wrong kind before the worker touches the database."""
+    if not isinstance(agent, Agent):
+        raise ConfigError(f"serve takes a tether.Agent, got {type(agent).__name__}")
+    if settings is not None and not isinstance(settings, WorkerSettings):
+        raise ConfigError(
+            "settings is a tether.scale.WorkerSettings, e.g. "
+            f"WorkerSettings(concurrency=4), or None, got {type(settings).__name__}"
+        )
+    if stop is not None and not isinstance(stop, asyncio.Event):
+        raise ConfigError(
+            "stop is an asyncio.Event that ends the worker once set, or None, "
+            f"got {type(stop).__name__}"
+        )
+    if ready is not None and not callable(ready):
+        raise ConfigError(
+            f"ready is a callable that takes the worker's id, or None, got {type(ready).__name__}"
+        )
+
+
 async def serve(
     agent: Agent[Any, Any],
     settings: WorkerSettings | None = None,
@@ -223,53 +288,69 @@ async def serve(
 ) -> None:
     """Execute runs of ``agent`` from its queue until ``stop`` is set (or SIGTERM/SIGINT).
 
-    ``ready`` is called with the worker's id once it takes runs.
+    Args:
+        agent: the agent whose runs to execute; its store must be a PostgreSQL journal.
+        settings: how the worker takes runs (None: the defaults).
+        stop: set it to end the worker (None: only the signals end it).
+        ready: called with the worker's id once it takes runs.
 
     Raises:
-        ConfigError: the agent has no PostgreSQL journal store.
+        ConfigError: ``agent`` is not a :class:`tether.Agent` or has no PostgreSQL
+            journal store; ``settings``, ``stop`` or ``ready`` is of the wrong kind;
+            no queue is named and the agent's name makes no queue's name. Raised
+            before the worker touches the database.
     """
-    settings = settings or WorkerSettings()
+    _check_serve(agent, settings, stop, ready)
+    settings = settings if settings is not None else WorkerSettings()
     store = agent.store
     dsn = dsn_of(store)
     assert isinstance(store, PostgresStore)
+    queue = queue_of(
+        agent, settings.queue, how="WorkerSettings(queue={q!r}) or tether worker --queue {q}"
+    )
     await store.list_runs(limit=1)  # the journal's schema exists before anything else
     me = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-    queue = queue_of(agent, settings.queue)
-    _served[agent.name] = agent
     heartbeat = _Heartbeat(
         dsn, me, settings, _recover, schema=store.schema, dbos_schema=dbos_schema(store)
     )
     await asyncio.to_thread(heartbeat.create)
-    DBOS(
-        config={
-            "name": APP,
-            "system_database_url": dsn,
-            "dbos_system_schema": dbos_schema(store),
-            "executor_id": me,
-            "application_version": APP_VERSION,
-            "log_level": "WARNING",
-        }
-    )
-    DBOS.listen_queues([queue])
-    DBOS.launch()  # inside the running loop: the runs execute on it
-    await DBOS.register_queue_async(
-        queue,
-        worker_concurrency=settings.concurrency,
-        global_concurrency=settings.global_concurrency,
-        polling_interval_sec=settings.poll_every,
-        on_conflict="always_update",
-    )
-    heartbeat.start()
-    stop = stop or asyncio.Event()
+    stop = stop if stop is not None else asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
-    if ready is not None:
-        ready(me)
+    signals: list[signal.Signals] = []
+    _served[agent.name] = agent
     try:
+        DBOS(
+            config={
+                "name": APP,
+                "system_database_url": dsn,
+                "dbos_system_schema": dbos_schema(store),
+                "executor_id": me,
+                "application_version": APP_VERSION,
+                "log_level": "WARNING",
+            }
+        )
+        DBOS.listen_queues([queue])
+        DBOS.launch()  # inside the running loop: the runs execute on it
+        await DBOS.register_queue_async(
+            queue,
+            worker_concurrency=settings.concurrency,
+            global_concurrency=settings.global_concurrency,
+            polling_interval_sec=settings.poll_every,
+            on_conflict="always_update",
+        )
+        heartbeat.start()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, stop.set)
+                signals.append(sig)
+        if ready is not None:
+            ready(me)
         await stop.wait()
     finally:
+        # Whatever ended it (stop, a signal, a failure after DBOS launched), nothing of
+        # the worker stays behind: no heartbeat, no DBOS, no handler on the caller's loop.
+        for sig in signals:
+            loop.remove_signal_handler(sig)
         await asyncio.to_thread(heartbeat.leave)
         # destroy() is sync and waits for workflows: never on the loop they run on.
         await asyncio.to_thread(DBOS.destroy, workflow_completion_timeout_sec=5)
