@@ -43,6 +43,7 @@ from pydantic import Field, TypeAdapter, ValidationError
 
 from ._errors import JournalError
 from ._messages import (
+    JSON_DECODE_ERRORS,
     AssistantMessage,
     ModelResponse,
     TokenUsage,
@@ -519,7 +520,9 @@ def load_event(data: dict[str, Any] | str | bytes) -> StreamEvent:
     if isinstance(data, str | bytes):
         try:
             data = json.loads(data)
-        except ValueError as exc:  # JSONDecodeError, or bytes that are not UTF-8
+        except JSON_DECODE_ERRORS as exc:  # not JSON, bytes not UTF-8, nested too deep
+            if isinstance(exc, RecursionError):
+                raise JournalError("an event record is JSON nested too deep to read") from None
             raise JournalError(f"an event record is not valid JSON ({exc})") from None
     if not isinstance(data, dict):
         raise JournalError(
@@ -547,7 +550,10 @@ def load_event(data: dict[str, Any] | str | bytes) -> StreamEvent:
 
 
 def _clip(value: object, limit: int = 60) -> str:
-    text = repr(value)
+    try:
+        text = repr(value)
+    except Exception:  # nested too deep, or a repr that raises: the error must still be told
+        return f"<a {type(value).__name__} that cannot be shown>"
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 __all__ = [
+    "JSON_DECODE_ERRORS",
     "AssistantMessage",
     "Message",
     "ModelResponse",
@@ -24,7 +25,7 @@ __all__ = [
     "plain_call",
 ]
 
-_DECODING = (ValueError, RecursionError)
+JSON_DECODE_ERRORS = (ValueError, RecursionError)
 """What ``json.loads`` raises on text that is not JSON, or is nested too deep to parse
 (``"[" * 100000``: the model wrote it, so it must not end the run)."""
 
@@ -34,7 +35,13 @@ be sorted, a cycle, an int too long to print, or nesting too deep."""
 
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=repr)
 
-_SCALARS = frozenset({str, int, float, bool, type(None)})
+_FLAT = frozenset({str, float, bool, type(None)})
+"""The scalar types the journal writes and reads back as they are; an int does too when
+it can be printed (see :func:`_fits`)."""
+
+_SHORT_INT_BITS = 2000
+"""An int of at most this many bits has at most 603 digits: it prints under any limit
+``sys.set_int_max_str_digits`` accepts (640 digits or more, or none)."""
 
 _MAX_DEPTH = 100
 """How deep dict arguments may nest and be kept as a dict. pydantic writes about 250
@@ -65,7 +72,7 @@ class ToolCall:
         if isinstance(args, str):
             try:
                 args = json.loads(args)
-            except _DECODING:
+            except JSON_DECODE_ERRORS:
                 return f"{self.name}:{args}"
         if type(args) is dict:
             for value in args.values():
@@ -88,7 +95,7 @@ class ToolCall:
         if isinstance(args, str):
             try:
                 return json.loads(args)
-            except _DECODING:
+            except JSON_DECODE_ERRORS:
                 return args
         return args
 
@@ -98,7 +105,7 @@ class ToolCall:
         if isinstance(args, str):
             try:
                 args = json.loads(args)
-            except _DECODING:
+            except JSON_DECODE_ERRORS:
                 return args
         try:
             return json.dumps(args, sort_keys=True, separators=(",", ":"), default=str)
@@ -112,9 +119,10 @@ def plain_call(call: ToolCall) -> ToolCall:
 
     A model (a custom one, a fake) may return anything: a name that is not a str becomes
     its ``str()``; arguments that are not a str or a dict of JSON values at most 100
-    levels deep become their JSON text, so the tool's validation tells the model what
-    is wrong with them; an id that is not a str becomes its ``str()`` (None: no id, one
-    is given).
+    levels deep (an int too long to print, past Python's 4300 digits, is none) become
+    their JSON text, or the best text there is of them, so the tool's validation tells
+    the model what is wrong with them; an id that is not a str becomes its ``str()``
+    (None: no id, one is given).
     """
     name, args, cid = call.name, call.arguments, call.id
     if type(name) is str and type(cid) is str:
@@ -122,7 +130,11 @@ def plain_call(call: ToolCall) -> ToolCall:
             return call
         if type(args) is dict:  # (a model's JSON has str keys: its values are looked at)
             for v in args.values():
-                if type(v) not in _SCALARS and not _plain(v, 1):
+                kind = type(v)
+                if kind is int:
+                    if not _fits(v):
+                        break
+                elif kind not in _FLAT and not _plain(v, 1):
                     break
             else:
                 return call
@@ -140,7 +152,9 @@ def plain_call(call: ToolCall) -> ToolCall:
 def _plain(value: Any, depth: int) -> bool:
     """Whether ``value`` is JSON data that the journal writes and reads back unchanged."""
     kind = type(value)
-    if kind in _SCALARS:
+    if kind is int:
+        return _fits(value)
+    if kind in _FLAT:
         return True
     if depth >= _MAX_DEPTH:
         return False
@@ -149,6 +163,18 @@ def _plain(value: Any, depth: int) -> bool:
     if kind is list:
         return all(_plain(v, depth + 1) for v in value)
     return False
+
+
+def _fits(number: int) -> bool:
+    """Whether an int can be written as JSON and read back: not longer than Python's
+    limit on printing ints (4300 digits by default; ``json`` raises past it)."""
+    if number.bit_length() <= _SHORT_INT_BITS:
+        return True
+    try:
+        str(number)
+    except ValueError:
+        return False
+    return True
 
 
 def _text(value: Any) -> str:

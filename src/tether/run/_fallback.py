@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 from tether._errors import ConfigError
 from tether._events import Reason
-from tether._messages import Message, ToolResultMessage, UserMessage
+from tether._messages import JSON_DECODE_ERRORS, Message, ToolResultMessage, UserMessage
 from tether._usage import Usage
 from tether.models import Model
 
@@ -145,7 +145,7 @@ def written_call(text: str) -> bool:
     while rest:
         try:
             value, end = decoder.raw_decode(rest)
-        except ValueError:  # cut off by the length limit: a call only if it began as one
+        except JSON_DECODE_ERRORS:  # cut off (or nested too deep): a call if it began as one
             return calls > 0 and re.match(r"""\{\s*"name"\s*:""", rest) is not None
         if not _is_call(value):
             return False

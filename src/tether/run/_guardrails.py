@@ -16,11 +16,14 @@ told why, or the final answer is asked for again (at most ``output_retries`` tim
 Every check is journaled as a :class:`~tether.events.GuardrailChecked` event, so a
 resumed run does not check its input twice and a trace shows what was stopped.
 
-A guardrail that raises trips (it fails closed) with the error as its reason.
+A guardrail that raises trips (it fails closed) with the error as its reason; so does
+one that tries to exit the process (``SystemExit``). A ``KeyboardInterrupt`` (Ctrl-C)
+and the run's own cancellation still stop the run.
 """
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import json
 from collections.abc import Callable, Sequence
@@ -84,9 +87,11 @@ class Guardrail:
     Args:
         fn: a function (sync or async) of the thing checked: the prompt (``str``) for
             ``input``, the validated output for ``output``, a :class:`~tether.ToolCall`
-            for ``tool_call``. It returns None or False to let it pass; True, a reason
-            (``str``) or a :class:`Tripped` to trip. A sync function runs on the event
-            loop: keep it fast, or make it async.
+            for ``tool_call`` (its ``arguments`` a dict when the model's arguments are a
+            JSON object, else the raw text the model wrote). It returns None or False to
+            let it pass; True, a reason (``str``) or a :class:`Tripped` to trip; when it
+            raises, it trips (``SystemExit`` too; a ``KeyboardInterrupt`` is not caught).
+            A sync function runs on the event loop: keep it fast, or make it async.
         stage: ``"input"``, ``"output"`` or ``"tool_call"``.
         name: the name in the journal; the function's name by default.
         action: what a trip does: ``"end"`` the run (default) or ``"redirect"`` it (a
@@ -159,7 +164,11 @@ class Guardrail:
             if inspect.isawaitable(got):
                 got = await got
         except Exception as exc:  # a broken guardrail must not let things through
-            return Tripped(f"the guardrail {self.name!r} failed: {type(exc).__name__}: {exc}")
+            return self._failed(exc)
+        except BaseException as exc:  # SystemExit, GeneratorExit, a CancelledError of its own
+            if isinstance(exc, KeyboardInterrupt) or _cancelled(exc):
+                raise  # the user's Ctrl-C, or the run being cancelled
+            return self._failed(exc)
         if got is None or got is False:
             return None
         if got is True:
@@ -173,8 +182,20 @@ class Guardrail:
             "None or False to pass, True, a reason or a Tripped to trip"
         )
 
+    def _failed(self, exc: BaseException) -> Tripped:
+        return Tripped(f"the guardrail {self.name!r} failed: {type(exc).__name__}: {exc}")
+
     def __repr__(self) -> str:
         return f"Guardrail({self.name!r}, stage={self.stage!r}, action={self.action!r})"
+
+
+def _cancelled(exc: BaseException) -> bool:
+    """Whether ``exc`` is the cancellation of the task checking (a CancelledError that a
+    guardrail raised of its own accord is only its failure)."""
+    if not isinstance(exc, asyncio.CancelledError):
+        return False
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 def _as_text(value: Any) -> str:

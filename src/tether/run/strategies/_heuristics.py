@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tether._messages import ToolCall
+from tether._messages import JSON_DECODE_ERRORS, ToolCall
 
 __all__ = [
     "Fact",
@@ -695,7 +695,7 @@ def squash_text(text: str) -> str:
 def json_field(text: str | None, key: str) -> Any:
     try:
         value = json.loads(text or "")
-    except ValueError:
+    except JSON_DECODE_ERRORS:
         return None
     return value.get(key) if isinstance(value, dict) else None
 
@@ -1026,7 +1026,7 @@ def _field_names(value: str, results: Sequence[Fact]) -> str:
             continue
         try:
             data = json.loads(fact.content)
-        except ValueError:
+        except JSON_DECODE_ERRORS:
             continue
         for k, v in data.items() if isinstance(data, dict) else ():
             if isinstance(v, int | float) and not isinstance(v, bool):
@@ -1215,7 +1215,7 @@ def structured(text: str) -> bool:
         return False
     try:
         value = json.loads(stripped)
-    except ValueError:
+    except JSON_DECODE_ERRORS:
         return False
     return isinstance(value, dict | list) and len(leaves(value)) > 1
 
@@ -1606,7 +1606,7 @@ def field_value(answer: str, prompt: str, result: str) -> str | None:
     in it as whole words."""
     try:
         data = json.loads(result)
-    except ValueError:
+    except JSON_DECODE_ERRORS:
         return None
     if not isinstance(data, dict | list):
         return None
