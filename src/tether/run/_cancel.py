@@ -19,13 +19,14 @@ import uuid
 from collections.abc import Sequence
 from typing import Literal
 
-from tether._errors import UsageError
+from tether._errors import ConfigError, UsageError
 from tether._events import Event, RunFinished
 from tether._usage import Budget, BudgetTracker, Usage
 from tether.journal import JournalStore
+from tether.journal._store import check_id
 
 from ._detect import LoopPolicy, ProgressMonitor
-from ._durable import LEASE_TTL, requested_cancel_reason
+from ._durable import LEASE_TTL, check_wait, requested_cancel_reason
 from ._fold import fold_all
 from ._state import RunState
 
@@ -56,9 +57,10 @@ async def cancel_run(
     Args:
         store: the run's journal store.
         run_id: the run.
-        reason: why, for the journal and for whoever reads it.
-        wait: seconds to wait for a live run to end (0: return once the request is
-            recorded).
+        reason: why, for the journal and for whoever reads it (a str; ``""``, the
+            default, for none).
+        wait: seconds to wait for a live run to end, a finite number of 0 or more (0:
+            return once the request is recorded).
 
     Returns:
         ``"cancelled"`` once the journal shows the run ended cancelled,
@@ -66,10 +68,14 @@ async def cancel_run(
         ``"already_cancelled"`` when it had been cancelled before.
 
     Raises:
+        ConfigError: ``store`` is not a journal store, ``run_id`` is not a run id (a
+            non-empty str), ``reason`` is not a str, or ``wait`` is not a finite number
+            of seconds of 0 or more; nothing was recorded.
         JournalError: the run is not in the store.
         UsageError: the run has already finished (completed, gave up or failed), or
             finished before the request reached it.
     """
+    seconds = _checked(store, run_id, reason, wait)
     events = await store.load(run_id)
     _refuse_finished(run_id, events)
     fresh = await store.request_cancel(run_id, reason)
@@ -89,7 +95,7 @@ async def cancel_run(
             finally:
                 await store.release_lease(run_id, owner)
             return "cancelled"
-    deadline = time.monotonic() + max(wait, 0.0)
+    deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         await asyncio.sleep(0.1)
         events = await store.load(run_id)
@@ -119,6 +125,27 @@ async def refuse_cancelled(
         f"run {run_id} was cancelled{because}; a cancelled run cannot be resumed "
         "(fork it to go on from an earlier point)"
     )
+
+
+def _checked(store: object, run_id: object, reason: object, wait: object) -> float:
+    """``wait`` in seconds, once every argument of :func:`cancel_run` is checked: a bad
+    one found after the request is recorded would leave the run cancelled anyway.
+
+    Raises:
+        ConfigError: an argument is not what :func:`cancel_run` takes.
+    """
+    if not isinstance(store, JournalStore):
+        raise ConfigError(
+            "cancel_run takes the run's journal store first, a tether.journal.JournalStore "
+            f"such as open_store('runs.db'); got {store!r}"
+        )
+    check_id(run_id, "run id")
+    if not isinstance(reason, str):
+        raise ConfigError(
+            "cancel_run(reason=...) is a str saying why, e.g. reason='the customer "
+            f"withdrew' (leave it out for none); got {reason!r}"
+        )
+    return check_wait(wait)
 
 
 def _refuse_finished(run_id: str, events: Sequence[Event], when: str = "") -> None:

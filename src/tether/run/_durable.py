@@ -22,18 +22,20 @@ import contextlib
 import functools
 import inspect
 import logging
+import math
 import os
 import socket
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from tether._errors import ConfigError
 from tether._events import Reason
 from tether._messages import ToolCall
 from tether.journal import JournalStore, RunLocked
+from tether.models._base import is_finite
 from tether.tools import CallOutcome, render_result, truncate
 from tether.tools._abandon import CallExpired, run_within
 from tether.tools._workers import default_pool
@@ -45,6 +47,7 @@ __all__ = [
     "Decision",
     "Lease",
     "approve",
+    "check_wait",
     "edit",
     "reject",
     "requested_cancel_reason",
@@ -60,6 +63,26 @@ CANCEL_POLL = 0.5
 RECONCILE_TIMEOUT = 30.0
 """Seconds a reconcile hook may take to answer when neither the tool's
 ``reconcile_timeout`` nor its ``timeout`` says otherwise; then the call is in doubt."""
+
+
+def check_wait(wait: object) -> float:
+    """``wait`` (seconds to wait for a run's lease, or for its end) as a float, checked
+    before anything is written.
+
+    NaN would never reach a deadline (every comparison with it is false) and a value of
+    another type would fail only after a write, so both are refused up front.
+
+    Raises:
+        ConfigError: ``wait`` is not a finite number of 0 or more (a bool, None, a str,
+            NaN, an infinity or a negative number).
+    """
+    seconds = float(cast(float, wait)) if is_finite(wait) else math.nan
+    if not seconds >= 0:  # NaN too
+        raise ConfigError(
+            "wait is a finite number of seconds, 0 or more (0: do not wait), e.g. wait=5; "
+            f"got {wait!r}"
+        )
+    return seconds
 
 
 def requested_cancel_reason(reason: str) -> Reason:
@@ -145,13 +168,22 @@ class Lease:
             store: the journal store.
             run_id: the run.
             ttl: seconds the lease lasts without renewal.
-            wait: seconds to keep trying while another process holds it (0: fail at once).
+            wait: seconds to keep trying while another process holds it (0: fail at once);
+                a finite number of 0 or more.
 
         Raises:
+            ConfigError: ``wait`` is not a finite number of seconds of 0 or more (a
+                bool, None, a str, NaN, an infinity or a negative number), or ``ttl``
+                is not a finite number of seconds above 0; nothing was written.
             RunLocked: another live process holds it (after ``wait`` seconds).
         """
+        seconds = check_wait(wait)
+        if not is_finite(ttl) or ttl <= 0:
+            raise ConfigError(
+                f"a lease's ttl is a finite number of seconds above 0 (30 by default), got {ttl!r}"
+            )
         owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        deadline = time.monotonic() + max(wait, 0.0)
+        deadline = time.monotonic() + seconds
         while not await store.acquire_lease(run_id, owner, ttl):
             if time.monotonic() >= deadline:
                 raise RunLocked(

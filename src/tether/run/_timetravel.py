@@ -16,6 +16,7 @@ from typing import Any
 
 from tether._errors import ConfigError, ReplayMismatch
 from tether._events import (
+    ApprovalDecided,
     Event,
     ModelRequested,
     ModelResponded,
@@ -47,8 +48,13 @@ def fork_events(
 
     Calls that had started but not finished before ``at`` are dropped, so that the
     new run makes them afresh; a ``run_finished`` is dropped, so the run goes on. A
-    replaced tool result that is not text is shown to the model as a tool's return
-    value would be (``5`` as ``5``, None as ``null``, a dict as JSON).
+    person's decision (``approval_decided``) on a call that had not finished before
+    ``at`` is dropped too: an approval is for one execution, and the original run's
+    execution is not the fork's, so a call that needs approval waits for a person
+    again when the fork is resumed (a new ``approval_requested``). Decisions on calls
+    that finished before ``at`` are kept, with their results. A replaced tool result
+    that is not text is shown to the model as a tool's return value would be (``5`` as
+    ``5``, None as ``null``, a dict as JSON).
 
     Raises:
         ConfigError: ``at`` is outside the journal, ``prompt`` is not a str, a replaced
@@ -81,6 +87,8 @@ def fork_events(
     for e in prefix:
         if isinstance(e, ToolCallStarted) and e.call.id not in finished:
             continue
+        if isinstance(e, ApprovalDecided) and e.call_id not in finished:
+            continue  # its execution was the original run's: a person decides again
         changes: dict[str, Any] = {"run_id": new_run_id, "seq": len(out)}
         if isinstance(e, RunStarted):
             # A fork is another path, not a turn of the conversation it began in.
