@@ -17,6 +17,7 @@ from typing import Any, Generic, TypeVar, cast
 from ._errors import ConfigError, JournalError, UsageError
 from ._events import (
     ApprovalDecided,
+    BudgetExhausted,
     Event,
     MemoryRecalled,
     Reason,
@@ -44,7 +45,7 @@ from ._subrun import (
     sub_run_id,
     tool_name,
 )
-from ._usage import Budget, BudgetTracker, Usage
+from ._usage import Budget, BudgetTracker, Exceeded, Usage
 from .journal import JournalStore, Turn
 from .journal._store import check_id
 from .models import Model, ModelParams, resolve_model
@@ -113,6 +114,63 @@ def _check_kinds(budget: object, loop_policy: object) -> None:
         )
 
 
+def _lower(own: Budget, cap: Budget) -> Budget:
+    """Both budgets at once: per limit the lower one, and a limit that only one of them
+    sets holds as well (the warning comes at the lower fraction)."""
+    if cap == own:
+        return own
+    lowered: dict[str, Any] = {"warn_at": min(own.warn_at, cap.warn_at)}
+    for f in dataclasses.fields(Budget):
+        if f.name.startswith("max_"):
+            mine, given = getattr(own, f.name), getattr(cap, f.name)
+            lowered[f.name] = given if mine is None else mine if given is None else min(mine, given)
+    return dataclasses.replace(own, **lowered)
+
+
+def _handoff_targets(agent: object) -> tuple[Any, ...]:
+    targets: tuple[Any, ...] = getattr(agent, "_handoff_targets", ())
+    return targets
+
+
+_DEFAULT_NAME = "agent"
+
+
+def _check_handoff_names(agent: Agent[Any, Any]) -> None:
+    """Agents that hand a conversation to each other are told apart by name: journals and
+    traces name them, and a handoff to a name already in the chain is refused as a loop
+    (also after a resume, when only the names are left). So an agent may not hand over
+    to one of its own name (that handoff could never be taken), and no two different
+    agents of a handoff chain may both keep the default name (two agents given the same
+    name on purpose are taken for one: handing back to it is a loop)."""
+    for target in _handoff_targets(agent):
+        if target is not agent and target.name == agent.name:
+            default = " (the default name)" if agent.name == _DEFAULT_NAME else ""
+            raise ConfigError(
+                f"this agent and the agent it hands off to are both named {agent.name!r}"
+                f"{default}; a handoff to an agent of the same name is refused as a loop "
+                "(journals and traces tell agents apart by name): give each a name of its "
+                "own, e.g. Agent(..., name='billing')"
+            )
+    unnamed: list[object] = [agent] if agent.name == _DEFAULT_NAME else []
+    seen = {id(agent)}
+    todo = list(_handoff_targets(agent))
+    while todo:
+        other = todo.pop()
+        if id(other) in seen:
+            continue
+        seen.add(id(other))
+        if other.name == _DEFAULT_NAME:
+            unnamed.append(other)
+        todo.extend(_handoff_targets(other))
+    if len(unnamed) > 1:
+        raise ConfigError(
+            f"{len(unnamed)} different agents that hand conversations to each other keep "
+            f"the default name {_DEFAULT_NAME!r}; journals and traces tell agents apart by "
+            "name, and a handoff to a name already in the chain is refused as a loop: give "
+            "each a name of its own, e.g. Agent(..., name='billing')"
+        )
+
+
 def _items(value: object, what: str, holds: str) -> Sequence[Any]:
     """A list-like argument (tools, guardrails, handoffs): None is none; a str, a single
     item or anything not iterable is refused."""
@@ -174,6 +232,22 @@ def _check_settings(  # noqa: PLR0917 - one check per setting of Agent()
     ):  # (a wrapper that forwards to a store passes)
         raise ConfigError(
             f"store is a tether.journal.JournalStore, e.g. open_store('runs.db'), got {store!r}"
+        )
+
+
+def _check_run(prompt: object, parent: object) -> None:
+    """A run's prompt and parent, and how deep runs are nested, checked as it is built."""
+    if not isinstance(prompt, str):
+        raise ConfigError(f"a prompt is a str, got {type(prompt).__name__}")
+    if parent is not None and not isinstance(parent, RunContext):
+        raise ConfigError(
+            "parent is the RunContext of the calling run (the ctx a tool is given: "
+            f"agent.run(task, parent=ctx)), or None for a run of its own; got {parent!r}"
+        )
+    if _DEPTH.get() >= MAX_NESTING:
+        raise UsageError(
+            f"agent runs are nested more than {MAX_NESTING} deep (a tool runs an agent "
+            "whose tool runs an agent ...); look for a tool that calls its own agent"
         )
 
 
@@ -272,7 +346,8 @@ class Agent(Generic[DepsT, OutputT]):
         prompt: the orchestrator prompt template.
         output_retries: how many invalid final answers are sent back for correction.
         max_result_chars: the longest tool result shown to the model (cut with a marker).
-        name: the agent's name, in events and traces.
+        name: the agent's name, in events and traces. Agents that hand conversations
+            to each other need names of their own (see ``handoffs``).
         deps_type: the type of ``deps``, for type checkers.
         strategy: how the run is orchestrated: a :class:`~tether.Strategy`, or the name
             of one (``"guided"``, ``"tool_loop"``). By default the strategy the model
@@ -302,7 +377,11 @@ class Agent(Generic[DepsT, OutputT]):
         handoffs: agents this one may hand the conversation to (an :class:`Agent`, or a
             :class:`~tether.Handoff` saying how much of the conversation it is given):
             the model gets a ``transfer_to_<name>`` tool for each, and the agent handed
-            to answers from then on, in a sub-run under the same budget.
+            to answers from then on, in a sub-run under the same budget. Agents are told
+            apart by name along a chain of handoffs (a handoff back to a name already in
+            it is refused as a loop), so a handoff to an agent of this agent's name, or
+            two different agents of one chain that keep the default name, are a
+            :class:`~tether.ConfigError`. One handoff a model turn is taken: the first.
         keep_events: keep only about the latest this many events of a run in memory
             (its first event stays too), for runs of thousands of steps whose process
             must not grow; the journal ``store`` still holds every event, and
@@ -323,7 +402,7 @@ class Agent(Generic[DepsT, OutputT]):
         prompt: OrchestratorPrompt | None = None,
         output_retries: int = 2,
         max_result_chars: int = 20_000,
-        name: str = "agent",
+        name: str = _DEFAULT_NAME,
         deps_type: type[DepsT] | None = None,
         strategy: Strategy | str | None = None,
         approval: Callable[[ToolCall], bool] | None = None,
@@ -353,11 +432,17 @@ class Agent(Generic[DepsT, OutputT]):
             raise ConfigError(f"memory is a tether.LongTermMemory, got {type(memory).__name__}")
         self.memory = memory
         extra: list[Tool] = memory.agent_tools() if memory is not None else []
+        targets: list[Any] = []
         for given in _items(handoffs, "handoffs", "agents or tether.Handoff"):
             h = Handoff(given) if isinstance(given, Agent) else given
             if not isinstance(h, Handoff):
                 raise ConfigError(f"handoffs holds agents or tether.Handoff, got {h!r}")
             extra.append(handoff_tool(h))
+            targets.append(h.agent)
+        self._handoff_targets = tuple(targets)
+        self.name = name
+        if targets:
+            _check_handoff_names(self)
         every: list[Tool | Callable[..., Any]] = [
             *_items(tools, "tools", "functions or tether.Tool"),
             *extra,
@@ -390,7 +475,6 @@ class Agent(Generic[DepsT, OutputT]):
                 f"got {max_result_chars!r}"
             )
         self.max_result_chars = max_result_chars
-        self.name = name
         self.deps_type = deps_type
         self._strategy = _strategy_of(strategy)
         self.approval = approval
@@ -497,17 +581,24 @@ class Agent(Generic[DepsT, OutputT]):
         answer is the tool's result.
 
         Each call is a run of this agent of its own (journaled in this agent's store),
-        linked to the calling run and its tool call, charged to the caller's budget (and
-        held to ``budget`` as well, when given: a lower cap). A sub-run that gives up or
-        fails is the call's error, saying why. A caller resumed after a crash finds the
-        sub-run again: a finished one is not run again, one in flight goes on.
+        linked to the calling run and its tool call, charged to the caller's budget, and
+        held to this agent's own budget and to ``budget`` as well, when given: a lower
+        cap, never a higher one. A sub-run that gives up or fails is the call's error,
+        saying why. A caller resumed after a crash finds the sub-run again: a finished
+        one is not run again, one in flight goes on.
 
         Args:
             name: the tool's name (the agent's name by default).
             description: what the tool is for (the agent's instructions by default).
-            budget: limits of each sub-run, within the caller's.
+            budget: a lower cap on each sub-run: it and the agent's own budget both
+                hold, so per limit the lower one wins (``Budget()``'s default of 25
+                steps is a limit too). None: the agent's own budget alone.
             gate: shared by several agent tools, bounds how many of their sub-runs go
                 at once in one calling run (see :class:`~tether.Supervisor`).
+
+        Raises:
+            ConfigError: ``budget`` is not a :class:`~tether.Budget`, or a name or a
+                description is not one a tool can have.
         """
         desc = description or self.instructions.strip() or f"Ask the {self.name} agent."
         return agent_tool(self, tool_name(name, self.name), desc, budget, gate)
@@ -523,6 +614,8 @@ class Agent(Generic[DepsT, OutputT]):
         """The sub-run of the tool call ``ctx``: started, resumed after a crash of its
         caller, or read back when it had already finished."""
         run_id = sub_run_id(ctx)
+        if budget is not None:  # a cap: the agent's own limits hold too
+            budget = _lower(self.budget, budget)
         store = self.store
         if store is not None:
             try:
@@ -578,13 +671,7 @@ class Agent(Generic[DepsT, OutputT]):
 
         ``earlier``: the conversation the run continues (its earlier turns go between
         the system message and the prompt)."""
-        if not isinstance(prompt, str):
-            raise ConfigError(f"a prompt is a str, got {type(prompt).__name__}")
-        if _DEPTH.get() >= MAX_NESTING:
-            raise UsageError(
-                f"agent runs are nested more than {MAX_NESTING} deep (a tool runs an agent "
-                "whose tool runs an agent ...); look for a tool that calls its own agent"
-            )
+        _check_run(prompt, parent)
         config = self._prepare()
         limits = budget or self.budget
         tracker = parent.tracker.child(limits) if parent is not None else BudgetTracker(limits)
@@ -715,9 +802,26 @@ class Agent(Generic[DepsT, OutputT]):
     async def _end_cancelled(self, run: Run, lease: Lease | None) -> RunResult[OutputT] | None:
         """Journal a cancelled run's end and give its lease back. Returns the result when
         the cancel was a request found in the store (the run's own ending), else None:
-        the cancellation is the caller's and goes on."""
+        the cancellation is the caller's and goes on.
+
+        A run cancelled because its time budget (or an ancestor's: a sub-run stopped
+        with its caller's tool call) ran out ends ``gave_up`` with the budget as its
+        reason, as a run that found the limit itself does, not ``interrupted``: it is
+        over, not waiting to be resumed."""
         asked = lease.unwatch() if lease is not None else None
         end = Finish("interrupted", asked or Reason("cancelled", "The run was cancelled."), None)
+        if asked is None:
+            out_of_time = _time_up(run.state.tracker)
+            if out_of_time is not None:
+                if run.state.stop is None:
+                    run.record(
+                        BudgetExhausted,
+                        dimension=out_of_time.dimension,
+                        used=out_of_time.used,
+                        limit=out_of_time.limit,
+                    )
+                assert run.state.stop is not None
+                end = Finish("gave_up", run.state.stop, None)
         result = self._finish(run, end)
         with contextlib.suppress(Exception):
             await asyncio.shield(run.flush())
@@ -780,7 +884,8 @@ class Agent(Generic[DepsT, OutputT]):
 
         Raises:
             ConfigError: a session without a store, both ``session`` and ``history``,
-                or a history that providers would refuse (the message says why).
+                a history that providers would refuse (the message says why), or a
+                ``parent`` that is not a :class:`~tether.RunContext`.
         """
         earlier = await self._checked_earlier(prompt, session, history)
         run = self._new_run(prompt, deps, parent=parent, store=self.store, earlier=earlier)
@@ -1144,6 +1249,25 @@ async def _add_to_session(
         summary=st.summary if summarised else None,
         summarized=st.history_from + st.history_dropped if summarised else 0,
     )
+
+
+_TIME_SLACK = 0.05
+"""Seconds before a time limit at which a cancellation counts as the limit's: a tool
+call bounded by the run's time budget is cancelled when its timer fires, which the
+clock may see a little before the limit."""
+
+
+def _time_up(tracker: BudgetTracker) -> Exceeded | None:
+    """The time limit, the run's or an ancestor's, that has run out, if one has."""
+    t: BudgetTracker | None = tracker
+    while t is not None:
+        limit = t.budget.max_seconds
+        if limit is not None:
+            used = t.elapsed()
+            if used >= limit - _TIME_SLACK:
+                return Exceeded("seconds", used, limit)
+        t = t.parent
+    return None
 
 
 def _stop_watching(lease: Lease | None) -> None:

@@ -5,6 +5,13 @@ to the calling run (its parent run and tool call), charged to the caller's budge
 while it runs. A sub-run's id comes from the calling tool call's idempotency key, so
 a caller resumed after a crash finds the sub-run it had started: a finished one is
 not run again, one in flight is resumed.
+
+A handoff ends the calling run with the other agent's answer, so a run hands over at
+most once: the first handoff call of a model turn is the one taken, and any other in
+the same turn is answered with an error telling the model so. A handoff's summary
+(``Handoff(context="summary")``) is a model call of the calling run: checked against
+its budget, journaled and charged like its other calls, and read back from the
+journal on a resume.
 """
 
 from __future__ import annotations
@@ -13,17 +20,34 @@ import asyncio
 import contextlib
 import hashlib
 import re
+import weakref
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from pydantic_core import to_json, to_jsonable_python
 
-from ._errors import ConfigError, SubRunFailed
-from ._events import HandedOff, LoopDetected, Reason, RunStatus, SubRunEnded
-from ._messages import AssistantMessage, Message, SystemMessage, ToolResultMessage, UserMessage
+from ._errors import ConfigError, SubRunFailed, UsageError
+from ._events import (
+    HandedOff,
+    LoopDetected,
+    ModelRequested,
+    ModelResponded,
+    Reason,
+    RunStatus,
+    SubRunEnded,
+)
+from ._messages import (
+    AssistantMessage,
+    Message,
+    ModelResponse,
+    SystemMessage,
+    ToolResultMessage,
+    UserMessage,
+)
 from ._scope import current_scope
 from ._usage import Budget, Usage
+from .models import ModelParams, WrapperModel
 from .run import Run, summarise, valid_sequence
 from .tools import RunContext, Tool
 
@@ -180,7 +204,22 @@ def agent_tool(
     budget: Budget | None = None,
     gate: Gate | None = None,
 ) -> Tool:
-    """``agent`` as a tool: the model gives it a task, it answers (see :meth:`Agent.as_tool`)."""
+    """``agent`` as a tool: the model gives it a task, it answers (see :meth:`Agent.as_tool`).
+
+    Raises:
+        ConfigError: ``budget`` is not a :class:`~tether.Budget` or ``gate`` not a gate.
+    """
+    if budget is not None and not isinstance(budget, Budget):
+        raise ConfigError(
+            "as_tool(budget=...) is a tether.Budget that caps each sub-run lower than the "
+            "agent's own budget, e.g. as_tool(budget=Budget(max_steps=5)), or None for "
+            f"the agent's own budget alone; got {budget!r}"
+        )
+    if gate is not None and not isinstance(gate, Gate):
+        raise ConfigError(
+            "as_tool(gate=...) is a gate shared by several agent tools (a Supervisor "
+            f"makes one from max_concurrency), or None for no bound; got {gate!r}"
+        )
 
     async def call(ctx: RunContext[Any], task: str) -> str:
         if gate is None:
@@ -217,11 +256,17 @@ class Handoff:
     Args:
         agent: the agent to hand over to.
         context: what it is given: ``"full"`` (the conversation so far, its summary
-            included), ``"summary"`` (a summary written by the calling run's model),
-            ``"none"`` (only the handoff's message), or a function of the
+            included), ``"summary"`` (a summary written by the calling run's model, in
+            a model call of that run: checked against its budget, journaled and
+            charged; a plain digest of the conversation instead when the budget allows
+            no more model calls or the run has notes waiting for its model's next
+            turn), ``"none"`` (only the handoff's message), or a function of the
             conversation (without the system message) that returns the turns to pass.
         name: the tool's name (``transfer_to_<agent name>`` by default).
         description: when to hand over, for the model.
+
+    Raises:
+        ConfigError: ``agent`` is not an agent, or ``context`` is none of these.
     """
 
     agent: SubAgent
@@ -230,6 +275,14 @@ class Handoff:
     description: str | None = None
 
     def __post_init__(self) -> None:
+        agent = self.agent
+        if not isinstance(getattr(agent, "name", None), str) or not callable(
+            getattr(agent, "_sub_run", None)
+        ):
+            raise ConfigError(
+                "Handoff's agent is the tether.Agent to hand the conversation to, e.g. "
+                f"Handoff(billing_agent, context='summary'); got {agent!r}"
+            )
         if not (callable(self.context) or self.context in ("full", "summary", "none")):
             raise ConfigError(
                 "Handoff.context is 'full', 'summary', 'none' or a function of the "
@@ -252,27 +305,112 @@ def _passed_on(messages: Sequence[Message], call_id: str) -> list[Turn]:
     return out
 
 
-async def _context_for(run: Run | None, handoff: Handoff, call_id: str) -> Continuation:
-    chain = tuple(run.state.handoffs) if run is not None else ()
-    mine = run.config.agent_name if run is not None else ""
-    handoffs = (*chain, mine)
+SUMMARY_PURPOSE = "handoff_summary"
+"""The purpose of the model call that writes a handoff's summary, in the journal."""
+
+
+class _AskedByRun(WrapperModel):
+    """The calling run's model, asked through the run (a handoff's summary): the call is
+    checked against the run's budget, journaled and charged like the run's own calls,
+    and a response already journaled for this turn (a resume) is read back, not asked
+    for again.
+
+    Raising here makes :func:`~tether.run.summarise` write a plain digest instead: when
+    the budget allows no more model calls, and when orchestrator notes are pending (a
+    model call joins them to the conversation, which would put them between this turn's
+    tool calls and their results)."""
+
+    def __init__(self, run: Run) -> None:
+        super().__init__(run.model)
+        self._run = run
+
+    async def request(self, messages: Sequence[Message], params: ModelParams) -> ModelResponse:
+        run = self._run
+        journaled = _journaled_summary(run)
+        if journaled is not None:
+            return journaled
+        if run.state.notes:
+            raise UsageError("notes are waiting for the model's next turn")
+        if run.state.tracker.check("model") is not None:
+            raise UsageError("the budget allows no more model calls")
+        return await run.call_model(
+            messages, params, purpose=SUMMARY_PURPOSE, model=_Unstreamed(self.model)
+        )
+
+
+class _Unstreamed(WrapperModel):
+    """A model whose answers are not streamed: a summary is no text for the user."""
+
+    async def stream(
+        self, messages: Sequence[Message], params: ModelParams
+    ) -> AsyncIterator[str | ModelResponse]:
+        yield await self.model.request(messages, params)
+
+
+def _journaled_summary(run: Run) -> ModelResponse | None:
+    """The response of a summary call journaled in the run's current turn, if any (one
+    handoff a turn: at most one). The nearest ``ModelRequested`` before a response is
+    its request, whatever tool events came between."""
+    step = run.state.step
+    response: ModelResponded | None = None
+    for e in reversed(run.events):
+        if type(e) is ModelResponded:
+            response = e
+        elif type(e) is ModelRequested:
+            if e.purpose == SUMMARY_PURPOSE and e.step == step and response is not None:
+                return response.response
+            if e.step < step or e.purpose == "turn":
+                return None
+            response = None
+    return None
+
+
+async def _context_for(
+    run: Run | None, handoff: Handoff, call_id: str, chain: tuple[str, ...]
+) -> Continuation:
+    """The conversation the agent handed to continues (``chain``: the agents it was
+    handed through, this run's own last)."""
     if run is None or handoff.context == "none":
-        return Continuation(None, [], None, 0, handoffs)
+        return Continuation(None, [], None, 0, chain)
     turns = _passed_on(run.state.messages, call_id)
     if callable(handoff.context):
         kept = list(handoff.context(list(turns)))
         for m in kept:
             if not isinstance(m, UserMessage | AssistantMessage | ToolResultMessage):
                 raise ConfigError(f"a handoff's context function returned {m!r}")
-        return Continuation(None, kept, None, 0, handoffs)  # type: ignore[arg-type]
+        return Continuation(None, kept, None, 0, chain)  # type: ignore[arg-type]
     if handoff.context == "summary":
-        text, _, _ = await summarise(run.model, run.state.summary, turns)
-        return Continuation(None, [], text, 0, handoffs)
-    return Continuation(None, turns, run.state.summary, 0, handoffs)
+        left = run.state.tracker.seconds_left()
+        text, _, _ = await summarise(
+            _AskedByRun(run), run.state.summary, turns, in_time=left is None or left > 0
+        )
+        return Continuation(None, [], text, 0, chain)
+    return Continuation(None, turns, run.state.summary, 0, chain)
+
+
+_HANDOFF_CALLS: weakref.WeakSet[Callable[..., Any]] = weakref.WeakSet()
+"""The functions of handoff tools, to tell a turn's handoff calls among its calls."""
+
+
+def _earlier_handoff(run: Run, call_id: str) -> str | None:
+    """The tool name of a handoff call that comes before ``call_id`` in the run's
+    current turn, if one does."""
+    tools = run.config.tools
+    for c in run.state.batch:
+        if c.id == call_id:
+            return None
+        tool = tools.get(c.name)
+        if tool is not None and tool.fn in _HANDOFF_CALLS:
+            return c.name
+    return None
 
 
 def handoff_tool(handoff: Handoff) -> Tool:
-    """The tool the model calls to hand the conversation over (see :class:`Handoff`)."""
+    """The tool the model calls to hand the conversation over (see :class:`Handoff`).
+
+    Only the first handoff call of a model turn hands over; a later one in the same
+    turn is the call's error (the model is told), and its agent does not run.
+    """
     target = handoff.agent
     name = tool_name(handoff.name, f"transfer_to_{target.name}")
     description = handoff.description or (
@@ -283,9 +421,18 @@ def handoff_tool(handoff: Handoff) -> Tool:
 
     async def call(ctx: RunContext[Any], message: str) -> str:
         run = _calling_run()
-        earlier = await _context_for(run, handoff, ctx.tool_call_id)
-        if run is not None and target.name in earlier.handoffs:
-            return _refuse_loop(run, [*earlier.handoffs, target.name])
+        chain: tuple[str, ...] = ()
+        if run is not None:
+            first = _earlier_handoff(run, ctx.tool_call_id)
+            if first is not None:
+                raise UsageError(
+                    f"not handed over: one handoff per turn, and this turn already hands "
+                    f"the conversation over with {first}, whose agent answers the user."
+                )
+            chain = (*run.state.handoffs, run.config.agent_name)
+            if target.name in chain:
+                return _refuse_loop(run, [*chain, target.name])
+        earlier = await _context_for(run, handoff, ctx.tool_call_id, chain)
         why = valid_sequence([SystemMessage(""), *earlier.turns, UserMessage(message)])
         if why is not None:  # a context function's turns that providers would refuse
             raise ConfigError(f"the handoff's context would be refused by providers ({why})")
@@ -309,6 +456,7 @@ def handoff_tool(handoff: Handoff) -> Tool:
     Args:
         message: what the next agent should do now, in a sentence or two.
     """
+    _HANDOFF_CALLS.add(call)
     return Tool(call, name=name, description=description, idempotent=True)
 
 
