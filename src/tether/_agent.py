@@ -17,6 +17,7 @@ from typing import Any, Generic, TypeVar, cast
 from ._errors import ConfigError, JournalError, UsageError
 from ._events import (
     ApprovalDecided,
+    ApprovalRequested,
     BudgetExhausted,
     Event,
     MemoryRecalled,
@@ -25,6 +26,7 @@ from ._events import (
     RunStarted,
     RunStatus,
     StreamEvent,
+    dump_event,
 )
 from ._messages import (
     AssistantMessage,
@@ -86,6 +88,7 @@ from .run import (
     resumed_node,
     valid_sequence,
 )
+from .run._durable import check_wait
 from .run._screen import untrusted_sources
 from .tools import RunContext, Tool
 
@@ -947,7 +950,9 @@ class Agent(Generic[DepsT, OutputT]):
         Args:
             run_id: the run to resume.
             decisions: per pending call id, :func:`tether.approve`, :func:`tether.reject`
-                or :func:`tether.edit`.
+                or :func:`tether.edit`. A decision already journaled for that call (the
+                same kind, message and arguments) changes nothing, whether the run goes
+                on or has finished: giving every decision again is safe.
             deps: the dependencies for tools (they are not journaled).
             store: the journal store; the agent's own by default.
             wait: seconds to wait for the run's lease while another process holds it;
@@ -957,9 +962,14 @@ class Agent(Generic[DepsT, OutputT]):
                 run that started it (its usage is then charged there again).
 
         Raises:
-            ConfigError: no store is configured, or a decision names a call that is not
-                waiting (the message lists those that are) or contradicts one journaled.
-            UsageError: decisions were given for a run that has already finished.
+            ConfigError: ``wait`` is not a finite number of seconds of 0 or more (checked
+                before anything is read or written); ``decisions`` is not a mapping of
+                call ids (str) to decisions; no store is configured; a decision names a
+                call that is neither waiting nor decided (the message lists those that
+                wait), or differs from the one journaled for a call of a run that goes
+                on.
+            UsageError: a decision on a run that has already finished differs from the
+                journal's (it was not applied).
             RunLocked: another live process is executing the run.
             JournalError: the run is not in the store.
         """
@@ -978,14 +988,15 @@ class Agent(Generic[DepsT, OutputT]):
         parent: RunContext[Any] | None = None,
         budget: Budget | None = None,
     ) -> RunResult[OutputT]:
+        wait = check_wait(wait)  # before anything is read or written
+        given = _checked_decisions(decisions)
         store = store or self.store
         if store is None:
             raise ConfigError("resume needs a journal store: Agent(..., store=SQLiteStore())")
         events = await store.load(run_id)
         done = self._journaled_result(run_id, events)
         if done is not None:
-            await self._catch_up_session(store, events, done)
-            return _finished_already(done, decisions)
+            return await self._finished_already(store, events, done, given)
         # Only the lease holder acts on the run, and it reads the journal after taking it:
         # what the journal said before the lease may be stale by now.
         lease = await Lease.take(store, run_id, self.lease_ttl, wait=wait)
@@ -994,23 +1005,31 @@ class Agent(Generic[DepsT, OutputT]):
             done = self._journaled_result(run_id, events)
             if done is not None:
                 await lease.release()
-                await self._catch_up_session(store, events, done)
-                return _finished_already(done, decisions)
+                return await self._finished_already(store, events, done, given)
             await refuse_cancelled(store, run_id, events, lease.owner)
-            first = events[0]
-            assert isinstance(first, RunStarted)
             run = self._rebuilt(run_id, events, deps, parent=parent, store=store, budget=budget)
             for ended in run.state.sub_runs.values():  # what finished sub-runs used
                 run.state.tracker.restore(ended.usage)
-            # Time the run was alive counts, not time it lay dead.
-            elapsed = events[-1].at - first.at
-            run.state.tracker.started = time.monotonic() - max(elapsed, 0.0)
-            _record_decisions(run, decisions or {})
+            run.state.tracker.started = time.monotonic() - _alive_seconds(events)
+            _record_decisions(run, given, events)
             node = resumed_node(run, resume_node(run), events)
         except BaseException:
             await lease.release()
             raise
         return await self._execute(run, start=node, lease=lease)
+
+    async def _finished_already(
+        self,
+        store: JournalStore,
+        events: list[Event],
+        done: RunResult[OutputT],
+        decisions: Mapping[str, Decision],
+    ) -> RunResult[OutputT]:
+        """A finished run's result, once the decisions given are found to be the
+        journal's (they are checked before the session is caught up)."""
+        _check_finished(done, events, decisions)
+        await self._catch_up_session(store, events, done)
+        return done
 
     async def _catch_up_session(
         self, store: JournalStore, events: list[Event], done: RunResult[OutputT]
@@ -1118,6 +1137,14 @@ class Agent(Generic[DepsT, OutputT]):
 
         Needs the ``dbos`` extra and a PostgreSQL journal ``store``; see
         :mod:`tether.scale`.
+
+        Raises:
+            ConfigError: the ``dbos`` extra is not installed, or as
+                :func:`tether.scale.submit` says: this agent has no PostgreSQL journal
+                store, ``prompt`` is not a str, ``queue`` is not a queue's name, the
+                database cannot be reached or no worker has started on it (nothing is
+                journaled then), or the run was journaled but could not be queued.
+            JournalError: the run could not be journaled (nothing was queued).
         """
         try:  # the optional dbos extra, loaded only when runs are submitted
             scale = importlib.import_module("tether.scale")
@@ -1198,6 +1225,7 @@ class RunStream(Generic[OutputT]):
         self._session = session
         self._history = history
         self._result: RunResult[OutputT] | None = None
+        self._iterated = False
 
     @property
     def result(self) -> RunResult[OutputT]:
@@ -1207,6 +1235,13 @@ class RunStream(Generic[OutputT]):
         return self._result
 
     async def __aiter__(self) -> AsyncIterator[StreamEvent]:
+        # A second iteration would start a second run: its tools would act again.
+        if self._iterated:
+            raise UsageError(
+                "a RunStream is one run: iterate it once (call agent.run_stream again for "
+                "another run); its result is in stream.result"
+            )
+        self._iterated = True
         queue: asyncio.Queue[StreamEvent | None] = asyncio.Queue()
         agent = self._agent
         earlier = await agent._checked_earlier(self._prompt, self._session, self._history)
@@ -1275,34 +1310,37 @@ def _stop_watching(lease: Lease | None) -> None:
         lease.unwatch()
 
 
-def _finished_already(
-    done: RunResult[OutputT], decisions: Mapping[str, Decision] | None
-) -> RunResult[OutputT]:
-    """A finished run's result; the same decision given again changes nothing, any
-    other decision is an error (the run cannot act on it any more)."""
-    journaled = {e.call_id: e.decision for e in done.events if isinstance(e, ApprovalDecided)}
-    wrong = sorted(
-        call_id
-        for call_id, decision in (decisions or {}).items()
-        if journaled.get(call_id) != getattr(decision, "kind", None)
-    )
-    if wrong:
-        raise UsageError(
-            f"run {done.run_id} has already finished ({done.status}); the decisions on "
-            f"{', '.join(wrong)} were not applied (they were not what the journal holds)"
-        )
-    return done
+def _alive_seconds(events: Sequence[Event]) -> float:
+    """Seconds a journaled run was alive: the gaps between its events, less those in
+    which it lay dead.
+
+    A gap after ``run_finished`` is dead (the run stopped to wait for a person, or was
+    interrupted, and this gap ends at its resume), and so is a gap before a person's
+    decision (``approval_decided`` is journaled only as a resume begins, also one after
+    a crash). The gap between the last event and this resume is not counted either.
+    Other dead time cannot be told from the journal: a resume after a crash that
+    brought no decision journals nothing to mark where it began, so the time that run
+    lay dead before it counts as alive.
+    """
+    alive = 0.0
+    before = events[0]
+    for event in events:
+        if not isinstance(before, RunFinished) and not isinstance(event, ApprovalDecided):
+            alive += max(event.at - before.at, 0.0)  # (clocks of two hosts may disagree)
+        before = event
+    return alive
 
 
-def _record_decisions(run: Run, decisions: Mapping[str, Decision]) -> None:
-    """Journal a person's decisions on the run's waiting calls (the lease is held)."""
-    waiting = {c.id: c for c in run.state.open_calls()}
-    unknown = sorted(set(decisions) - set(waiting))
-    if unknown:
-        listed = ", ".join(f"{c.id} ({c.name})" for c in waiting.values()) or "none"
+def _checked_decisions(decisions: object) -> dict[str, Decision]:
+    """The ``decisions`` given to a resume, checked before anything is read or written."""
+    if decisions is None:
+        return {}
+    if not isinstance(decisions, Mapping) or not all(isinstance(k, str) for k in decisions):
+        shown = repr(decisions)
         raise ConfigError(
-            f"run {run.run_id} has no waiting call {', '.join(unknown)}; the calls waiting "
-            f"for a decision: {listed}"
+            "decisions maps call ids (str) to tether.approve(), reject() or edit(), e.g. "
+            "decisions={'call_1': approve()} (the ids are in result.pending); got "
+            f"{shown if len(shown) <= 80 else shown[:79] + '…'}"
         )
     for call_id, decision in decisions.items():
         if not isinstance(decision, Decision):
@@ -1310,25 +1348,154 @@ def _record_decisions(run: Run, decisions: Mapping[str, Decision]) -> None:
                 f"the decision on {call_id} must be tether.approve(), reject() or edit(), "
                 f"got {decision!r}"
             )
-        st = run.state
-        if call_id in st.started and call_id not in st.in_doubt:
-            # Cut off by a crash after the decision that let it run: only the run (its
-            # tool's reconcile hook, or a question to a person) decides whether it runs
-            # again. The same decision once more changes nothing.
-            if st.decided.get(call_id) != decision.kind:
+    return dict(decisions)
+
+
+def _answered(events: Sequence[Event]) -> tuple[dict[str, ApprovalDecided], set[str]]:
+    """Per call, the journaled decision that answers the latest question on it (a call
+    asked about again, after a crash cut it off, has none until a person answers
+    again), and the ids of the calls a person was ever asked about."""
+    answered: dict[str, ApprovalDecided] = {}
+    asked: set[str] = set()
+    for e in events:
+        if isinstance(e, ApprovalDecided):
+            answered[e.call_id] = e
+        elif isinstance(e, ApprovalRequested):
+            for call in e.calls:
+                asked.add(call.id)
+                answered.pop(call.id, None)
+    return answered, asked
+
+
+def _as_journaled(decision: ApprovalDecided | Decision) -> list[Any]:
+    """A decision's kind, message and arguments as the journal holds them (JSON values:
+    a tuple is a list, NaN is null ...)."""
+    if isinstance(decision, Decision):
+        decision = ApprovalDecided(
+            run_id="",
+            seq=0,
+            at=0.0,
+            call_id="",
+            decision=decision.kind,
+            message=decision.message,
+            arguments=decision.arguments,
+        )
+    data = dump_event(decision)
+    return [data["decision"], data["message"], data["arguments"]]
+
+
+def _same_json(a: object, b: object) -> bool:
+    """Equal as JSON values: numbers by value (``10`` is ``10.0``), but a bool is not a
+    number, and objects and arrays match member by member."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, dict):
+        return (
+            isinstance(b, dict)
+            and a.keys() == b.keys()
+            and all(_same_json(v, b[k]) for k, v in a.items())
+        )
+    if isinstance(a, list):
+        return isinstance(b, list) and len(a) == len(b) and all(map(_same_json, a, b))
+    return not isinstance(b, dict | list) and a == b
+
+
+def _same_decision(journaled: ApprovalDecided, given: Decision) -> bool:
+    """Whether ``given`` is the journaled decision again: the same kind, message and
+    arguments (compared as JSON values, as the journal holds them)."""
+    try:
+        return _same_json(_as_journaled(journaled), _as_journaled(given))
+    except Exception:  # arguments no journal could hold: not the journaled ones
+        return False
+
+
+def _said(decision: ApprovalDecided | Decision) -> str:
+    """A decision as a person gives it: ``approve()``, ``reject('...')``, ``edit({...})``."""
+    if isinstance(decision, ApprovalDecided):
+        kind, message, arguments = decision.decision, decision.message, decision.arguments
+    else:
+        kind, message, arguments = decision.kind, decision.message, decision.arguments
+    said = {"approve": "", "reject": repr(message), "edit": repr(arguments)}[kind]
+    return f"{kind}({said if len(said) <= 60 else said[:59] + '…'})"
+
+
+def _check_finished(
+    done: RunResult[Any], events: Sequence[Event], decisions: Mapping[str, Decision]
+) -> None:
+    """Decisions on a finished run: those the journal holds change nothing; one on a
+    call never asked about is a ConfigError; any other is a UsageError (the run cannot
+    act on it any more)."""
+    if not decisions:
+        return
+    answered, asked = _answered(events)
+    unknown = sorted(c for c in decisions if c not in answered and c not in asked)
+    if unknown:
+        raise ConfigError(
+            f"run {done.run_id} has already finished ({done.status}) and never asked for a "
+            f"decision on {', '.join(unknown)}; check the call ids (`tether trace "
+            f"{done.run_id}` shows its calls)"
+        )
+    wrong = sorted(
+        c
+        for c, d in decisions.items()
+        if (e := answered.get(c)) is None or not _same_decision(e, d)
+    )
+    if wrong:
+        held = "; ".join(
+            f"{c} was {_said(e)}" if (e := answered.get(c)) is not None else f"{c} was not decided"
+            for c in wrong
+        )
+        raise UsageError(
+            f"run {done.run_id} has already finished ({done.status}); the decisions on "
+            f"{', '.join(wrong)} were not applied (they were not what the journal holds: "
+            f"{held})"
+        )
+
+
+def _record_decisions(run: Run, decisions: Mapping[str, Decision], events: Sequence[Event]) -> None:
+    """Journal a person's decisions on the run's waiting calls (the lease is held).
+
+    A decision the journal already holds for a call (the same kind, message and
+    arguments) is not journaled again: a person may give every decision again while
+    other calls still wait. A different one, or one on a call that is neither waiting
+    nor decided, is an error. All are checked before any is journaled."""
+    if not decisions:
+        return
+    st = run.state
+    answered, _ = _answered(events)
+    waiting = {c.id: c for c in st.open_calls()}
+    unknown = sorted(c for c in decisions if c not in waiting and c not in answered)
+    if unknown:
+        listed = ", ".join(f"{c.id} ({c.name})" for c in waiting.values()) or "none"
+        raise ConfigError(
+            f"run {run.run_id} has no waiting call {', '.join(unknown)}; the calls waiting "
+            f"for a decision: {listed}"
+        )
+    new: list[tuple[str, Decision]] = []
+    for call_id, decision in decisions.items():
+        earlier = answered.get(call_id)
+        if earlier is None:
+            if call_id in st.started and call_id not in st.in_doubt:
+                # Cut off by a crash without a decision: only the run (its tool's
+                # reconcile hook, or a question to a person) decides whether it runs again.
                 raise ConfigError(
-                    f"call {call_id} was already decided ({st.decided.get(call_id)}) and "
-                    "started; resume without a decision to learn whether it needs one"
+                    f"call {call_id} started and was cut off before anyone was asked about "
+                    "it; resume without a decision to learn whether it needs one"
                 )
-            continue
-        earlier = st.decisions.get(call_id)
-        if earlier is not None:
-            if earlier.decision != decision.kind:
-                raise ConfigError(
-                    f"call {call_id} was already decided ({earlier.decision}); it cannot "
-                    f"also be {decision.kind}ed"
-                )
-            continue
+            new.append((call_id, decision))
+        elif not _same_decision(earlier, decision):
+            then = (
+                " and applied"
+                if call_id not in waiting
+                else " and started"
+                if call_id in st.started
+                else ""
+            )
+            raise ConfigError(
+                f"call {call_id} was already decided ({_said(earlier)}){then}; it cannot "
+                f"also be {_said(decision)}: give the same decision again, or none"
+            )
+    for call_id, decision in new:
         run.record(
             ApprovalDecided,
             call_id=call_id,
