@@ -127,7 +127,9 @@ async def test_a_run_that_waits_twice_is_not_charged_the_time_it_waited_for_a_pe
 
 
 def test_alive_time_leaves_out_the_gaps_after_a_stop_and_before_a_decision() -> None:
-    from tether._agent import _alive_seconds  # (private: the rule, without waiting)
+    from tether._decisions import (
+        alive_seconds as _alive_seconds,  # (private: the rule, without waiting)
+    )
 
     def at(seq: int, when: float, kind: type[Any], **fields: Any) -> Event:
         event: Event = kind(run_id="r", seq=seq, at=when, **fields)
