@@ -9,6 +9,7 @@ import asyncio
 import itertools
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -245,3 +246,46 @@ def test_plain_call_writes_arguments_holding_an_unprintable_int_as_text() -> Non
 def test_load_event_refuses_deeply_nested_json_with_a_journal_error(record: str | bytes) -> None:
     with pytest.raises(JournalError, match="nested too deep"):
         load_event(record)
+
+
+def test_the_fallback_answers_when_the_time_budget_is_spent() -> None:
+    # The default fallback's last model call is made after the limit: it must not run
+    # under the 0 s the budget has left (every model that awaits was cut off at once).
+
+    from tether import Budget
+
+    keys = itertools.count()
+
+    def lookup(key: str) -> str:
+        """Look a key up."""
+        return f"value of {key}"
+
+    async def answer(messages: list[Any], params: Any) -> Any:
+        await asyncio.sleep(0.01)  # a model that takes a moment, as any real one does
+        if not params.tools:  # the fallback's call: tools off
+            return "Best answer so far: value of k0."
+        return ToolCall("lookup", {"key": f"k{next(keys)}"})
+
+    agent = Agent(
+        FunctionModel(answer), tools=[lookup], budget=Budget(max_steps=None, max_seconds=0.3)
+    )
+    result = agent.run_sync("go")
+    assert (result.status, result.reason.detail) == ("gave_up", "seconds")
+    assert result.output == "Best answer so far: value of k0."
+
+
+def test_a_fallback_that_raises_system_exit_gives_up_instead_of_exiting() -> None:
+    from tether import Budget
+
+    def add(a: int, b: int) -> int:
+        """Add two integers."""
+        return a + b
+
+    def exiting_fallback(ctx: Any) -> str:
+        raise SystemExit("fallback gave up")
+
+    model = ScriptedModel([ToolCall("add", {"a": i, "b": 1}) for i in range(5)])
+    agent = Agent(model, tools=[add], budget=Budget(max_steps=2), fallback=exiting_fallback)
+    result = agent.run_sync("go")
+    assert result.status == "gave_up"
+    assert "failed too: fallback gave up" in result.reason.message

@@ -36,9 +36,10 @@ from tether._events import (
     ToolCallFinished,
     ToolCallStarted,
 )
-from tether._messages import Message, ModelResponse, ToolCall
-from tether._usage import Exceeded
+from tether._messages import Message, ModelResponse, TokenUsage, ToolCall
+from tether._usage import NO_ESTIMATE, Estimate, Exceeded
 from tether.models import Model, ModelParams
+from tether.models._function import estimate_tokens
 from tether.tools import CallOutcome, Tool, run_tool_call
 from tether.tools._abandon import CallExpired, run_within
 from tether.tools._secrets import plain
@@ -200,22 +201,42 @@ async def model_step(
     turn whose response joins the conversation). Returns the response, or the node
     to go to when the budget is used up (:class:`GiveUp`) or the model failed.
     """
-    stop = _model_budget(r)
-    if stop is not None:
-        return stop
+    held = _hold_model(r, messages)
+    if isinstance(held, GiveUp):
+        return held
+    tracker = r.state.tracker
     try:
-        response = await r.call_model(messages, params, purpose=purpose, step=r.state.step + 1)
+        response = await r.call_model(
+            messages, params, purpose=purpose, step=r.state.step + 1, step_held=r.keeper is not None
+        )
     except Exception as exc:
         return _model_error(r, exc)
+    finally:  # charged by now if it answered: the hold ends with the charge
+        tracker.release_model(held)
     check_warnings(r)
     return response
 
 
-def _model_budget(r: Run) -> GiveUp | None:
-    """Give up when the budget allows no further model call."""
+def _hold_model(r: Run, messages: Sequence[Message] | None) -> GiveUp | Estimate:
+    """Give up when the budget allows no further model call; else hold for the call
+    (the caller releases the hold however the call ends) and return what it is held at."""
     tracker = r.state.tracker
-    ex = tracker.check("step") or tracker.check("model")
-    return None if ex is None else exhausted(r, ex)
+    held = _estimate(r, messages) if tracker.estimates else NO_ESTIMATE
+    # Working memory may wait (for a summary) between this check and the request: the
+    # step is held too, until the request is journaled (``step_held`` of call_model).
+    ex = tracker.reserve_model(held, step=r.keeper is not None)
+    return held if ex is None else exhausted(r, ex)
+
+
+def _estimate(r: Run, messages: Sequence[Message] | None) -> Estimate:
+    """What a sub-run's model call is held at while in flight, beside its siblings': its
+    input at four characters a token, and the most output one call of the tree has had,
+    at the model's price (or the most one call has cost, for a model without a price)."""
+    tokens = estimate_tokens(r.state.messages if messages is None else messages)
+    output, most = r.state.tracker.peak()
+    price = r.model.price
+    cost = most if price is None else price.cost(TokenUsage(tokens, output))
+    return tokens, output, cost
 
 
 def _model_error(r: Run, exc: Exception) -> GiveUp | Finish:
@@ -238,6 +259,13 @@ def _model_error(r: Run, exc: Exception) -> GiveUp | Finish:
 
 
 # --- the tool loop's nodes -------------------------------------------------------------------
+
+
+def _cancelling() -> bool:
+    """Whether the task running the node is being cancelled (a CancelledError a fallback
+    raised of its own accord is only its failure)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 @dataclass(slots=True)
@@ -263,8 +291,14 @@ class GiveUp:
         name = r.config.fallback.name
         try:
             output = await r.config.fallback.run(ctx)
-        except Exception as exc:  # the fallback must not turn a give-up into a crash
-            msg = f"{self.reason.message} The fallback {name} failed too: {exc}"
+        except BaseException as exc:  # the fallback must not turn a give-up into a crash,
+            # not even by sys.exit; the user's Ctrl-C and the run's cancellation still stop it
+            if isinstance(exc, KeyboardInterrupt) or (
+                isinstance(exc, asyncio.CancelledError) and _cancelling()
+            ):
+                raise
+            said = str(exc) or type(exc).__name__
+            msg = f"{self.reason.message} The fallback {name} failed too: {said}"
             last = r.state.last_text
             output, errors = self._valid_output(
                 r, None if last is None or written_call(last) else last
@@ -320,13 +354,18 @@ class ModelTurn:
     async def run(self, r: Run) -> HandleResponse | GiveUp | Finish:
         # model_step(r, r.config.params), with the call awaited here: under thousands of
         # concurrent runs every coroutine in the chain of a waiting call costs.
-        stop = _model_budget(r)
-        if stop is not None:
-            return stop
+        held = _hold_model(r, None)
+        if isinstance(held, GiveUp):
+            return held
+        tracker = r.state.tracker
         try:
-            response = await r.call_model(None, r.config.params, step=r.state.step + 1)
+            response = await r.call_model(
+                None, r.config.params, step=r.state.step + 1, step_held=r.keeper is not None
+            )
         except Exception as exc:
             return _model_error(r, exc)
+        finally:  # charged by now if it answered: the hold ends with the charge
+            tracker.release_model(held)
         check_warnings(r)
         return HandleResponse(response)
 
@@ -380,52 +419,94 @@ class RunTools:
     Calls already finished (a resumed run) keep their results; calls a person
     decided on get the decision; ``preset`` holds outcomes settled without running
     (a reconciled call after a crash).
+
+    Each call to run is held for in the budget from its check until its end is
+    journaled (``held`` counts those not yet released), so the calls of this batch and
+    of every other run on the same budget count while they run.
     """
 
     calls: list[ToolCall]
     preset: dict[str, CallOutcome] = field(default_factory=dict)
+    held: int = field(default=0, init=False, repr=False)
 
     async def run(self, r: Run) -> Node | GiveUp | Finish:
-        st = r.state
-        tracker = st.tracker
-        limit = tracker.budget.max_tool_calls
         to_run: list[ToolCall] = []
         blocked: dict[str, str] = {}
         pending: list[ToolCall] = []
+        try:
+            cut = self._admit(r, to_run, blocked, pending)
+            if blocked:  # a call refused before it runs is charged nothing: its hold ends
+                self._release(r, len(blocked))
+            if cut is not None:
+                give_up, i, why = cut
+                await self._execute(r, to_run, blocked)
+                answer_unrun(r, self.calls[i:], why)
+                return give_up
+            if r.config.guardrails.tool_call:
+                end = await self._screen(r, to_run, pending, blocked)
+                if end is not None:
+                    return end
+            stop = await self._execute(r, to_run, blocked)
+        finally:  # calls that never ran (a guardrail ended the run, a cancellation)
+            if self.held:
+                self._release(r, self.held)
+        if pending:
+            return suspend(r, pending, "approval")
+        return stop or handed_over(r) or r.strategy.after_tools(r)
+
+    def _admit(
+        self,
+        r: Run,
+        to_run: list[ToolCall],
+        blocked: dict[str, str],
+        pending: list[ToolCall],
+    ) -> tuple[GiveUp, int, str] | None:
+        """Check each open call and sort it: to run (held for in the budget), refused
+        (``blocked``, also in ``to_run``), or waiting for a person (``pending``).
+
+        Returns the give-up, the index of the first call it leaves unrun and what those
+        calls are told, when the budget or a loop ends the batch there.
+        """
+        st = r.state
+        tracker = st.tracker
         for i, call in enumerate(self.calls):
             if call.id in st.outcomes:  # finished before a crash
                 continue
-            ex = tracker.check("tool")
-            if ex is None and limit is not None:
-                planned = tracker.usage.tool_calls + len(to_run)
-                if planned >= limit:
-                    ex = Exceeded("tool_calls", planned, limit)
+            ex = tracker.reserve_tool()  # checked and held in one step
             if ex is not None:
-                give_up = exhausted(r, ex)
-                await self._execute(r, to_run, blocked)
-                answer_unrun(r, self.calls[i:], "Not run: the run's budget is used up.")
-                return give_up
+                return exhausted(r, ex), i, "Not run: the run's budget is used up."
+            self.held += 1
             # A call journaled as started before a crash was dealt with then.
             det = None if call.id in st.started else st.call_checks.get(call.id)
             if det is not None:
                 stop = detected(r, det)
                 if stop is not None:
-                    await self._execute(r, to_run, blocked)
-                    answer_unrun(r, self.calls[i:], f"Not run: {det.detail}.")
-                    return stop
+                    self._release(r, 1)
+                    return stop, i, f"Not run: {det.detail}."
                 blocked[call.id] = f"Not run: {det.message}"
             elif self._waits(r, call, blocked):
+                self._release(r, 1)  # a call waiting for a person holds nothing
                 pending.append(call)
                 continue
             to_run.append(call)
-        if r.config.guardrails.tool_call:
-            end = await _screen(r, to_run, pending, blocked, self.calls)
-            if end is not None:
-                return end
-        stop = await self._execute(r, to_run, blocked)
-        if pending:
-            return suspend(r, pending, "approval")
-        return stop or handed_over(r) or r.strategy.after_tools(r)
+        return None
+
+    async def _screen(
+        self, r: Run, to_run: list[ToolCall], pending: list[ToolCall], blocked: dict[str, str]
+    ) -> Finish | None:
+        """The tool-call guardrails (:func:`_screen`); a call to run that they refuse
+        ends its hold (one that waited for a person held nothing)."""
+        refused, waiting = len(blocked), len(pending)
+        end = await _screen(r, to_run, pending, blocked, self.calls)
+        if end is None:
+            self._release(r, len(blocked) - refused - (waiting - len(pending)))
+        return end
+
+    def _release(self, r: Run, n: int) -> None:
+        """End the budget's holds of ``n`` calls of this batch."""
+        if n:
+            self.held -= n
+            r.state.tracker.release_tools(n)
 
     def _waits(self, r: Run, call: ToolCall, blocked: dict[str, str]) -> bool:
         """Whether a call waits for a person; a person's decision is applied, and a call
@@ -502,46 +583,50 @@ class RunTools:
         self, r: Run, step: int, call: ToolCall, starts: dict[str, ToolCallStarted] | None
     ) -> None:
         """Run one call (or take its preset outcome) and journal its end at once."""
-        out = self.preset.get(call.id)
-        if out is None:
-            tools = r.config.tools
-            tool = tools.get(call.name)
-            # The context is built only for a tool that takes one (no closure per call).
-            make_ctx = (
-                partial(r.tool_context, step, call)
-                if tool is not None and tool.ctx_param is not None
-                else None
-            )
-            secrets = _secret_values(r, tool) if tool is not None and tool.secrets else None
-            if isinstance(secrets, CallOutcome):
-                out = secrets
-            else:
-                call_tool = run_tool_call(
-                    tools,  # type: ignore[arg-type]
-                    call,
-                    make_ctx,
-                    r.config.max_result_chars,
-                    secrets,
+        try:
+            out = self.preset.get(call.id)
+            if out is None:
+                tools = r.config.tools
+                tool = tools.get(call.name)
+                # The context is built only for a tool that takes one (no closure per call).
+                make_ctx = (
+                    partial(r.tool_context, step, call)
+                    if tool is not None and tool.ctx_param is not None
+                    else None
                 )
-                left = r.state.tracker.seconds_left()
-                work = call_tool if left is None else _bounded(call_tool, call, left)
-                begun = starts.get(call.id) if starts else None
-                if begun is not None:  # an outlet (a tracer) gives a context for the call
-                    with r.during(begun):
-                        out = await work
+                secrets = _secret_values(r, tool) if tool is not None and tool.secrets else None
+                if isinstance(secrets, CallOutcome):
+                    out = secrets
                 else:
-                    out = await work
-        r.record(
-            ToolCallFinished,
-            step=step,
-            call_id=call.id,
-            name=call.name,
-            outcome=out.outcome,
-            content=out.content,
-            truncated=out.truncated,
-            attempts=out.attempts,
-            duration_s=out.duration_s,
-        )
+                    call_tool = run_tool_call(
+                        tools,  # type: ignore[arg-type]
+                        call,
+                        make_ctx,
+                        r.config.max_result_chars,
+                        secrets,
+                    )
+                    left = r.state.tracker.seconds_left()
+                    work = call_tool if left is None else _bounded(call_tool, call, left)
+                    begun = starts.get(call.id) if starts else None
+                    if begun is not None:  # an outlet (a tracer) gives a context for the call
+                        with r.during(begun):
+                            out = await work
+                    else:
+                        out = await work
+            r.record(
+                ToolCallFinished,
+                step=step,
+                call_id=call.id,
+                name=call.name,
+                outcome=out.outcome,
+                content=out.content,
+                truncated=out.truncated,
+                attempts=out.attempts,
+                duration_s=out.duration_s,
+            )
+        finally:  # charged by now if it ran: the hold ends with the charge, not later
+            self.held -= 1
+            r.state.tracker.release_tools()
         if r.outlets:
             await r.flush()  # a finished effect is durable before anything else
 

@@ -43,6 +43,10 @@ _NOTHING = nullcontext()
 _OURS = re.compile(r"call_(\d+)_")
 """The ids tether gives calls: ``call_<step>_<i>`` (and a strategy's ``call_<step>_...``)."""
 
+FALLBACK_GRACE_S = 60.0
+"""Seconds the fallback's last model call may take when the run's time budget is spent
+(the call is made after the limit, so the seconds left are none)."""
+
 _REMEMBERED = 1024
 """Call ids a run remembers to rename a repeat (the oldest let go beyond about twice as
 many), so a run of many thousands of steps does not grow without bound."""
@@ -380,26 +384,38 @@ class Run:
         purpose: str = "turn",
         step: int | None = None,
         model: Model | None = None,
+        step_held: bool = False,
     ) -> ModelResponse:
         """One model call: journaled, bounded by the wall-clock budget, charged.
 
         ``messages`` None means the conversation itself (after pending notes join it).
+        ``step_held``: the caller holds the call's step in the budget
+        (``BudgetTracker.reserve_model``); the hold ends here, once the call is journaled
+        as requested (its step charged), or failed before that.
         """
         model = model or self.model
         st = self.state
         context = None
-        if messages is None and self.keeper is not None:
-            context = await self.keeper.fit(self, params)  # (compacted first, if need be)
-        requested = self.record(
-            ModelRequested,
-            step=st.step if step is None else step,
-            tools=params.allow_tools,
-            purpose=purpose,
-            context=context,
-        )
+        try:
+            if messages is None and self.keeper is not None:
+                context = await self.keeper.fit(self, params)  # (compacted first, if need be)
+            requested = self.record(
+                ModelRequested,
+                step=st.step if step is None else step,
+                tools=params.allow_tools,
+                purpose=purpose,
+                context=context,
+            )
+        finally:
+            if step_held:
+                st.tracker.model_requested()
         history = st.messages if messages is None else messages
         started = time.perf_counter()
         remaining = st.tracker.seconds_left()
+        if remaining is not None and purpose == "fallback":
+            # The give-up's last call is made after the limit, on top of it (the one
+            # escape hatch): it gets a grace of its own rather than the 0 s left.
+            remaining = max(remaining, FALLBACK_GRACE_S)
         # Without streaming the model is awaited directly: one coroutine less in every
         # model call's chain, which thousands of concurrent runs keep alive while they wait.
         if self.scoped:  # an outlet (a tracer) gives a context for the call
@@ -412,12 +428,12 @@ class Run:
         else:
             async with asyncio.timeout(max(remaining, 0.0)):
                 response = await self._ask(model, history, params)
-        if response.cost_usd is not None:
-            cost = response.cost_usd
-        elif model.price is not None:
-            cost = model.price.cost(response.usage)
-        else:
-            cost = 0.0
+        price = model.price
+        cost = (  # as the provider said, else at the model's price, else nothing
+            response.cost_usd
+            if response.cost_usd is not None
+            else (0.0 if price is None else price.cost(response.usage))
+        )
         text = response.text
         if text is not None and type(text) is not str:
             _check_text(model, text)
