@@ -450,3 +450,47 @@ async def test_a_fork_keeps_the_decision_on_a_call_that_finished_before_the_fork
     resumed = await agent.resume(fork_id)
     assert (resumed.status, resumed.output, effects) == ("completed", "done: sent bob", [])
     await store.close()
+
+
+@pytest.mark.parametrize("limit", ["steps", "loop"])
+async def test_a_crash_after_the_reason_to_give_up_and_before_the_fallback_gives_up(
+    tmp_path: Path, limit: str
+) -> None:
+    # The journal holds budget_exhausted (or a loop given up on) but not the fallback's
+    # strategy_changed: the resumed run gives up, it does not carry on as if nothing
+    # had stopped it.
+    from tether import Budget, LoopPolicy, ToolCall
+    from tether.journal import SQLiteStore
+    from tether.testing import ScriptedModel
+
+    def add(a: int, b: int) -> int:
+        """Add two integers."""
+        return a + b
+
+    def agent(store: SQLiteStore) -> Agent[Any, Any]:
+        same = [ToolCall("add", {"a": 1, "b": 1}) for _ in range(8)]
+        calls = same if limit == "loop" else [ToolCall("add", {"a": i, "b": 1}) for i in range(8)]
+        return Agent(
+            ScriptedModel([*calls, "fallback answer"]),
+            tools=[add],
+            store=store,
+            budget=Budget(max_steps=3 if limit == "steps" else 20),
+            loop_policy=LoopPolicy(max_corrections=0),
+        )
+
+    first = SQLiteStore(tmp_path / "full.db")
+    original = await agent(first).run("add")
+    assert original.status == "gave_up"
+    kinds = [e.type for e in original.events]
+    fallback = kinds.index("strategy_changed")
+    assert ("budget_exhausted" if limit == "steps" else "loop_detected") in kinds[:fallback]
+    cut = SQLiteStore(tmp_path / "cut.db")
+    await cut.append(original.run_id, original.events[:fallback])
+    resumed = await agent(cut).resume(original.run_id)
+    assert resumed.status == "gave_up"
+    assert resumed.reason.kind == original.reason.kind
+    assert sum(e.type == "tool_call_finished" for e in resumed.events) == sum(
+        e.type == "tool_call_finished" for e in original.events
+    )
+    await first.close()
+    await cut.close()

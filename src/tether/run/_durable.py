@@ -270,7 +270,9 @@ def resume_node(r: Run) -> Node | Finish:
     end = st.finished
     if end is not None and end.status != "interrupted":
         return Finish(end.status, end.reason, end.output)
-    if st.giving_up:  # the crash came while the fallback ran: run it again
+    if st.giving_up or st.stop is not None:
+        # The crash came while the fallback ran, or after the run had journaled why it
+        # gives up (a spent budget, a loop) and before the fallback began: give up again.
         return GiveUp(st.stop or Reason("budget_exhausted", "The run was giving up."))
     open_calls = st.open_calls()
     if not open_calls:
