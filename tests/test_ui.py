@@ -432,6 +432,10 @@ def test_approving_runs_the_call_once_and_the_run_finishes(
     }
     _shot(page, "approval")
     other_tab = page.context.new_page()
+    # A tab that has not caught up yet: a run page follows its run (it reloads at the
+    # next poll after the run changed, within 2 s), so this tab's polls are held back,
+    # or on a slow machine it reloads before the stale click below.
+    other_tab.route("**/api/runs/**", lambda route: route.abort())
     other_tab.goto(run_url)
 
     pending.locator("details.edit summary").click()
