@@ -40,7 +40,7 @@ from tether import ToolCallFinished
 from tether.journal import SQLiteStore
 
 WORKER = str(Path(__file__).with_name("crash_worker.py"))
-KILLS = int(os.environ.get("TETHER_CRASH_KILLS", "200"))
+KILLS = int(os.environ.get("TETHER_CRASH_KILLS", "120"))
 GUIDED_KILLS = int(os.environ.get("TETHER_CRASH_KILLS_GUIDED", "40"))
 MEMORY_KILLS = int(os.environ.get("TETHER_CRASH_KILLS_MEMORY", "40"))
 TREE_KILLS = int(os.environ.get("TETHER_CRASH_KILLS_TREE", "40"))
@@ -159,7 +159,7 @@ def _drop_schema(schema: str) -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", ["sqlite", "postgres"])
-def test_two_hundred_kills_lose_nothing_and_do_nothing_twice(kind: str, tmp_path: Path) -> None:
+def test_many_kills_lose_nothing_and_do_nothing_twice(kind: str, tmp_path: Path) -> None:
     schema, spec = _journal(kind, tmp_path, "crash", "crash.db")
     reference = _reference(tmp_path)
     span = _baseline(spec, tmp_path)
