@@ -22,6 +22,7 @@ __all__ = [
     "ToolDefinition",
     "ToolResultMessage",
     "UserMessage",
+    "object_arguments",
     "plain_call",
 ]
 
@@ -111,6 +112,19 @@ class ToolCall:
             return json.dumps(args, sort_keys=True, separators=(",", ":"), default=str)
         except _ENCODING:
             return _shown(args)
+
+
+def object_arguments(call: ToolCall) -> ToolCall:
+    """The call with arguments written as JSON text of an object parsed into a dict (a
+    copy; the call itself otherwise).
+
+    Other text (malformed, JSON that is not an object, nested too deep) is kept as it
+    is, for the tool layer to report to the model.
+    """
+    if not isinstance(call.arguments, str):
+        return call
+    args = call.parsed_arguments()
+    return ToolCall(call.name, args, call.id) if type(args) is dict else call
 
 
 def plain_call(call: ToolCall) -> ToolCall:

@@ -23,6 +23,7 @@ from tether._messages import (
     ToolCall,
     ToolResultMessage,
     UserMessage,
+    object_arguments,
 )
 
 __all__ = [
@@ -136,18 +137,6 @@ def http_error(
         retry_after,
         body,
     )
-
-
-def object_arguments(call: ToolCall) -> ToolCall:
-    """The call with arguments written as JSON text of an object parsed into a dict.
-
-    Other text (malformed, or JSON that is not an object) is kept as it is, for the
-    tool layer to report to the model.
-    """
-    args = call.parsed_arguments()
-    if isinstance(call.arguments, str) and isinstance(args, dict):
-        return ToolCall(call.name, args, call.id)
-    return call
 
 
 def chat_messages(

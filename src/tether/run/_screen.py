@@ -29,7 +29,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any, Literal
 
 from tether._events import GuardrailChecked
-from tether._messages import ToolCall, ToolResultMessage
+from tether._messages import ToolCall, ToolResultMessage, object_arguments
 from tether.tools import Tool
 
 from ._guardrails import Guardrail, Tripped
@@ -50,7 +50,7 @@ async def check_all(
     as the text of a JSON object (as OpenAI's API hands them over): parsed once for all
     of them, in a copy, so the call that runs and the journal keep the model's text."""
     if guards and guards[0].stage == "tool_call" and isinstance(value, ToolCall):
-        value = _with_parsed_arguments(value)
+        value = object_arguments(value)
     if len(guards) == 1:
         verdicts = [await guards[0].check(value)]
     else:
@@ -70,15 +70,6 @@ async def check_all(
         if v is not None and first is None:
             first = (g, Tripped(v.reason, action))  # type: ignore[arg-type]
     return first
-
-
-def _with_parsed_arguments(call: ToolCall) -> ToolCall:
-    """A copy of ``call`` with its JSON text arguments as a dict; the call itself when its
-    text is not a JSON object (malformed, a list, nested too deep, an int too long)."""
-    if not isinstance(call.arguments, str):
-        return call
-    args = call.parsed_arguments()
-    return ToolCall(call.name, args, call.id) if type(args) is dict else call
 
 
 def _untrusted(r: Run) -> tuple[list[str], list[str]]:
